@@ -1,0 +1,8 @@
+import { defineConfig } from 'drizzle-kit'
+
+// Generates SQL migrations from src/db/schema.ts into drizzle/. Applying them is `npm run migrate`.
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: './src/db/schema.ts',
+  out: './drizzle'
+})

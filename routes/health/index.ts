@@ -1,0 +1,31 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { readiness } from '../../src/services/readiness.js'
+
+const LiveSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
+const ReadySchema = Type.Object({
+  status: Type.Enum(['ok', 'unavailable']),
+  checks: Type.Object({
+    database: Type.Enum(['ok', 'unreachable']),
+    migrations: Type.Enum(['current', 'pending', 'unknown'])
+  }, { additionalProperties: false })
+}, { additionalProperties: false })
+
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/live', {
+    schema: { tags: ['health'], summary: 'The process is up', response: { 200: LiveSchema } }
+  }, async () => ({ status: 'ok' as const }))
+
+  fastify.get('/ready', {
+    schema: {
+      tags: ['health'],
+      summary: 'The database is reachable and its migrations are current',
+      response: { 200: ReadySchema, 503: ReadySchema }
+    }
+  }, async (_request, reply) => {
+    const result = await readiness(fastify.dbh)
+    return reply.status(result.status === 'ok' ? 200 : 503).send(result)
+  })
+}
+
+export default health

@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import {
+  CancelRequestSchema, CreateRequestSchema, DataSubjectRequestSchema, ListRequestsQuerySchema,
+  RequestEventListSchema, RequestListSchema
+} from '../../../src/schemas/requests.js'
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+
+const IdempotencyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[\\x21-\\x7e]+$',
+    description: 'Retry-safe creation: the same key with the same body returns the same request'
+  }))
+})
+
+const requests: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/', {
+    config: { scope: 'requests:write' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'createRequest',
+      summary: 'Submit a data subject request',
+      description: 'Stores the request with its legal deadline and an audit event, and returns it. ' +
+        'Retries with the same Idempotency-Key and body return the same request (header Idempotent-Replayed: true).',
+      security,
+      headers: IdempotencyHeadersSchema,
+      body: ref(CreateRequestSchema),
+      response: {
+        202: ref(DataSubjectRequestSchema),
+        ...authErrorResponses,
+        413: ref(ErrorSchema),
+        415: ref(ErrorSchema),
+        422: ref(ErrorSchema)
+      }
+    }
+  }, async (request, reply) => {
+    const principal = request.principal!
+    const { request: created, replayed } = await fastify.requestsService.create(
+      request.body, principal, request.headers['idempotency-key'])
+    if (replayed) reply.header('idempotent-replayed', 'true')
+    return reply.status(202).header('location', created.links.self).send(created)
+  })
+
+  fastify.get('/', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'listRequests',
+      summary: 'List requests, newest first',
+      security,
+      querystring: ListRequestsQuerySchema,
+      response: { 200: ref(RequestListSchema), ...authErrorResponses }
+    }
+  }, async (request) => fastify.requestsService.list(request.query))
+
+  fastify.get('/:id', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'getRequest',
+      summary: 'Get one request with its status and deadline',
+      security,
+      params: IdParamsSchema,
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+    }
+  }, async (request) => fastify.requestsService.get(request.params.id))
+
+  fastify.post('/:id/cancel', {
+    config: { scope: 'requests:write' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'cancelRequest',
+      summary: 'Cancel an open request, with a reason',
+      security,
+      params: IdParamsSchema,
+      body: ref(CancelRequestSchema),
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+    }
+  }, async (request) =>
+    fastify.requestsService.transition(request.params.id, 'cancelled', request.principal!, request.body.reason))
+
+  fastify.get('/:id/events', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'listRequestEvents',
+      summary: "The request's audit trail, oldest first",
+      security,
+      params: IdParamsSchema,
+      response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+    }
+  }, async (request) => ({ data: await fastify.requestsService.events(request.params.id) }))
+}
+
+export default requests

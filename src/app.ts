@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import type { DbHandle } from './db/client.js'
+import { loggerOptions } from './logger.js'
+import { sharedSchemas } from './schemas/common.js'
+import { requestSchemas } from './schemas/requests.js'
+import { createValidatorCompiler } from './validation.js'
+import errors from './plugins/external/errors.js'
+import swagger from './plugins/external/swagger.js'
+import services from './plugins/app/services.js'
+import auth from './plugins/app/auth.js'
+import routes from '../routes/index.js'
+import type { KeyRecord } from './services/api-keys.js'
+
+export interface AppOptions {
+  config: Config
+  dbh: DbHandle
+  apiKeys: ReadonlyMap<string, KeyRecord>
+}
+
+/** The whole service as a Fastify plugin; entry points (server, tests, benchmarks) only boot it. */
+export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  for (const schema of [...sharedSchemas, ...requestSchemas]) fastify.addSchema(schema)
+  fastify.setValidatorCompiler(createValidatorCompiler(() => fastify.getSchemas()))
+  await fastify.register(errors)
+  await fastify.register(swagger)
+  await fastify.register(services, opts)
+  await fastify.register(auth)
+  await fastify.register(routes)
+}
+
+/** Server options shared by every entry point. `logger` may be replaced (tests capture logs). */
+export function serverOptions (config: Config, overrides: Partial<FastifyServerOptions> = {}): FastifyServerOptions {
+  return {
+    logger: loggerOptions(config),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // A caller's X-Request-Id is kept for correlation only when it looks like an id, so free text
+    // (possibly personal data) cannot ride into every log line.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID()
+    },
+    return503OnClosing: true,
+    ...overrides
+  }
+}
+
+export async function buildApp (opts: AppOptions, overrides: Partial<FastifyServerOptions> = {}) {
+  const fastify = Fastify(serverOptions(opts.config, overrides)).withTypeProvider<TypeBoxTypeProvider>()
+  // fp: the app's decorators (swagger, services) stay visible on the instance the entry point holds.
+  await fastify.register(fp(app), opts)
+  return fastify
+}

@@ -1,0 +1,18 @@
+import { loadConfig } from '../config.js'
+import { openDb } from '../db/client.js'
+import { resolve } from 'node:path'
+
+/** Applies pending migrations to DATABASE_URL (or the embedded database) and exits non-zero on failure. */
+const config = loadConfig()
+const dbh = await openDb({
+  ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
+})
+try {
+  await dbh.migrate()
+  process.stdout.write(`migrations applied (${dbh.kind})\n`)
+} catch (err) {
+  process.stderr.write(`migration failed: ${(err as Error).message}\n`)
+  process.exitCode = 1
+} finally {
+  await dbh.close()
+}

@@ -1,0 +1,102 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import postgres from 'postgres'
+import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js'
+import { migrate as migratePg } from 'drizzle-orm/postgres-js/migrator'
+import { drizzle as drizzleLite } from 'drizzle-orm/pglite'
+import { migrate as migrateLite } from 'drizzle-orm/pglite/migrator'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import type { SQL } from 'drizzle-orm'
+import * as schema from './schema.js'
+
+/** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
+export const migrationsFolder = [ '../../drizzle', '../../../drizzle' ]
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+
+/** The minimal SQL executor pg-boss needs, over the same connection as the app. */
+export interface SqlExecutor {
+  executeSql (text: string, values?: unknown[]): Promise<{ rows: any[] }>
+}
+
+export interface DbHandle {
+  kind: 'postgres' | 'pglite'
+  db: Db
+  executor: SqlExecutor
+  /** Runs raw SQL and returns its rows, whatever the driver. */
+  rows<T = Record<string, unknown>> (query: SQL): Promise<T[]>
+  migrate (): Promise<void>
+  close (): Promise<void>
+}
+
+export interface OpenDbOptions {
+  /** postgres:// URL; without one, an embedded PGlite database in `dataDir` (or `memory://`). */
+  url?: string
+  dataDir?: string
+  maxConnections?: number
+}
+
+export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
+  return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://')
+}
+
+function openPostgres (url: string, max: number): DbHandle {
+  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' } })
+  const db = drizzlePg(client, { schema }) as unknown as Db
+  return {
+    kind: 'postgres',
+    db,
+    async rows (query) {
+      return Array.from(await db.execute(query) as unknown as any[])
+    },
+    executor: {
+      async executeSql (text, values) {
+        if (values?.length) return { rows: Array.from(await client.unsafe(text, values.map(pgValue) as any[])) }
+        // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
+        const conn = await client.reserve()
+        try {
+          const res: any = await conn.unsafe(text)
+          const last = Array.isArray(res) && res.length > 0 && Array.isArray(res[res.length - 1]) ? res[res.length - 1] : res
+          return { rows: Array.from(last) }
+        } finally {
+          conn.release()
+        }
+      }
+    },
+    migrate: () => migratePg(drizzlePg(client), { migrationsFolder }),
+    close: () => client.end({ timeout: 5 })
+  }
+}
+
+function openPglite (dataDir: string): DbHandle {
+  if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true })
+  const client = new PGlite(dataDir)
+  const db = drizzleLite(client, { schema }) as unknown as Db
+  return {
+    kind: 'pglite',
+    db,
+    async rows (query) {
+      return (await db.execute(query) as unknown as { rows: any[] }).rows
+    },
+    executor: {
+      async executeSql (text, values) {
+        if (values?.length) return client.query(text, values)
+        const results = await client.exec(text)
+        return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
+      }
+    },
+    migrate: () => migrateLite(drizzleLite(client), { migrationsFolder }),
+    close: () => client.close()
+  }
+}
+
+/** Values as node-postgres would send them (pg-boss passes objects, dates and undefined). */
+function pgValue (v: unknown): unknown {
+  if (v === undefined) return null
+  if (v instanceof Date) return v.toISOString()
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v)) return JSON.stringify(v)
+  return v
+}

@@ -1,0 +1,117 @@
+import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
+import type { Db, DbHandle } from '../client.js'
+import { requestEvents, requests } from '../schema.js'
+import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
+
+export type RequestRow = typeof requests.$inferSelect
+export type NewRequestRow = Omit<typeof requests.$inferInsert, 'seq'> & { id: string, createdAt: Date, updatedAt: Date }
+export type RequestEventRow = typeof requestEvents.$inferSelect
+
+export interface ListFilter {
+  status?: RequestStatus[]
+  type?: string[]
+  regime?: string[]
+  dueBefore?: Date
+  dueAfter?: Date
+  overdue?: boolean
+  now: Date
+  afterSeq?: number
+  limit: number
+}
+
+export type TransitionResult =
+  | { status: 'moved', row: RequestRow }
+  | { status: 'not_found' }
+  | { status: 'illegal', from: RequestStatus }
+
+const json = (v: unknown) => (v === undefined || v === null ? sql`null` : sql`${JSON.stringify(v)}::jsonb`)
+
+export function createRequestsRepository (dbh: DbHandle) {
+  const db: Db = dbh.db
+
+  return {
+    /**
+     * Stores a new request and its `created` audit event in one statement (one round trip, atomic).
+     * With an idempotency key already used by the same client, nothing is written and false is returned.
+     */
+    async insert (row: NewRequestRow, actor: string): Promise<boolean> {
+      const inserted = await dbh.rows<{ id: string }>(sql`
+        with r as (
+          insert into requests (
+            id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
+            time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
+            created_by, idempotency_key, request_hash, created_at, updated_at
+          ) values (
+            ${row.id}, ${row.type}::request_type, ${row.status}::request_status, ${row.regime}::regime,
+            ${row.jurisdiction ?? null}, ${json(row.subject)}, ${json(row.requester)}, ${row.channel}::channel,
+            ${row.callbackUrl ?? null}, ${json(row.changes)}, ${row.notes ?? null},
+            ${row.timeZone}, ${row.receivedAt.toISOString()}::timestamptz, ${row.dueAt.toISOString()}::timestamptz,
+            ${row.acknowledgeBy?.toISOString() ?? null}::timestamptz, ${row.extendedDueAt?.toISOString() ?? null}::timestamptz,
+            ${row.deadlineRule}, ${row.createdBy}, ${row.idempotencyKey ?? null}, ${row.requestHash ?? null},
+            ${row.createdAt.toISOString()}::timestamptz, ${row.updatedAt.toISOString()}::timestamptz
+          )
+          on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+          returning id, status, created_at
+        ), e as (
+          insert into request_events (request_id, at, actor, action, to_status)
+          select id, created_at, ${actor}, 'created', status from r
+        )
+        select id from r`)
+      return inserted.length === 1
+    },
+
+    async findById (id: string): Promise<RequestRow | null> {
+      const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1)
+      return row ?? null
+    },
+
+    async findByIdempotencyKey (createdBy: string, key: string): Promise<RequestRow | null> {
+      const [row] = await db.select().from(requests)
+        .where(and(eq(requests.createdBy, createdBy), eq(requests.idempotencyKey, key))).limit(1)
+      return row ?? null
+    },
+
+    /** Newest first, keyed on the insertion sequence so pages never skip or repeat a row. */
+    async list (f: ListFilter): Promise<RequestRow[]> {
+      const where: Array<SQL | undefined> = [
+        f.status && inArray(requests.status, f.status),
+        f.type && inArray(requests.type, f.type as RequestRow['type'][]),
+        f.regime && inArray(requests.regime, f.regime as RequestRow['regime'][]),
+        f.dueBefore && lt(requests.dueAt, f.dueBefore),
+        f.dueAfter && gte(requests.dueAt, f.dueAfter),
+        f.overdue === true ? and(lt(requests.dueAt, f.now), notInArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
+        f.overdue === false ? or(gte(requests.dueAt, f.now), inArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
+        f.afterSeq !== undefined ? lt(requests.seq, f.afterSeq) : undefined
+      ]
+      return db.select().from(requests).where(and(...where)).orderBy(desc(requests.seq)).limit(f.limit)
+    },
+
+    async events (requestId: string): Promise<RequestEventRow[]> {
+      return db.select().from(requestEvents).where(eq(requestEvents.requestId, requestId)).orderBy(asc(requestEvents.id))
+    },
+
+    /**
+     * The one place a request changes status. The row is locked, the move is checked against the
+     * lifecycle table, and the status and its audit event are written in the same transaction.
+     */
+    async transition (id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>): Promise<TransitionResult> {
+      return db.transaction(async (tx) => {
+        const [current] = await tx.select().from(requests).where(eq(requests.id, id)).for('update')
+        if (!current) return { status: 'not_found' } as const
+        if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status } as const
+        const now = new Date()
+        const [row] = await tx.update(requests).set({
+          status: to,
+          heldFrom: to === 'on_hold' ? current.status : null,
+          updatedAt: now
+        }).where(eq(requests.id, id)).returning()
+        await tx.insert(requestEvents).values({
+          requestId: id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
+        })
+        return { status: 'moved', row: row! } as const
+      })
+    }
+  }
+}
+
+export type RequestsRepository = ReturnType<typeof createRequestsRepository>

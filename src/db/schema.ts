@@ -1,0 +1,90 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint, index, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
+} from 'drizzle-orm/pg-core'
+import { REQUEST_STATUSES } from '../domain/lifecycle.js'
+import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
+import { REGIMES } from '../domain/deadlines.js'
+
+export const requestType = pgEnum('request_type', REQUEST_TYPES)
+export const requestStatus = pgEnum('request_status', REQUEST_STATUSES)
+export const regime = pgEnum('regime', REGIMES)
+export const channel = pgEnum('channel', CHANNELS)
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+
+/** Subject identities as stored: what connectors need to find the person, nothing more. */
+export interface StoredSubject {
+  email?: string
+  phone?: string
+  customer_id?: string
+  account_id?: string
+  external_ids?: Array<{ system: string, id: string }>
+  email_sha256?: string
+  phone_sha256?: string
+}
+
+export interface StoredRequester {
+  kind: string
+  name?: string
+  email?: string
+  authority_reference?: string
+}
+
+export const requests = pgTable('requests', {
+  id: uuid('id').primaryKey(),
+  // Insertion order, for stable cursor pagination (uuids are random, timestamps can tie).
+  seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
+  type: requestType('type').notNull(),
+  status: requestStatus('status').notNull(),
+  heldFrom: requestStatus('held_from'),
+  regime: regime('regime').notNull(),
+  jurisdiction: text('jurisdiction'),
+  subject: jsonb('subject').$type<StoredSubject>().notNull(),
+  requester: jsonb('requester').$type<StoredRequester>().notNull(),
+  channel: channel('channel').notNull(),
+  callbackUrl: text('callback_url'),
+  changes: jsonb('changes').$type<Array<{ field: string, value: unknown }>>(),
+  notes: text('notes'),
+  timeZone: text('time_zone').notNull(),
+  receivedAt: tz('received_at').notNull(),
+  dueAt: tz('due_at').notNull(),
+  acknowledgeBy: tz('acknowledge_by'),
+  extendedDueAt: tz('extended_due_at'),
+  deadlineRule: text('deadline_rule').notNull(),
+  createdBy: text('created_by').notNull(),
+  idempotencyKey: text('idempotency_key'),
+  requestHash: text('request_hash'),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  updatedAt: tz('updated_at').notNull().defaultNow()
+}, (t) => [
+  uniqueIndex('requests_idempotency_key').on(t.createdBy, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  index('requests_status_due_at').on(t.status, t.dueAt),
+  index('requests_due_at').on(t.dueAt),
+  index('requests_type_seq').on(t.type, t.seq),
+  index('requests_regime_seq').on(t.regime, t.seq)
+])
+
+export const requestEvents = pgTable('request_events', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  at: tz('at').notNull().defaultNow(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  fromStatus: requestStatus('from_status'),
+  toStatus: requestStatus('to_status'),
+  reason: text('reason'),
+  details: jsonb('details').$type<Record<string, unknown>>()
+}, (t) => [
+  index('request_events_request_id').on(t.requestId, t.id)
+])
+
+/** API keys the service itself issued (the development key). Only a SHA-256 of each key is kept. */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  keyHash: text('key_hash').notNull().unique(),
+  scopes: jsonb('scopes').$type<string[]>().notNull(),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  revokedAt: tz('revoked_at')
+})

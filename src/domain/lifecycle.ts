@@ -1,0 +1,48 @@
+/**
+ * The request lifecycle: one table of legal transitions, enforced in one place
+ * (the requests repository refuses any move that is not listed here).
+ *
+ *   received → verifying → ready → in_progress → completed | partially_completed | failed
+ *   any open state → rejected | cancelled | on_hold;  on_hold → the state it was held from
+ */
+export const REQUEST_STATUSES = [
+  'received', 'verifying', 'ready', 'in_progress', 'on_hold',
+  'completed', 'partially_completed', 'failed', 'rejected', 'cancelled'
+] as const
+export type RequestStatus = typeof REQUEST_STATUSES[number]
+
+export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'partially_completed', 'failed', 'rejected', 'cancelled']
+export const OPEN_STATUSES: readonly RequestStatus[] = REQUEST_STATUSES.filter((s) => !TERMINAL_STATUSES.includes(s))
+
+const TRANSITIONS: Record<RequestStatus, readonly RequestStatus[]> = {
+  received: ['verifying', 'ready', 'rejected', 'cancelled', 'on_hold'],
+  verifying: ['ready', 'rejected', 'cancelled', 'on_hold'],
+  ready: ['in_progress', 'cancelled', 'on_hold'],
+  in_progress: ['completed', 'partially_completed', 'failed', 'cancelled', 'on_hold'],
+  // Leaving on_hold is checked against the state it was held from (see canTransition).
+  on_hold: ['received', 'verifying', 'ready', 'in_progress', 'rejected', 'cancelled'],
+  completed: [],
+  partially_completed: [],
+  failed: [],
+  rejected: [],
+  cancelled: []
+}
+
+export function isTerminal (status: RequestStatus): boolean {
+  return TERMINAL_STATUSES.includes(status)
+}
+
+/** The statuses a request may move to `to` from. */
+export function allowedFrom (to: RequestStatus): RequestStatus[] {
+  return REQUEST_STATUSES.filter((from) => TRANSITIONS[from].includes(to))
+}
+
+/**
+ * Whether `from → to` is legal. A held request may only resume to the state it was held from
+ * (`heldFrom`), or be closed as rejected or cancelled.
+ */
+export function canTransition (from: RequestStatus, to: RequestStatus, heldFrom?: RequestStatus | null): boolean {
+  if (!TRANSITIONS[from].includes(to)) return false
+  if (from === 'on_hold' && to !== 'rejected' && to !== 'cancelled') return heldFrom === to
+  return true
+}

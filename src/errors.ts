@@ -1,0 +1,33 @@
+import createError from '@fastify/error'
+
+/**
+ * The error catalogue. Every error the API returns carries one of these stable codes;
+ * clients switch on `code`, never on `message`.
+ */
+export const Errors = {
+  ValidationFailed: createError<[string]>('DSR_VALIDATION_FAILED', '%s', 400),
+  InvalidJson: createError('DSR_INVALID_JSON', 'The request body is not valid JSON', 400),
+  EmptyBody: createError('DSR_EMPTY_BODY', 'The request body is empty', 400),
+  UnsupportedMediaType: createError('DSR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415),
+  PayloadTooLarge: createError('DSR_PAYLOAD_TOO_LARGE', 'The request body is larger than the service accepts', 413),
+  Unauthenticated: createError('DSR_UNAUTHENTICATED', 'A valid API key is required (Authorization: Bearer <key>)', 401),
+  Forbidden: createError<[string]>('DSR_FORBIDDEN', 'This API key lacks the scope %s', 403),
+  RouteNotFound: createError<[string, string]>('DSR_ROUTE_NOT_FOUND', 'No route %s %s', 404),
+  RequestNotFound: createError<[string]>('DSR_REQUEST_NOT_FOUND', 'No request with id %s', 404),
+  IdempotencyKeyReused: createError(
+    'DSR_IDEMPOTENCY_KEY_REUSED',
+    'This Idempotency-Key was already used with a different request body', 422),
+  IllegalTransition: createError<[string, string]>('DSR_ILLEGAL_TRANSITION', 'A request in status %s cannot move to %s', 409),
+  InvalidCursor: createError('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400),
+  Internal: createError('DSR_INTERNAL', 'Internal error', 500),
+  Unavailable: createError('DSR_UNAVAILABLE', 'The service is not ready', 503)
+} as const
+
+/** One offending field of a 4xx: a JSON pointer into the request part, and what is wrong with it. */
+export interface ErrorDetail { in: 'body' | 'querystring' | 'params' | 'headers', field: string, message: string }
+
+/** A validation failure raised by a service (beyond what the schema can say), with named fields. */
+export function validationError (details: ErrorDetail[]): Error & { details: ErrorDetail[] } {
+  const err = new Errors.ValidationFailed(details.map((d) => `${d.field} ${d.message}`).join('; '))
+  return Object.assign(err, { details })
+}

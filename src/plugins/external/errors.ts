@@ -1,0 +1,69 @@
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { Errors, type ErrorDetail } from '../../errors.js'
+import { loggableError } from '../../logger.js'
+
+interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
+
+/** Fastify's own 4xx errors, given the service's stable codes. */
+const FASTIFY_CODES: Record<string, () => Error> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new Errors.UnsupportedMediaType(),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new Errors.PayloadTooLarge(),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new Errors.EmptyBody(),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new Errors.InvalidJson(),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Errors.InvalidJson()
+}
+
+/**
+ * One error shape for every response: `{ statusCode, code, message, details? }`. Validation
+ * failures name each offending field; a 5xx says only "Internal error" and is logged without
+ * values (see loggableError).
+ */
+export default fp(async function errorsPlugin (fastify) {
+  fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[] }, request, reply) => {
+    const body = toApiError(err)
+    if (body.statusCode >= 500) request.log.error({ err: loggableError(err) }, 'request failed')
+    else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
+    return reply.status(body.statusCode).send(body)
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    const err = new Errors.RouteNotFound(request.method, request.url.split('?')[0] ?? '')
+    return reply.status(404).send({ statusCode: 404, code: err.code, message: err.message })
+  })
+}, { name: 'errors' })
+
+export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): ApiError {
+  if (err.validation) {
+    const part = (err.validationContext ?? 'body') as ErrorDetail['in']
+    const details = err.validation.map((v) => ({ in: part, ...describe(v) }))
+    return {
+      statusCode: 400,
+      code: 'DSR_VALIDATION_FAILED',
+      message: details.map((d) => `${part}${d.field} ${d.message}`).join('; '),
+      details
+    }
+  }
+  // JSON.parse failures reach the handler as a SyntaxError with a 400 status and no code.
+  const mapped = (err.code && FASTIFY_CODES[err.code]?.()) ||
+    (err instanceof SyntaxError && err.statusCode === 400 ? new Errors.InvalidJson() : undefined)
+  const e = (mapped ?? err) as FastifyError & { details?: ErrorDetail[] }
+  const status = e.statusCode ?? 500
+  if (status >= 500) return { statusCode: 500, code: 'DSR_INTERNAL', message: 'Internal error' }
+  const code = typeof e.code === 'string' && e.code.startsWith('DSR_') ? e.code : 'DSR_BAD_REQUEST'
+  return { statusCode: status, code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+}
+
+interface AjvError { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
+
+function describe (v: AjvError): { field: string, message: string } {
+  const p = v.params
+  if (v.keyword === 'required') return { field: `${v.instancePath}/${String(p.missingProperty)}`, message: 'is required' }
+  if (v.keyword === 'additionalProperties') {
+    return { field: `${v.instancePath}/${String(p.additionalProperty)}`, message: 'is not a known field' }
+  }
+  if (v.keyword === 'enum' && Array.isArray(p.allowedValues)) {
+    return { field: v.instancePath || '/', message: `must be one of: ${p.allowedValues.join(', ')}` }
+  }
+  return { field: v.instancePath || '/', message: v.message ?? 'is invalid' }
+}

@@ -1,0 +1,183 @@
+import { Type, type Static } from 'typebox'
+import { REQUEST_STATUSES } from '../domain/lifecycle.js'
+import { CHANNELS, REQUESTER_KINDS, REQUEST_TYPES } from '../domain/requests.js'
+import { REGIMES } from '../domain/deadlines.js'
+import { ref } from './common.js'
+
+const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex SHA-256' })
+const shortText = (maxLength: number, description?: string) =>
+  Type.String({ minLength: 1, maxLength, ...(description ? { description } : {}) })
+
+export const RequestTypeSchema = Type.Enum([...REQUEST_TYPES], { description: 'What the person asks for' })
+export const RequestStatusSchema = Type.Enum([...REQUEST_STATUSES])
+export const RegimeSchema = Type.Enum([...REGIMES], { description: 'Law under which the request is answered; sets the deadline' })
+
+export const SubjectSchema = Type.Object({
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+  phone: Type.Optional(Type.String({
+    pattern: '^\\+[1-9][0-9 ().-]{5,24}$',
+    description: 'International format; spaces, dots, dashes and brackets are removed (stored as E.164)'
+  })),
+  customer_id: Type.Optional(shortText(256)),
+  account_id: Type.Optional(shortText(256)),
+  external_ids: Type.Optional(Type.Array(Type.Object({
+    system: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$', description: 'Label of the system the id belongs to' }),
+    id: shortText(256)
+  }, { additionalProperties: false }), { minItems: 1, maxItems: 20 })),
+  email_sha256: Type.Optional({ ...sha256Hex, description: 'SHA-256 of the trimmed, lower-cased e-mail' }),
+  phone_sha256: Type.Optional({ ...sha256Hex, description: 'SHA-256 of the E.164 phone number' })
+}, {
+  $id: 'Subject',
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'Who the request is about: at least one identifier'
+})
+
+export const RequesterSchema = Type.Object({
+  kind: Type.Enum([...REQUESTER_KINDS], { default: 'subject' }),
+  name: Type.Optional(shortText(200)),
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+  authority_reference: Type.Optional(shortText(200, 'Reference to the evidence of authority (for agents and guardians)'))
+}, { $id: 'Requester', additionalProperties: false, description: 'Who made the request: the subject, or someone acting for them' })
+
+export const ChangeSchema = Type.Object({
+  field: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'Name of the field to correct' }),
+  value: Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()])
+}, { additionalProperties: false })
+
+export const CreateRequestSchema = Type.Object({
+  type: RequestTypeSchema,
+  subject: ref(SubjectSchema),
+  regime: RegimeSchema,
+  jurisdiction: Type.Optional(Type.String({ pattern: '^[A-Z]{2}(-[A-Z0-9]{1,3})?$', description: 'ISO 3166 code, e.g. GB, GB-SCT, US-CA' })),
+  received_at: Type.Optional(Type.String({ format: 'date-time', description: 'When the company received the request; defaults to now, never in the future' })),
+  time_zone: Type.Optional(Type.String({ format: 'iana-time-zone', maxLength: 64, description: 'IANA zone the deadline is counted in; UTC by default' })),
+  channel: Type.Enum([...CHANNELS], { default: 'api' }),
+  requester: Type.Optional(ref(RequesterSchema)),
+  callback_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })),
+  changes: Type.Optional(Type.Array(ChangeSchema, { minItems: 1, maxItems: 50, description: 'Required for rectification, refused otherwise' })),
+  notes: Type.Optional(Type.String({ maxLength: 4000 }))
+}, {
+  $id: 'CreateRequest',
+  additionalProperties: false,
+  examples: [{
+    type: 'access',
+    subject: { email: 'ada@example.com' },
+    regime: 'gdpr',
+    jurisdiction: 'DE',
+    received_at: '2026-01-31T09:15:00Z',
+    channel: 'email'
+  }]
+})
+export type CreateRequest = Static<typeof CreateRequestSchema>
+
+const dateTime = Type.String({ format: 'date-time' })
+const nullableDateTime = Type.Union([dateTime, Type.Null()])
+
+export const DataSubjectRequestSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  type: RequestTypeSchema,
+  status: RequestStatusSchema,
+  held_from: Type.Union([RequestStatusSchema, Type.Null()]),
+  regime: RegimeSchema,
+  jurisdiction: Type.Union([Type.String(), Type.Null()]),
+  subject: ref(SubjectSchema),
+  requester: ref(RequesterSchema),
+  channel: Type.Enum([...CHANNELS]),
+  callback_url: Type.Union([Type.String(), Type.Null()]),
+  changes: Type.Union([Type.Array(ChangeSchema), Type.Null()]),
+  notes: Type.Union([Type.String(), Type.Null()]),
+  received_at: dateTime,
+  due_at: dateTime,
+  deadline: Type.Object({
+    due_at: dateTime,
+    due_date: Type.String({ format: 'date', description: 'The due day in time_zone' }),
+    time_zone: Type.String(),
+    acknowledge_by: nullableDateTime,
+    extended_due_at: Type.Union([dateTime, Type.Null()], { description: 'Latest due date if the statutory extension is taken' }),
+    rule: Type.String()
+  }, { additionalProperties: false }),
+  created_at: dateTime,
+  updated_at: dateTime,
+  links: Type.Object({
+    self: Type.String(),
+    events: Type.String(),
+    cancel: Type.String()
+  }, { additionalProperties: false })
+}, {
+  $id: 'DataSubjectRequest',
+  additionalProperties: false,
+  examples: [{
+    id: '0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11',
+    type: 'access',
+    status: 'received',
+    held_from: null,
+    regime: 'gdpr',
+    jurisdiction: 'DE',
+    subject: { email: 'ada@example.com' },
+    requester: { kind: 'subject' },
+    channel: 'email',
+    callback_url: null,
+    changes: null,
+    notes: null,
+    received_at: '2026-01-31T09:15:00.000Z',
+    due_at: '2026-02-28T23:59:59.999Z',
+    deadline: {
+      due_at: '2026-02-28T23:59:59.999Z',
+      due_date: '2026-02-28',
+      time_zone: 'UTC',
+      acknowledge_by: null,
+      extended_due_at: '2026-04-30T23:59:59.999Z',
+      rule: 'GDPR Art 12(3): one month from receipt'
+    },
+    created_at: '2026-01-31T09:20:11.402Z',
+    updated_at: '2026-01-31T09:20:11.402Z',
+    links: {
+      self: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11',
+      events: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/events',
+      cancel: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/cancel'
+    }
+  }]
+})
+export type DataSubjectRequest = Static<typeof DataSubjectRequestSchema>
+
+export const ListRequestsQuerySchema = Type.Object({
+  status: Type.Optional(Type.Array(RequestStatusSchema, { maxItems: 10, description: 'Repeat to match any of several' })),
+  type: Type.Optional(Type.Array(RequestTypeSchema, { maxItems: 10 })),
+  regime: Type.Optional(Type.Array(RegimeSchema, { maxItems: 10 })),
+  due_before: Type.Optional(Type.String({ format: 'date-time' })),
+  due_after: Type.Optional(Type.String({ format: 'date-time' })),
+  overdue: Type.Optional(Type.Boolean({ description: 'true: open requests past their due time; false: the rest' })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' }))
+}, { additionalProperties: false })
+export type ListRequestsQuery = Static<typeof ListRequestsQuerySchema>
+
+export const RequestListSchema = Type.Object({
+  data: Type.Array(ref(DataSubjectRequestSchema)),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last page' })
+}, { $id: 'RequestList', additionalProperties: false })
+
+export const CancelRequestSchema = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 1000 })
+}, { $id: 'CancelRequest', additionalProperties: false, examples: [{ reason: 'Withdrawn by the requester by e-mail' }] })
+
+export const RequestEventSchema = Type.Object({
+  id: Type.Integer(),
+  at: dateTime,
+  actor: Type.String({ description: 'Name of the API key or component that acted' }),
+  action: Type.String({ examples: ['created', 'transition'] }),
+  from_status: Type.Union([RequestStatusSchema, Type.Null()]),
+  to_status: Type.Union([RequestStatusSchema, Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])
+}, { $id: 'RequestEvent', additionalProperties: false })
+
+export const RequestEventListSchema = Type.Object({
+  data: Type.Array(ref(RequestEventSchema))
+}, { $id: 'RequestEventList', additionalProperties: false })
+
+export const requestSchemas = [
+  SubjectSchema, RequesterSchema, CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema,
+  CancelRequestSchema, RequestEventSchema, RequestEventListSchema
+] as const

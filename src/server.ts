@@ -1,0 +1,46 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { boot } from './boot.js'
+import { ConfigError, loadConfig } from './config.js'
+
+/** HTTP entry point: configuration, database, then listen. Everything else lives in the app plugin. */
+async function main (): Promise<void> {
+  const config = loadConfig()
+  const { dbh, apiKeys, developmentKey } = await boot(config)
+  const app = await buildApp({ config, dbh, apiKeys })
+  app.addHook('onClose', () => dbh.close())
+
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) app.log.error({ err }, 'closing after an error')
+    else app.log.info({ signal }, 'closing')
+    await app.close()
+  })
+
+  await app.listen({ port: config.PORT, host: config.HOST })
+  if (developmentKey) printDevelopmentKey(developmentKey, config.PORT)
+  if (apiKeys.size === 0) app.log.warn('no API keys are configured: set API_KEYS or API_KEYS_FILE')
+}
+
+/** Printed once, to the terminal and not the log: only its hash is kept. */
+function printDevelopmentKey (key: string, port: number): void {
+  process.stdout.write([
+    '',
+    'A development API key with the admin scope was created for this embedded database.',
+    'It is shown only this once (only its hash is stored); keep it:',
+    '',
+    `  export DSR_KEY=${key}`,
+    '',
+    `  curl -s -H "Authorization: Bearer $DSR_KEY" http://localhost:${port}/v1/requests`,
+    '',
+    ''
+  ].join('\n'))
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`)
+    process.exit(78) // EX_CONFIG
+  }
+  process.stderr.write(`dsar-service failed to start: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

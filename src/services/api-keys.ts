@@ -1,0 +1,84 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { isNull } from 'drizzle-orm'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import { ConfigError, readConfigFile, type Config } from '../config.js'
+import type { DbHandle } from '../db/client.js'
+import { apiKeys } from '../db/schema.js'
+
+export const SCOPES = [
+  'requests:write', 'requests:read', 'archives:read', 'connectors:read', 'connectors:admin', 'admin'
+] as const
+export type Scope = typeof SCOPES[number]
+
+/**
+ * One configured key. Prefer `sha256` (the hex SHA-256 of the key) so the secret never sits in
+ * configuration; a plain `key` is accepted and hashed at once.
+ */
+const KeyEntrySchema = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
+  scopes: Type.Array(Type.Enum([...SCOPES]), { minItems: 1 }),
+  sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
+  key: Type.Optional(Type.String({ minLength: 24 }))
+}, { additionalProperties: false })
+const KeyFileSchema = Type.Array(KeyEntrySchema)
+
+export interface KeyRecord { name: string, scopes: readonly Scope[] }
+
+export function hashKey (key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+/** 256 random bits, with a prefix that secret scanners can match. */
+export function generateKey (): string {
+  return `dsr_${randomBytes(32).toString('base64url')}`
+}
+
+/** Parses API_KEYS (JSON) and API_KEYS_FILE into key records indexed by hash. */
+export function keysFromConfig (config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE'>): Map<string, KeyRecord> {
+  const keys = new Map<string, KeyRecord>()
+  const sources: Array<[string, string]> = []
+  if (config.API_KEYS) sources.push(['API_KEYS', config.API_KEYS])
+  if (config.API_KEYS_FILE) sources.push([`API_KEYS_FILE (${config.API_KEYS_FILE})`, readConfigFile('API_KEYS_FILE', config.API_KEYS_FILE)])
+  for (const [setting, text] of sources) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new ConfigError(`${setting}: not valid JSON (expected [{"name","scopes","sha256"}])`)
+    }
+    const errors = [...Value.Errors(KeyFileSchema, parsed)]
+    if (errors.length > 0) {
+      throw new ConfigError(`${setting}: ${errors.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`)
+    }
+    for (const [i, entry] of (parsed as Static<typeof KeyFileSchema>).entries()) {
+      const hash = entry.sha256 ?? (entry.key ? hashKey(entry.key) : undefined)
+      if (!hash) throw new ConfigError(`${setting}: /${i} needs "sha256" (or "key")`)
+      keys.set(hash, { name: entry.name, scopes: entry.scopes })
+    }
+  }
+  return keys
+}
+
+/** Keys the service issued itself (the development key), by hash. */
+export async function storedKeys (dbh: DbHandle): Promise<Map<string, KeyRecord>> {
+  const rows = await dbh.db.select().from(apiKeys).where(isNull(apiKeys.revokedAt))
+  return new Map(rows.map((r) => [r.keyHash, { name: r.name, scopes: r.scopes as Scope[] }]))
+}
+
+/**
+ * On the first start of the embedded database with no keys configured, issues an admin key for
+ * development and returns it (only its hash is stored). Returns null when one already exists.
+ */
+export async function issueDevelopmentKey (dbh: DbHandle): Promise<{ key: string, record: KeyRecord } | null> {
+  const key = generateKey()
+  const inserted = await dbh.db.insert(apiKeys)
+    .values({ name: 'development', keyHash: hashKey(key), scopes: ['admin'] })
+    .onConflictDoNothing({ target: apiKeys.name })
+    .returning({ id: apiKeys.id })
+  return inserted.length > 0 ? { key, record: { name: 'development', scopes: ['admin'] } } : null
+}
+
+export function hasScope (record: KeyRecord, scope: Scope): boolean {
+  return record.scopes.includes('admin') || record.scopes.includes(scope)
+}

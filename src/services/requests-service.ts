@@ -1,0 +1,208 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { stringify } from 'safe-stable-stringify'
+import type { FastifyBaseLogger } from 'fastify'
+import { computeDeadline, type DeadlineOptions, type Regime } from '../domain/deadlines.js'
+import type { RequestStatus } from '../domain/lifecycle.js'
+import { Errors, validationError, type ErrorDetail } from '../errors.js'
+import type { RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
+import type { StoredSubject } from '../db/schema.js'
+import type { CreateRequest, DataSubjectRequest, ListRequestsQuery } from '../schemas/requests.js'
+
+/** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
+const CLOCK_SKEW_MS = 60_000
+
+export interface Principal { name: string, scopes: readonly string[] }
+
+export interface CreateResult { request: DataSubjectRequest, replayed: boolean }
+
+export function createRequestsService (deps: {
+  repo: RequestsRepository
+  deadlines: DeadlineOptions
+  log: FastifyBaseLogger
+  now?: () => Date
+}) {
+  const { repo } = deps
+  const now = deps.now ?? (() => new Date())
+
+  return {
+    async create (input: CreateRequest, principal: Principal, idempotencyKey?: string): Promise<CreateResult> {
+      const at = now()
+      const receivedAt = input.received_at ? new Date(input.received_at) : at
+      const subject = normaliseSubject(input.subject)
+      checkRequest(input, subject, receivedAt, at)
+
+      const deadline = computeDeadline({
+        regime: input.regime as Regime,
+        receivedAt,
+        ...(input.time_zone ? { timeZone: input.time_zone } : {}),
+        ...(input.jurisdiction ? { jurisdiction: input.jurisdiction } : {})
+      }, deps.deadlines)
+
+      const row = {
+        id: randomUUID(),
+        type: input.type,
+        status: 'received' as const,
+        regime: input.regime,
+        jurisdiction: input.jurisdiction ?? null,
+        subject,
+        requester: input.requester ?? { kind: 'subject' },
+        channel: input.channel,
+        callbackUrl: input.callback_url ?? null,
+        changes: input.changes ?? null,
+        notes: input.notes ?? null,
+        timeZone: deadline.timeZone,
+        receivedAt,
+        dueAt: deadline.dueAt,
+        acknowledgeBy: deadline.acknowledgeBy,
+        extendedDueAt: deadline.extendedDueAt,
+        deadlineRule: deadline.rule,
+        createdBy: principal.name,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash: idempotencyKey ? fingerprint(input) : null,
+        createdAt: at,
+        updatedAt: at
+      }
+      if (await repo.insert(row, principal.name)) {
+        return { request: toResource({ ...row, seq: 0, heldFrom: null }), replayed: false }
+      }
+      // The key was used before by this client: same body → same request; otherwise refuse.
+      const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
+      if (!existing || existing.requestHash !== row.requestHash) throw new Errors.IdempotencyKeyReused()
+      return { request: toResource(existing), replayed: true }
+    },
+
+    async get (id: string): Promise<DataSubjectRequest> {
+      const row = await repo.findById(id)
+      if (!row) throw new Errors.RequestNotFound(id)
+      return toResource(row)
+    },
+
+    async list (q: ListRequestsQuery): Promise<{ data: DataSubjectRequest[], next_cursor: string | null }> {
+      const rows = await repo.list({
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.type ? { type: q.type } : {}),
+        ...(q.regime ? { regime: q.regime } : {}),
+        ...(q.due_before ? { dueBefore: new Date(q.due_before) } : {}),
+        ...(q.due_after ? { dueAfter: new Date(q.due_after) } : {}),
+        ...(q.overdue !== undefined ? { overdue: q.overdue } : {}),
+        ...(q.cursor ? { afterSeq: decodeCursor(q.cursor) } : {}),
+        now: now(),
+        limit: q.limit + 1
+      })
+      const page = rows.slice(0, q.limit)
+      const last = page[page.length - 1]
+      return {
+        data: page.map(toResource),
+        next_cursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null
+      }
+    },
+
+    async events (id: string) {
+      const rows = await repo.events(id)
+      if (rows.length === 0 && !(await repo.findById(id))) throw new Errors.RequestNotFound(id)
+      return rows.map((e) => ({
+        id: e.id,
+        at: e.at.toISOString(),
+        actor: e.actor,
+        action: e.action,
+        from_status: e.fromStatus,
+        to_status: e.toStatus,
+        reason: e.reason,
+        details: e.details
+      }))
+    },
+
+    async transition (id: string, to: RequestStatus, principal: Principal, reason?: string): Promise<DataSubjectRequest> {
+      const result = await repo.transition(id, to, principal.name, reason)
+      if (result.status === 'not_found') throw new Errors.RequestNotFound(id)
+      if (result.status === 'illegal') throw new Errors.IllegalTransition(result.from, to)
+      return toResource(result.row)
+    }
+  }
+}
+
+export type RequestsService = ReturnType<typeof createRequestsService>
+
+export function sha256Hex (value: string): string {
+  return createHash('sha256').update(value).digest('hex')
+}
+
+/** E-mails are trimmed and lower-cased; phones keep only `+` and digits (E.164). */
+function normaliseSubject (s: CreateRequest['subject']): StoredSubject {
+  const out: StoredSubject = { ...s }
+  if (s.email !== undefined) out.email = s.email.trim().toLowerCase()
+  if (s.phone !== undefined) out.phone = '+' + s.phone.replace(/[^0-9]/g, '')
+  return out
+}
+
+/** Rules that span several fields, beyond what the JSON Schema expresses. */
+function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt: Date, at: Date): void {
+  const details: ErrorDetail[] = []
+  const bad = (field: string, message: string) => details.push({ in: 'body', field, message })
+  if (receivedAt.getTime() > at.getTime() + CLOCK_SKEW_MS) bad('/received_at', 'must not be in the future')
+  if (subject.phone !== undefined && !/^\+[1-9][0-9]{6,14}$/.test(subject.phone)) bad('/subject/phone', 'must have 7 to 15 digits')
+  if (subject.email && subject.email_sha256 && sha256Hex(subject.email) !== subject.email_sha256) {
+    bad('/subject/email_sha256', 'does not match the SHA-256 of /subject/email')
+  }
+  if (subject.phone && subject.phone_sha256 && sha256Hex(subject.phone) !== subject.phone_sha256) {
+    bad('/subject/phone_sha256', 'does not match the SHA-256 of /subject/phone')
+  }
+  if (input.type === 'rectification' && !input.changes) bad('/changes', 'is required for a rectification request')
+  if (input.type !== 'rectification' && input.changes) bad('/changes', 'is only allowed for a rectification request')
+  const requester = input.requester
+  if (requester && requester.kind !== 'subject' && !requester.name && !requester.email) {
+    bad('/requester', 'must name the person acting for the subject (name or email)')
+  }
+  if (details.length > 0) throw validationError(details)
+}
+
+function fingerprint (input: CreateRequest): string {
+  return sha256Hex(stringify(input) ?? '')
+}
+
+function encodeCursor (seq: number): string {
+  return Buffer.from(`v1:${seq}`).toString('base64url')
+}
+
+function decodeCursor (cursor: string): number {
+  const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  if (!match) throw new Errors.InvalidCursor()
+  return Number(match[1])
+}
+
+export function toResource (r: RequestRow): DataSubjectRequest {
+  const self = `/v1/requests/${r.id}`
+  const dueAt = r.dueAt.toISOString()
+  return {
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    held_from: r.heldFrom,
+    regime: r.regime,
+    jurisdiction: r.jurisdiction,
+    subject: r.subject,
+    requester: r.requester as DataSubjectRequest['requester'],
+    channel: r.channel,
+    callback_url: r.callbackUrl,
+    changes: r.changes as DataSubjectRequest['changes'],
+    notes: r.notes,
+    received_at: r.receivedAt.toISOString(),
+    due_at: dueAt,
+    deadline: {
+      due_at: dueAt,
+      due_date: dueDateIn(r.dueAt, r.timeZone),
+      time_zone: r.timeZone,
+      acknowledge_by: r.acknowledgeBy?.toISOString() ?? null,
+      extended_due_at: r.extendedDueAt?.toISOString() ?? null,
+      rule: r.deadlineRule
+    },
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+    links: { self, events: `${self}/events`, cancel: `${self}/cancel` }
+  }
+}
+
+function dueDateIn (dueAt: Date, timeZone: string): string {
+  // en-CA formats as YYYY-MM-DD.
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(dueAt)
+}
