@@ -35,7 +35,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
 /** Server options shared by every entry point. `logger` may be replaced (tests capture logs). */
 export function serverOptions (config: Config, overrides: Partial<FastifyServerOptions> = {}): FastifyServerOptions {
   return {
-    logger: loggerOptions(config),
+    ...(overrides.loggerInstance ? {} : { logger: loggerOptions(config) }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // A caller's X-Request-Id is kept for correlation only when it looks like an id, so free text
     // (possibly personal data) cannot ride into every log line.

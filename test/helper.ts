@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import postgres from 'postgres'
+import pino from 'pino'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { openDb, type DbHandle } from '../src/db/client.js'
+import { hashKey, type KeyRecord, type Scope } from '../src/services/api-keys.js'
+import { loggerOptions } from '../src/logger.js'
+
+type Tap = { teardown: (fn: () => unknown) => void, passing?: () => boolean }
+
+/**
+ * A fresh, migrated database for one test file: a new database on the Postgres server named by
+ * DATABASE_URL when it is set (dropped afterwards unless the file failed, for inspection), or an
+ * in-memory PGlite otherwise.
+ */
+export async function testDb (t: Tap, opts: { migrate?: boolean } = {}): Promise<DbHandle & { url?: string }> {
+  const adminUrl = process.env.DATABASE_URL
+  let dbh: DbHandle & { url?: string }
+  if (adminUrl) {
+    const name = `dsr_test_${randomBytes(6).toString('hex')}`
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+    await admin.unsafe(`create database ${name}`)
+    const url = new URL(adminUrl)
+    url.pathname = `/${name}`
+    dbh = Object.assign(await openDb({ url: url.toString(), maxConnections: 10 }), { url: url.toString() })
+    t.teardown(async () => {
+      await dbh.close()
+      if (!t.passing || t.passing()) await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    })
+  } else {
+    dbh = await openDb({ dataDir: 'memory://' })
+    t.teardown(() => dbh.close())
+  }
+  if (opts.migrate !== false) await dbh.migrate()
+  return dbh
+}
+
+/** API keys every test app accepts, one per role. */
+export const KEYS = {
+  admin: 'test-admin-key-000000000000000000',
+  writer: 'test-writer-key-00000000000000000',
+  reader: 'test-reader-key-00000000000000000',
+  outsider: 'test-outsider-key-000000000000000'
+} as const
+
+const KEY_SCOPES: Record<keyof typeof KEYS, Scope[]> = {
+  admin: ['admin'],
+  writer: ['requests:write', 'requests:read'],
+  reader: ['requests:read'],
+  outsider: ['connectors:read']
+}
+
+export function testKeys (): Map<string, KeyRecord> {
+  return new Map(Object.entries(KEYS).map(([name, key]) => [hashKey(key), { name, scopes: KEY_SCOPES[name as keyof typeof KEYS] }]))
+}
+
+export const auth = (who: keyof typeof KEYS = 'admin') => ({ authorization: `Bearer ${KEYS[who]}` })
+
+export interface BuildOptions {
+  dbh?: DbHandle
+  env?: Record<string, string>
+  /** Receives every log line the app writes, at level `info` or below. */
+  logs?: string[]
+}
+
+/** Builds the real app on a real database and closes it when the test ends. */
+export async function build (t: Tap, opts: BuildOptions = {}) {
+  const dbh = opts.dbh ?? await testDb(t)
+  const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', ...opts.env })
+  const overrides = opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}
+  const app = await buildApp({ config, dbh, apiKeys: testKeys() }, overrides)
+  t.teardown(() => app.close())
+  await app.ready()
+  return Object.assign(app, { dbh })
+}
+
+function captureLogger (config: Config, lines: string[]) {
+  const sink = new Writable({
+    write (chunk, _enc, cb) {
+      lines.push(chunk.toString())
+      cb()
+    }
+  })
+  const { level, redact, serializers } = loggerOptions(config) as pino.LoggerOptions
+  return pino({ level, redact, serializers } as pino.LoggerOptions, sink)
+}
+
+/** A valid request body, to be varied by each test. */
+export function requestBody (over: Record<string, unknown> = {}) {
+  return {
+    type: 'access',
+    subject: { email: 'ada.lovelace@example.com' },
+    regime: 'gdpr',
+    ...over
+  }
+}
