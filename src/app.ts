@@ -8,7 +8,7 @@ import { loggerOptions } from './logger.js'
 import { sharedSchemas } from './schemas/common.js'
 import { requestSchemas } from './schemas/requests.js'
 import { createValidatorCompiler } from './validation.js'
-import errors from './plugins/external/errors.js'
+import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
 import services from './plugins/app/services.js'
 import auth from './plugins/app/auth.js'
@@ -25,6 +25,9 @@ export interface AppOptions {
 export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   for (const schema of [...sharedSchemas, ...requestSchemas]) fastify.addSchema(schema)
   fastify.setValidatorCompiler(createValidatorCompiler(() => fastify.getSchemas()))
+  // Bodies are JSON only: Fastify's built-in text/plain parser would hand a string to validation
+  // ("body/ must be object") where the API promises 415.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(errors)
   await fastify.register(swagger)
   await fastify.register(services, opts)
@@ -45,6 +48,12 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID()
     },
     return503OnClosing: true,
+    // Errors the router raises before any route or hook runs (a malformed %-escape in the path, a
+    // path parameter over maxParamLength) get the service's error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const body = toApiError(err)
+      return reply.status(body.statusCode).send(body)
+    },
     ...overrides
   }
 }

@@ -22,8 +22,12 @@ export interface SqlExecutor {
   executeSql (text: string, values?: unknown[]): Promise<{ rows: any[] }>
 }
 
+/** The driver underneath, for the few places that need it (streaming cursors, the sample systems). */
+export type RawClient = { kind: 'postgres', sql: postgres.Sql } | { kind: 'pglite', pg: PGlite }
+
 export interface DbHandle {
   kind: 'postgres' | 'pglite'
+  raw: RawClient
   db: Db
   executor: SqlExecutor
   /** Runs raw SQL and returns its rows, whatever the driver. */
@@ -48,6 +52,7 @@ function openPostgres (url: string, max: number): DbHandle {
   const db = drizzlePg(client, { schema }) as unknown as Db
   return {
     kind: 'postgres',
+    raw: { kind: 'postgres', sql: client },
     db,
     async rows (query) {
       return Array.from(await db.execute(query) as unknown as any[])
@@ -77,6 +82,7 @@ function openPglite (dataDir: string): DbHandle {
   const db = drizzleLite(client, { schema }) as unknown as Db
   return {
     kind: 'pglite',
+    raw: { kind: 'pglite', pg: client },
     db,
     async rows (query) {
       return (await db.execute(query) as unknown as { rows: any[] }).rows

@@ -1,0 +1,145 @@
+import type { Readable } from 'node:stream'
+import type { Static, TSchema } from 'typebox'
+
+/**
+ * The connector contract. A connector reaches one system that holds personal data. It declares
+ * what it can do and which data categories (streams) it holds, and implements those actions as
+ * async generators so that nothing ever buffers a whole person's data.
+ */
+
+export const CAPABILITIES = ['collect', 'erase', 'rectify', 'restrict', 'opt_out', 'retention'] as const
+export type Capability = typeof CAPABILITIES[number]
+
+/** What the engine knows about the person. Connectors use what they can match on. */
+export interface SubjectIdentity {
+  email?: string
+  phone?: string
+  customer_id?: string
+  account_id?: string
+  external_ids?: Array<{ system: string, id: string }>
+  email_sha256?: string
+  phone_sha256?: string
+}
+
+/** Minimal structured logger (pino-compatible). Connectors never log item data or identifiers. */
+export interface ConnectorLogger {
+  debug (obj: object, msg?: string): void
+  info (obj: object, msg?: string): void
+  warn (obj: object, msg?: string): void
+  error (obj: object, msg?: string): void
+}
+
+export interface ConnectorContext {
+  /** Our request id: for log correlation and vendor idempotency keys. */
+  requestId: string
+  subject: SubjectIdentity
+  /** Aborted on task timeout or shutdown: pass it to every I/O call. */
+  signal: AbortSignal
+  log: ConnectorLogger
+}
+
+export type CollectedItem =
+  | { type: 'record', stream: string, key: string, data: Record<string, unknown> }
+  | { type: 'file', stream: string, key: string, name: string, contentType: string, open: () => Promise<Readable> }
+
+export type EraseOutcome =
+  | { status: 'erased', stream: string, count: number }
+  | { status: 'not_found', stream: string }
+  | { status: 'deferred', stream: string, externalRef: string }
+  | { status: 'retained', stream: string, reason: string }
+
+export type HealthResult =
+  | { status: 'ok', latencyMs: number }
+  | { status: 'down', message: string, retryable: boolean }
+
+export interface StreamInfo {
+  name: string
+  description: string
+  /** Data categories in this stream (e.g. contact, financial, health), shown to the person. */
+  categories: readonly string[]
+}
+
+export interface Connector {
+  /** Cheap, bounded in time (honours `signal`), no side effects. */
+  health (opts: { signal: AbortSignal }): Promise<HealthResult>
+  /** Required when 'collect' is declared. Yields only declared streams. */
+  collect? (ctx: ConnectorContext): AsyncIterable<CollectedItem>
+  /** Required when 'erase' is declared. Idempotent: a re-run yields `not_found` for what is gone. */
+  erase? (ctx: ConnectorContext): AsyncIterable<EraseOutcome>
+  close? (): Promise<void>
+}
+
+export interface ConnectorDeps {
+  log: ConnectorLogger
+  fetch: typeof fetch
+}
+
+export interface ConnectorDefinition<S extends TSchema = TSchema> {
+  /** Driver name used in the connector file (`driver: postgres`), stable forever. */
+  driver: string
+  displayName: string
+  /** Bump when the shape of emitted records changes. */
+  version: number
+  capabilities: readonly Capability[]
+  /** Declared streams; a driver whose streams depend on its settings derives them in `streamsFor`. */
+  streams: readonly StreamInfo[]
+  streamsFor? (config: Static<S>): readonly StreamInfo[]
+  configSchema: S
+  /** Top-level settings that hold secrets: they must come from the environment, and are redacted. */
+  secretFields: readonly string[]
+  create (config: Static<S>, deps: ConnectorDeps): Connector | Promise<Connector>
+}
+
+/**
+ * A connector error. The engine decides whether to retry from `retryable` (never from the
+ * message), and honours `retryAfterMs` when the system said how long to wait.
+ */
+export class ConnectorError extends Error {
+  override name = 'ConnectorError'
+  readonly code: string
+  readonly retryable: boolean
+  readonly retryAfterMs: number | undefined
+
+  constructor (code: string, message: string, opts: { retryable: boolean, retryAfterMs?: number, cause?: unknown }) {
+    super(message, { cause: opts.cause })
+    this.code = code
+    this.retryable = opts.retryable
+    this.retryAfterMs = opts.retryAfterMs
+  }
+}
+
+/** Stable codes for connector failures. */
+export const ConnectorErrorCodes = {
+  RateLimited: 'DSR_CONNECTOR_RATE_LIMITED',
+  Unavailable: 'DSR_CONNECTOR_UNAVAILABLE',
+  Timeout: 'DSR_CONNECTOR_TIMEOUT',
+  Network: 'DSR_CONNECTOR_NETWORK',
+  Auth: 'DSR_CONNECTOR_AUTH',
+  Config: 'DSR_CONNECTOR_CONFIG',
+  BadRequest: 'DSR_CONNECTOR_BAD_REQUEST',
+  Internal: 'DSR_CONNECTOR_INTERNAL'
+} as const
+
+/** Classifies an HTTP status the way every vendor connector should. */
+export function httpError (status: number, message: string, retryAfterHeader?: string | null): ConnectorError {
+  const retryAfterMs = parseRetryAfter(retryAfterHeader)
+  if (status === 429) return new ConnectorError(ConnectorErrorCodes.RateLimited, message, { retryable: true, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })
+  if (status >= 500) return new ConnectorError(ConnectorErrorCodes.Unavailable, message, { retryable: true, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })
+  if (status === 401 || status === 403) return new ConnectorError(ConnectorErrorCodes.Auth, message, { retryable: false })
+  if (status === 404) return new ConnectorError(ConnectorErrorCodes.Config, message, { retryable: false })
+  if (status === 408) return new ConnectorError(ConnectorErrorCodes.Timeout, message, { retryable: true })
+  return new ConnectorError(ConnectorErrorCodes.BadRequest, message, { retryable: false })
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in milliseconds from now. */
+export function parseRetryAfter (value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+/** Declares a connector with its types checked. */
+export function defineConnector<S extends TSchema> (def: ConnectorDefinition<S>): ConnectorDefinition<S> {
+  return def
+}
