@@ -72,6 +72,8 @@ export interface Connector {
 export interface ConnectorDeps {
   log: ConnectorLogger
   fetch: typeof fetch
+  /** The service's own database, for connectors configured with `embedded:` (the sample systems). */
+  serviceDatabase?: import('../src/db/client.js').DbHandle
 }
 
 export interface ConnectorDefinition<S extends TSchema = TSchema> {

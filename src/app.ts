@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -14,11 +14,19 @@ import services from './plugins/app/services.js'
 import auth from './plugins/app/auth.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
+import type { ConnectorRegistry } from './connectors/registry.js'
+import { createLocalBlobStore, storageRoot, type BlobStore } from './storage/blob-store.js'
 
 export interface AppOptions {
   config: Config
   dbh: DbHandle
   apiKeys: ReadonlyMap<string, KeyRecord>
+  /** The configured connectors; none by default. */
+  registry?: ConnectorRegistry
+  /** Where collected files and archives go; a local directory under DATA_DIR by default. */
+  storage?: BlobStore
+  /** Start the engine when ready (default true); tools that only need the routes turn it off. */
+  startEngine?: boolean
 }
 
 /** The whole service as a Fastify plugin; entry points (server, tests, benchmarks) only boot it. */
@@ -30,7 +38,12 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(errors)
   await fastify.register(swagger)
-  await fastify.register(services, opts)
+  await fastify.register(services, {
+    ...opts,
+    registry: opts.registry ?? new Map(),
+    storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config)),
+    startEngine: opts.startEngine ?? true
+  })
   await fastify.register(auth)
   await fastify.register(routes)
 }
@@ -52,7 +65,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     // path parameter over maxParamLength) get the service's error shape too.
     frameworkErrors: (err, _request, reply) => {
       const body = toApiError(err)
-      return reply.status(body.statusCode).send(body)
+      return (reply as FastifyReply).status(body.statusCode).send(body)
     },
     ...overrides
   }

@@ -16,7 +16,14 @@ export const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   PIPL_RESPONSE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 })
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
+  ROLE: Type.Enum(['all', 'api', 'worker'], { default: 'all' }),
+  CONNECTORS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  STORAGE_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  TASK_LEASE_SECONDS: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
+  TASK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),
+  TASK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 900_000 }),
+  TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 })
 }, { additionalProperties: true })
 
 export type Config = Static<typeof EnvSchema>

@@ -18,6 +18,8 @@ export const Errors = {
     'DSR_IDEMPOTENCY_KEY_REUSED',
     'This Idempotency-Key was already used with a different request body', 422),
   IllegalTransition: createError<[string, string]>('DSR_ILLEGAL_TRANSITION', 'A request in status %s cannot move to %s', 409),
+  TaskNotFound: createError<[string]>('DSR_TASK_NOT_FOUND', 'No task %s on this request', 404),
+  IllegalTaskAction: createError<[string, string]>('DSR_ILLEGAL_TASK_ACTION', 'Cannot %s a task that is %s', 409),
   InvalidCursor: createError('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400),
   Internal: createError('DSR_INTERNAL', 'Internal error', 500),
   Unavailable: createError('DSR_UNAVAILABLE', 'The service is not ready', 503)

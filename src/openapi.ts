@@ -6,7 +6,7 @@ import { openDb } from './db/client.js'
 export async function openApiDocument (): Promise<string> {
   const config = loadConfig({ LOG_LEVEL: 'silent' })
   const dbh = await openDb({ dataDir: 'memory://' })
-  const app = await buildApp({ config, dbh, apiKeys: new Map() })
+  const app = await buildApp({ config, dbh, apiKeys: new Map(), startEngine: false })
   try {
     await app.ready()
     return `${JSON.stringify(app.swagger(), null, 2)}\n`

@@ -7,6 +7,12 @@ import { loadConfig, type Config } from '../src/config.js'
 import { openDb, type DbHandle } from '../src/db/client.js'
 import { hashKey, type KeyRecord, type Scope } from '../src/services/api-keys.js'
 import { loggerOptions } from '../src/logger.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLocalBlobStore } from '../src/storage/blob-store.js'
+import { createRegistry, parseConnectorFile, type ConnectorRegistry } from '../src/connectors/registry.js'
+import { drivers } from '../connectors/index.js'
 
 type Tap = { teardown: (fn: () => unknown) => void, passing?: () => boolean }
 
@@ -61,6 +67,7 @@ export const auth = (who: keyof typeof KEYS = 'admin') => ({ authorization: `Bea
 
 export interface BuildOptions {
   dbh?: DbHandle
+  registry?: ConnectorRegistry
   env?: Record<string, string>
   /** Receives every log line the app writes, at level `info` or below. */
   logs?: string[]
@@ -71,7 +78,11 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   const dbh = opts.dbh ?? await testDb(t)
   const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', ...opts.env })
   const overrides = opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}
-  const app = await buildApp({ config, dbh, apiKeys: testKeys() }, overrides)
+  const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
+  t.teardown(() => rm(storageDir, { recursive: true, force: true }))
+  const app = await buildApp({
+    config, dbh, apiKeys: testKeys(), storage: createLocalBlobStore(storageDir), ...(opts.registry ? { registry: opts.registry } : {})
+  }, overrides)
   t.teardown(() => app.close())
   await app.ready()
   return Object.assign(app, { dbh })
@@ -95,5 +106,23 @@ export function requestBody (over: Record<string, unknown> = {}) {
     subject: { email: 'ada.lovelace@example.com' },
     regime: 'gdpr',
     ...over
+  }
+}
+
+const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
+
+/** A registry built from a connector file's `connectors` list, exactly as boot builds it. */
+export async function registryOf (connectors: unknown[], env: Record<string, string> = {}): Promise<ConnectorRegistry> {
+  return createRegistry(parseConnectorFile({ connectors }), { drivers, env, log: quietLog })
+}
+
+/** Polls until `check` returns a truthy value (or fails the wait after `timeoutMs`). */
+export async function waitFor<T> (check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }

@@ -25,13 +25,21 @@ export interface SqlExecutor {
 /** The driver underneath, for the few places that need it (streaming cursors, the sample systems). */
 export type RawClient = { kind: 'postgres', sql: postgres.Sql } | { kind: 'pglite', pg: PGlite }
 
-export interface DbHandle {
-  kind: 'postgres' | 'pglite'
-  raw: RawClient
+/** What code running inside a transaction gets: the same three ways in, bound to the transaction. */
+export interface TxHandle {
   db: Db
   executor: SqlExecutor
-  /** Runs raw SQL and returns its rows, whatever the driver. */
   rows<T = Record<string, unknown>> (query: SQL): Promise<T[]>
+}
+
+export interface DbHandle extends TxHandle {
+  kind: 'postgres' | 'pglite'
+  raw: RawClient
+  /**
+   * Runs `fn` in one transaction. Its handle also serves pg-boss (`send(…, { db: tx.executor })`),
+   * so jobs are enqueued atomically with the rows that need them.
+   */
+  transaction<T> (fn: (tx: TxHandle) => Promise<T>): Promise<T>
   migrate (): Promise<void>
   close (): Promise<void>
 }
@@ -71,6 +79,21 @@ function openPostgres (url: string, max: number): DbHandle {
         }
       }
     },
+    async transaction (fn) {
+      return client.begin(async (txSql) => {
+        // drizzle reads the type parsers from `client.options`, which a transaction's sql lacks (it shares the pool's).
+        const txDb = drizzlePg(Object.assign(txSql, { options: client.options }) as unknown as postgres.Sql, { schema }) as unknown as Db
+        return fn({
+          db: txDb,
+          rows: async (query) => Array.from(await txDb.execute(query) as unknown as any[]),
+          executor: {
+            async executeSql (text, values) {
+              return { rows: Array.from(await txSql.unsafe(text, (values ?? []).map(pgValue) as any[])) }
+            }
+          }
+        })
+      }) as Promise<any>
+    },
     migrate: () => migratePg(drizzlePg(client), { migrationsFolder }),
     close: () => client.end({ timeout: 5 })
   }
@@ -93,6 +116,24 @@ function openPglite (dataDir: string): DbHandle {
         const results = await client.exec(text)
         return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
       }
+    },
+    async transaction (fn) {
+      // PGlite has one session: other queries wait until this transaction ends, so code inside
+      // must use the handle it is given, never the outer one.
+      return client.transaction(async (txPg) => {
+        const txDb = drizzleLite(txPg as unknown as PGlite, { schema }) as unknown as Db
+        return fn({
+          db: txDb,
+          rows: async (query) => (await txDb.execute(query) as unknown as { rows: any[] }).rows,
+          executor: {
+            async executeSql (text, values) {
+              if (values?.length) return txPg.query(text, values)
+              const results = await txPg.exec(text)
+              return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
+            }
+          }
+        })
+      })
     },
     migrate: () => migrateLite(drizzleLite(client), { migrationsFolder }),
     close: () => client.close()

@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint, index, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
+  bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
 } from 'drizzle-orm/pg-core'
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
+import { CAPABILITIES } from '../../connectors/types.js'
 
 export const requestType = pgEnum('request_type', REQUEST_TYPES)
 export const requestStatus = pgEnum('request_status', REQUEST_STATUSES)
@@ -88,3 +89,74 @@ export const apiKeys = pgTable('api_keys', {
   createdAt: tz('created_at').notNull().defaultNow(),
   revokedAt: tz('revoked_at')
 })
+
+export const TASK_STATUSES = ['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped'] as const
+export type TaskStatus = typeof TASK_STATUSES[number]
+export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'skipped']
+
+export const taskStatus = pgEnum('task_status', TASK_STATUSES)
+export const taskAction = pgEnum('task_action', CAPABILITIES)
+
+/** What a finished task did: counts per stream for collect, outcomes for erase. Never values. */
+export interface TaskResult {
+  records?: number
+  files?: number
+  bytes?: number
+  streams?: Record<string, number>
+  outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string }>
+}
+
+/** One (connector, action) of a request: the unit of work the engine schedules, retries and reports. */
+export const tasks = pgTable('tasks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  connectorId: text('connector_id').notNull(),
+  action: taskAction('action').notNull(),
+  status: taskStatus('status').notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  nextAttemptAt: tz('next_attempt_at'),
+  leaseOwner: text('lease_owner'),
+  leaseExpiresAt: tz('lease_expires_at'),
+  result: jsonb('result').$type<TaskResult>(),
+  lastErrorCode: text('last_error_code'),
+  lastErrorMessage: text('last_error_message'),
+  skipReason: text('skip_reason'),
+  startedAt: tz('started_at'),
+  finishedAt: tz('finished_at'),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  updatedAt: tz('updated_at').notNull().defaultNow()
+}, (t) => [
+  uniqueIndex('tasks_request_connector_action').on(t.requestId, t.connectorId, t.action),
+  index('tasks_status_lease').on(t.status, t.leaseExpiresAt)
+])
+
+/** Every attempt at a task, by which worker and when: the record that no task ran twice at once. */
+export const taskRuns = pgTable('task_runs', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  taskId: uuid('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  worker: text('worker').notNull(),
+  startedAt: tz('started_at').notNull().defaultNow(),
+  endedAt: tz('ended_at'),
+  outcome: text('outcome')
+}, (t) => [
+  index('task_runs_task_id').on(t.taskId, t.id)
+])
+
+/** Records collected for a request, stored as they stream in; deleted with the request's data. */
+export const collectedItems = pgTable('collected_items', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  taskId: uuid('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+  connectorId: text('connector_id').notNull(),
+  stream: text('stream').notNull(),
+  itemKey: text('item_key').notNull(),
+  kind: text('kind').notNull().default('record'),
+  data: jsonb('data').$type<Record<string, unknown>>(),
+  file: jsonb('file').$type<{ name: string, contentType: string, size: number, sha256: string, storageKey: string }>(),
+  collectedAt: tz('collected_at').notNull().defaultNow()
+}, (t) => [
+  index('collected_items_request').on(t.requestId, t.connectorId, t.stream, t.id),
+  index('collected_items_task').on(t.taskId)
+])

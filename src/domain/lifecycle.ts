@@ -4,6 +4,7 @@
  *
  *   received → verifying → ready → in_progress → completed | partially_completed | failed
  *   any open state → rejected | cancelled | on_hold;  on_hold → the state it was held from
+ *   failed | partially_completed → in_progress when an operator retries a task
  */
 export const REQUEST_STATUSES = [
   'received', 'verifying', 'ready', 'in_progress', 'on_hold',
@@ -22,8 +23,9 @@ const TRANSITIONS: Record<RequestStatus, readonly RequestStatus[]> = {
   // Leaving on_hold is checked against the state it was held from (see canTransition).
   on_hold: ['received', 'verifying', 'ready', 'in_progress', 'rejected', 'cancelled'],
   completed: [],
-  partially_completed: [],
-  failed: [],
+  // Closed, but an operator may retry the failed tasks, which reopens the request.
+  partially_completed: ['in_progress'],
+  failed: ['in_progress'],
   rejected: [],
   cancelled: []
 }

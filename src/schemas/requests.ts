@@ -45,6 +45,17 @@ export const ChangeSchema = Type.Object({
   value: Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()])
 }, { additionalProperties: false })
 
+export const VERIFICATION_METHODS = ['account_login', 'email_link', 'sms_code', 'document_check', 'knowledge_based', 'in_person', 'other'] as const
+
+export const VerificationSchema = Type.Object({
+  method: Type.Enum([...VERIFICATION_METHODS], { description: 'How the identity of the subject (or agent) was verified' }),
+  reference: Type.Optional(shortText(200, 'Reference to the evidence, e.g. a ticket or check id'))
+}, {
+  $id: 'Verification',
+  additionalProperties: false,
+  examples: [{ method: 'account_login' }]
+})
+
 export const CreateRequestSchema = Type.Object({
   type: RequestTypeSchema,
   subject: ref(SubjectSchema),
@@ -56,7 +67,8 @@ export const CreateRequestSchema = Type.Object({
   requester: Type.Optional(ref(RequesterSchema)),
   callback_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })),
   changes: Type.Optional(Type.Array(ChangeSchema, { minItems: 1, maxItems: 50, description: 'Required for rectification, refused otherwise' })),
-  notes: Type.Optional(Type.String({ maxLength: 4000 }))
+  notes: Type.Optional(Type.String({ maxLength: 4000 })),
+  verification: Type.Optional(ref(VerificationSchema))
 }, {
   $id: 'CreateRequest',
   additionalProperties: false,
@@ -73,6 +85,35 @@ export type CreateRequest = Static<typeof CreateRequestSchema>
 
 const dateTime = Type.String({ format: 'date-time' })
 const nullableDateTime = Type.Union([dateTime, Type.Null()])
+
+export const TaskSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  connector: Type.String(),
+  action: Type.String({ examples: ['collect', 'erase'] }),
+  status: Type.Enum(['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped']),
+  attempts: Type.Integer(),
+  max_attempts: Type.Integer(),
+  next_attempt_at: nullableDateTime,
+  result: Type.Union([Type.Object({
+    records: Type.Optional(Type.Integer()),
+    files: Type.Optional(Type.Integer()),
+    bytes: Type.Optional(Type.Integer()),
+    streams: Type.Optional(Type.Record(Type.String(), Type.Integer())),
+    outcomes: Type.Optional(Type.Array(Type.Object({
+      status: Type.String(),
+      stream: Type.String(),
+      count: Type.Optional(Type.Integer()),
+      externalRef: Type.Optional(Type.String()),
+      reason: Type.Optional(Type.String())
+    })))
+  }), Type.Null()], { description: 'Counts per stream for collect, outcomes for erase; never values' }),
+  last_error_code: Type.Union([Type.String(), Type.Null()]),
+  last_error_message: Type.Union([Type.String(), Type.Null()]),
+  skip_reason: Type.Union([Type.String(), Type.Null()]),
+  started_at: nullableDateTime,
+  finished_at: nullableDateTime,
+  links: Type.Object({ retry: Type.String(), skip: Type.String() }, { additionalProperties: false })
+}, { $id: 'Task', additionalProperties: false })
 
 export const DataSubjectRequestSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -99,10 +140,13 @@ export const DataSubjectRequestSchema = Type.Object({
   }, { additionalProperties: false }),
   created_at: dateTime,
   updated_at: dateTime,
+  tasks: Type.Optional(Type.Array(ref(TaskSchema), { description: 'One per connector and action; included when a single request is read' })),
   links: Type.Object({
     self: Type.String(),
     events: Type.String(),
-    cancel: Type.String()
+    cancel: Type.String(),
+    verify: Type.String(),
+    items: Type.String()
   }, { additionalProperties: false })
 }, {
   $id: 'DataSubjectRequest',
@@ -135,7 +179,9 @@ export const DataSubjectRequestSchema = Type.Object({
     links: {
       self: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11',
       events: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/events',
-      cancel: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/cancel'
+      cancel: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/cancel',
+      verify: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/verify',
+      items: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/items'
     }
   }]
 })
@@ -177,7 +223,42 @@ export const RequestEventListSchema = Type.Object({
   data: Type.Array(ref(RequestEventSchema))
 }, { $id: 'RequestEventList', additionalProperties: false })
 
+export const SkipTaskSchema = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 1000 })
+}, { $id: 'SkipTask', additionalProperties: false, examples: [{ reason: 'Confirmed by the CRM owner that the person has no account' }] })
+
+export const TaskParamsSchema = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'Request id' }),
+  taskId: Type.String({ format: 'uuid' })
+}, { additionalProperties: false })
+
+export const ItemsQuerySchema = Type.Object({
+  connector: Type.Optional(Type.String({ maxLength: 40 })),
+  stream: Type.Optional(Type.String({ maxLength: 64 })),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+export type ItemsQuery = Static<typeof ItemsQuerySchema>
+
+export const CollectedItemSchema = Type.Object({
+  connector: Type.String(),
+  stream: Type.String(),
+  key: Type.String(),
+  kind: Type.Enum(['record', 'file']),
+  data: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  file: Type.Union([Type.Object({
+    name: Type.String(), content_type: Type.String(), size: Type.Integer(), sha256: Type.String()
+  }), Type.Null()]),
+  collected_at: dateTime
+}, { $id: 'CollectedItem', additionalProperties: false })
+
+export const CollectedItemListSchema = Type.Object({
+  data: Type.Array(ref(CollectedItemSchema)),
+  next_cursor: Type.Union([Type.String(), Type.Null()])
+}, { $id: 'CollectedItemList', additionalProperties: false })
+
 export const requestSchemas = [
+  VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema,
   SubjectSchema, RequesterSchema, CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema,
   CancelRequestSchema, RequestEventSchema, RequestEventListSchema
 ] as const

@@ -1,12 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { stringify } from 'safe-stable-stringify'
-import type { FastifyBaseLogger } from 'fastify'
 import { computeDeadline, type DeadlineOptions, type Regime } from '../domain/deadlines.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors, validationError, type ErrorDetail } from '../errors.js'
 import type { RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
+import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
-import type { CreateRequest, DataSubjectRequest, ListRequestsQuery } from '../schemas/requests.js'
+import type { Engine } from '../engine/engine.js'
+import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery } from '../schemas/requests.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
 const CLOCK_SKEW_MS = 60_000
@@ -17,8 +19,10 @@ export interface CreateResult { request: DataSubjectRequest, replayed: boolean }
 
 export function createRequestsService (deps: {
   repo: RequestsRepository
+  tasks: TasksRepository
+  items: ReturnType<typeof createItemsRepository>
+  engine: Pick<Engine, 'verify' | 'retryTask' | 'skipTask'>
   deadlines: DeadlineOptions
-  log: FastifyBaseLogger
   now?: () => Date
 }) {
   const { repo } = deps
@@ -62,19 +66,68 @@ export function createRequestsService (deps: {
         createdAt: at,
         updatedAt: at
       }
+      let result: CreateResult
       if (await repo.insert(row, principal.name)) {
-        return { request: toResource({ ...row, seq: 0, heldFrom: null }), replayed: false }
+        result = { request: toResource({ ...row, seq: 0, heldFrom: null }), replayed: false }
+      } else {
+        // The key was used before by this client: same body → same request; otherwise refuse.
+        const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
+        if (!existing || existing.requestHash !== row.requestHash) throw new Errors.IdempotencyKeyReused()
+        result = { request: toResource(existing), replayed: true }
       }
-      // The key was used before by this client: same body → same request; otherwise refuse.
-      const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
-      if (!existing || existing.requestHash !== row.requestHash) throw new Errors.IdempotencyKeyReused()
-      return { request: toResource(existing), replayed: true }
+      // A caller that already verified the person (a logged-in account, say) starts fulfilment at
+      // once. Checked on replays too, so a retry after a crash between the two steps finishes the job.
+      if (input.verification && result.request.status === 'received') {
+        await deps.engine.verify(result.request.id, principal.name, input.verification.method)
+        return { ...result, request: await this.get(result.request.id) }
+      }
+      return result
     },
 
     async get (id: string): Promise<DataSubjectRequest> {
       const row = await repo.findById(id)
       if (!row) throw new Errors.RequestNotFound(id)
-      return toResource(row)
+      return { ...toResource(row), tasks: (await deps.tasks.forRequest(id)).map(toTaskResource) }
+    },
+
+    /** What was collected for the request, page by page (collection order). */
+    async items (id: string, q: ItemsQuery) {
+      if (!(await repo.findById(id))) throw new Errors.RequestNotFound(id)
+      const rows = await deps.items.page(id, {
+        ...(q.connector ? { connector: q.connector } : {}),
+        ...(q.stream ? { stream: q.stream } : {}),
+        ...(q.cursor ? { afterId: decodeCursor(q.cursor) } : {}),
+        limit: q.limit + 1
+      })
+      const page = rows.slice(0, q.limit)
+      const last = page[page.length - 1]
+      return {
+        data: page.map((r) => ({
+          connector: r.connectorId,
+          stream: r.stream,
+          key: r.itemKey,
+          kind: r.kind as 'record' | 'file',
+          data: r.data ?? null,
+          file: r.file ? { name: r.file.name, content_type: r.file.contentType, size: r.file.size, sha256: r.file.sha256 } : null,
+          collected_at: r.collectedAt.toISOString()
+        })),
+        next_cursor: rows.length > q.limit && last ? encodeCursor(last.id) : null
+      }
+    },
+
+    async verify (id: string, principal: Principal, method: string): Promise<DataSubjectRequest> {
+      await deps.engine.verify(id, principal.name, method)
+      return this.get(id)
+    },
+
+    async retryTask (id: string, taskId: string, principal: Principal): Promise<DataSubjectRequest> {
+      await deps.engine.retryTask(id, taskId, principal.name)
+      return this.get(id)
+    },
+
+    async skipTask (id: string, taskId: string, principal: Principal, reason: string): Promise<DataSubjectRequest> {
+      await deps.engine.skipTask(id, taskId, principal.name, reason)
+      return this.get(id)
     },
 
     async list (q: ListRequestsQuery): Promise<{ data: DataSubjectRequest[], next_cursor: string | null }> {
@@ -198,7 +251,27 @@ export function toResource (r: RequestRow): DataSubjectRequest {
     },
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
-    links: { self, events: `${self}/events`, cancel: `${self}/cancel` }
+    links: { self, events: `${self}/events`, cancel: `${self}/cancel`, verify: `${self}/verify`, items: `${self}/items` }
+  }
+}
+
+export function toTaskResource (t: TaskRow) {
+  const self = `/v1/requests/${t.requestId}/tasks/${t.id}`
+  return {
+    id: t.id,
+    connector: t.connectorId,
+    action: t.action,
+    status: t.status,
+    attempts: t.attempts,
+    max_attempts: t.maxAttempts,
+    next_attempt_at: t.nextAttemptAt?.toISOString() ?? null,
+    result: t.result ?? null,
+    last_error_code: t.lastErrorCode,
+    last_error_message: t.lastErrorMessage,
+    skip_reason: t.skipReason,
+    started_at: t.startedAt?.toISOString() ?? null,
+    finished_at: t.finishedAt?.toISOString() ?? null,
+    links: { retry: `${self}/retry`, skip: `${self}/skip` }
   }
 }
 

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
-import type { Db, DbHandle } from '../client.js'
+import type { Db, DbHandle, TxHandle } from '../client.js'
 import { requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 
@@ -90,28 +90,39 @@ export function createRequestsRepository (dbh: DbHandle) {
       return db.select().from(requestEvents).where(eq(requestEvents.requestId, requestId)).orderBy(asc(requestEvents.id))
     },
 
-    /**
-     * The one place a request changes status. The row is locked, the move is checked against the
-     * lifecycle table, and the status and its audit event are written in the same transaction.
-     */
+    /** Moves a request to `to` in its own transaction (see transitionIn). */
     async transition (id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>): Promise<TransitionResult> {
-      return db.transaction(async (tx) => {
-        const [current] = await tx.select().from(requests).where(eq(requests.id, id)).for('update')
-        if (!current) return { status: 'not_found' } as const
-        if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status } as const
-        const now = new Date()
-        const [row] = await tx.update(requests).set({
-          status: to,
-          heldFrom: to === 'on_hold' ? current.status : null,
-          updatedAt: now
-        }).where(eq(requests.id, id)).returning()
-        await tx.insert(requestEvents).values({
-          requestId: id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
-        })
-        return { status: 'moved', row: row! } as const
-      })
+      return dbh.transaction((tx) => transitionIn(tx, id, to, actor, reason, details))
     }
   }
 }
 
 export type RequestsRepository = ReturnType<typeof createRequestsRepository>
+/**
+ * The one place a request changes status. The row is locked, the move is checked against the
+ * lifecycle table, and the status and its audit event are written in the caller's transaction.
+ */
+export async function transitionIn (
+  tx: TxHandle, id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>
+): Promise<TransitionResult> {
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  if (!current) return { status: 'not_found' }
+  if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status }
+  const now = new Date()
+  const [row] = await tx.db.update(requests).set({
+    status: to,
+    heldFrom: to === 'on_hold' ? current.status : null,
+    updatedAt: now
+  }).where(eq(requests.id, id)).returning()
+  await tx.db.insert(requestEvents).values({
+    requestId: id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
+  })
+  return { status: 'moved', row: row! }
+}
+
+/** Appends an audit event that is not a status change (task outcomes, operator actions). */
+export async function recordEvent (
+  tx: TxHandle, requestId: string, actor: string, action: string, reason?: string | null, details?: Record<string, unknown>
+): Promise<void> {
+  await tx.db.insert(requestEvents).values({ requestId, actor, action, reason: reason ?? null, details: details ?? null })
+}

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { Errors, type ErrorDetail } from '../../errors.js'
-import { loggableError } from '../../logger.js'
 
 interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
 
@@ -22,7 +21,7 @@ const FASTIFY_CODES: Record<string, () => Error> = {
 export default fp(async function errorsPlugin (fastify) {
   fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[] }, request, reply) => {
     const body = toApiError(err)
-    if (body.statusCode >= 500) request.log.error({ err: loggableError(err) }, 'request failed')
+    if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
     return reply.status(body.statusCode).send(body)
   })

@@ -1,0 +1,115 @@
+import { Type, type Static } from 'typebox'
+import { ConnectorError, defineConnector, httpError, type Capability, type CollectedItem, type Connector, type EraseOutcome, type SubjectIdentity } from '../types.js'
+
+const FaultSchema = Type.Object({
+  status: Type.Integer({ minimum: 400, maximum: 599, description: 'HTTP status the fake system answers with' }),
+  times: Type.Integer({ minimum: 1, description: 'How many calls fail before it answers normally' }),
+  retry_after_seconds: Type.Optional(Type.Integer({ minimum: 0 }))
+}, { additionalProperties: false })
+
+export const MemoryConfigSchema = Type.Object({
+  streams: Type.Array(Type.Object({
+    name: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
+    description: Type.String({ default: '' }),
+    categories: Type.Array(Type.String(), { default: [] }),
+    /** Which record field holds which subject identifier. */
+    match: Type.Object({
+      email: Type.Optional(Type.String()),
+      phone: Type.Optional(Type.String()),
+      customer_id: Type.Optional(Type.String())
+    }, { additionalProperties: false }),
+    records: Type.Array(Type.Record(Type.String(), Type.Unknown()), { default: [] })
+  }, { additionalProperties: false }), { minItems: 1 }),
+  /** Test and demo aid: make an action fail a number of times before it succeeds. */
+  faults: Type.Optional(Type.Object({
+    collect: Type.Optional(FaultSchema),
+    erase: Type.Optional(FaultSchema),
+    health: Type.Optional(FaultSchema)
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+export type MemoryConfig = Static<typeof MemoryConfigSchema>
+type Fault = Static<typeof FaultSchema>
+
+/** The in-memory system behind one memory connector, exposed so tests can inspect and steer it. */
+export interface MemoryConnector extends Connector {
+  readonly data: Map<string, Array<Record<string, unknown>>>
+  /** How many collect/erase/health calls reached the system. */
+  readonly calls: Record<'collect' | 'erase' | 'health', number>
+  setFault (action: 'collect' | 'erase' | 'health', fault: Fault | null): void
+}
+
+/**
+ * The reference connector: a system held in memory, seeded from its settings. It shows the
+ * contract at its simplest and backs tests (including injected failures) and local demos.
+ */
+export const memoryConnector = defineConnector({
+  driver: 'memory',
+  displayName: 'In-memory system',
+  version: 1,
+  capabilities: ['collect', 'erase'] satisfies Capability[],
+  streams: [],
+  streamsFor: (config: MemoryConfig) => config.streams.map((s) => ({ name: s.name, description: s.description, categories: s.categories })),
+  configSchema: MemoryConfigSchema,
+  secretFields: [],
+  create (config: MemoryConfig): MemoryConnector {
+    const data = new Map(config.streams.map((s) => [s.name, s.records.map((r) => ({ ...r }))]))
+    const faults: Partial<Record<'collect' | 'erase' | 'health', Fault & { left: number }>> = {}
+    const calls = { collect: 0, erase: 0, health: 0 }
+    const setFault = (action: 'collect' | 'erase' | 'health', fault: Fault | null) => {
+      if (fault) faults[action] = { ...fault, left: fault.times }
+      else delete faults[action]
+    }
+    for (const action of ['collect', 'erase', 'health'] as const) {
+      const fault = config.faults?.[action]
+      if (fault) setFault(action, fault)
+    }
+    const failIfFaulty = (action: 'collect' | 'erase' | 'health') => {
+      calls[action]++
+      const fault = faults[action]
+      if (!fault || fault.left <= 0) return
+      fault.left--
+      throw httpError(fault.status, `memory system answered ${fault.status}`,
+        fault.retry_after_seconds !== undefined ? String(fault.retry_after_seconds) : null)
+    }
+    const matches = (record: Record<string, unknown>, match: MemoryConfig['streams'][number]['match'], subject: SubjectIdentity) =>
+      (match.email !== undefined && subject.email !== undefined && String(record[match.email]).toLowerCase() === subject.email) ||
+      (match.phone !== undefined && subject.phone !== undefined && record[match.phone] === subject.phone) ||
+      (match.customer_id !== undefined && subject.customer_id !== undefined && String(record[match.customer_id]) === subject.customer_id)
+
+    return {
+      data,
+      calls,
+      setFault,
+      async health () {
+        try {
+          failIfFaulty('health')
+          return { status: 'ok', latencyMs: 0 }
+        } catch (err) {
+          return { status: 'down', message: (err as Error).message, retryable: (err as ConnectorError).retryable }
+        }
+      },
+      async * collect (ctx): AsyncIterable<CollectedItem> {
+        failIfFaulty('collect')
+        for (const stream of config.streams) {
+          for (const [i, record] of (data.get(stream.name) ?? []).entries()) {
+            if (ctx.signal.aborted) throw new ConnectorError('DSR_CONNECTOR_TIMEOUT', 'aborted', { retryable: true })
+            if (matches(record, stream.match, ctx.subject)) {
+              yield { type: 'record', stream: stream.name, key: String(record.id ?? i), data: { ...record } }
+            }
+          }
+        }
+      },
+      async * erase (ctx): AsyncIterable<EraseOutcome> {
+        failIfFaulty('erase')
+        for (const stream of config.streams) {
+          const rows = data.get(stream.name) ?? []
+          const kept = rows.filter((r) => !matches(r, stream.match, ctx.subject))
+          data.set(stream.name, kept)
+          const count = rows.length - kept.length
+          yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
+        }
+      }
+    }
+  }
+})

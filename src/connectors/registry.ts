@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs'
+import { extname } from 'node:path'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError } from '../config.js'
+import type { DbHandle } from '../db/client.js'
+import type { Capability, Connector, ConnectorDefinition, ConnectorLogger, StreamInfo } from '../../connectors/types.js'
+
+/** Where a secret comes from: the name of an environment variable, never the value itself. */
+const EnvRefSchema = Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }, { additionalProperties: false })
+
+export const ConnectorFileSchema = Type.Object({
+  connectors: Type.Array(Type.Object({
+    id: Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$', description: 'Stable id: stored with tasks and used in archive paths' }),
+    driver: Type.String({ minLength: 1 }),
+    enabled: Type.Boolean({ default: true }),
+    display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'Tasks run at once per worker process' }),
+    timeout_seconds: Type.Integer({ minimum: 1, maximum: 21_600, default: 900 }),
+    max_attempts: Type.Integer({ minimum: 1, maximum: 50, default: 6 }),
+    settings: Type.Record(Type.String(), Type.Unknown(), { default: {} })
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+export type ConnectorEntry = Static<typeof ConnectorFileSchema>['connectors'][number]
+
+/** One configured, running connector. */
+export interface ConnectorInstance {
+  id: string
+  driver: string
+  displayName: string
+  version: number
+  capabilities: readonly Capability[]
+  streams: readonly StreamInfo[]
+  concurrency: number
+  timeoutMs: number
+  maxAttempts: number
+  connector: Connector
+}
+
+export type ConnectorRegistry = ReadonlyMap<string, ConnectorInstance>
+
+/** Reads a connector file (JSON, or YAML by extension) and checks its outer shape. */
+export function readConnectorFile (path: string): Static<typeof ConnectorFileSchema> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`CONNECTORS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = ['.yaml', '.yml'].includes(extname(path)) ? parseYaml(text) : JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(`CONNECTORS_FILE: ${path} does not parse: ${(err as Error).message}`)
+  }
+  return parseConnectorFile(parsed, path)
+}
+
+export function parseConnectorFile (parsed: unknown, source = 'connector file'): Static<typeof ConnectorFileSchema> {
+  const value = Value.Default(ConnectorFileSchema, Value.Clone(parsed))
+  const errors = [...Value.Errors(ConnectorFileSchema, value)]
+  if (errors.length > 0) {
+    throw new ConfigError(`${source}: ${errors.slice(0, 5).map((e) => `${describePath(value, e.instancePath)} ${e.message}`).join('; ')}`)
+  }
+  const ids = new Set<string>()
+  for (const c of (value as Static<typeof ConnectorFileSchema>).connectors) {
+    if (ids.has(c.id)) throw new ConfigError(`${source}: connector "${c.id}" is listed twice`)
+    ids.add(c.id)
+  }
+  return value as Static<typeof ConnectorFileSchema>
+}
+
+/** Names the connector in an error path: /connectors/2/settings/url → connector "crm": /settings/url. */
+function describePath (value: unknown, path: string): string {
+  const m = /^\/connectors\/(\d+)(.*)$/.exec(path)
+  const id = m ? (value as { connectors?: Array<{ id?: unknown }> }).connectors?.[Number(m[1])]?.id : undefined
+  return m ? `connector ${typeof id === 'string' ? `"${id}"` : `#${m[1]}`}: ${m[2] || '/'}` : path || '/'
+}
+
+/**
+ * Validates each enabled connector's settings against its driver's schema, resolves secrets from
+ * the environment, and creates the connectors. Any problem stops boot with the connector and field named.
+ */
+export async function createRegistry (
+  file: Static<typeof ConnectorFileSchema>,
+  opts: {
+    drivers: readonly ConnectorDefinition<any>[]
+    env: Record<string, string | undefined>
+    log: ConnectorLogger & { child?: (b: object) => ConnectorLogger }
+    serviceDatabase?: DbHandle
+  }
+): Promise<Map<string, ConnectorInstance>> {
+  const registry = new Map<string, ConnectorInstance>()
+  for (const entry of file.connectors) {
+    if (!entry.enabled) continue
+    const def = opts.drivers.find((d) => d.driver === entry.driver)
+    if (!def) {
+      throw new ConfigError(`connector "${entry.id}": unknown driver "${entry.driver}" (known: ${opts.drivers.map((d) => d.driver).join(', ')})`)
+    }
+    const settings = resolveSecrets(entry, def, opts.env)
+    const withDefaults = Value.Default(def.configSchema, settings)
+    const errors = [...Value.Errors(def.configSchema, withDefaults)]
+    if (errors.length > 0) {
+      throw new ConfigError(`connector "${entry.id}": ${errors.slice(0, 5).map((e) => `/settings${e.instancePath} ${e.message}`).join('; ')}`)
+    }
+    const log = opts.log.child ? opts.log.child({ connector: entry.id }) : opts.log
+    const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase } : {}) })
+    for (const capability of def.capabilities) {
+      if ((capability === 'collect' || capability === 'erase') && typeof connector[capability] !== 'function') {
+        throw new ConfigError(`driver "${def.driver}" declares ${capability} but does not implement it`)
+      }
+    }
+    registry.set(entry.id, {
+      id: entry.id,
+      driver: def.driver,
+      displayName: entry.display_name ?? def.displayName,
+      version: def.version,
+      capabilities: def.capabilities,
+      streams: def.streamsFor ? def.streamsFor(withDefaults) : def.streams,
+      concurrency: entry.concurrency,
+      timeoutMs: entry.timeout_seconds * 1000,
+      maxAttempts: entry.max_attempts,
+      connector
+    })
+  }
+  return registry
+}
+
+/**
+ * Replaces `{ "env": "NAME" }` references with the variable's value. Secret fields must be
+ * references: a literal secret in the file is refused, so secrets never sit in it.
+ */
+function resolveSecrets (entry: ConnectorEntry, def: ConnectorDefinition<any>, env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [field, value] of Object.entries(entry.settings)) {
+    const isRef = Value.Check(EnvRefSchema, value)
+    if (def.secretFields.includes(field) && !isRef && !isEmbedded(value)) {
+      throw new ConfigError(`connector "${entry.id}": /settings/${field} is a secret: give { "env": "VARIABLE" }, not the value`)
+    }
+    if (isRef) {
+      const name = (value as { env: string }).env
+      const resolved = env[name]
+      if (resolved === undefined || resolved === '') {
+        throw new ConfigError(`connector "${entry.id}": /settings/${field} needs environment variable ${name}, which is not set`)
+      }
+      out[field] = resolved
+    } else {
+      out[field] = value
+    }
+  }
+  return out
+}
+
+/** `embedded:` is not a secret: it points at the service's own database (sample systems). */
+function isEmbedded (value: unknown): boolean {
+  return value === 'embedded:'
+}
+
+export async function closeRegistry (registry: ConnectorRegistry): Promise<void> {
+  await Promise.allSettled([...registry.values()].map((c) => c.connector.close?.()))
+}

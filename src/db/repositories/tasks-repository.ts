@@ -1,0 +1,142 @@
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
+import type { DbHandle, TxHandle } from '../client.js'
+import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type TaskResult, type TaskStatus } from '../schema.js'
+import type { Capability } from '../../../connectors/types.js'
+
+export type TaskRow = typeof tasks.$inferSelect
+export type NewCollectedItem = typeof collectedItems.$inferInsert
+
+/** How a worker leaves a running task. */
+export interface TaskRelease {
+  status: TaskStatus
+  result?: TaskResult | null
+  errorCode?: string | null
+  errorMessage?: string | null
+  nextAttemptAt?: Date | null
+  /** Recorded on the run: succeeded, retry, failed, skipped. */
+  outcome: string
+}
+
+/** Task bookkeeping. Every write that must agree with another happens inside the caller's transaction. */
+export function createTasksRepository (dbh: DbHandle) {
+  return {
+    /** Plans one task per connector; an existing (request, connector, action) task is kept. */
+    async plan (tx: TxHandle, requestId: string, action: Capability, connectors: Array<{ id: string, maxAttempts: number }>): Promise<TaskRow[]> {
+      if (connectors.length === 0) return []
+      return tx.db.insert(tasks)
+        .values(connectors.map((c) => ({ requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts })))
+        .onConflictDoNothing()
+        .returning()
+    },
+
+    /**
+     * Takes the lease on a task if nobody holds a live one: the guarantee that a task never runs
+     * twice at the same time, whatever the queue delivers.
+     */
+    async claim (taskId: string, worker: string, leaseMs: number): Promise<TaskRow | null> {
+      const [row] = await dbh.db.update(tasks).set({
+        status: 'running',
+        attempts: sql`${tasks.attempts} + 1`,
+        leaseOwner: worker,
+        leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
+        startedAt: sql`coalesce(${tasks.startedAt}, now())`,
+        nextAttemptAt: null,
+        updatedAt: sql`now()`
+      }).where(and(
+        eq(tasks.id, taskId),
+        sql`(${tasks.status} in ('pending', 'retry_wait') or (${tasks.status} = 'running' and ${tasks.leaseExpiresAt} < now()))`
+      )).returning()
+      if (!row) return null
+      await dbh.db.insert(taskRuns).values({ taskId, attempt: row.attempts, worker })
+      return row
+    },
+
+    /** Extends a held lease; false when the lease was lost (the worker must stop). */
+    async heartbeat (taskId: string, worker: string, leaseMs: number): Promise<boolean> {
+      const rows = await dbh.db.update(tasks)
+        .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+        .where(and(eq(tasks.id, taskId), eq(tasks.leaseOwner, worker), eq(tasks.status, 'running')))
+        .returning({ id: tasks.id })
+      return rows.length === 1
+    },
+
+    /**
+     * Leaves the running state, only if this worker still holds the lease. Closes the run record.
+     * Returns false when the lease was lost, in which case nothing is written.
+     */
+    async release (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease): Promise<boolean> {
+      const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
+      const rows = await tx.db.update(tasks).set({
+        status: next.status,
+        ...(next.result !== undefined ? { result: next.result } : {}),
+        lastErrorCode: next.errorCode ?? null,
+        lastErrorMessage: next.errorMessage ?? null,
+        nextAttemptAt: next.nextAttemptAt ?? null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        ...(terminal ? { finishedAt: sql`now()` } : {}),
+        updatedAt: sql`now()`
+      }).where(and(eq(tasks.id, task.id), eq(tasks.leaseOwner, worker), eq(tasks.status, 'running')))
+        .returning({ id: tasks.id })
+      if (rows.length === 0) return false
+      await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: next.outcome })
+        .where(and(eq(taskRuns.taskId, task.id), eq(taskRuns.worker, worker), isNull(taskRuns.endedAt)))
+      return true
+    },
+
+    /** Returns tasks whose worker vanished (lease expired) to pending; the caller re-enqueues them. */
+    async reapExpired (tx: TxHandle, limit = 100): Promise<TaskRow[]> {
+      const expired = await tx.rows<{ id: string }>(sql`
+        select id from tasks where status = 'running' and lease_expires_at < now()
+        order by lease_expires_at limit ${limit} for update skip locked`)
+      if (expired.length === 0) return []
+      const ids = expired.map((r) => r.id)
+      await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
+        .where(and(inArray(taskRuns.taskId, ids), isNull(taskRuns.endedAt)))
+      return tx.db.update(tasks).set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
+        .where(inArray(tasks.id, ids)).returning()
+    },
+
+    async get (taskId: string, db: TxHandle = dbh): Promise<TaskRow | null> {
+      const [row] = await db.db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1)
+      return row ?? null
+    },
+
+    async forRequest (requestId: string, db: TxHandle = dbh): Promise<TaskRow[]> {
+      return db.db.select().from(tasks).where(eq(tasks.requestId, requestId)).orderBy(asc(tasks.connectorId), asc(tasks.action))
+    },
+
+    /** Operator actions: only from the states listed, atomically. */
+    async reset (tx: TxHandle, taskId: string, from: readonly TaskStatus[], to: { status: TaskStatus, skipReason?: string | null }): Promise<TaskRow | null> {
+      const [row] = await tx.db.update(tasks).set({
+        status: to.status,
+        skipReason: to.skipReason ?? null,
+        ...(to.status === 'pending' ? { lastErrorCode: null, lastErrorMessage: null, finishedAt: null, attempts: 0 } : { finishedAt: sql`now()` }),
+        updatedAt: sql`now()`
+      }).where(and(eq(tasks.id, taskId), inArray(tasks.status, [...from]))).returning()
+      return row ?? null
+    },
+
+    async lockRequest (tx: TxHandle, requestId: string) {
+      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('update')
+      return row ?? null
+    },
+
+    async statusCounts (tx: TxHandle, requestId: string): Promise<Map<TaskStatus, number>> {
+      const rows = await tx.db.select({ status: tasks.status, n: sql<number>`count(*)::int` })
+        .from(tasks).where(eq(tasks.requestId, requestId)).groupBy(tasks.status)
+      return new Map(rows.map((r) => [r.status, Number(r.n)]))
+    },
+
+    /** A re-run starts clean: what an interrupted attempt stored is dropped first. */
+    async clearItems (taskId: string): Promise<void> {
+      await dbh.db.delete(collectedItems).where(eq(collectedItems.taskId, taskId))
+    },
+
+    async storeItems (items: NewCollectedItem[]): Promise<void> {
+      if (items.length > 0) await dbh.db.insert(collectedItems).values(items)
+    },
+  }
+}
+
+export type TasksRepository = ReturnType<typeof createTasksRepository>

@@ -1,0 +1,131 @@
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle } from '../db/client.js'
+import { createRequestsRepository, recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
+import { createTasksRepository, type TaskRow } from '../db/repositories/tasks-repository.js'
+import { Errors } from '../errors.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import type { BlobStore } from '../storage/blob-store.js'
+import { finalizeIfDone } from './finalize.js'
+import { planRequest } from './planner.js'
+import { createBoss, taskJobOptions, taskQueue, type TaskJob } from './queue.js'
+import { createTaskRunner, type RunnerOptions } from './runner.js'
+
+export interface EngineOptions {
+  leaseMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+  pollSeconds: number
+}
+
+/**
+ * The fan-out engine: plans tasks for ready requests, runs them on pg-boss workers with per-connector
+ * concurrency, and gives operators retry and skip. Any number of processes may run it on one database.
+ */
+export function createEngine (deps: {
+  dbh: DbHandle
+  registry: ConnectorRegistry
+  storage: BlobStore
+  log: FastifyBaseLogger
+  options: EngineOptions
+}) {
+  const { dbh, registry, log } = deps
+  const tasks = createTasksRepository(dbh)
+  const requests = createRequestsRepository(dbh)
+  const boss = createBoss(dbh, { supervise: true, schedule: false })
+  boss.on('error', (err) => log.error({ err }, 'job queue error'))
+  const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
+  const runTask = createTaskRunner({ dbh, boss, registry, tasks, requests, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions })
+  let reaper: NodeJS.Timeout | undefined
+  let started = false
+
+  async function reap () {
+    const reaped = await dbh.transaction(async (tx) => {
+      const expired = await tasks.reapExpired(tx)
+      for (const task of expired) {
+        await boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(registry.get(task.connectorId)?.timeoutMs ?? 60_000, undefined, tx.executor))
+      }
+      return expired.length
+    })
+    if (reaped > 0) log.warn({ reaped }, 'tasks whose worker stopped were queued again')
+  }
+
+  return {
+    worker,
+    tasks,
+
+    async start (opts: { workers: boolean }) {
+      await boss.start()
+      started = true
+      for (const connector of registry.values()) {
+        const queue = taskQueue(connector.id)
+        await boss.createQueue(queue)
+        if (!opts.workers) continue
+        for (let i = 0; i < connector.concurrency; i++) {
+          await boss.work<TaskJob>(queue, { batchSize: 1, pollingIntervalSeconds: deps.options.pollSeconds }, async ([job]) => {
+            if (job) await runTask(job.data.taskId)
+          })
+        }
+      }
+      if (opts.workers) {
+        reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
+        reaper.unref()
+      }
+    },
+
+    async stop () {
+      if (reaper) clearInterval(reaper)
+      if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
+      started = false
+    },
+
+    /** Identity verified: the request becomes ready and its tasks are planned, atomically. */
+    async verify (requestId: string, actor: string, method: string): Promise<void> {
+      await dbh.transaction(async (tx) => {
+        const moved = await transitionIn(tx, requestId, 'ready', actor, `identity verified (${method})`, { method })
+        if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
+        if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
+        await planRequest(tx, moved.row, { registry, tasks, boss, actor })
+      })
+    },
+
+    /** Runs a failed task again from scratch, reopening the request if it had closed. */
+    async retryTask (requestId: string, taskId: string, actor: string): Promise<TaskRow> {
+      return dbh.transaction(async (tx) => {
+        const request = await tasks.lockRequest(tx, requestId)
+        const task = request ? await tasks.get(taskId, tx) : null
+        if (!request || !task || task.requestId !== requestId) throw new Errors.TaskNotFound(taskId)
+        const reset = await tasks.reset(tx, taskId, ['failed'], { status: 'pending' })
+        if (!reset) throw new Errors.IllegalTaskAction('retry', task.status)
+        if (request.status === 'failed' || request.status === 'partially_completed') {
+          await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} retried`)
+        }
+        await recordEvent(tx, requestId, actor, 'task_retried', null, { task_id: taskId, connector: task.connectorId, action: task.action })
+        const connector = registry.get(task.connectorId)
+        await boss.send(taskQueue(task.connectorId), { taskId }, taskJobOptions(connector?.timeoutMs ?? 60_000, undefined, tx.executor))
+        return reset
+      })
+    },
+
+    /** Marks a task as deliberately not done, with the reason on record; may close the request. */
+    async skipTask (requestId: string, taskId: string, actor: string, reason: string): Promise<TaskRow> {
+      return dbh.transaction(async (tx) => {
+        const request = await tasks.lockRequest(tx, requestId)
+        const task = request ? await tasks.get(taskId, tx) : null
+        if (!request || !task || task.requestId !== requestId) throw new Errors.TaskNotFound(taskId)
+        const skipped = await tasks.reset(tx, taskId, ['failed', 'pending', 'retry_wait', 'waiting'], { status: 'skipped', skipReason: reason })
+        if (!skipped) throw new Errors.IllegalTaskAction('skip', task.status)
+        if (request.status === 'failed' || request.status === 'partially_completed') {
+          await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} skipped`)
+        }
+        await recordEvent(tx, requestId, actor, 'task_skipped', reason, { task_id: taskId, connector: task.connectorId, action: task.action })
+        await finalizeIfDone(tx, requestId, tasks, actor)
+        return skipped
+      })
+    }
+  }
+}
+
+export type Engine = ReturnType<typeof createEngine>

@@ -1,0 +1,155 @@
+import { randomInt } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle } from '../db/client.js'
+import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { TaskResult } from '../db/schema.js'
+import type { BlobStore } from '../storage/blob-store.js'
+import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
+import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
+import { finalizeIfDone } from './finalize.js'
+import { taskJobOptions, taskQueue, type Boss } from './queue.js'
+
+const BATCH = 500
+
+export interface RunnerOptions {
+  worker: string
+  leaseMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+}
+
+/**
+ * Runs one task: takes its lease, calls the connector with a timeout, stores what streams in, and
+ * records the outcome. Retryable failures are rescheduled with exponential backoff and jitter (or
+ * the system's Retry-After); permanent ones fail the task at once.
+ */
+export function createTaskRunner (deps: {
+  dbh: DbHandle
+  boss: Boss
+  registry: ConnectorRegistry
+  tasks: TasksRepository
+  requests: RequestsRepository
+  storage: BlobStore
+  log: FastifyBaseLogger
+  options: RunnerOptions
+}) {
+  const { tasks, options } = deps
+
+  return async function runTask (taskId: string): Promise<void> {
+    const task = await tasks.claim(taskId, options.worker, options.leaseMs)
+    if (!task) return // finished, or someone else holds a live lease
+    const log = deps.log.child({ taskId, connector: task.connectorId, action: task.action, attempt: task.attempts })
+    const instance = deps.registry.get(task.connectorId)
+    const request = await deps.requests.findById(task.requestId)
+    if (!instance || !request) {
+      await finish(task, { status: 'failed', errorCode: 'DSR_CONNECTOR_NOT_CONFIGURED', errorMessage: 'connector is not configured in this deployment', outcome: 'failed' })
+      return
+    }
+    if (request.status === 'cancelled') {
+      await finish(task, { status: 'skipped', outcome: 'skipped', errorMessage: 'request cancelled' })
+      return
+    }
+
+    const controller = new AbortController()
+    const timeout = setTimeout(() => controller.abort(), instance.timeoutMs)
+    const heartbeat = setInterval(() => {
+      tasks.heartbeat(task.id, options.worker, options.leaseMs)
+        .then((held) => { if (!held) controller.abort() })
+        .catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'))
+    }, Math.max(500, Math.floor(options.leaseMs / 3)))
+    const ctx: ConnectorContext = { requestId: request.id, subject: request.subject as SubjectIdentity, signal: controller.signal, log }
+    const started = Date.now()
+    try {
+      const result = task.action === 'collect'
+        ? await collect(instance, task, ctx)
+        : await erase(instance, task, ctx)
+      await finish(task, { status: 'succeeded', result, outcome: 'succeeded' })
+      log.info({ ms: Date.now() - started }, 'task succeeded')
+    } catch (err) {
+      const e = controller.signal.aborted && !(err instanceof ConnectorError)
+        ? new ConnectorError(ConnectorErrorCodes.Timeout, 'task timed out or lost its lease', { retryable: true })
+        : asConnectorError(err)
+      log.warn({ code: e.code, retryable: e.retryable, ms: Date.now() - started }, 'task attempt failed')
+      if (e.retryable && task.attempts < task.maxAttempts) await retryLater(task, instance, e)
+      else await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
+    } finally {
+      clearTimeout(timeout)
+      clearInterval(heartbeat)
+    }
+  }
+
+  async function collect (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext): Promise<TaskResult> {
+    await tasks.clearItems(task.id)
+    const declared = new Set(instance.streams.map((s) => s.name))
+    const streams: Record<string, number> = {}
+    let records = 0
+    let files = 0
+    let bytes = 0
+    let batch: NewCollectedItem[] = []
+    for await (const item of instance.connector.collect!(ctx)) {
+      if (!declared.has(item.stream)) {
+        throw new ConnectorError('DSR_CONNECTOR_CONTRACT', `connector yielded undeclared stream ${item.stream}`, { retryable: false })
+      }
+      streams[item.stream] = (streams[item.stream] ?? 0) + 1
+      const base = { requestId: task.requestId, taskId: task.id, connectorId: task.connectorId, stream: item.stream, itemKey: item.key }
+      if (item.type === 'record') {
+        records++
+        batch.push({ ...base, kind: 'record', data: item.data })
+      } else {
+        files++
+        const storageKey = `items/${task.requestId}/${task.id}/${files}`
+        const stored = await deps.storage.put(storageKey, await item.open())
+        bytes += stored.size
+        batch.push({ ...base, kind: 'file', file: { name: item.name, contentType: item.contentType, size: stored.size, sha256: stored.sha256, storageKey } })
+      }
+      if (batch.length >= BATCH) {
+        await tasks.storeItems(batch)
+        batch = []
+      }
+    }
+    await tasks.storeItems(batch)
+    return { records, files, bytes, streams }
+  }
+
+  async function erase (instance: ConnectorInstance, _task: TaskRow, ctx: ConnectorContext): Promise<TaskResult> {
+    const outcomes: NonNullable<TaskResult['outcomes']> = []
+    for await (const outcome of instance.connector.erase!(ctx)) outcomes.push({ ...outcome })
+    return { outcomes }
+  }
+
+  async function retryLater (task: TaskRow, instance: ConnectorInstance, e: ConnectorError) {
+    const backoff = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (task.attempts - 1))
+    // "Equal jitter": half the backoff fixed, half random, so retries of many tasks spread out.
+    const jittered = Math.floor(backoff / 2) + randomInt(Math.max(1, Math.ceil(backoff / 2)))
+    const delay = e.retryAfterMs !== undefined ? Math.min(options.retryMaxMs, e.retryAfterMs) : jittered
+    const at = new Date(Date.now() + delay)
+    await deps.dbh.transaction(async (tx) => {
+      const released = await tasks.release(tx, task, options.worker, {
+        status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
+      })
+      if (released) {
+        await deps.boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(instance.timeoutMs, at, tx.executor))
+      }
+    })
+  }
+
+  async function finish (task: TaskRow, next: TaskRelease) {
+    await deps.dbh.transaction(async (tx) => {
+      await tasks.lockRequest(tx, task.requestId)
+      if (!await tasks.release(tx, task, options.worker, next)) return
+      await recordEvent(tx, task.requestId, 'engine', `task_${next.status}`, next.errorMessage ?? null, {
+        task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
+        ...(next.errorCode ? { error_code: next.errorCode } : {}),
+        ...(next.result ? { result: next.result } : {})
+      })
+      await finalizeIfDone(tx, task.requestId, tasks, 'engine')
+    })
+  }
+}
+
+/** Anything a connector throws, as a coded error. Unknown errors may be transient, so they retry. */
+function asConnectorError (err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err
+  return new ConnectorError(ConnectorErrorCodes.Internal, `unexpected ${(err as Error)?.name ?? 'error'} in connector`, { retryable: true, cause: err })
+}
