@@ -1,25 +1,35 @@
 import { resolve } from 'node:path'
+import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import { openDb, type DbHandle } from './db/client.js'
 import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from './services/api-keys.js'
+import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
+import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
+import { drivers } from '../connectors/index.js'
 
 export interface Booted {
   dbh: DbHandle
   apiKeys: ReadonlyMap<string, KeyRecord>
+  registry: ConnectorRegistry
   /** Set only on the first start of the embedded database: the key to print once. */
   developmentKey: string | null
+  /** Closes the connectors and the database. */
+  close (): Promise<void>
 }
 
 /**
  * Opens the database (Postgres with DATABASE_URL, else embedded PGlite in DATA_DIR), migrates it
- * when configured to, and assembles the API keys. Shared by the server and the CLIs.
+ * when configured to, assembles the API keys, and creates the connectors: those of
+ * CONNECTORS_FILE, or the bundled sample systems when it is not set. Shared by the server and the CLIs.
  */
-export async function boot (config: Config): Promise<Booted> {
+export async function boot (config: Config, log: Logger, env: Record<string, string | undefined> = process.env): Promise<Booted> {
   const apiKeys = new Map(keysFromConfig(config))
+  const connectorFile = readConnectorFile(config.CONNECTORS_FILE ?? SAMPLE_CONNECTORS_FILE)
   const embedded = !config.DATABASE_URL
   const dbh = await openDb({
     ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
   })
+  let registry: ConnectorRegistry = new Map()
   try {
     if (config.MIGRATE_ON_START ?? embedded) await dbh.migrate()
     let developmentKey: string | null = null
@@ -28,8 +38,20 @@ export async function boot (config: Config): Promise<Booted> {
       if (issued) developmentKey = issued.key
     }
     for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
-    return { dbh, apiKeys, developmentKey }
+    if (!config.CONNECTORS_FILE && await ensureSampleData(dbh)) log.info('sample systems created')
+    registry = await createRegistry(connectorFile, { drivers, env, log, serviceDatabase: dbh })
+    return {
+      dbh,
+      apiKeys,
+      registry,
+      developmentKey,
+      async close () {
+        await closeRegistry(registry)
+        await dbh.close()
+      }
+    }
   } catch (err) {
+    await closeRegistry(registry)
     await dbh.close()
     throw err
   }

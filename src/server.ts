@@ -1,21 +1,33 @@
 import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
 import { buildApp } from './app.js'
 import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
+import { loggerOptions } from './logger.js'
 
-/** HTTP entry point: configuration, database, then listen. Everything else lives in the app plugin. */
+/**
+ * Entry point: configuration, database, connectors, then the roles asked for. ROLE=api serves HTTP
+ * only, ROLE=worker runs tasks only, ROLE=all (the default) does both. Everything else lives in the
+ * app plugin.
+ */
 async function main (): Promise<void> {
   const config = loadConfig()
-  const { dbh, apiKeys, developmentKey } = await boot(config)
-  const app = await buildApp({ config, dbh, apiKeys })
-  app.addHook('onClose', () => dbh.close())
+  const log = pino(loggerOptions(config) as pino.LoggerOptions)
+  const { dbh, apiKeys, registry, developmentKey, close } = await boot(config, log)
+  const app = await buildApp({ config, dbh, apiKeys, registry }, { loggerInstance: log })
+  app.addHook('onClose', close)
 
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+  closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
     await app.close()
   })
 
+  if (config.ROLE === 'worker') {
+    await app.ready()
+    app.log.info({ connectors: [...registry.keys()] }, 'worker started')
+    return
+  }
   await app.listen({ port: config.PORT, host: config.HOST })
   if (developmentKey) printDevelopmentKey(developmentKey, config.PORT)
   if (apiKeys.size === 0) app.log.warn('no API keys are configured: set API_KEYS or API_KEYS_FILE')

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
+import { sql } from 'drizzle-orm'
+import type { DbHandle } from '../db/client.js'
+
+/** connectors/samples sits at the repo root: found from sources and from the build alike. */
+const samplesDir = ['../../connectors/samples', '../../../connectors/samples']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((dir) => existsSync(`${dir}/connectors.json`)) ?? fileURLToPath(new URL('../../connectors/samples', import.meta.url))
+
+/** The bundled connector file used when CONNECTORS_FILE is not set. */
+export const SAMPLE_CONNECTORS_FILE = `${samplesDir}/connectors.json`
+
+/**
+ * Creates the sample systems' data in the service's own database, once. Only on the first start:
+ * after an erasure the sample person must stay erased across restarts.
+ */
+export async function ensureSampleData (dbh: DbHandle): Promise<boolean> {
+  const [exists] = await dbh.rows<{ present: boolean }>(sql`
+    select exists (select 1 from pg_namespace where nspname = 'sample_crm') as present`)
+  if (exists?.present) return false
+  await dbh.executor.executeSql(readFileSync(`${samplesDir}/seed.sql`, 'utf8'))
+  return true
+}
