@@ -13,9 +13,11 @@
  * Exit code 0 whether or not the goal is met; non-zero on errors or any non-2xx response.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -24,6 +26,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { openDb, type DbHandle } from '../src/db/client.js'
 import { hashKey, type KeyRecord } from '../src/services/api-keys.js'
+import { createLocalBlobStore } from '../src/storage/blob-store.js'
 
 // ---- autocannon (ships without types; only what this file uses is typed) ----------------------
 
@@ -234,10 +237,13 @@ async function main (): Promise<void> {
   }
   await dbh.migrate()
 
-  // Server A: the service
-  const config = loadConfig({ LOG_LEVEL: 'silent' })
+  // Server A: the service. ROLE=api: no task workers (there are no connectors anyway), as an
+  // intake-only node would run; the job queue itself still starts, as it does in production.
+  const config = loadConfig({ LOG_LEVEL: 'silent', ROLE: 'api' })
   const apiKeys = new Map<string, KeyRecord>([[hashKey(API_KEY), { name: 'bench', scopes: ['requests:write'] }]])
-  const service = await buildApp({ config, dbh, apiKeys })
+  const storageDir = await mkdtemp(path.join(os.tmpdir(), 'dsr-bench-'))
+  cleanups.push(['remove storage dir', () => rm(storageDir, { recursive: true, force: true })])
+  const service = await buildApp({ config, dbh, apiKeys, registry: new Map(), storage: createLocalBlobStore(storageDir) })
   cleanups.push(['close service', () => service.close()])
   await service.listen({ host: '127.0.0.1', port: 0 })
 

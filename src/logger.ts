@@ -29,9 +29,9 @@ export function loggerOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     level: config.LOG_LEVEL,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
-      // Query strings of this API carry filters, never identifiers, but paths are kept without them
-      // anyway so a future filter cannot leak into logs.
-      req: (req) => ({ method: req.method, url: req.url.split('?')[0], reqId: req.id }),
+      // The route pattern (/v1/requests/:id), never the path or query string: a caller may put an
+      // identifier in either, and it must not reach the log.
+      req: (req) => ({ method: req.method, route: req.routeOptions?.url ?? '(no route)', reqId: req.id }),
       err: loggableError as never
     }
   }

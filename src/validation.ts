@@ -1,4 +1,4 @@
-import { Ajv, type Options, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { isValidTimeZone } from './domain/deadlines.js'
@@ -22,13 +22,49 @@ export function createValidatorCompiler (sharedSchemas: () => Record<string, unk
     }
     const id = (schema as { $id?: string }).$id
     const fn: ValidateFunction = (id && ajv.getSchema(id)) || ajv.compile(schema as object)
-    return fn as ReturnType<FastifySchemaCompiler<FastifySchema>>
+    return (httpPart === 'body' ? withStorableStrings(fn) : fn) as ReturnType<FastifySchemaCompiler<FastifySchema>>
   }
+}
+
+/** NUL and unpaired UTF-16 surrogates: valid in JSON, but Postgres refuses them in text and jsonb. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** Adds to a body validator a check that no string in the body is one the database cannot store. */
+function withStorableStrings (fn: ValidateFunction) {
+  const validate = (data: unknown): boolean => {
+    const ok = fn(data)
+    const bad = unstorable(data, '')
+    validate.errors = [...(ok ? [] : fn.errors ?? []), ...bad]
+    return ok && bad.length === 0
+  }
+  validate.errors = [] as ErrorObject[]
+  return validate
+}
+
+function unstorable (value: unknown, path: string): ErrorObject[] {
+  if (typeof value === 'string') {
+    return UNSTORABLE.test(value)
+      ? [{ instancePath: path, schemaPath: '#', keyword: 'storable', params: {}, message: 'must not contain NUL characters or unpaired surrogates' }]
+      : []
+  }
+  if (value === null || typeof value !== 'object') return []
+  return Object.entries(value).flatMap(([k, v]) => unstorable(v, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`))
 }
 
 function makeAjv (options: Options): Ajv {
   const ajv = new Ajv(options)
   addFormats.default(ajv)
+  // RFC 3339 allows instants JavaScript and Postgres cannot hold (a leap second 23:59:60, year 0000,
+  // an offset pushing 9999-12-31 past year 9999); refuse them here rather than fail with a 500 later.
+  const rfc3339 = ajv.formats['date-time'] as { validate: (s: string) => boolean }
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && storableInstant(s) })
   ajv.addFormat('iana-time-zone', { type: 'string', validate: isValidTimeZone })
   return ajv
+}
+
+function storableInstant (s: string): boolean {
+  const ms = Date.parse(s)
+  if (Number.isNaN(ms)) return false
+  const year = new Date(ms).getUTCFullYear()
+  return year >= 1 && year <= 9999
 }

@@ -11,7 +11,9 @@ try {
   await dbh.migrate()
   process.stdout.write(`migrations applied (${dbh.kind})\n`)
 } catch (err) {
-  process.stderr.write(`migration failed: ${(err as Error).message}\n`)
+  // Drizzle wraps driver errors as "Failed query: …"; the reason (e.g. the database does not exist) is the cause.
+  const cause = (err as { cause?: unknown }).cause
+  process.stderr.write(`migration failed: ${cause instanceof Error ? `${cause.message} (${(err as Error).message.split('\n')[0]})` : (err as Error).message}\n`)
   process.exitCode = 1
 } finally {
   await dbh.close()

@@ -6,7 +6,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js'
 import { migrate as migratePg } from 'drizzle-orm/postgres-js/migrator'
 import { drizzle as drizzleLite } from 'drizzle-orm/pglite'
 import { migrate as migrateLite } from 'drizzle-orm/pglite/migrator'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import type { SQL } from 'drizzle-orm'
 import * as schema from './schema.js'
 
@@ -55,6 +55,8 @@ export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
   return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://')
 }
 
+const dialect = new PgDialect()
+
 function openPostgres (url: string, max: number): DbHandle {
   const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' } })
   const db = drizzlePg(client, { schema }) as unknown as Db
@@ -63,7 +65,10 @@ function openPostgres (url: string, max: number): DbHandle {
     raw: { kind: 'postgres', sql: client },
     db,
     async rows (query) {
-      return Array.from(await db.execute(query) as unknown as any[])
+      // Prepared (named) statements: Postgres parses and plans a hot statement such as the
+      // intake insert once per connection, and the client skips a describe round trip.
+      const { sql: text, params } = dialect.sqlToQuery(query)
+      return Array.from(await client.unsafe(text, params as any[], { prepare: true }))
     },
     executor: {
       async executeSql (text, values) {

@@ -66,9 +66,18 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
   }
 }
 
+// Luxon checks a zone by building an Intl.DateTimeFormat each time, which costs more than the
+// rest of intake together; the set of real zones is small, so answers are remembered. Only valid
+// names are kept, so arbitrary input cannot grow the cache.
+const knownZones = new Set<string>(['UTC'])
+
 /** True when `tz` names a zone the runtime's IANA database knows (e.g. 'Europe/London', 'UTC'). */
 export function isValidTimeZone (tz: string): boolean {
-  return typeof tz === 'string' && tz.length > 0 && IANAZone.isValidZone(tz)
+  if (typeof tz !== 'string' || tz.length === 0) return false
+  if (knownZones.has(tz)) return true
+  const valid = IANAZone.isValidZone(tz)
+  if (valid) knownZones.add(tz)
+  return valid
 }
 
 // ---- UK bank holidays -------------------------------------------------------------------------
@@ -136,6 +145,7 @@ function addBusinessDays (start: DateTime, count: number): DateTime {
 }
 
 function endOfDayIn (day: DateTime, zone: string): Date {
+  if (zone === 'UTC') return new Date(Date.UTC(day.year, day.month - 1, day.day, 23, 59, 59, 999))
   return DateTime.fromObject({ year: day.year, month: day.month, day: day.day }, { zone }).endOf('day').toJSDate()
 }
 

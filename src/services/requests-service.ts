@@ -68,12 +68,12 @@ export function createRequestsService (deps: {
       }
       let result: CreateResult
       if (await repo.insert(row, principal.name)) {
-        result = { request: toResource({ ...row, seq: 0, heldFrom: null }), replayed: false }
+        result = { request: { ...toResource({ ...row, seq: 0, heldFrom: null }), tasks: [] }, replayed: false }
       } else {
         // The key was used before by this client: same body → same request; otherwise refuse.
         const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
         if (!existing || existing.requestHash !== row.requestHash) throw new Errors.IdempotencyKeyReused()
-        result = { request: toResource(existing), replayed: true }
+        result = { request: await this.get(existing.id), replayed: true }
       }
       // A caller that already verified the person (a logged-in account, say) starts fulfilment at
       // once. Checked on replays too, so a retry after a crash between the two steps finishes the job.
@@ -275,7 +275,16 @@ export function toTaskResource (t: TaskRow) {
   }
 }
 
+// One formatter per zone: building an Intl.DateTimeFormat is far dearer than using one.
+const dayFormats = new Map<string, Intl.DateTimeFormat>()
+
 function dueDateIn (dueAt: Date, timeZone: string): string {
-  // en-CA formats as YYYY-MM-DD.
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(dueAt)
+  if (timeZone === 'UTC') return dueAt.toISOString().slice(0, 10)
+  let format = dayFormats.get(timeZone)
+  if (!format) {
+    // en-CA formats as YYYY-MM-DD. Zones stored on requests were validated, so the map stays small.
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+    dayFormats.set(timeZone, format)
+  }
+  return format.format(dueAt)
 }
