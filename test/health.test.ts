@@ -2,18 +2,20 @@ import t from 'tap'
 import { openDb, type DbHandle } from '../src/db/client.js'
 import { build, testDb } from './helper.js'
 
-t.test('/health/live answers 200 without a key', async (t) => {
+t.test('on a migrated database', async (t) => {
   const app = await build(t)
-  const res = await app.inject({ url: '/health/live' })
-  t.equal(res.statusCode, 200)
-  t.strictSame(res.json(), { status: 'ok' })
-})
 
-t.test('/health/ready is 200 on a migrated database', async (t) => {
-  const app = await build(t)
-  const res = await app.inject({ url: '/health/ready' })
-  t.equal(res.statusCode, 200)
-  t.strictSame(res.json(), { status: 'ok', checks: { database: 'ok', migrations: 'current' } })
+  t.test('/health/live answers 200 without a key', async (t) => {
+    const res = await app.inject({ url: '/health/live' })
+    t.equal(res.statusCode, 200)
+    t.strictSame(res.json(), { status: 'ok' })
+  })
+
+  t.test('/health/ready answers 200 with every check passing', async (t) => {
+    const res = await app.inject({ url: '/health/ready' })
+    t.equal(res.statusCode, 200)
+    t.strictSame(res.json(), { status: 'ok', checks: { database: 'ok', migrations: 'current' } })
+  })
 })
 
 t.test('/health/ready is 503 with migrations pending on an unmigrated database', async (t) => {
@@ -50,14 +52,4 @@ t.test('/health/ready is 503 with the database unreachable once its handle is cl
   t.equal(res.statusCode, 503)
   t.strictSame(res.json(), { status: 'unavailable', checks: { database: 'unreachable', migrations: 'unknown' } })
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'liveness does not depend on the database')
-})
-
-t.test('/health/ready is 503 with the database unreachable when Postgres refuses connections', async (t) => {
-  // Nothing listens on port 1: a server that cannot be reached at all, not only a closed pool.
-  const down = await openDb({ url: 'postgres://root@127.0.0.1:1/nowhere', maxConnections: 1 })
-  t.teardown(() => down.close())
-  const app = await build(t, { dbh: down })
-  const res = await app.inject({ url: '/health/ready' })
-  t.equal(res.statusCode, 503)
-  t.strictSame(res.json(), { status: 'unavailable', checks: { database: 'unreachable', migrations: 'unknown' } })
 })

@@ -52,64 +52,67 @@ export const memoryConnector = defineConnector({
   streamsFor: (config: MemoryConfig) => config.streams.map((s) => ({ name: s.name, description: s.description, categories: s.categories })),
   configSchema: MemoryConfigSchema,
   secretFields: [],
-  create (config: MemoryConfig): MemoryConnector {
-    const data = new Map(config.streams.map((s) => [s.name, s.records.map((r) => ({ ...r }))]))
-    const faults: Partial<Record<'collect' | 'erase' | 'health', Fault & { left: number }>> = {}
-    const calls = { collect: 0, erase: 0, health: 0 }
-    const setFault = (action: 'collect' | 'erase' | 'health', fault: Fault | null) => {
-      if (fault) faults[action] = { ...fault, left: fault.times }
-      else delete faults[action]
-    }
-    for (const action of ['collect', 'erase', 'health'] as const) {
-      const fault = config.faults?.[action]
-      if (fault) setFault(action, fault)
-    }
-    const failIfFaulty = (action: 'collect' | 'erase' | 'health') => {
-      calls[action]++
-      const fault = faults[action]
-      if (!fault || fault.left <= 0) return
-      fault.left--
-      throw httpError(fault.status, `memory system answered ${fault.status}`,
-        fault.retry_after_seconds !== undefined ? String(fault.retry_after_seconds) : null)
-    }
-    const matches = (record: Record<string, unknown>, match: MemoryConfig['streams'][number]['match'], subject: SubjectIdentity) =>
-      (match.email !== undefined && subject.email !== undefined && String(record[match.email]).toLowerCase() === subject.email) ||
-      (match.phone !== undefined && subject.phone !== undefined && record[match.phone] === subject.phone) ||
-      (match.customer_id !== undefined && subject.customer_id !== undefined && String(record[match.customer_id]) === subject.customer_id)
+  create: (config: MemoryConfig) => createMemoryConnector(config)
+})
 
-    return {
-      data,
-      calls,
-      setFault,
-      async health () {
-        try {
-          failIfFaulty('health')
-          return { status: 'ok', latencyMs: 0 }
-        } catch (err) {
-          return { status: 'down', message: (err as Error).message, retryable: (err as ConnectorError).retryable }
-        }
-      },
-      async * collect (ctx): AsyncIterable<CollectedItem> {
-        failIfFaulty('collect')
-        for (const stream of config.streams) {
-          for (const [i, record] of (data.get(stream.name) ?? []).entries()) {
-            if (ctx.signal.aborted) throw new ConnectorError('DSR_CONNECTOR_TIMEOUT', 'aborted', { retryable: true })
-            if (matches(record, stream.match, ctx.subject)) {
-              yield { type: 'record', stream: stream.name, key: String(record.id ?? i), data: { ...record } }
-            }
+/** Creates the in-memory system and its connector. */
+export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
+  const data = new Map(config.streams.map((s) => [s.name, s.records.map((r) => ({ ...r }))]))
+  const faults: Partial<Record<'collect' | 'erase' | 'health', Fault & { left: number }>> = {}
+  const calls = { collect: 0, erase: 0, health: 0 }
+  const setFault = (action: 'collect' | 'erase' | 'health', fault: Fault | null) => {
+    if (fault) faults[action] = { ...fault, left: fault.times }
+    else delete faults[action]
+  }
+  for (const action of ['collect', 'erase', 'health'] as const) {
+    const fault = config.faults?.[action]
+    if (fault) setFault(action, fault)
+  }
+  const failIfFaulty = (action: 'collect' | 'erase' | 'health') => {
+    calls[action]++
+    const fault = faults[action]
+    if (!fault || fault.left <= 0) return
+    fault.left--
+    throw httpError(fault.status, `memory system answered ${fault.status}`,
+      fault.retry_after_seconds !== undefined ? String(fault.retry_after_seconds) : null)
+  }
+  const matches = (record: Record<string, unknown>, match: MemoryConfig['streams'][number]['match'], subject: SubjectIdentity) =>
+    (match.email !== undefined && subject.email !== undefined && String(record[match.email]).toLowerCase() === subject.email) ||
+    (match.phone !== undefined && subject.phone !== undefined && record[match.phone] === subject.phone) ||
+    (match.customer_id !== undefined && subject.customer_id !== undefined && String(record[match.customer_id]) === subject.customer_id)
+
+  return {
+    data,
+    calls,
+    setFault,
+    async health () {
+      try {
+        failIfFaulty('health')
+        return { status: 'ok', latencyMs: 0 }
+      } catch (err) {
+        return { status: 'down', message: (err as Error).message, retryable: (err as ConnectorError).retryable }
+      }
+    },
+    async * collect (ctx): AsyncIterable<CollectedItem> {
+      failIfFaulty('collect')
+      for (const stream of config.streams) {
+        for (const [i, record] of (data.get(stream.name) ?? []).entries()) {
+          if (ctx.signal.aborted) throw new ConnectorError('DSR_CONNECTOR_TIMEOUT', 'aborted', { retryable: true })
+          if (matches(record, stream.match, ctx.subject)) {
+            yield { type: 'record', stream: stream.name, key: String(record.id ?? i), data: { ...record } }
           }
         }
-      },
-      async * erase (ctx): AsyncIterable<EraseOutcome> {
-        failIfFaulty('erase')
-        for (const stream of config.streams) {
-          const rows = data.get(stream.name) ?? []
-          const kept = rows.filter((r) => !matches(r, stream.match, ctx.subject))
-          data.set(stream.name, kept)
-          const count = rows.length - kept.length
-          yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
-        }
+      }
+    },
+    async * erase (ctx): AsyncIterable<EraseOutcome> {
+      failIfFaulty('erase')
+      for (const stream of config.streams) {
+        const rows = data.get(stream.name) ?? []
+        const kept = rows.filter((r) => !matches(r, stream.match, ctx.subject))
+        data.set(stream.name, kept)
+        const count = rows.length - kept.length
+        yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
       }
     }
   }
-})
+}

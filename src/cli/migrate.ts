@@ -1,9 +1,16 @@
-import { loadConfig } from '../config.js'
-import { openDb } from '../db/client.js'
 import { resolve } from 'node:path'
+import { ConfigError, loadConfig, type Config } from '../config.js'
+import { openDb } from '../db/client.js'
 
 /** Applies pending migrations to DATABASE_URL (or the embedded database) and exits non-zero on failure. */
-const config = loadConfig()
+let config: Config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`${err.message}\n`)
+  process.exit(78) // EX_CONFIG, as the server does
+}
 const dbh = await openDb({
   ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
 })

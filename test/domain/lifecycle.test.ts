@@ -17,8 +17,9 @@ const LEGAL: Record<RequestStatus, RequestStatus[]> = {
   in_progress: ['completed', 'partially_completed', 'failed', 'cancelled', 'on_hold'],
   on_hold: ['received', 'verifying', 'ready', 'in_progress', 'rejected', 'cancelled'],
   completed: [],
-  partially_completed: [],
-  failed: [],
+  // Closed, but reopened when an operator retries the failed tasks.
+  partially_completed: ['in_progress'],
+  failed: ['in_progress'],
   rejected: [],
   cancelled: []
 }
@@ -55,8 +56,13 @@ t.test('every move not in the table is refused, whatever it was held from', asyn
 })
 
 t.test('named illegal moves', async (t) => {
-  for (const terminal of TERMINAL_STATUSES) {
-    for (const to of REQUEST_STATUSES) t.notOk(canTransition(terminal, to), `terminal ${terminal} → ${to}`)
+  for (const final of ['completed', 'rejected', 'cancelled'] as const) {
+    for (const to of REQUEST_STATUSES) t.notOk(canTransition(final, to), `final ${final} → ${to}`)
+  }
+  for (const retryable of ['failed', 'partially_completed'] as const) {
+    for (const to of REQUEST_STATUSES) {
+      t.equal(canTransition(retryable, to), to === 'in_progress', `${retryable} → ${to}: only an operator retry reopens it`)
+    }
   }
   t.notOk(canTransition('received', 'completed'), 'received cannot jump to completed')
   t.notOk(canTransition('received', 'in_progress'), 'received cannot skip ready')
@@ -138,5 +144,6 @@ t.test('the repository enforces the lifecycle in the database', async (t) => {
   t.strictSame(viaRepo[3]?.details, { verified_by: 'document' }, 'details are kept with the event')
 
   const api = await app.inject({ url: `/v1/requests/${id}`, headers: auth('reader') })
+  t.equal(api.statusCode, 200, api.body)
   t.equal(api.json().status, 'ready', 'the API sees the new status')
 })

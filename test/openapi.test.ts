@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import type { TSchema } from 'typebox'
+import type { FastifySchema } from 'fastify'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { sharedSchemas } from '../src/schemas/common.js'
+import { requestSchemas, CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
+import { createValidatorCompiler } from '../src/validation.js'
+import { build } from './helper.js'
+
+const STALE = 'openapi/openapi.json is out of date with the routes: run `npm run openapi` and commit the result'
+const checkedInPath = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url))
+
+type Operation = {
+  tags?: string[]
+  operationId?: string
+  summary?: string
+  security?: unknown[]
+  responses?: Record<string, unknown>
+}
+type Doc = {
+  openapi: string
+  paths: Record<string, Record<string, Operation>>
+  components: { schemas: Record<string, Record<string, unknown>> }
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
+const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas]
+const idOf = (s: TSchema) => (s as { $id?: string }).$id!
+
+t.test('OpenAPI document', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^application\/json/)
+  const served = res.json() as Doc
+  const checkedInText = readFileSync(checkedInPath, 'utf8')
+
+  t.test('the served document is the checked-in openapi/openapi.json', async (t) => {
+    t.strictSame(served, JSON.parse(checkedInText), STALE)
+    // Byte for byte too, as src/cli/openapi.ts writes it, so regenerating yields no diff.
+    t.equal(checkedInText, `${JSON.stringify(served, null, 2)}\n`, STALE)
+  })
+
+  t.test('it is a valid OpenAPI document', async (t) => {
+    const result = await new Validator().validate(structuredClone(served) as Record<string, unknown>)
+    t.ok(result.valid, 'valid per @seriousme/openapi-schema-validator')
+    if (!result.valid) t.comment(JSON.stringify(result.errors, null, 2))
+    t.match(served.openapi, /^3\./)
+  })
+
+  t.test('every /v1 operation is fully described', async (t) => {
+    const operations = Object.entries(served.paths)
+      .filter(([path]) => path.startsWith('/v1/'))
+      .flatMap(([path, ops]) => Object.entries(ops)
+        .filter(([method]) => HTTP_METHODS.has(method))
+        .map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })))
+    t.ok(operations.length >= 5, `${operations.length} operations under /v1`)
+    const operationIds = new Set<string>()
+    for (const { name, op } of operations) {
+      t.ok(Array.isArray(op.tags) && op.tags.length > 0, `${name} has tags`)
+      t.type(op.operationId, 'string', `${name} has an operationId`)
+      t.ok(op.operationId && !operationIds.has(op.operationId), `${name}: operationId ${op.operationId} is unique`)
+      if (op.operationId) operationIds.add(op.operationId)
+      t.ok(typeof op.summary === 'string' && op.summary.length > 0, `${name} has a summary`)
+      t.ok(Array.isArray(op.security) && op.security.length > 0, `${name} declares security`)
+      t.ok(op.responses?.['401'], `${name} documents 401`)
+      t.ok(op.responses?.['403'], `${name} documents 403`)
+    }
+  })
+
+  t.test('shared schemas are components named by their $id', async (t) => {
+    const components = served.components.schemas
+    for (const schema of allSchemas) {
+      const id = idOf(schema)
+      t.type(id, 'string', 'every shared schema has an $id')
+      t.ok(components[id], `components.schemas.${id} exists`)
+    }
+    t.strictSame(Object.keys(components).sort(), allSchemas.map(idOf).sort(), 'no component under a generated (def-N) name')
+    for (const name of ['Error', 'DataSubjectRequest', 'CreateRequest', 'RequestList', 'RequestEvent', 'CancelRequest']) {
+      t.ok(components[name], `${name} is a component`)
+    }
+    // Every $ref in the document points at a component that exists.
+    const refs = new Set<string>()
+    JSON.stringify(served, (key, value) => {
+      if (key === '$ref' && typeof value === 'string') refs.add(value)
+      return value
+    })
+    for (const ref of refs) {
+      const name = ref.replace('#/components/schemas/', '')
+      t.ok(ref.startsWith('#/components/schemas/') && components[name], `${ref} resolves`)
+    }
+  })
+
+  t.test('CreateRequest and DataSubjectRequest carry examples that are valid', async (t) => {
+    const compile = createValidatorCompiler(() => Object.fromEntries(allSchemas.map((s) => [idOf(s), s])))
+    for (const schema of [CreateRequestSchema, DataSubjectRequestSchema]) {
+      const id = idOf(schema)
+      const examples = (schema as { examples?: unknown[] }).examples
+      t.ok(Array.isArray(examples) && examples.length > 0, `${id} has examples`)
+      // OpenAPI 3.0 schemas hold a single `example`; @fastify/swagger takes the first of `examples`.
+      const component = served.components.schemas[id]!
+      const documented = component.examples ?? component.example
+      t.ok(documented, `${id} has an example in the document`)
+      if (Array.isArray(component.examples)) t.strictSame(component.examples, examples)
+      else t.strictSame(component.example, examples?.[0])
+      const validate = compile({ schema: schema as unknown as FastifySchema, httpPart: 'body', method: 'POST', url: '/' }) as unknown as ((v: unknown) => boolean) & { errors?: unknown }
+      for (const [i, example] of (examples ?? []).entries()) {
+        t.ok(validate(structuredClone(example)), `${id} example ${i} validates against ${id}`)
+        if (validate.errors && (validate.errors as unknown[]).length) t.comment(JSON.stringify(validate.errors))
+      }
+    }
+  })
+
+  t.test('Swagger UI is served at /docs', async (t) => {
+    let docs = await app.inject({ url: '/docs' })
+    if (docs.statusCode >= 300 && docs.statusCode < 400) {
+      t.ok(docs.headers.location, 'a redirect names its target')
+      docs = await app.inject({ url: new URL(String(docs.headers.location), 'http://localhost/docs').pathname })
+    }
+    t.equal(docs.statusCode, 200)
+    t.match(docs.headers['content-type'], /^text\/html/)
+    t.match(docs.body, /swagger/i)
+    t.equal((await app.inject({ url: '/docs/' })).statusCode, 200, '/docs/ answers directly')
+  })
+})
