@@ -160,3 +160,63 @@ export const collectedItems = pgTable('collected_items', {
   index('collected_items_request').on(t.requestId, t.connectorId, t.stream, t.id),
   index('collected_items_task').on(t.taskId)
 ])
+
+export const ARCHIVE_STATUSES = ['building', 'ready', 'failed', 'expired'] as const
+export const archiveStatus = pgEnum('archive_status', ARCHIVE_STATUSES)
+
+/** The portability archive of an access or portability request (one per request). */
+export const archives = pgTable('archives', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  requestId: uuid('request_id').notNull().unique().references(() => requests.id, { onDelete: 'cascade' }),
+  status: archiveStatus('status').notNull().default('building'),
+  storageKey: text('storage_key'),
+  /** Size and SHA-256 of the zip as delivered (plaintext), whatever is stored at rest. */
+  size: bigint('size', { mode: 'number' }),
+  sha256: text('sha256'),
+  /** When stored encrypted: which configured key, and the sealed layout's parameters. */
+  encryption: jsonb('encryption').$type<{ algorithm: 'aes-256-gcm', keyId: string, [k: string]: unknown }>(),
+  manifest: jsonb('manifest').$type<Record<string, unknown>>(),
+  errorCode: text('error_code'),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  readyAt: tz('ready_at'),
+  /** When the archive and the collected items are deleted (retention). */
+  expiresAt: tz('expires_at'),
+  deletedAt: tz('deleted_at')
+})
+
+/** Signed download links handed to the person; revocable. Only the link id is stored, never the token. */
+export const archiveLinks = pgTable('archive_links', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  createdBy: text('created_by').notNull(),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  expiresAt: tz('expires_at').notNull(),
+  revokedAt: tz('revoked_at'),
+  revokedBy: text('revoked_by'),
+  downloads: integer('downloads').notNull().default(0)
+}, (t) => [index('archive_links_request').on(t.requestId)])
+
+export const TRANSFER_STATUSES = ['pending', 'sending', 'retry_wait', 'delivered', 'failed'] as const
+export const transferStatus = pgEnum('transfer_status', TRANSFER_STATUSES)
+
+/** Direct transmission of the archive to another controller (GDPR Art 20(2), PIPL Art 45). */
+export const transfers = pgTable('transfers', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  destination: text('destination').notNull(),
+  /** The auth header to send, encrypted at rest; removed once the transfer ends. */
+  authHeaderSealed: text('auth_header_sealed'),
+  status: transferStatus('status').notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull().default(5),
+  nextAttemptAt: tz('next_attempt_at'),
+  responseStatus: integer('response_status'),
+  /** The receiver's answer, truncated: what it said it received (a reference, a hash). */
+  responseExcerpt: text('response_excerpt'),
+  deliveredSha256: text('delivered_sha256'),
+  lastErrorCode: text('last_error_code'),
+  createdBy: text('created_by').notNull(),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  updatedAt: tz('updated_at').notNull().defaultNow(),
+  deliveredAt: tz('delivered_at')
+}, (t) => [index('transfers_request').on(t.requestId)])
