@@ -1,0 +1,123 @@
+import { Type, type Static } from 'typebox'
+import { ConnectorError, ConnectorErrorCodes, type StreamInfo } from '../types.js'
+import { IDENT_PATTERN, TABLE_PATTERN, bareTableName } from './identifiers.js'
+
+const closed = { additionalProperties: false } as const
+
+const Ident = Type.String({ pattern: IDENT_PATTERN, description: 'a column name: letters, digits, _; not starting with a digit' })
+const TableName = Type.String({ pattern: TABLE_PATTERN, description: 'a table, optionally schema-qualified (schema.table)' })
+
+export const IdentityKindSchema = Type.Union([
+  Type.Literal('email'), Type.Literal('phone'), Type.Literal('customer_id'), Type.Literal('account_id'),
+  Type.Literal('email_sha256'), Type.Literal('phone_sha256'), Type.Literal('external_id')
+])
+export type IdentityKind = Static<typeof IdentityKindSchema>
+
+export const IdentitySchema = Type.Object({
+  column: Ident,
+  kind: IdentityKindSchema,
+  /** For `external_id`: which `subject.external_ids[].system` this column holds. Required for that kind. */
+  system: Type.Optional(Type.String({ minLength: 1 })),
+  /** Compare lower-cased on both sides (`lower(column) = lower(value)`). */
+  case_insensitive: Type.Optional(Type.Boolean())
+}, closed)
+
+export const ReferenceSchema = Type.Object({
+  column: Ident,
+  /** The parent table, spelled exactly as its `table` in the same dataset. */
+  table: TableName,
+  to: Ident
+}, closed)
+
+export const ColumnEraseSchema = Type.Union([
+  Type.Object({ strategy: Type.Literal('null') }, closed),
+  Type.Object({ strategy: Type.Literal('fixed'), value: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) }, closed),
+  Type.Object({ strategy: Type.Literal('hash') }, closed),
+  Type.Object({ strategy: Type.Literal('keep'), reason: Type.String({ minLength: 1 }) }, closed)
+])
+export type ColumnErase = Static<typeof ColumnEraseSchema>
+
+export const TableSchema = Type.Object({
+  table: TableName,
+  stream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' })),
+  description: Type.Optional(Type.String()),
+  categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  primary_key: Type.Array(Ident, { minItems: 1 }),
+  identity: Type.Optional(Type.Array(IdentitySchema)),
+  references: Type.Optional(Type.Array(ReferenceSchema)),
+  exclude_columns: Type.Optional(Type.Array(Ident)),
+  erase: Type.Union([
+    Type.Literal('delete'),
+    Type.Object({ columns: Type.Record(Ident, ColumnEraseSchema, closed) }, closed)
+  ])
+}, closed)
+export type TableConfig = Static<typeof TableSchema>
+
+export const DatasetSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  tables: Type.Array(TableSchema, { minItems: 1 })
+}, closed)
+
+export const PostgresConfigSchema = Type.Object({
+  /** postgres://… of the system's database, or `embedded:` for the service's own database. */
+  url: Type.String({ pattern: '^(postgres(ql)?://.+|embedded:)$' }),
+  /** Appended to values before hashing (strategy `hash`); required when any column uses it. */
+  salt: Type.Optional(Type.String({ minLength: 8 })),
+  datasets: Type.Array(DatasetSchema, { minItems: 1 })
+}, closed)
+export type PostgresConfig = Static<typeof PostgresConfigSchema>
+
+export const EMBEDDED_URL = 'embedded:'
+
+export function streamName (t: TableConfig): string {
+  return t.stream ?? bareTableName(t.table)
+}
+
+export function streamsFor (config: PostgresConfig): StreamInfo[] {
+  return config.datasets.flatMap((d) => d.tables.map((t) => ({
+    name: streamName(t),
+    description: t.description ?? `Rows of ${t.table}`,
+    categories: t.categories ?? []
+  })))
+}
+
+function configError (message: string): ConnectorError {
+  return new ConnectorError(ConnectorErrorCodes.Config, message, { retryable: false })
+}
+
+/**
+ * What the schema cannot express: names unique, references inside their dataset, `system` on
+ * external ids, a salt when hashing, primary keys left alone by updates. Column existence and
+ * types are checked against the database on first use (catalog.ts).
+ */
+export function checkConfig (config: PostgresConfig): void {
+  const streams = new Set<string>()
+  const tables = new Set<string>()
+  config.datasets.forEach((d, di) => {
+    const inDataset = new Set(d.tables.map((t) => t.table))
+    d.tables.forEach((t, ti) => {
+      const at = `datasets/${di}/tables/${ti}`
+      const stream = streamName(t)
+      if (streams.has(stream)) throw configError(`${at}: stream "${stream}" is used twice; set a distinct "stream"`)
+      streams.add(stream)
+      if (tables.has(t.table)) throw configError(`${at}: table "${t.table}" is configured twice`)
+      tables.add(t.table)
+      t.identity?.forEach((id, ii) => {
+        if (id.kind === 'external_id' && !id.system) throw configError(`${at}/identity/${ii}: kind external_id needs "system"`)
+        if (id.kind !== 'external_id' && id.system) throw configError(`${at}/identity/${ii}: "system" only applies to kind external_id`)
+      })
+      t.references?.forEach((r, ri) => {
+        if (!inDataset.has(r.table)) throw configError(`${at}/references/${ri}: table "${r.table}" is not a table of dataset "${d.name}"`)
+        if (r.table === t.table) throw configError(`${at}/references/${ri}: a table cannot reference itself`)
+      })
+      if (t.erase !== 'delete') {
+        const cols = Object.entries(t.erase.columns)
+        if (cols.length === 0) throw configError(`${at}/erase/columns: list at least one column (use strategy keep, with its reason, to keep a column)`)
+        if (cols.some(([, c]) => c.strategy === 'hash') && !config.salt) throw configError(`${at}/erase: strategy hash needs "salt"`)
+        for (const [name, c] of cols) {
+          if (c.strategy !== 'keep' && t.primary_key.includes(name)) throw configError(`${at}/erase/columns/${name}: a primary key column cannot be erased; use "keep" or erase: delete`)
+        }
+      }
+    })
+  })
+}

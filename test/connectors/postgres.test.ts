@@ -1,0 +1,249 @@
+import { createHash, randomBytes } from 'node:crypto'
+import t, { type Test } from 'tap'
+import postgres from 'postgres'
+import { createPostgresConnector, postgresConnector } from '../../connectors/postgres/index.js'
+import { sqlClientFromUrl, type SqlClient } from '../../connectors/postgres/sql-client.js'
+import { ConnectorError, ConnectorErrorCodes, type CollectedItem, type Connector, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
+import { openDb, type DbHandle } from '../../src/db/client.js'
+import {
+  ADA, ADA_ERASED, ADA_KEYS, ADA_RERUN, BOB, BOB_KEYS, SALT, SCHEMA_SQL, SEED_SQL,
+  captureLog, checksums, drain, keysByStream, remaining, shopConfig, sortedKeys, type Query
+} from '../fixtures/postgres-connector.js'
+
+/**
+ * The postgres connector against a real server (always: the server exists wherever these tests
+ * run, with or without DATABASE_URL), then against the service's embedded database (PGlite).
+ */
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test'
+
+type Tap = Test
+
+/** A scratch database with the shop in it, dropped when the test ends. */
+async function shopDatabase (t: Tap): Promise<{ url: string, q: Query, sql: postgres.Sql }> {
+  const name = `dsr_pgconn_${randomBytes(6).toString('hex')}`
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} })
+  t.teardown(async () => {
+    await sql.end({ timeout: 5 })
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.end()
+  })
+  await sql.unsafe(SCHEMA_SQL + SEED_SQL)
+  const q: Query = async (text, params = []) => Array.from(await sql.unsafe(text, params as string[]))
+  return { url: url.toString(), q, sql }
+}
+
+async function connect (t: Tap, config: Parameters<typeof postgresConnector.create>[0], serviceDatabase?: DbHandle) {
+  const { lines, log } = captureLog()
+  const connector: Connector = await postgresConnector.create(config, { log, fetch, ...(serviceDatabase ? { serviceDatabase } : {}) })
+  t.teardown(() => connector.close?.())
+  return { connector, lines }
+}
+
+function ctx (subject: SubjectIdentity, signal = new AbortController().signal): ConnectorContext {
+  return { requestId: 'req-1', subject, signal, log: captureLog().log }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
+
+/** Everything personal in the seed that must never reach a log line. */
+const PERSONAL = ['ada', 'lovelace', '+4412', 'bob@', 'L-001', 'Square']
+
+/** The whole collect → erase → erase-again story, on any database the connector can reach. */
+async function collectAndErase (t: Tap, connector: Connector, q: Query, logs: string[]) {
+  const items = await drain(connector.collect!(ctx(ADA))) as Array<CollectedItem & { type: 'record' }>
+  t.strictSame(keysByStream(items), sortedKeys(ADA_KEYS), 'collect returns exactly the subject\'s rows')
+
+  const customer = items.find((i) => i.stream === 'customers')!
+  t.equal(customer.data.email, 'Ada.Lovelace@Example.com', 'values as stored')
+  t.notOk('password_hash' in customer.data, 'excluded column absent')
+  t.notOk(items.some((i) => 'dsr_key' in i.data), 'no key column leaks into data')
+  t.notOk(items.filter((i) => i.stream === 'audit_log').some((i) => 'ip' in i.data), 'audit_log.ip excluded')
+  t.strictSame(Object.keys(items.find((i) => i.stream === 'order_items')!.data).sort(), ['line', 'order_id', 'qty', 'sku'])
+  t.equal(items.find((i) => i.stream === 'ticket_messages' && i.key === '9001')!.data.id, '9001', 'int8 as a string on every driver')
+  t.equal(items.find((i) => i.stream === 'orders' && i.key === '101')!.data.total, '12.50', 'numeric as a string')
+
+  const before = await checksums(q, ADA_KEYS)
+  const outcomes = await drain(connector.erase!(ctx(ADA)))
+  t.strictSame(outcomes, ADA_ERASED, 'children before parents; retained for kept columns')
+
+  const left = await remaining(q, ADA_KEYS)
+  t.strictSame(left, { customers: 0, orders: 0, order_items: 0, support_tickets: 0, ticket_messages: 0, invoices: 2, preferences: 0, audit_log: 0, newsletter: 0 })
+  const invoices = await q('select id, customer_id, billing_name, billing_email, anonymised, amount::text as amount, country from crm.invoices where id in (701, 702) order by id')
+  t.strictSame(invoices, [
+    { id: 701, customer_id: null, billing_name: 'REDACTED', billing_email: sha256('ADA.LOVELACE@example.com' + SALT), anonymised: true, amount: '12.50', country: 'GB' },
+    { id: 702, customer_id: null, billing_name: 'REDACTED', billing_email: sha256('ada.lovelace@example.com' + SALT), anonymised: true, amount: '99.00', country: 'GB' }
+  ], 'null, fixed, hash (sha256 of value || salt) and keep applied')
+  t.strictSame(await checksums(q, ADA_KEYS), before, 'every other row of every table unchanged')
+
+  const whole = await checksums(q)
+  t.strictSame(await drain(connector.erase!(ctx(ADA))), ADA_RERUN, 'a second erase finds nothing')
+  t.strictSame(await checksums(q), whole, 'and changes nothing')
+  t.strictSame(await drain(connector.collect!(ctx(ADA))), [], 'nothing left to collect')
+
+  const leaks = logs.filter((line) => PERSONAL.some((p) => line.toLowerCase().includes(p.toLowerCase())))
+  t.strictSame(leaks, [], 'no identifier or row value in the logs')
+}
+
+t.test('collect and erase on a real Postgres', async (t) => {
+  const { url, q } = await shopDatabase(t)
+  const { connector, lines } = await connect(t, shopConfig(url))
+  await collectAndErase(t, connector, q, lines)
+})
+
+t.test('collect matches by every identity kind, and only the subject', async (t) => {
+  const { url } = await shopDatabase(t)
+  const { connector } = await connect(t, shopConfig(url))
+  const ada = sortedKeys(ADA_KEYS)
+  const { newsletter: _n, preferences: _p, ...adaViaCustomer } = ada
+  const viaCustomer = { ...adaViaCustomer, invoices: ['701'] }
+
+  t.strictSame(keysByStream(await drain(connector.collect!(ctx({ phone: '+441234567890' })))), viaCustomer, 'by phone')
+  t.strictSame(keysByStream(await drain(connector.collect!(ctx({ customer_id: '1' })))), viaCustomer, 'by customer id')
+  t.strictSame(keysByStream(await drain(connector.collect!(ctx({ external_ids: [{ system: 'legacy_crm', id: 'L-001' }] })))), viaCustomer, 'by external id')
+  t.strictSame(await drain(connector.collect!(ctx({ external_ids: [{ system: 'other', id: 'L-001' }] }))), [], 'external id of another system')
+  t.strictSame(await drain(connector.collect!(ctx({ customer_id: 'cus_not_a_number' }))), [], 'an id that cannot fit the column matches nothing, without an error')
+  t.strictSame(keysByStream(await drain(connector.collect!(ctx(BOB)))), sortedKeys(BOB_KEYS), 'Bob, case-insensitively')
+  t.strictSame(keysByStream(await drain(connector.collect!(ctx({ email: 'dora@example.net' })))), { newsletter: ['803'] })
+  t.strictSame(await drain(connector.collect!(ctx({ account_id: 'acc-1' }))), [], 'nothing identifies by account id')
+})
+
+t.test('a subject nothing can identify costs no query at all', async (t) => {
+  const { url } = await shopDatabase(t)
+  const real = sqlClientFromUrl(url, { max: 1 })
+  const calls: string[] = []
+  const spy: SqlClient = {
+    kind: real.kind,
+    query: (text, params, opts) => { calls.push('query'); return real.query(text, params, opts) },
+    cursor: (text, params, size, opts) => { calls.push('cursor'); return real.cursor(text, params, size, opts) },
+    transaction: (fn) => { calls.push('transaction'); return real.transaction(fn) },
+    close: () => real.close()
+  }
+  const connector = createPostgresConnector(shopConfig(url), spy, captureLog().log)
+  t.teardown(() => connector.close?.())
+  await drain(connector.collect!(ctx(ADA)))
+  calls.length = 0
+  t.strictSame(await drain(connector.collect!(ctx({ account_id: 'acc-1', external_ids: [{ system: 'other', id: 'x' }] }))), [])
+  t.strictSame(await drain(connector.erase!(ctx({ phone_sha256: 'f'.repeat(64) }))), [])
+  t.strictSame(calls, [], 'the catalog is cached and no table is queried')
+  await drain(connector.collect!(ctx({ phone: '+15550000002' })))
+  t.equal(calls.length, 7, 'a phone number reaches 7 tables through customers: preferences and newsletter are not queried')
+})
+
+t.test('erase orders tables even when the config lists every parent first, across reversed datasets', async (t) => {
+  const { url, q } = await shopDatabase(t)
+  const config = shopConfig(url)
+  config.datasets.reverse()
+  const parentsFirst = ['crm.customers', 'crm.support_tickets', 'crm.orders', 'public.audit_log', 'crm.customer_preferences', 'crm.ticket_messages', 'crm.order_items', 'crm.invoices']
+  config.datasets[1]!.tables.sort((a, b) => parentsFirst.indexOf(a.table) - parentsFirst.indexOf(b.table))
+  const { connector } = await connect(t, config)
+  const before = await checksums(q, BOB_KEYS)
+  const outcomes = await drain(connector.erase!(ctx(BOB)))
+  t.equal(outcomes.filter((o) => o.status === 'erased').length, 9)
+  t.equal(outcomes.at(-1)?.stream, 'customers', 'customers last in its dataset')
+  t.strictSame(await remaining(q, BOB_KEYS), { customers: 0, orders: 0, order_items: 0, support_tickets: 0, ticket_messages: 0, invoices: 1, preferences: 0, audit_log: 0, newsletter: 0 })
+  t.strictSame(await checksums(q, BOB_KEYS), before)
+})
+
+t.test('abort: collect and erase stop with a retryable timeout and change nothing', async (t) => {
+  const { url, q } = await shopDatabase(t)
+  const { connector } = await connect(t, shopConfig(url))
+  const ac = new AbortController()
+  ac.abort()
+  await t.rejects(drain(connector.collect!(ctx(ADA, ac.signal))), { code: ConnectorErrorCodes.Timeout, retryable: true })
+
+  const mid = new AbortController()
+  const seen: string[] = []
+  await t.rejects((async () => {
+    for await (const item of connector.collect!(ctx(ADA, mid.signal))) {
+      seen.push(item.stream)
+      mid.abort()
+    }
+  })(), { code: ConnectorErrorCodes.Timeout, retryable: true })
+  t.strictSame(seen, ['customers'], 'stopped after the batch in hand')
+
+  const whole = await checksums(q)
+  await t.rejects(drain(connector.erase!(ctx(ADA, ac.signal))), { code: ConnectorErrorCodes.Timeout, retryable: true })
+  t.strictSame(await checksums(q), whole)
+})
+
+t.test('configuration problems are permanent DSR_CONNECTOR_CONFIG errors', async (t) => {
+  const { url, sql } = await shopDatabase(t)
+  const wrongTable = shopConfig(url)
+  wrongTable.datasets[1]!.tables[0]!.table = 'public.newsletter_subscriptionz'
+  const a = (await connect(t, wrongTable)).connector
+  const err = await drain(a.collect!(ctx(ADA))).catch((e: unknown) => e)
+  t.ok(err instanceof ConnectorError)
+  t.match(err, { code: ConnectorErrorCodes.Config, retryable: false, message: /newsletter_subscriptionz/ })
+  await t.rejects(drain(a.erase!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false })
+
+  const wrongColumn = shopConfig(url)
+  wrongColumn.datasets[0]!.tables[0]!.identity![0]!.column = 'emial'
+  const b = (await connect(t, wrongColumn)).connector
+  await t.rejects(drain(b.collect!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false, message: /datasets\/0\/tables\/0 \(crm\.customers\)\/identity\/0: column "emial"/ })
+
+  // A table dropped after the catalog was read: the server's 42P01, mapped.
+  const c = (await connect(t, shopConfig(url))).connector
+  await drain(c.collect!(ctx(ADA)))
+  await sql.unsafe('drop table public.newsletter_subscriptions')
+  await t.rejects(drain(c.collect!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false, message: /42P01/ })
+
+  await t.rejects(async () => postgresConnector.create(shopConfig('embedded:'), { log: captureLog().log, fetch }),
+    { code: ConnectorErrorCodes.Config, retryable: false }, 'embedded: without the service database')
+})
+
+t.test('health: ok, and down without throwing', async (t) => {
+  const { url } = await shopDatabase(t)
+  const { connector } = await connect(t, shopConfig(url))
+  const ok = await connector.health({ signal: new AbortController().signal })
+  t.match(ok, { status: 'ok', latencyMs: Number })
+
+  const bad = new URL(ADMIN_URL)
+  bad.port = '1'
+  const { connector: down } = await connect(t, shopConfig(bad.toString()))
+  const res = await down.health({ signal: new AbortController().signal })
+  t.match(res, { status: 'down', retryable: true, message: /cannot reach the database/ })
+  t.notMatch(JSON.stringify(res), /127\.0\.0\.1|root/, 'no address or user in the message')
+
+  const aborted = new AbortController()
+  aborted.abort()
+  t.match(await connector.health({ signal: aborted.signal }), { status: 'down', retryable: true })
+})
+
+t.test('embedded: on the service database (PGlite)', async (t) => {
+  const dbh = await openDb({ dataDir: 'memory://' })
+  t.teardown(() => dbh.close())
+  if (dbh.raw.kind !== 'pglite') throw new Error('expected PGlite')
+  const pg = dbh.raw.pg
+  await pg.exec(SCHEMA_SQL + SEED_SQL)
+  const q: Query = async (text, params = []) => (await pg.query<Record<string, unknown>>(text, params)).rows
+  const { connector, lines } = await connect(t, shopConfig('embedded:'), dbh)
+  await collectAndErase(t, connector, q, lines)
+  t.match(await connector.health({ signal: new AbortController().signal }), { status: 'ok' })
+  await connector.close!()
+  t.strictSame(await q('select 1 as one'), [{ one: 1 }], 'closing the connector leaves the service database open')
+})
+
+t.test('embedded: on the service database (postgres.js)', async (t) => {
+  const { url, q } = await shopDatabase(t)
+  const dbh = await openDb({ url, maxConnections: 2 })
+  t.teardown(() => dbh.close())
+  const { connector, lines } = await connect(t, shopConfig('embedded:'), dbh)
+  await collectAndErase(t, connector, q, lines)
+  await connector.close!()
+  t.ok(await dbh.executor.executeSql('select 1', []), 'closing the connector leaves the service pool open')
+})
+
+t.test('the definition', async (t) => {
+  t.equal(postgresConnector.driver, 'postgres')
+  t.strictSame(postgresConnector.capabilities, ['collect', 'erase'])
+  t.strictSame(postgresConnector.streams, [])
+  t.strictSame(postgresConnector.secretFields, ['url', 'salt'])
+  const streams = postgresConnector.streamsFor!(shopConfig('embedded:'))
+  t.strictSame(streams.map((s) => s.name), ['customers', 'orders', 'order_items', 'support_tickets', 'ticket_messages', 'invoices', 'preferences', 'audit_log', 'newsletter'])
+  t.strictSame(streams[0], { name: 'customers', description: 'Customer accounts', categories: ['contact', 'identity'] })
+  t.strictSame(streams[2], { name: 'order_items', description: 'Rows of crm.order_items', categories: [] })
+})
