@@ -220,3 +220,46 @@ export const transfers = pgTable('transfers', {
   updatedAt: tz('updated_at').notNull().defaultNow(),
   deliveredAt: tz('delivered_at')
 }, (t) => [index('transfers_request').on(t.requestId)])
+
+/** Every connector health check, kept as history; the latest per connector is its current health. */
+export const connectorHealth = pgTable('connector_health', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  connectorId: text('connector_id').notNull(),
+  status: text('status').notNull(),
+  latencyMs: integer('latency_ms'),
+  message: text('message'),
+  checkedAt: tz('checked_at').notNull().defaultNow()
+}, (t) => [index('connector_health_latest').on(t.connectorId, t.checkedAt)])
+
+/**
+ * One row per run of a scheduled job and period slot. The unique (name, slot) pair is what makes a
+ * schedule fire once per period for the whole deployment, however many instances run.
+ */
+export const jobRuns = pgTable('job_runs', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  name: text('name').notNull(),
+  slot: tz('slot').notNull(),
+  instance: text('instance').notNull(),
+  startedAt: tz('started_at').notNull().defaultNow(),
+  finishedAt: tz('finished_at'),
+  outcome: text('outcome'),
+  /** Counts only, never values. */
+  details: jsonb('details').$type<Record<string, unknown>>()
+}, (t) => [uniqueIndex('job_runs_name_slot').on(t.name, t.slot)])
+
+/** Audit events that belong to no single request: retention sweeps, key changes. Counts only. */
+export const systemEvents = pgTable('system_events', {
+  id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity().primaryKey(),
+  at: tz('at').notNull().defaultNow(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  details: jsonb('details').$type<Record<string, unknown>>()
+}, (t) => [index('system_events_action').on(t.action, t.at)])
+
+/** Deadline warnings already sent, so each (request, kind) is notified once. */
+export const deadlineNotifications = pgTable('deadline_notifications', {
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  kind: text('kind').notNull(),
+  notifiedAt: tz('notified_at').notNull().defaultNow(),
+  deliveryStatus: integer('delivery_status')
+}, (t) => [uniqueIndex('deadline_notifications_pk').on(t.requestId, t.kind)])
