@@ -48,11 +48,13 @@ export interface OpenDbOptions {
   /** postgres:// URL; without one, an embedded PGlite database in `dataDir` (or `memory://`). */
   url?: string
   dataDir?: string
+  /** Embedded only: start from this data directory tarball (PGlite `dumpDataDir`). */
+  loadDataDir?: Blob
   maxConnections?: number
 }
 
 export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
-  return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://')
+  return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://', opts.loadDataDir)
 }
 
 const dialect = new PgDialect()
@@ -104,9 +106,9 @@ function openPostgres (url: string, max: number): DbHandle {
   }
 }
 
-function openPglite (dataDir: string): DbHandle {
+function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
   if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true })
-  const client = new PGlite(dataDir)
+  const client = new PGlite(dataDir, loadDataDir ? { loadDataDir } : {})
   const db = drizzleLite(client, { schema }) as unknown as Db
   return {
     kind: 'pglite',
