@@ -36,6 +36,11 @@ export interface DbHandle extends TxHandle {
   kind: 'postgres' | 'pglite'
   raw: RawClient
   /**
+   * Runs one fixed SQL text with positional parameters as a prepared statement: for the hottest
+   * statements, whose text never changes (parsed and planned once per connection).
+   */
+  prepared<T = Record<string, unknown>> (text: string, params: unknown[]): Promise<T[]>
+  /**
    * Runs `fn` in one transaction. Its handle also serves pg-boss (`send(…, { db: tx.executor })`),
    * so jobs are enqueued atomically with the rows that need them.
    */
@@ -71,6 +76,9 @@ function openPostgres (url: string, max: number): DbHandle {
       // intake insert once per connection, and the client skips a describe round trip.
       const { sql: text, params } = dialect.sqlToQuery(query)
       return Array.from(await client.unsafe(text, params as any[], { prepare: true }))
+    },
+    async prepared (text, params) {
+      return Array.from(await client.unsafe(text, params as any[], { prepare: true })) as any[]
     },
     executor: {
       async executeSql (text, values) {
@@ -116,6 +124,9 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     db,
     async rows (query) {
       return (await db.execute(query) as unknown as { rows: any[] }).rows
+    },
+    async prepared (text, params) {
+      return (await client.query(text, params)).rows as any[]
     },
     executor: {
       async executeSql (text, values) {

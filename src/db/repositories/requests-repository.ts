@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm'
 import type { Db, DbHandle, TxHandle } from '../client.js'
 import { requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
@@ -24,7 +24,31 @@ export type TransitionResult =
   | { status: 'not_found' }
   | { status: 'illegal', from: RequestStatus }
 
-const json = (v: unknown) => (v === undefined || v === null ? sql`null` : sql`${JSON.stringify(v)}::jsonb`)
+const jsonText = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
+
+/**
+ * Intake in one statement: the request row and its `created` audit event, atomically, in a single
+ * round trip. Its text never changes, so it runs as a prepared statement. An idempotency key the
+ * client already used makes it insert nothing and return no row.
+ */
+const INSERT_REQUEST = `
+  with r as (
+    insert into requests (
+      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
+      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
+      created_by, idempotency_key, request_hash, created_at, updated_at
+    ) values (
+      $1::uuid, $2::request_type, $3::request_status, $4::regime, $5::text, $6::jsonb, $7::jsonb, $8::channel,
+      $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
+      $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz
+    )
+    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+    returning id, status, created_at
+  ), e as (
+    insert into request_events (request_id, at, actor, action, to_status)
+    select id, created_at, $23::text, 'created', status from r
+  )
+  select id from r`
 
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
@@ -35,28 +59,14 @@ export function createRequestsRepository (dbh: DbHandle) {
      * With an idempotency key already used by the same client, nothing is written and false is returned.
      */
     async insert (row: NewRequestRow, actor: string): Promise<boolean> {
-      const inserted = await dbh.rows<{ id: string }>(sql`
-        with r as (
-          insert into requests (
-            id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
-            time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-            created_by, idempotency_key, request_hash, created_at, updated_at
-          ) values (
-            ${row.id}, ${row.type}::request_type, ${row.status}::request_status, ${row.regime}::regime,
-            ${row.jurisdiction ?? null}, ${json(row.subject)}, ${json(row.requester)}, ${row.channel}::channel,
-            ${row.callbackUrl ?? null}, ${json(row.changes)}, ${row.notes ?? null},
-            ${row.timeZone}, ${row.receivedAt.toISOString()}::timestamptz, ${row.dueAt.toISOString()}::timestamptz,
-            ${row.acknowledgeBy?.toISOString() ?? null}::timestamptz, ${row.extendedDueAt?.toISOString() ?? null}::timestamptz,
-            ${row.deadlineRule}, ${row.createdBy}, ${row.idempotencyKey ?? null}, ${row.requestHash ?? null},
-            ${row.createdAt.toISOString()}::timestamptz, ${row.updatedAt.toISOString()}::timestamptz
-          )
-          on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
-          returning id, status, created_at
-        ), e as (
-          insert into request_events (request_id, at, actor, action, to_status)
-          select id, created_at, ${actor}, 'created', status from r
-        )
-        select id from r`)
+      const inserted = await dbh.prepared<{ id: string }>(INSERT_REQUEST, [
+        row.id, row.type, row.status, row.regime, row.jurisdiction ?? null,
+        jsonText(row.subject), jsonText(row.requester), row.channel, row.callbackUrl ?? null, jsonText(row.changes), row.notes ?? null,
+        row.timeZone, row.receivedAt.toISOString(), row.dueAt.toISOString(),
+        row.acknowledgeBy?.toISOString() ?? null, row.extendedDueAt?.toISOString() ?? null, row.deadlineRule,
+        row.createdBy, row.idempotencyKey ?? null, row.requestHash ?? null, row.createdAt.toISOString(), row.updatedAt.toISOString(),
+        actor
+      ])
       return inserted.length === 1
     },
 
