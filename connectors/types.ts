@@ -48,6 +48,16 @@ export type EraseOutcome =
   | { status: 'deferred', stream: string, externalRef: string }
   | { status: 'retained', stream: string, reason: string }
 
+/** What a marketing opt-out did in one stream (capability `opt_out`). */
+export type OptOutOutcome =
+  | { status: 'opted_out', stream: string, count: number }
+  | { status: 'not_found', stream: string }
+
+/** What a rectification did in one stream (capability `rectify`). */
+export type RectifyOutcome =
+  | { status: 'rectified', stream: string, count: number }
+  | { status: 'not_found', stream: string }
+
 export type HealthResult =
   | { status: 'ok', latencyMs: number }
   | { status: 'down', message: string, retryable: boolean }
@@ -59,13 +69,35 @@ export interface StreamInfo {
   categories: readonly string[]
 }
 
+/** What one retention sweep did (or, in a dry run, would do): row counts per table, never values. */
+export interface RetentionSweepResult {
+  tables: Record<string, { action: 'delete' | 'null_columns', rows: number, cutoff: string }>
+}
+
 export interface Connector {
   /** Cheap, bounded in time (honours `signal`), no side effects. */
   health (opts: { signal: AbortSignal }): Promise<HealthResult>
+  /**
+   * Enforces the connector's retention rules (capability 'retention'): removes or blanks what is
+   * older than each rule allows, as of `now`. With `dryRun` it only counts what it would touch.
+   * Returns counts per table, never values. Honours `signal`.
+   */
+  sweep? (opts: { dryRun: boolean, now: Date, signal: AbortSignal }): Promise<RetentionSweepResult>
   /** Required when 'collect' is declared. Yields only declared streams. */
   collect? (ctx: ConnectorContext): AsyncIterable<CollectedItem>
   /** Required when 'erase' is declared. Idempotent: a re-run yields `not_found` for what is gone. */
   erase? (ctx: ConnectorContext): AsyncIterable<EraseOutcome>
+  /**
+   * Required when 'opt_out' is declared: stop marketing to the person (e.g. unsubscribe them)
+   * while keeping the record, so the opt-out itself is remembered. Never deletes. Idempotent:
+   * a re-run yields `opted_out` with count 0 or `not_found`.
+   */
+  optOut? (ctx: ConnectorContext): AsyncIterable<OptOutOutcome>
+  /**
+   * Required when 'rectify' is declared: sets the given fields (system field name → new value) on the
+   * subject's records. Idempotent: a re-run sets the same values again.
+   */
+  rectify? (ctx: ConnectorContext & { changes: Record<string, string> }): AsyncIterable<RectifyOutcome>
   close? (): Promise<void>
 }
 

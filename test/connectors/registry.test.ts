@@ -45,7 +45,7 @@ t.test('mistakes stop boot with the connector and field named', async (t) => {
   t.throws(() => parseConnectorFile({ connectors: [{ ...memory('crm'), concurrency: 0 }] }), /connector "crm": \/concurrency/)
   t.throws(() => parseConnectorFile({ connectors: [{ ...memory('crm'), extra: 1 }] }), /connector "crm"/)
   t.throws(() => parseConnectorFile({ nothing: [] }), ConfigError)
-  await refused(t, { connectors: [{ id: 'crm', driver: 'salesforce', settings: {} }] }, /connector "crm": unknown driver "salesforce" \(known: memory, postgres\)/)
+  await refused(t, { connectors: [{ id: 'crm', driver: 'salesforce', settings: {} }] }, /connector "crm": unknown driver "salesforce" \(known: memory, postgres[,)]/)
   await refused(t, { connectors: [memory('crm', { streams: [{ name: 'Contacts!', match: {}, records: [] }] })] }, /connector "crm": \/settings\/streams\/0\/name/)
   await refused(t, { connectors: [{ id: 'shop', driver: 'postgres', settings: { url: { env: 'U' }, datasets: [] } }] }, /connector "shop": \/settings\/datasets/, { U: 'postgres://x@y/z' })
 })

@@ -1,0 +1,51 @@
+import { defineConnector, type Capability, type Connector, type ConnectorContext, type ConnectorDeps, type HealthResult } from '../types.js'
+import { createHubspotApi, type HubspotApi, type HubspotOptions } from './client.js'
+import { collectHubspot } from './collect.js'
+import { HUBSPOT_STREAMS, HubspotConfigSchema, type HubspotConfig } from './config.js'
+import { eraseHubspot, rectifyHubspot } from './erase.js'
+
+export { HubspotConfigSchema, HUBSPOT_STREAMS, type HubspotConfig } from './config.js'
+export { hubspotRetryAfter, DEFAULT_BACKOFF, type HubspotOptions } from './client.js'
+
+const HEALTH_TIMEOUT_MS = 5000
+
+/**
+ * HubSpot CRM (v3 objects, v4 associations). Finds the person's contacts by primary or additional
+ * e-mail, exports them with property history and their associated companies, deals, tickets and
+ * activity, and erases with HubSpot's GDPR delete. Rate limits (account burst and search) are kept
+ * client-side.
+ *
+ * `rectify` is implemented but not declared: the engine does not dispatch rectification tasks to it yet.
+ */
+export const hubspotConnector = defineConnector({
+  driver: 'hubspot',
+  displayName: 'HubSpot CRM',
+  version: 1,
+  capabilities: ['collect', 'erase'] satisfies Capability[],
+  streams: HUBSPOT_STREAMS,
+  configSchema: HubspotConfigSchema,
+  secretFields: ['token'],
+  create: (config: HubspotConfig, deps: ConnectorDeps) => createHubspotConnector(config, deps)
+})
+
+export function createHubspotConnector (config: HubspotConfig, deps: Pick<ConnectorDeps, 'fetch' | 'log'>, opts: HubspotOptions = {}): Connector {
+  const api = createHubspotApi(config, deps, opts)
+  return {
+    health: ({ signal }) => health(api, signal),
+    collect: (ctx) => collectHubspot(api, config, ctx),
+    erase: (ctx) => eraseHubspot(api, config, ctx),
+    rectify: (ctx: ConnectorContext & { changes: Record<string, string> }) => rectifyHubspot(api, config, ctx)
+  }
+}
+
+async function health (api: HubspotApi, callerSignal: AbortSignal): Promise<HealthResult> {
+  const signal = AbortSignal.any([callerSignal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)])
+  const started = performance.now()
+  try {
+    await api('GET', '/crm/v3/objects/contacts', '/crm/v3/objects/contacts', { signal, query: { limit: 1, archived: 'false' } })
+    return { status: 'ok', latencyMs: Math.round(performance.now() - started) }
+  } catch (err) {
+    const e = err as { message?: string, retryable?: boolean }
+    return { status: 'down', message: e.message ?? 'hubspot health check failed', retryable: e.retryable ?? true }
+  }
+}
