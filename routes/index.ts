@@ -1,11 +1,23 @@
 import type { FastifyInstance } from 'fastify'
 import health from './health/index.js'
+import metrics from './metrics.js'
+import connectors from './v1/connectors/index.js'
+import reports from './v1/reports/index.js'
 import requests from './v1/requests/index.js'
 import fulfilment from './v1/requests/fulfilment.js'
+import transfers from './v1/requests/transfers.js'
+import archive from './v1/requests/archive.js'
+import archiveLinks from './v1/archive-links/index.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
 export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(health, { prefix: '/health' })
+  await fastify.register(metrics)
+  await fastify.register(connectors, { prefix: '/v1/connectors' })
+  await fastify.register(reports, { prefix: '/v1/reports' })
   await fastify.register(requests, { prefix: '/v1/requests' })
   await fastify.register(fulfilment, { prefix: '/v1/requests' })
+  await fastify.register(transfers, { prefix: '/v1/requests' })
+  await fastify.register(archive, { prefix: '/v1/requests' })
+  await fastify.register(archiveLinks, { prefix: '/v1/archive-links' })
 }

@@ -7,6 +7,9 @@ import type { DbHandle } from './db/client.js'
 import { loggerOptions } from './logger.js'
 import { sharedSchemas } from './schemas/common.js'
 import { requestSchemas } from './schemas/requests.js'
+import { operationsSchemas } from './schemas/operations.js'
+import { transferSchemas } from './schemas/transfers.js'
+import { archiveSchemas } from './schemas/archives.js'
 import { createValidatorCompiler } from './validation.js'
 import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
@@ -16,6 +19,7 @@ import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
 import { createLocalBlobStore, storageRoot, type BlobStore } from './storage/blob-store.js'
+import type { HostResolver } from './transfers/addresses.js'
 
 export interface AppOptions {
   config: Config
@@ -27,11 +31,13 @@ export interface AppOptions {
   storage?: BlobStore
   /** Start the engine when ready (default true); tools that only need the routes turn it off. */
   startEngine?: boolean
+  /** DNS for direct transfers; the system resolver by default. */
+  resolveHost?: HostResolver
 }
 
 /** The whole service as a Fastify plugin; entry points (server, tests, benchmarks) only boot it. */
 export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  for (const schema of [...sharedSchemas, ...requestSchemas]) fastify.addSchema(schema)
+  for (const schema of [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]) fastify.addSchema(schema)
   fastify.setValidatorCompiler(createValidatorCompiler(() => fastify.getSchemas()))
   // Bodies are JSON only: Fastify's built-in text/plain parser would hand a string to validation
   // ("body/ must be object") where the API promises 415.

@@ -23,8 +23,33 @@ export const EnvSchema = Type.Object({
   TASK_LEASE_SECONDS: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
   TASK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),
   TASK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 900_000 }),
-  TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 })
+  TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 }),
+  SCHEDULER_ENABLED: Type.Boolean({ default: true }),
+  HEALTH_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
+  RETENTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '17 3 * * *' }),
+  ARCHIVE_EXPIRY_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '0 * * * *' }),
+  DEADLINE_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/15 * * * *' }),
+  DEADLINE_WARNING_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 72 }),
+  DEADLINE_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  DEADLINE_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  TRANSFER_ALLOWLIST: Type.Optional(Type.String({ minLength: 1 })),
+  TRANSFER_SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TRANSFER_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+  TRANSFER_MAX_SECONDS: Type.Integer({ minimum: 10, maximum: 43_200, default: 3600 }),
+  TRANSFER_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+  TRANSFER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 2 }),
+  ARCHIVE_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
+  /** Defaults to ARCHIVE_RETENTION_DAYS, and may not exceed it (the archive's expiry deletes them too). */
+  COLLECTED_ITEMS_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+  ARCHIVE_LINK_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 604_800 }),
+  // Secrets: checked by checkSecrets below, not by a pattern here, so that no message ever echoes them.
+  ARCHIVE_ENCRYPTION_KEY: Type.Optional(Type.String()),
+  LINK_SIGNING_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
+
+/** Settings whose values are secrets: error messages name them but never show their values. */
+const SECRET_SETTINGS = new Set(['ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY'])
 
 export type Config = Static<typeof EnvSchema>
 
@@ -44,11 +69,35 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const name = e.instancePath.replace(/^\//, '') || '(root)'
-      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${e.message}`
+      return `  ${name}=${SECRET_SETTINGS.has(name) ? '(secret)' : JSON.stringify(env[name] ?? '')}: ${e.message}`
     })
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`)
   }
-  return withDefaults as Config
+  const config = withDefaults as Config
+  checkSecrets(config)
+  if (config.COLLECTED_ITEMS_RETENTION_DAYS !== undefined && config.COLLECTED_ITEMS_RETENTION_DAYS > config.ARCHIVE_RETENTION_DAYS) {
+    throw new ConfigError('Invalid configuration:\n  COLLECTED_ITEMS_RETENTION_DAYS: must not exceed ARCHIVE_RETENTION_DAYS ' +
+      `(${config.ARCHIVE_RETENTION_DAYS}): collected items are deleted with the archive at the latest`)
+  }
+  return config
+}
+
+/** The archive encryption key: exactly 32 bytes, given as standard base64 (44 characters). */
+export function archiveKeyBytes (value: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(value)) return null
+  const key = Buffer.from(value, 'base64')
+  return key.length === 32 ? key : null
+}
+
+function checkSecrets (config: Config): void {
+  const lines: string[] = []
+  if (config.ARCHIVE_ENCRYPTION_KEY !== undefined && !archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY)) {
+    lines.push('  ARCHIVE_ENCRYPTION_KEY: must be 32 random bytes in base64, 44 characters ending in "=" (e.g. `openssl rand -base64 32`)')
+  }
+  if (config.LINK_SIGNING_KEY !== undefined && config.LINK_SIGNING_KEY.length < 32) {
+    lines.push('  LINK_SIGNING_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')
+  }
+  if (lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
 }
 
 /** Reads a UTF-8 file named by configuration, with an error that says which setting pointed at it. */

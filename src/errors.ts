@@ -21,6 +21,23 @@ export const Errors = {
   TaskNotFound: createError<[string]>('DSR_TASK_NOT_FOUND', 'No task %s on this request', 404),
   IllegalTaskAction: createError<[string, string]>('DSR_ILLEGAL_TASK_ACTION', 'Cannot %s a task that is %s', 409),
   InvalidCursor: createError('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400),
+  ArchiveNotReady: createError('DSR_ARCHIVE_NOT_READY', 'The request has no ready archive', 409),
+  ArchiveExpired: createError('DSR_ARCHIVE_EXPIRED', 'The archive was deleted when its retention period ended', 410),
+  RangeNotSatisfiable: createError<[number]>('DSR_RANGE_NOT_SATISFIABLE', 'The range lies outside the archive (%d bytes)', 416),
+  LinkUnsigned: createError('DSR_LINK_UNSIGNED', 'A download link needs its exp and sig parameters', 401),
+  LinkInvalid: createError('DSR_LINK_INVALID', 'This download link is not valid', 403),
+  LinkExpired: createError('DSR_LINK_EXPIRED', 'This download link has expired', 403),
+  LinkRevoked: createError('DSR_LINK_REVOKED', 'This download link was revoked', 403),
+  LinkNotFound: createError<[string]>('DSR_LINK_NOT_FOUND', 'No download link %s on this request', 404),
+  TransferNotFound: createError<[string]>('DSR_TRANSFER_NOT_FOUND', 'No transfer %s on this request', 404),
+  TransferDestinationNotAllowed: createError<[string]>('DSR_TRANSFER_DESTINATION_NOT_ALLOWED', '%s', 422),
+  TransferDestinationUnresolvable: createError<[string]>(
+    'DSR_TRANSFER_DESTINATION_UNRESOLVABLE', 'The destination host %s does not resolve to any address', 422),
+  TransferAuthNotConfigured: createError(
+    'DSR_TRANSFER_AUTH_NOT_CONFIGURED',
+    'An authorization can be kept only encrypted at rest, and this deployment has no TRANSFER_SECRET_KEY', 422),
+  ConnectorNotFound: createError<[string]>('DSR_CONNECTOR_NOT_FOUND', 'No connector %s in this deployment', 404),
+  RetentionNotConfigured: createError<[string]>('DSR_RETENTION_NOT_CONFIGURED', 'Connector %s has no retention rules', 409),
   Internal: createError('DSR_INTERNAL', 'Internal error', 500),
   Unavailable: createError('DSR_UNAVAILABLE', 'The service is not ready', 503)
 } as const

@@ -6,6 +6,9 @@ import type { FastifySchema } from 'fastify'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { sharedSchemas } from '../src/schemas/common.js'
 import { requestSchemas, CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
+import { transferSchemas } from '../src/schemas/transfers.js'
+import { archiveSchemas } from '../src/schemas/archives.js'
+import { operationsSchemas } from '../src/schemas/operations.js'
 import { createValidatorCompiler } from '../src/validation.js'
 import { build } from './helper.js'
 
@@ -26,7 +29,7 @@ type Doc = {
 }
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas]
+const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]
 const idOf = (s: TSchema) => (s as { $id?: string }).$id!
 
 t.test('OpenAPI document', async (t) => {

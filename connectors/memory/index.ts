@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { Type, type Static } from 'typebox'
 import { ConnectorError, defineConnector, httpError, type Capability, type CollectedItem, type Connector, type EraseOutcome, type SubjectIdentity } from '../types.js'
 
@@ -5,6 +6,17 @@ const FaultSchema = Type.Object({
   status: Type.Integer({ minimum: 400, maximum: 599, description: 'HTTP status the fake system answers with' }),
   times: Type.Integer({ minimum: 1, description: 'How many calls fail before it answers normally' }),
   retry_after_seconds: Type.Optional(Type.Integer({ minimum: 0 }))
+}, { additionalProperties: false })
+
+/** A file the system holds about someone (a document, a photo), named by their identifiers. */
+const FileSchema = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  name: Type.String({ minLength: 1 }),
+  content_type: Type.String({ minLength: 1 }),
+  content_base64: Type.String(),
+  email: Type.Optional(Type.String()),
+  phone: Type.Optional(Type.String()),
+  customer_id: Type.Optional(Type.String())
 }, { additionalProperties: false })
 
 export const MemoryConfigSchema = Type.Object({
@@ -18,7 +30,9 @@ export const MemoryConfigSchema = Type.Object({
       phone: Type.Optional(Type.String()),
       customer_id: Type.Optional(Type.String())
     }, { additionalProperties: false }),
-    records: Type.Array(Type.Record(Type.String(), Type.Unknown()), { default: [] })
+    records: Type.Array(Type.Record(Type.String(), Type.Unknown()), { default: [] }),
+    /** Files of the stream; collected (as file items) for the person their identifiers name. */
+    files: Type.Optional(Type.Array(FileSchema))
   }, { additionalProperties: false }), { minItems: 1 }),
   /** Test and demo aid: make an action fail a number of times before it succeeds. */
   faults: Type.Optional(Type.Object({
@@ -30,6 +44,7 @@ export const MemoryConfigSchema = Type.Object({
 
 export type MemoryConfig = Static<typeof MemoryConfigSchema>
 type Fault = Static<typeof FaultSchema>
+type MemoryFile = Static<typeof FileSchema>
 
 /** The in-memory system behind one memory connector, exposed so tests can inspect and steer it. */
 export interface MemoryConnector extends Connector {
@@ -58,6 +73,7 @@ export const memoryConnector = defineConnector({
 /** Creates the in-memory system and its connector. */
 export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
   const data = new Map(config.streams.map((s) => [s.name, s.records.map((r) => ({ ...r }))]))
+  const files = new Map(config.streams.map((s) => [s.name, [...(s.files ?? [])]]))
   const faults: Partial<Record<'collect' | 'erase' | 'health', Fault & { left: number }>> = {}
   const calls = { collect: 0, erase: 0, health: 0 }
   const setFault = (action: 'collect' | 'erase' | 'health', fault: Fault | null) => {
@@ -80,6 +96,10 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
     (match.email !== undefined && subject.email !== undefined && String(record[match.email]).toLowerCase() === subject.email) ||
     (match.phone !== undefined && subject.phone !== undefined && record[match.phone] === subject.phone) ||
     (match.customer_id !== undefined && subject.customer_id !== undefined && String(record[match.customer_id]) === subject.customer_id)
+  const fileOf = (file: MemoryFile, subject: SubjectIdentity) =>
+    (file.email !== undefined && file.email.toLowerCase() === subject.email) ||
+    (file.phone !== undefined && file.phone === subject.phone) ||
+    (file.customer_id !== undefined && file.customer_id === subject.customer_id)
 
   return {
     data,
@@ -102,6 +122,10 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
             yield { type: 'record', stream: stream.name, key: String(record.id ?? i), data: { ...record } }
           }
         }
+        for (const file of (files.get(stream.name) ?? []).filter((f) => fileOf(f, ctx.subject))) {
+          const content = Buffer.from(file.content_base64, 'base64')
+          yield { type: 'file', stream: stream.name, key: file.key, name: file.name, contentType: file.content_type, open: async () => Readable.from([content]) }
+        }
       }
     },
     async * erase (ctx): AsyncIterable<EraseOutcome> {
@@ -110,7 +134,10 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
         const rows = data.get(stream.name) ?? []
         const kept = rows.filter((r) => !matches(r, stream.match, ctx.subject))
         data.set(stream.name, kept)
-        const count = rows.length - kept.length
+        const held = files.get(stream.name) ?? []
+        const keptFiles = held.filter((f) => !fileOf(f, ctx.subject))
+        files.set(stream.name, keptFiles)
+        const count = rows.length - kept.length + held.length - keptFiles.length
         yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
       }
     }

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { ConnectorError, ConnectorErrorCodes, type StreamInfo } from '../types.js'
 import { IDENT_PATTERN, TABLE_PATTERN, bareTableName } from './identifiers.js'
+import { RetentionRuleSchema, checkRetention } from './retention.js'
 
 const closed = { additionalProperties: false } as const
 
@@ -63,7 +64,9 @@ export const PostgresConfigSchema = Type.Object({
   url: Type.String({ pattern: '^(postgres(ql)?://.+|embedded:)$' }),
   /** Appended to values before hashing (strategy `hash`); required when any column uses it. */
   salt: Type.Optional(Type.String({ minLength: 8 })),
-  datasets: Type.Array(DatasetSchema, { minItems: 1 })
+  datasets: Type.Array(DatasetSchema, { minItems: 1 }),
+  /** Retention rules the scheduler enforces (see retention.ts). */
+  retention: Type.Optional(Type.Array(RetentionRuleSchema))
 }, closed)
 export type PostgresConfig = Static<typeof PostgresConfigSchema>
 
@@ -91,6 +94,7 @@ function configError (message: string): ConnectorError {
  * types are checked against the database on first use (catalog.ts).
  */
 export function checkConfig (config: PostgresConfig): void {
+  if (config.retention) checkRetention(config.retention)
   const streams = new Set<string>()
   const tables = new Set<string>()
   config.datasets.forEach((d, di) => {

@@ -6,6 +6,7 @@ import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
 import { EMBEDDED_URL, PostgresConfigSchema, checkConfig, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
+import { sweepRetention } from './retention.js'
 import { toConnectorError } from './errors.js'
 import { buildModel, type Model } from './plan.js'
 import { sqlClientFromDbHandle, sqlClientFromUrl, type SqlClient } from './sql-client.js'
@@ -25,7 +26,8 @@ export const postgresConnector = defineConnector({
   driver: 'postgres',
   displayName: 'PostgreSQL',
   version: 1,
-  capabilities: ['collect', 'erase'],
+  // 'retention' applies only to connectors configured with retention rules (they get `sweep`).
+  capabilities: ['collect', 'erase', 'retention'],
   streams: [],
   streamsFor,
   configSchema: PostgresConfigSchema,
@@ -64,6 +66,7 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
     erase: (ctx) => eraseRows(deps, ctx),
+    ...(config.retention?.length ? { sweep: (opts: { dryRun: boolean, now: Date, signal: AbortSignal }) => sweepRetention(db, config.retention!, opts) } : {}),
     close: () => db.close()
   }
 }

@@ -1,13 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { readiness } from '../../src/services/readiness.js'
+import { readinessWithConnectors } from '../../src/services/readiness.js'
 
 const LiveSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 const ReadySchema = Type.Object({
   status: Type.Enum(['ok', 'unavailable']),
   checks: Type.Object({
     database: Type.Enum(['ok', 'unreachable']),
-    migrations: Type.Enum(['current', 'pending', 'unknown'])
+    migrations: Type.Enum(['current', 'pending', 'unknown']),
+    connectors: Type.Optional(Type.Record(Type.String(), Type.Enum(['ok', 'down', 'unknown']), {
+      description: 'Connectors marked required, by their latest stored health check; one down makes the service unavailable'
+    }))
   }, { additionalProperties: false })
 }, { additionalProperties: false })
 
@@ -19,11 +22,11 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/ready', {
     schema: {
       tags: ['health'],
-      summary: 'The database is reachable and its migrations are current',
+      summary: 'The database is reachable, its migrations are current and no required connector is down',
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {
-    const result = await readiness(fastify.dbh)
+    const result = await readinessWithConnectors(fastify.dbh, fastify.connectors)
     return reply.status(result.status === 'ok' ? 200 : 503).send(result)
   })
 }

@@ -19,6 +19,8 @@ export const ConnectorFileSchema = Type.Object({
     concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'Tasks run at once per worker process' }),
     timeout_seconds: Type.Integer({ minimum: 1, maximum: 21_600, default: 900 }),
     max_attempts: Type.Integer({ minimum: 1, maximum: 50, default: 6 }),
+    health_check_seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 300, description: 'How often the scheduler checks its health' }),
+    required: Type.Boolean({ default: false, description: 'When down, /health/ready answers 503' }),
     settings: Type.Record(Type.String(), Type.Unknown(), { default: {} })
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
@@ -36,6 +38,10 @@ export interface ConnectorInstance {
   concurrency: number
   timeoutMs: number
   maxAttempts: number
+  /** How often the scheduled health job checks it. */
+  healthCheckSeconds: number
+  /** A required connector that is down makes the service not ready. */
+  required: boolean
   connector: Connector
 }
 
@@ -117,11 +123,14 @@ export async function createRegistry (
       driver: def.driver,
       displayName: entry.display_name ?? def.displayName,
       version: def.version,
-      capabilities: def.capabilities,
+      // 'retention' only where there are rules to enforce (the connector then implements sweep).
+      capabilities: def.capabilities.filter((c) => c !== 'retention' || typeof connector.sweep === 'function'),
       streams: def.streamsFor ? def.streamsFor(withDefaults) : def.streams,
       concurrency: entry.concurrency,
       timeoutMs: entry.timeout_seconds * 1000,
       maxAttempts: entry.max_attempts,
+      healthCheckSeconds: entry.health_check_seconds,
+      required: entry.required,
       connector
     })
   }

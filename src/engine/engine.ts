@@ -9,8 +9,14 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { finalizeIfDone } from './finalize.js'
 import { planRequest } from './planner.js'
-import { createBoss, taskJobOptions, taskQueue, type TaskJob } from './queue.js'
+import { ARCHIVE_QUEUE, createBoss, taskJobOptions, taskQueue, TRANSFER_QUEUE, type ArchiveJob, type TaskJob } from './queue.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
+import { createCircuit } from './circuit.js'
+import type { TaskMetrics } from '../services/metrics.js'
+import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
+import type { TransferSettings } from '../transfers/settings.js'
+import type { ArchiveJobRunner } from '../archive/job.js'
+import type { SweepExpiredArchives } from '../archive/retention.js'
 
 export interface EngineOptions {
   leaseMs: number
@@ -29,15 +35,23 @@ export function createEngine (deps: {
   storage: BlobStore
   log: FastifyBaseLogger
   options: EngineOptions
+  transfers: { settings: TransferSettings, openArchive: OpenArchive }
+  archives: { build: ArchiveJobRunner, sweep: SweepExpiredArchives }
+  metrics?: TaskMetrics
 }) {
   const { dbh, registry, log } = deps
   const tasks = createTasksRepository(dbh)
   const requests = createRequestsRepository(dbh)
-  const boss = createBoss(dbh, { supervise: true, schedule: false })
+  const boss = createBoss(dbh, { supervise: true, schedule: true })
   boss.on('error', (err) => log.error({ err }, 'job queue error'))
   const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
-  const runTask = createTaskRunner({ dbh, boss, registry, tasks, requests, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions })
+  const circuit = createCircuit({ dbh, registry, boss, log: log.child({ component: 'circuit' }) })
+  const runTask = createTaskRunner({
+    dbh, boss, registry, tasks, requests, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
+    circuit, ...(deps.metrics ? { metrics: deps.metrics } : {})
+  })
+  const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: { ...runnerOptions, pollSeconds: deps.options.pollSeconds } })
   let reaper: NodeJS.Timeout | undefined
   let started = false
 
@@ -47,14 +61,19 @@ export function createEngine (deps: {
       for (const task of expired) {
         await boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(registry.get(task.connectorId)?.timeoutMs ?? 60_000, undefined, tx.executor))
       }
-      return expired.length
+      return expired.length + await transfers.reap(tx)
     })
-    if (reaped > 0) log.warn({ reaped }, 'tasks whose worker stopped were queued again')
+    if (reaped > 0) log.warn({ reaped }, 'tasks or transfers whose worker stopped were queued again')
   }
 
   return {
     worker,
     tasks,
+    boss,
+    circuit,
+    transfers,
+    /** Retention: deletes expired archives and collected data as of `now` (the scheduler's archive_expiry job runs it). */
+    sweepExpiredArchives: deps.archives.sweep,
 
     async start (opts: { workers: boolean }) {
       await boss.start()
@@ -69,6 +88,15 @@ export function createEngine (deps: {
           })
         }
       }
+      await boss.createQueue(TRANSFER_QUEUE)
+      if (opts.workers) await transfers.work()
+      await boss.createQueue(ARCHIVE_QUEUE)
+      if (opts.workers) {
+        await boss.work<ArchiveJob>(ARCHIVE_QUEUE, { batchSize: 1, pollingIntervalSeconds: deps.options.pollSeconds, includeMetadata: true }, async ([job]) => {
+          if (job) await deps.archives.build(job.data.requestId, job)
+        })
+        // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
+      }
       if (opts.workers) {
         reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
         reaper.unref()
@@ -77,6 +105,7 @@ export function createEngine (deps: {
 
     async stop () {
       if (reaper) clearInterval(reaper)
+      transfers.interrupt()
       if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
       started = false
     },
@@ -121,7 +150,7 @@ export function createEngine (deps: {
           await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} skipped`)
         }
         await recordEvent(tx, requestId, actor, 'task_skipped', reason, { task_id: taskId, connector: task.connectorId, action: task.action })
-        await finalizeIfDone(tx, requestId, tasks, actor)
+        await finalizeIfDone(tx, requestId, tasks, actor, boss)
         return skipped
       })
     }

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { recordEvent, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { TaskResult } from '../db/schema.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -9,6 +9,8 @@ import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registr
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
 import { finalizeIfDone } from './finalize.js'
 import { taskJobOptions, taskQueue, type Boss } from './queue.js'
+import { mayBeDown, type Circuit } from './circuit.js'
+import type { TaskMetrics } from '../services/metrics.js'
 
 const BATCH = 500
 
@@ -33,6 +35,9 @@ export function createTaskRunner (deps: {
   storage: BlobStore
   log: FastifyBaseLogger
   options: RunnerOptions
+  /** The circuit breaker: tasks of a down connector wait instead of using up their attempts. */
+  circuit?: Pick<Circuit, 'isDown' | 'check' | 'park'>
+  metrics?: TaskMetrics
 }) {
   const { tasks, options } = deps
 
@@ -50,6 +55,11 @@ export function createTaskRunner (deps: {
       await finish(task, { status: 'skipped', outcome: 'skipped', errorMessage: 'request cancelled' })
       return
     }
+    if (deps.circuit && await deps.circuit.isDown(task.connectorId)) {
+      await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: its latest health check says down`)
+      deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', 0)
+      return
+    }
 
     const controller = new AbortController()
     const timeout = setTimeout(() => controller.abort(), instance.timeoutMs)
@@ -63,19 +73,39 @@ export function createTaskRunner (deps: {
     try {
       const result = task.action === 'collect'
         ? await collect(instance, task, ctx)
-        : await erase(instance, task, ctx)
+        : await act(instance, task, ctx, request.changes)
       await finish(task, { status: 'succeeded', result, outcome: 'succeeded' })
+      deps.metrics?.taskAttempt(task.connectorId, task.action, 'succeeded', (Date.now() - started) / 1000)
       log.info({ ms: Date.now() - started }, 'task succeeded')
     } catch (err) {
       const e = controller.signal.aborted && !(err instanceof ConnectorError)
         ? new ConnectorError(ConnectorErrorCodes.Timeout, 'task timed out or lost its lease', { retryable: true })
         : asConnectorError(err)
       log.warn({ code: e.code, retryable: e.retryable, ms: Date.now() - started }, 'task attempt failed')
-      if (e.retryable && task.attempts < task.maxAttempts) await retryLater(task, instance, e)
-      else await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
+      const seconds = (Date.now() - started) / 1000
+      if (deps.circuit && mayBeDown(e) && await confirmedDown(task.connectorId)) {
+        await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: ${e.code}, and a health check says down`)
+        deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', seconds)
+      } else if (e.retryable && task.attempts < task.maxAttempts) {
+        await retryLater(task, instance, e)
+        deps.metrics?.taskAttempt(task.connectorId, task.action, 'retry', seconds)
+      } else {
+        await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
+        deps.metrics?.taskAttempt(task.connectorId, task.action, 'failed', seconds)
+      }
     } finally {
       clearTimeout(timeout)
       clearInterval(heartbeat)
+    }
+  }
+
+  /** A quick live health check (stored), after a failure that looks like the system is down. */
+  async function confirmedDown (connectorId: string): Promise<boolean> {
+    try {
+      return (await deps.circuit!.check(connectorId)).status === 'down'
+    } catch (err) {
+      deps.log.warn({ err, connector: connectorId }, 'health check after a failed attempt could not be stored')
+      return false
     }
   }
 
@@ -87,6 +117,11 @@ export function createTaskRunner (deps: {
     let files = 0
     let bytes = 0
     let batch: NewCollectedItem[] = []
+    const store = async (items: NewCollectedItem[]) => {
+      if (!await tasks.storeItems(items, { taskId: task.id, worker: options.worker })) {
+        throw new ConnectorError(ConnectorErrorCodes.Timeout, 'task lost its lease', { retryable: true })
+      }
+    }
     for await (const item of instance.connector.collect!(ctx)) {
       if (!declared.has(item.stream)) {
         throw new ConnectorError('DSR_CONNECTOR_CONTRACT', `connector yielded undeclared stream ${item.stream}`, { retryable: false })
@@ -104,17 +139,29 @@ export function createTaskRunner (deps: {
         batch.push({ ...base, kind: 'file', file: { name: item.name, contentType: item.contentType, size: stored.size, sha256: stored.sha256, storageKey } })
       }
       if (batch.length >= BATCH) {
-        await tasks.storeItems(batch)
+        await store(batch)
         batch = []
       }
     }
-    await tasks.storeItems(batch)
+    await store(batch)
     return { records, files, bytes, streams }
   }
 
-  async function erase (instance: ConnectorInstance, _task: TaskRow, ctx: ConnectorContext): Promise<TaskResult> {
+  /** Every action other than collect yields outcomes (counts per stream, never values). */
+  async function act (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, changes: RequestRow['changes']): Promise<TaskResult> {
+    const c = instance.connector
+    const run = task.action === 'erase' && c.erase
+      ? c.erase(ctx)
+      : task.action === 'opt_out' && c.optOut
+        ? c.optOut(ctx)
+        : task.action === 'rectify' && c.rectify
+          ? c.rectify({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
+          : null
+    if (!run) {
+      throw new ConnectorError('DSR_CONNECTOR_UNSUPPORTED', `connector cannot ${task.action}`, { retryable: false })
+    }
     const outcomes: NonNullable<TaskResult['outcomes']> = []
-    for await (const outcome of instance.connector.erase!(ctx)) outcomes.push({ ...outcome })
+    for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })
     return { outcomes }
   }
 
@@ -143,7 +190,7 @@ export function createTaskRunner (deps: {
         ...(next.errorCode ? { error_code: next.errorCode } : {}),
         ...(next.result ? { result: next.result } : {})
       })
-      await finalizeIfDone(tx, task.requestId, tasks, 'engine')
+      await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss)
     })
   }
 }

@@ -3,6 +3,7 @@ import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUESTER_KINDS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
 import { ref } from './common.js'
+import { ArchiveSummarySchema } from './archives.js'
 
 const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex SHA-256' })
 const shortText = (maxLength: number, description?: string) =>
@@ -110,6 +111,9 @@ export const TaskSchema = Type.Object({
   last_error_code: Type.Union([Type.String(), Type.Null()]),
   last_error_message: Type.Union([Type.String(), Type.Null()]),
   skip_reason: Type.Union([Type.String(), Type.Null()]),
+  waiting_on: Type.Union([Type.String(), Type.Null()], {
+    description: 'While status is waiting: the connector whose health check says down (last_error_message says why). The task resumes by itself when it recovers.'
+  }),
   started_at: nullableDateTime,
   finished_at: nullableDateTime,
   links: Type.Object({ retry: Type.String(), skip: Type.String() }, { additionalProperties: false })
@@ -141,6 +145,9 @@ export const DataSubjectRequestSchema = Type.Object({
   created_at: dateTime,
   updated_at: dateTime,
   tasks: Type.Optional(Type.Array(ref(TaskSchema), { description: 'One per connector and action; included when a single request is read' })),
+  archive: Type.Optional(Type.Union([ref(ArchiveSummarySchema), Type.Null()], {
+    description: 'The portability archive (access and portability requests, once completed); included when a single request is read'
+  })),
   links: Type.Object({
     self: Type.String(),
     events: Type.String(),

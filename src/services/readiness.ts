@@ -1,10 +1,31 @@
 import { readFileSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { migrationsFolder, type DbHandle } from '../db/client.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import { latestHealth } from '../engine/circuit.js'
 
 export interface Readiness {
   status: 'ok' | 'unavailable'
-  checks: { database: 'ok' | 'unreachable', migrations: 'current' | 'pending' | 'unknown' }
+  checks: {
+    database: 'ok' | 'unreachable'
+    migrations: 'current' | 'pending' | 'unknown'
+    /** Required connectors only, by their latest stored health check. */
+    connectors?: Record<string, 'ok' | 'down' | 'unknown'>
+  }
+}
+
+/**
+ * Readiness including the connectors marked `required`: one whose latest stored check says down
+ * makes the service unavailable, and is named in `checks.connectors`.
+ */
+export async function readinessWithConnectors (dbh: DbHandle, registry: ConnectorRegistry): Promise<Readiness> {
+  const result = await readiness(dbh)
+  const required = [...registry.values()].filter((c) => c.required)
+  if (required.length === 0 || result.checks.database !== 'ok' || result.checks.migrations !== 'current') return result
+  const latest = await latestHealth(dbh)
+  const connectors = Object.fromEntries(required.map((c) => [c.id, latest.get(c.id)?.status ?? 'unknown' as const]))
+  const down = Object.values(connectors).includes('down')
+  return { status: down ? 'unavailable' : result.status, checks: { ...result.checks, connectors } }
 }
 
 /** The newest migration shipped with this build (drizzle records its `when` as created_at). */

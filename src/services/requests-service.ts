@@ -9,6 +9,7 @@ import type { createItemsRepository } from '../db/repositories/items-repository.
 import type { StoredSubject } from '../db/schema.js'
 import type { Engine } from '../engine/engine.js'
 import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery } from '../schemas/requests.js'
+import type { ArchiveSummary } from '../schemas/archives.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
 const CLOCK_SKEW_MS = 60_000
@@ -23,6 +24,8 @@ export function createRequestsService (deps: {
   items: ReturnType<typeof createItemsRepository>
   engine: Pick<Engine, 'verify' | 'retryTask' | 'skipTask'>
   deadlines: DeadlineOptions
+  /** The request's archive, shown when one request is read. */
+  archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
   now?: () => Date
 }) {
   const { repo } = deps
@@ -68,7 +71,7 @@ export function createRequestsService (deps: {
       }
       let result: CreateResult
       if (await repo.insert(row, principal.name)) {
-        result = { request: { ...toResource({ ...row, seq: 0, heldFrom: null }), tasks: [] }, replayed: false }
+        result = { request: { ...toResource({ ...row, seq: 0, heldFrom: null }), tasks: [], archive: null }, replayed: false }
       } else {
         // The key was used before by this client: same body → same request; otherwise refuse.
         const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
@@ -87,7 +90,8 @@ export function createRequestsService (deps: {
     async get (id: string): Promise<DataSubjectRequest> {
       const row = await repo.findById(id)
       if (!row) throw new Errors.RequestNotFound(id)
-      return { ...toResource(row), tasks: (await deps.tasks.forRequest(id)).map(toTaskResource) }
+      const [tasks, archive] = await Promise.all([deps.tasks.forRequest(id), deps.archiveOf?.(id) ?? null])
+      return { ...toResource(row), tasks: tasks.map(toTaskResource), archive }
     },
 
     /** What was collected for the request, page by page (collection order). */
@@ -269,6 +273,7 @@ export function toTaskResource (t: TaskRow) {
     last_error_code: t.lastErrorCode,
     last_error_message: t.lastErrorMessage,
     skip_reason: t.skipReason,
+    waiting_on: t.status === 'waiting' ? t.connectorId : null,
     started_at: t.startedAt?.toISOString() ?? null,
     finished_at: t.finishedAt?.toISOString() ?? null,
     links: { retry: `${self}/retry`, skip: `${self}/skip` }

@@ -239,7 +239,7 @@ t.test('embedded: on the service database (postgres.js)', async (t) => {
 
 t.test('the definition', async (t) => {
   t.equal(postgresConnector.driver, 'postgres')
-  t.strictSame(postgresConnector.capabilities, ['collect', 'erase'])
+  t.strictSame(postgresConnector.capabilities, ['collect', 'erase', 'retention'])
   t.strictSame(postgresConnector.streams, [])
   t.strictSame(postgresConnector.secretFields, ['url', 'salt'])
   const streams = postgresConnector.streamsFor!(shopConfig('embedded:'))

@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type TaskResult, type TaskStatus } from '../schema.js'
 import type { Capability } from '../../../connectors/types.js'
+import { taskQueue } from '../../engine/queue.js'
 
 export type TaskRow = typeof tasks.$inferSelect
 export type NewCollectedItem = typeof collectedItems.$inferInsert
@@ -31,24 +32,32 @@ export function createTasksRepository (dbh: DbHandle) {
 
     /**
      * Takes the lease on a task if nobody holds a live one: the guarantee that a task never runs
-     * twice at the same time, whatever the queue delivers.
+     * twice at the same time, whatever the queue delivers. The lease and its run record are written
+     * in one transaction, so a worker dying in between cannot leave an attempt without its run; a
+     * run whose lease expired unreaped is closed here as the reaper would close it.
      */
     async claim (taskId: string, worker: string, leaseMs: number): Promise<TaskRow | null> {
-      const [row] = await dbh.db.update(tasks).set({
-        status: 'running',
-        attempts: sql`${tasks.attempts} + 1`,
-        leaseOwner: worker,
-        leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
-        startedAt: sql`coalesce(${tasks.startedAt}, now())`,
-        nextAttemptAt: null,
-        updatedAt: sql`now()`
-      }).where(and(
-        eq(tasks.id, taskId),
-        sql`(${tasks.status} in ('pending', 'retry_wait') or (${tasks.status} = 'running' and ${tasks.leaseExpiresAt} < now()))`
-      )).returning()
-      if (!row) return null
-      await dbh.db.insert(taskRuns).values({ taskId, attempt: row.attempts, worker })
-      return row
+      return dbh.transaction(async (tx) => {
+        const [row] = await tx.db.update(tasks).set({
+          status: 'running',
+          attempts: sql`${tasks.attempts} + 1`,
+          leaseOwner: worker,
+          leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
+          startedAt: sql`coalesce(${tasks.startedAt}, now())`,
+          nextAttemptAt: null,
+          updatedAt: sql`now()`
+        }).where(and(
+          eq(tasks.id, taskId),
+          sql`(${tasks.status} in ('pending', 'retry_wait') or (${tasks.status} = 'running' and ${tasks.leaseExpiresAt} < now()))`
+        )).returning()
+        if (!row) return null
+        await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
+          .where(and(eq(taskRuns.taskId, taskId), isNull(taskRuns.endedAt)))
+        // The clock, not the transaction's start: the lease may have been waited for, and the run
+        // starts only once it is taken (after whatever held the row closed the previous run).
+        await tx.db.insert(taskRuns).values({ taskId, attempt: row.attempts, worker, startedAt: sql`clock_timestamp()` })
+        return row
+      })
     },
 
     /** Extends a held lease; false when the lease was lost (the worker must stop). */
@@ -84,15 +93,35 @@ export function createTasksRepository (dbh: DbHandle) {
       return true
     },
 
-    /** Returns tasks whose worker vanished (lease expired) to pending; the caller re-enqueues them. */
-    async reapExpired (tx: TxHandle, limit = 100): Promise<TaskRow[]> {
+    /**
+     * Returns tasks whose worker vanished to pending; the caller re-enqueues them. A worker can vanish
+     * holding a lease (running, lease expired), or after taking the task's job from the queue but
+     * before claiming it: the task is then pending (or due in retry_wait) with no job left to run it
+     * but one pg-boss holds active for a dead worker until the job expires (the connector's timeout
+     * plus a minute). Such an orphan (no queued job, no job taken in the last `orphanAfterMs`) is
+     * queued again too; a duplicate job is harmless, since claim runs a task only once.
+     */
+    async reapExpired (tx: TxHandle, limit = 100, orphanAfterMs = 15_000): Promise<TaskRow[]> {
       const expired = await tx.rows<{ id: string }>(sql`
         select id from tasks where status = 'running' and lease_expires_at < now()
         order by lease_expires_at limit ${limit} for update skip locked`)
-      if (expired.length === 0) return []
       const ids = expired.map((r) => r.id)
-      await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
-        .where(and(inArray(taskRuns.taskId, ids), isNull(taskRuns.endedAt)))
+      if (ids.length > 0) {
+        await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
+          .where(and(inArray(taskRuns.taskId, ids), isNull(taskRuns.endedAt)))
+      }
+      // Jobs are in pg-boss's schema (queue.ts), one queue per connector: taskQueue(connectorId).
+      const orphans = await tx.rows<{ id: string }>(sql`
+        select t.id from tasks t
+        where (t.status = 'pending' or (t.status = 'retry_wait' and t.next_attempt_at <= now()))
+          and not exists (
+            select 1 from pgboss.job j
+            where j.name = ${taskQueue('')} || t.connector_id and j.data->>'taskId' = t.id::text
+              and (j.state in ('created', 'retry')
+                or (j.state = 'active' and j.started_on > now() - ${`${orphanAfterMs} milliseconds`}::interval)))
+        order by t.updated_at limit ${limit} for update of t skip locked`)
+      ids.push(...orphans.map((r) => r.id))
+      if (ids.length === 0) return []
       return tx.db.update(tasks).set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
         .where(inArray(tasks.id, ids)).returning()
     },
@@ -133,8 +162,21 @@ export function createTasksRepository (dbh: DbHandle) {
       await dbh.db.delete(collectedItems).where(eq(collectedItems.taskId, taskId))
     },
 
-    async storeItems (items: NewCollectedItem[]): Promise<void> {
-      if (items.length > 0) await dbh.db.insert(collectedItems).values(items)
+    /**
+     * Stores items only while `worker` still holds the task's lease, checked under a row lock in the
+     * same transaction: a run that lost its lease (stalled past it, then taken over and cleared by
+     * another worker) cannot add its items after the new run's clearItems. False when the lease is lost.
+     */
+    async storeItems (items: NewCollectedItem[], lease: { taskId: string, worker: string }): Promise<boolean> {
+      if (items.length === 0) return true
+      return dbh.transaction(async (tx) => {
+        const held = await tx.db.select({ id: tasks.id }).from(tasks)
+          .where(and(eq(tasks.id, lease.taskId), eq(tasks.leaseOwner, lease.worker), eq(tasks.status, 'running')))
+          .for('share')
+        if (held.length === 0) return false
+        await tx.db.insert(collectedItems).values(items)
+        return true
+      })
     },
   }
 }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../../config.js'
+import { archiveKeyBytes, type Config } from '../../config.js'
 import type { DbHandle } from '../../db/client.js'
 import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
 import { createItemsRepository } from '../../db/repositories/items-repository.js'
@@ -8,6 +8,18 @@ import type { KeyRecord } from '../../services/api-keys.js'
 import { createEngine, type Engine } from '../../engine/engine.js'
 import type { ConnectorRegistry } from '../../connectors/registry.js'
 import type { BlobStore } from '../../storage/blob-store.js'
+import { createTransfersService } from '../../services/transfers-service.js'
+import { transferSettings } from '../../transfers/settings.js'
+import type { HostResolver } from '../../transfers/addresses.js'
+import { openArchiveStream } from '../../archive/read.js'
+import { createArchiveJob } from '../../archive/job.js'
+import { createArchiveRetention } from '../../archive/retention.js'
+import { createMetrics, type Metrics } from '../../services/metrics.js'
+import { createScheduler, type Scheduler } from '../../engine/scheduler.js'
+import { scheduledJobs } from '../../engine/jobs.js'
+import { createLinkSigner } from '../../archive/links.js'
+import { createArchivesRepository } from '../../db/repositories/archives-repository.js'
+import { createArchivesService, type ArchivesService } from '../../services/archives-service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +30,10 @@ declare module 'fastify' {
     storage: BlobStore
     engine: Engine
     requestsService: ReturnType<typeof createRequestsService>
+    transfersService: ReturnType<typeof createTransfersService>
+    archivesService: ArchivesService
+    metrics: Metrics
+    scheduler: Scheduler
   }
 }
 
@@ -28,6 +44,8 @@ export interface ServicesOptions {
   registry: ConnectorRegistry
   storage: BlobStore
   startEngine: boolean
+  /** DNS for direct transfers; the system resolver by default (tests play DNS with their own). */
+  resolveHost?: HostResolver
 }
 
 /**
@@ -35,7 +53,16 @@ export interface ServicesOptions {
  * starts when the app is ready (with workers unless ROLE=api) and stops, gracefully, when it closes.
  */
 export default fp<ServicesOptions>(async function services (fastify, opts) {
+  const transfers = transferSettings(opts.config, opts.resolveHost)
+  const archiveDeps = { dbh: opts.dbh, storage: opts.storage, config: opts.config }
+  const encryptionKey = opts.config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(opts.config.ARCHIVE_ENCRYPTION_KEY) : null
+  const archiveRetentionDays = opts.config.ARCHIVE_RETENTION_DAYS
+  const sweepExpiredArchives = createArchiveRetention({
+    ...archiveDeps, log: fastify.log, itemsRetentionDays: opts.config.COLLECTED_ITEMS_RETENTION_DAYS ?? archiveRetentionDays
+  })
+  const metrics = createMetrics({ dbh: opts.dbh, connectors: opts.registry })
   const engine = createEngine({
+    metrics,
     dbh: opts.dbh,
     registry: opts.registry,
     storage: opts.storage,
@@ -45,7 +72,20 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
       retryBaseMs: opts.config.TASK_RETRY_BASE_MS,
       retryMaxMs: opts.config.TASK_RETRY_MAX_MS,
       pollSeconds: opts.config.TASK_POLL_SECONDS
+    },
+    transfers: { settings: transfers, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
+    archives: {
+      build: createArchiveJob({ ...archiveDeps, registry: opts.registry, log: fastify.log, retentionDays: archiveRetentionDays, encryptionKey }),
+      sweep: sweepExpiredArchives
     }
+  })
+  const signer = createLinkSigner(opts.config.LINK_SIGNING_KEY)
+  if (signer.ephemeral && opts.config.ROLE !== 'worker') {
+    fastify.log.warn('LINK_SIGNING_KEY is not set: signed archive links use a key made for this process; they stop working when it restarts and are refused by other processes')
+  }
+  const archivesService = createArchivesService({
+    ...archiveDeps, archives: createArchivesRepository(opts.dbh), requests: createRequestsRepository(opts.dbh),
+    signer, encryptionKey, linkTtlSeconds: opts.config.ARCHIVE_LINK_TTL_SECONDS
   })
   fastify.decorate('config', opts.config)
   fastify.decorate('dbh', opts.dbh)
@@ -58,11 +98,23 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     tasks: engine.tasks,
     items: createItemsRepository(opts.dbh),
     engine,
-    deadlines: { piplDays: opts.config.PIPL_RESPONSE_DAYS }
+    deadlines: { piplDays: opts.config.PIPL_RESPONSE_DAYS },
+    archiveOf: archivesService.summary
   }))
+  fastify.decorate('archivesService', archivesService)
+  fastify.decorate('transfersService', createTransfersService({
+    dbh: opts.dbh, requests: createRequestsRepository(opts.dbh), runner: engine.transfers, settings: transfers
+  }))
+  const scheduler = createScheduler({
+    dbh: opts.dbh, boss: engine.boss, instance: engine.worker, log: fastify.log.child({ component: 'scheduler' }),
+    jobs: scheduledJobs({ config: opts.config, dbh: opts.dbh, registry: opts.registry, circuit: engine.circuit, sweepExpiredArchives, log: fastify.log })
+  })
+  fastify.decorate('metrics', metrics)
+  fastify.decorate('scheduler', scheduler)
   if (opts.startEngine) {
     fastify.addHook('onReady', async () => {
       await engine.start({ workers: opts.config.ROLE !== 'api' })
+      if (opts.config.ROLE !== 'api' && opts.config.SCHEDULER_ENABLED) await scheduler.start()
     })
   }
   fastify.addHook('onClose', async () => {

@@ -19,10 +19,12 @@ const FASTIFY_CODES: Record<string, () => Error> = {
  * values (see loggableError).
  */
 export default fp(async function errorsPlugin (fastify) {
-  fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[] }, request, reply) => {
+  fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[], headers?: Record<string, string> }, request, reply) => {
     const body = toApiError(err)
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
+    // A 4xx may name headers that belong with it (Content-Range on a 416, Retry-After).
+    if (body.statusCode < 500 && err.headers) reply.headers(err.headers)
     return reply.status(body.statusCode).send(body)
   })
 

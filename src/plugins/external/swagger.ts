@@ -19,12 +19,20 @@ export default fp(async function swaggerPlugin (fastify) {
       },
       tags: [
         { name: 'requests', description: 'Data subject requests: intake, status, audit trail' },
+        { name: 'archives', description: 'Portability archives: download, byte ranges, signed links for the person' },
+        { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token' },
-          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' }
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          signedLink: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'sig',
+            description: 'A signed archive link: its HMAC signature (sig) over the link id and expiry (exp); no API key'
+          }
         }
       }
     },

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { authErrorResponses, ref } from '../../../src/schemas/common.js'
+import { DeadlineReportSchema } from '../../../src/schemas/operations.js'
+import { findDeadlines } from '../../../src/engine/deadline-monitor.js'
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+
+/** Operational reports. */
+const reports: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/deadlines', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['reports'],
+      operationId: 'deadlineReport',
+      summary: 'Open requests due within the window, and those overdue',
+      security,
+      querystring: Type.Object({
+        window_hours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760, description: 'Default DEADLINE_WARNING_HOURS (72)' }))
+      }, { additionalProperties: false }),
+      response: { 200: ref(DeadlineReportSchema), ...authErrorResponses }
+    }
+  }, async (request) => {
+    const now = new Date()
+    const window = request.query.window_hours ?? fastify.config.DEADLINE_WARNING_HOURS
+    return { generated_at: now.toISOString(), window_hours: window, ...await findDeadlines(fastify.dbh, now, window) }
+  })
+}
+
+export default reports

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import {
+  ArchiveLinkParamsSchema, ArchiveLinkSchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
+} from '../../../src/schemas/archives.js'
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+const downloadResponses = {
+  200: zipResponse('The whole zip (Content-Length, strong ETag = its SHA-256, Accept-Ranges: bytes)'),
+  206: zipResponse('One byte range of the zip (Content-Range)'),
+  ...authErrorResponses,
+  404: ref(ErrorSchema),
+  409: ref(ErrorSchema),
+  410: ref(ErrorSchema),
+  416: ref(ErrorSchema)
+}
+const downloadDescription = 'The archive of a completed access or portability request, streamed: manifest.json, index.html, ' +
+  'README.txt, and per system and data set NDJSON, CSV and a JSON Schema, with the collected files. One byte range per request ' +
+  '(Range: bytes=a-b, bytes=a-, bytes=-n) is answered with 206, a range past the end with 416; If-Range with another ETag ' +
+  'gets the whole file. 409 DSR_ARCHIVE_NOT_READY while it is being built (with Retry-After), 410 DSR_ARCHIVE_EXPIRED ' +
+  'once retention deleted it. Each download is recorded in the audit trail.'
+
+/** The archive of a request: download (with ranges) and the signed links handed to the person. */
+const archive: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/:id/archive', {
+    exposeHeadRoute: false,
+    config: { scope: 'archives:read' },
+    schema: {
+      tags: ['archives'],
+      operationId: 'downloadArchive',
+      summary: "Download the request's archive (zip)",
+      description: downloadDescription,
+      security,
+      params: IdParamsSchema,
+      headers: DownloadHeadersSchema,
+      response: downloadResponses
+    }
+  }, async (request, reply) => {
+    const d = await fastify.archivesService.download(request.params.id, request.principal!.name,
+      { range: request.headers.range, ifRange: request.headers['if-range'], head: false })
+    return reply.status(d.status).headers(d.headers).send(d.body)
+  })
+
+  fastify.head('/:id/archive', {
+    config: { scope: 'archives:read' },
+    schema: {
+      tags: ['archives'],
+      operationId: 'headArchive',
+      summary: "The archive's headers (size, ETag) without its content",
+      security,
+      params: IdParamsSchema,
+      headers: DownloadHeadersSchema,
+      response: downloadResponses
+    }
+  }, async (request, reply) => {
+    const d = await fastify.archivesService.download(request.params.id, request.principal!.name,
+      { range: request.headers.range, ifRange: request.headers['if-range'], head: true })
+    return reply.status(d.status).headers(d.headers).send()
+  })
+
+  fastify.post('/:id/archive/links', {
+    config: { scope: 'archives:read' },
+    schema: {
+      tags: ['archives'],
+      operationId: 'createArchiveLink',
+      summary: 'Create a signed download link for the person (no API key needed to use it)',
+      description: 'The link works until it expires (ARCHIVE_LINK_TTL_SECONDS, 7 days, by default; at most 30 days and never ' +
+        'past the archive\'s expiry) or is revoked. Its signature is not stored: keep the URL, it cannot be shown again.',
+      security,
+      params: IdParamsSchema,
+      body: ref(CreateArchiveLinkSchema),
+      response: { 201: ref(ArchiveLinkSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema), 410: ref(ErrorSchema) }
+    }
+  }, async (request, reply) => {
+    const link = await fastify.archivesService.createLink(request.params.id, request.principal!.name, request.body.expires_in_seconds)
+    return reply.status(201).send(link)
+  })
+
+  fastify.delete('/:id/archive/links/:linkId', {
+    config: { scope: 'archives:read' },
+    schema: {
+      tags: ['archives'],
+      operationId: 'revokeArchiveLink',
+      summary: 'Revoke a signed download link',
+      description: 'The link answers 403 DSR_LINK_REVOKED from now on. Revoking twice is not an error.',
+      security,
+      params: ArchiveLinkParamsSchema,
+      response: { 204: Type.Null({ description: 'Revoked' }), ...authErrorResponses, 404: ref(ErrorSchema) }
+    }
+  }, async (request, reply) => {
+    await fastify.archivesService.revokeLink(request.params.id, request.params.linkId, request.principal!.name)
+    return reply.status(204).send(null)
+  })
+}
+
+export default archive

@@ -1,0 +1,61 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, TransferSchema } from '../../../src/schemas/transfers.js'
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+
+/** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
+const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/:id/transfers', {
+    config: { scope: 'requests:write' },
+    schema: {
+      tags: ['transfers'],
+      operationId: 'createTransfer',
+      summary: "Send the request's archive directly to another controller",
+      description: 'Checks the destination against TRANSFER_ALLOWLIST and its DNS answers before anything connects to it, ' +
+        'then queues the delivery: one streamed POST of the zip (Content-Digest, Idempotency-Key = transfer id), retried ' +
+        'on 5xx, 408, 429, timeouts and dropped connections. Redirects are not followed.',
+      security,
+      params: IdParamsSchema,
+      body: ref(CreateTransferSchema),
+      response: {
+        202: ref(TransferSchema),
+        ...authErrorResponses,
+        404: ref(ErrorSchema),
+        409: ref(ErrorSchema),
+        413: ref(ErrorSchema),
+        415: ref(ErrorSchema),
+        422: ref(ErrorSchema)
+      }
+    }
+  }, async (request, reply) => {
+    const transfer = await fastify.transfersService.create(request.params.id, request.body, request.principal!)
+    return reply.status(202).header('location', transfer.links.self).send(transfer)
+  })
+
+  fastify.get('/:id/transfers', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['transfers'],
+      operationId: 'listTransfers',
+      summary: "The request's direct transfers, oldest first, with every attempt",
+      security,
+      params: IdParamsSchema,
+      response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+    }
+  }, async (request) => ({ data: await fastify.transfersService.list(request.params.id) }))
+
+  fastify.get('/:id/transfers/:transferId', {
+    config: { scope: 'requests:read' },
+    schema: {
+      tags: ['transfers'],
+      operationId: 'getTransfer',
+      summary: 'One direct transfer, with every attempt and the receiver\'s answers',
+      security,
+      params: TransferParamsSchema,
+      response: { 200: ref(TransferSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+    }
+  }, async (request) => fastify.transfersService.get(request.params.id, request.params.transferId))
+}
+
+export default transfers

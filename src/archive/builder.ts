@@ -1,0 +1,189 @@
+import { PassThrough } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ZipArchive } from 'archiver'
+import type { FastifyBaseLogger } from 'fastify'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import type { CollectedItemRow, ItemsRepository, StreamTotals } from '../db/repositories/items-repository.js'
+import type { BlobStore } from '../storage/blob-store.js'
+import { createSealer, type EncryptionLayout } from './crypto.js'
+import { CsvColumns, csvStream } from './csv.js'
+import { overviewHtml, type AttachmentLink, type SystemOverview } from './html.js'
+import { SchemaInferrer } from './json-schema.js'
+import { isCompressed, MEDIA_TYPES, PATHS } from './layout.js'
+import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary } from './manifest.js'
+import { readmeText } from './readme.js'
+import { appendEntry, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
+
+export interface BuildInput {
+  archiveId: string
+  storageKey: string
+  request: { id: string, type: string, regime: string }
+  /** Connectors whose collect task ran for the request: each gets a section, even if it found nothing. */
+  searched: readonly string[]
+  generatedAt: Date
+}
+
+export interface BuildDeps {
+  items: ItemsRepository
+  storage: BlobStore
+  registry: ConnectorRegistry
+  /** AES-256 key for encryption at rest; null stores the zip as it is. */
+  encryptionKey: Buffer | null
+  log: FastifyBaseLogger
+}
+
+export interface BuiltArchive { size: number, sha256: string, encryption: EncryptionLayout | null, manifest: ManifestSummary }
+
+/** A stored file whose content no longer matches what was recorded when it was collected. */
+export class ArchiveItemCorrupt extends Error {
+  readonly code = 'DSR_ARCHIVE_ITEM_CORRUPT'
+}
+
+/**
+ * Builds one request's archive as a zip streamed into the BlobStore: per stream an NDJSON file, a
+ * CSV file and a JSON Schema; the collected files; index.html, README.txt and manifest.json.
+ * Items are read page by page and entries are appended one at a time, each waiting for the one
+ * before, so memory stays bounded whatever the size. Returns the plaintext zip's size and SHA-256.
+ */
+export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise<BuiltArchive> {
+  const { items, storage } = deps
+  const requestId = input.request.id
+  const systems = overview(deps, input, await items.totals(requestId))
+
+  const zip = new ZipArchive({ zlib: { level: 6 } })
+  zip.on('warning', (err) => deps.log.warn({ err }, 'archive warning'))
+  const whole = measure()
+  const sealer = deps.encryptionKey ? createSealer(deps.encryptionKey, input.archiveId) : null
+  const body = new PassThrough()
+  const piping = pipeline(zip, tap(whole), sealer ? sealer.transform : new PassThrough(), body)
+  const putting = storage.put(input.storageKey, body)
+  piping.catch(() => {})
+  putting.catch(() => {})
+
+  const entries: ManifestFile[] = []
+  const attachments = { count: 0, bytes: 0 }
+  const add = async (file: Omit<ManifestFile, 'bytes' | 'sha256' | 'compression'>, source: Chunks, store = false) => {
+    const m = measure()
+    await appendEntry(zip, hashed(source, m), { name: file.path, date: input.generatedAt, store })
+    const done: ManifestFile = { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: store ? 'stored' : 'deflated' }
+    return done
+  }
+  const attachmentsOf = (connector: string, stream: string) => attachmentLinks(items, requestId, connector, stream)
+
+  try {
+    for (const system of systems) {
+      for (const s of system.streams) {
+        const base = { connector: system.id, stream: s.name, categories: s.categories, collected_at: s.collectedAt?.toISOString() ?? null }
+        if (s.records > 0) {
+          const columns = new CsvColumns()
+          const schema = new SchemaInferrer()
+          const records = () => recordsOf(items, requestId, system.id, s.name)
+          entries.push(await add({ ...base, path: PATHS.records(system.id, s.name), kind: 'records', media_type: MEDIA_TYPES.records, records: s.records },
+            ndjson(records(), (r) => { columns.add(r); schema.add(r) })))
+          if (schema.records !== s.records) throw new Error('collected items changed while the archive was built')
+          const schemaText = JSON.stringify(schema.schema({
+            id: PATHS.schema(system.id, s.name), title: `${system.displayName}: ${s.name}`, description: s.description
+          }), null, 2)
+          entries.push(await add({ ...base, path: PATHS.schema(system.id, s.name), kind: 'schema', media_type: MEDIA_TYPES.schema, records: s.records }, [`${schemaText}\n`]))
+          entries.push(await add({ ...base, path: PATHS.table(system.id, s.name), kind: 'table', media_type: MEDIA_TYPES.table, records: s.records },
+            csvStream(columns, records())))
+        }
+        for await (const { link, item } of attachmentsOf(system.id, s.name)) {
+          const file = item.file!
+          const added = await add({ ...base, path: link.path, kind: 'attachment', media_type: file.contentType, records: null, collected_at: item.collectedAt.toISOString() },
+            await storage.get(file.storageKey), isCompressed(file.contentType, file.name))
+          if (added.sha256 !== file.sha256 || added.bytes !== file.size) throw new ArchiveItemCorrupt(`stored file of item ${item.id} does not match its recorded hash`)
+          attachments.count++
+          attachments.bytes += added.bytes
+        }
+      }
+    }
+    const meta = { requestId, requestType: input.request.type, regime: input.request.regime, generatedAt: input.generatedAt }
+    const docs = [
+      await add({ path: PATHS.index, kind: 'overview', media_type: MEDIA_TYPES.index, connector: null, stream: null, categories: [], records: null, collected_at: null },
+        overviewHtml({ ...meta, systems, attachments: async function * (c, s) { for await (const a of attachmentsOf(c, s)) yield a.link } })),
+      await add({ path: PATHS.readme, kind: 'readme', media_type: MEDIA_TYPES.readme, connector: null, stream: null, categories: [], records: null, collected_at: null },
+        [readmeText(meta)])
+    ]
+    const header = manifestHeader(input.request, input.generatedAt)
+    await appendEntry(zip, hashed(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs]), measure()),
+      { name: PATHS.manifest, date: input.generatedAt })
+    await zip.finalize()
+    await piping
+    await putting
+    return {
+      size: whole.bytes,
+      sha256: whole.hash.digest('hex'),
+      encryption: sealer ? sealer.layout() : null,
+      manifest: {
+        ...header,
+        files: entries.length + attachments.count + docs.length,
+        records: systems.reduce((n, s) => n + s.streams.reduce((m, x) => m + x.records, 0), 0),
+        attachments,
+        entries: [...entries, ...docs]
+      }
+    }
+  } catch (err) {
+    zip.abort()
+    body.destroy(err as Error)
+    await Promise.allSettled([piping, putting])
+    throw err
+  }
+}
+
+/** The sections of the archive: every connector searched or holding items, each stream declared or found. */
+function overview (deps: BuildDeps, input: BuildInput, totals: StreamTotals[]): SystemOverview[] {
+  const ids = [...new Set([...input.searched, ...totals.map((t) => t.connectorId)])].sort()
+  return ids.map((id) => {
+    const instance = deps.registry.get(id)
+    const mine = totals.filter((t) => t.connectorId === id)
+    const names = [...new Set([...(instance?.streams ?? []).map((s) => s.name), ...mine.map((t) => t.stream)])]
+    return {
+      id,
+      displayName: instance?.displayName ?? id,
+      streams: names.map((name) => {
+        const info = instance?.streams.find((s) => s.name === name)
+        const of = (kind: string) => mine.find((t) => t.stream === name && t.kind === kind)
+        const latest = [of('record')?.lastCollectedAt, of('file')?.lastCollectedAt].filter((d): d is Date => d !== undefined)
+        return {
+          name,
+          description: info?.description ?? '',
+          categories: info?.categories ?? [],
+          records: of('record')?.count ?? 0,
+          attachments: of('file')?.count ?? 0,
+          collectedAt: latest.length > 0 ? new Date(Math.max(...latest.map((d) => d.getTime()))) : null
+        }
+      })
+    }
+  })
+}
+
+async function * recordsOf (items: ItemsRepository, requestId: string, connector: string, stream: string): AsyncGenerator<Record<string, unknown>> {
+  for await (const row of items.each(requestId, connector, stream, 'record')) yield row.data ?? {}
+}
+
+/** A stream's files in collection order, numbered from 1: the same paths each time they are read. */
+async function * attachmentLinks (items: ItemsRepository, requestId: string, connector: string, stream: string): AsyncGenerator<{ link: AttachmentLink, item: CollectedItemRow }> {
+  let n = 0
+  for await (const item of items.each(requestId, connector, stream, 'file')) {
+    const file = item.file!
+    yield { item, link: { connector, stream, name: file.name, bytes: file.size, path: PATHS.attachment(connector, stream, ++n, file.name) } }
+  }
+}
+
+/** Manifest entries of the attachments, re-read from the database (their hashes were verified while zipping). */
+async function * attachmentEntries (systems: SystemOverview[], of: (c: string, s: string) => AsyncIterable<{ link: AttachmentLink, item: CollectedItemRow }>): AsyncGenerator<ManifestFile> {
+  for (const system of systems) {
+    for (const s of system.streams) {
+      if (s.attachments === 0) continue
+      for await (const { link, item } of of(system.id, s.name)) {
+        const file = item.file!
+        yield {
+          path: link.path, kind: 'attachment', media_type: file.contentType, connector: system.id, stream: s.name, categories: s.categories,
+          records: null, bytes: file.size, sha256: file.sha256, collected_at: item.collectedAt.toISOString(),
+          compression: isCompressed(file.contentType, file.name) ? 'stored' : 'deflated'
+        }
+      }
+    }
+  }
+}

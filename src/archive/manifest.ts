@@ -1,0 +1,65 @@
+import { ARCHIVE_FORMAT_VERSION } from './layout.js'
+
+export type ManifestFileKind = 'records' | 'table' | 'schema' | 'attachment' | 'overview' | 'readme'
+
+/** One file of the archive, as manifest.json describes it. `bytes` and `sha256` are of its content. */
+export interface ManifestFile {
+  path: string
+  kind: ManifestFileKind
+  media_type: string
+  connector: string | null
+  stream: string | null
+  categories: readonly string[]
+  /** Records in the file (data and schema files: of the stream); null for attachments and documents. */
+  records: number | null
+  bytes: number
+  sha256: string
+  /** Latest collection time of the stream's data; null for the archive's own documents. */
+  collected_at: string | null
+  compression: 'stored' | 'deflated'
+}
+
+export interface ManifestHeader {
+  format: 'dsar-archive'
+  format_version: number
+  request: { id: string, type: string, regime: string }
+  generated_at: string
+}
+
+/**
+ * What the database keeps of a manifest (`archives.manifest`): the header, every file except the
+ * attachments (one entry per stream and format: bounded by configuration), and attachment totals.
+ * The full list is in the archive's manifest.json.
+ */
+export interface ManifestSummary extends ManifestHeader {
+  files: number
+  records: number
+  attachments: { count: number, bytes: number }
+  entries: ManifestFile[]
+}
+
+export function manifestHeader (request: { id: string, type: string, regime: string }, generatedAt: Date): ManifestHeader {
+  return {
+    format: 'dsar-archive',
+    format_version: ARCHIVE_FORMAT_VERSION,
+    request: { id: request.id, type: request.type, regime: request.regime },
+    generated_at: generatedAt.toISOString()
+  }
+}
+
+/**
+ * manifest.json, written as a stream: the header, then `files`, one entry per line. Attachments are
+ * read back from the database page by page, so the manifest of a very large archive is never held whole.
+ */
+export async function * manifestJson (header: ManifestHeader, groups: Array<Iterable<ManifestFile> | AsyncIterable<ManifestFile>>): AsyncGenerator<string> {
+  const head = JSON.stringify(header, null, 2)
+  yield `${head.slice(0, -2)},\n  "files": [`
+  let first = true
+  for (const group of groups) {
+    for await (const file of group) {
+      yield `${first ? '' : ','}\n    ${JSON.stringify(file)}`
+      first = false
+    }
+  }
+  yield '\n  ]\n}\n'
+}

@@ -1,0 +1,62 @@
+import { ARCHIVE_FORMAT_VERSION, PATHS } from './layout.js'
+
+/** README.txt: how to read the archive, for the person and for whoever imports it. */
+export function readmeText (input: { requestId: string, requestType: string, regime: string, generatedAt: Date }): string {
+  return `YOUR PERSONAL DATA
+==================
+
+Request:   ${input.requestId} (${input.requestType}, ${input.regime.toUpperCase()})
+Generated: ${input.generatedAt.toISOString()}
+Format:    dsar-archive version ${ARCHIVE_FORMAT_VERSION}
+
+Start with ${PATHS.index}: open it in any web browser. It lists every system that was searched,
+what each holds about you, and links to the files below. It needs no internet connection.
+
+WHAT IS IN THIS ARCHIVE
+-----------------------
+
+${PATHS.index}
+    An overview to read in a browser.
+
+data/<system>/<data set>.ndjson
+    The records, one JSON object per line (NDJSON, UTF-8, lines end with LF). Meant for programs:
+    each line can be parsed on its own, and values keep their types (numbers, true/false, lists,
+    nested objects).
+
+data/<system>/<data set>.csv
+    The same records as a table for spreadsheet programs (RFC 4180: comma-separated, UTF-8 with a
+    byte order mark, CRLF line ends, a header row naming the columns). Columns are the fields in
+    the order they first appear. An empty cell means the field is empty or absent. Nested values
+    (lists, objects) are written as JSON. Text that starts with = + - @ (or a tab or carriage
+    return) is prefixed with an apostrophe ' so that a spreadsheet shows it as text instead of
+    running it as a formula; the .ndjson file has the value exactly as stored.
+
+schemas/<system>/<data set>.schema.json
+    A JSON Schema (draft 2020-12) describing the fields of that data set: their types, and which
+    fields every record has. Every record in the .ndjson file is valid against it.
+
+files/<system>/<data set>/<n>-<name>
+    Documents and other files, exactly as the system holds them, numbered within their data set.
+
+${PATHS.manifest}
+    A machine-readable list of every file in this archive (except itself): its path, the system
+    and data set it comes from, the data categories, the number of records, its size in bytes,
+    its SHA-256 checksum and when the data was collected.
+
+CHECKING THE FILES
+------------------
+
+Each file's SHA-256 checksum is in ${PATHS.manifest} ("sha256"). To check a file on Linux or
+macOS, in the folder where you extracted the archive:
+
+    sha256sum data/<system>/<data set>.ndjson      (Linux)
+    shasum -a 256 data/<system>/<data set>.ndjson  (macOS)
+
+On Windows (PowerShell):
+
+    Get-FileHash -Algorithm SHA256 data\\<system>\\<data set>.ndjson
+
+The printed checksum must equal the one in the manifest. The service that sent you this archive
+also records the checksum of the whole .zip file, so the archive as a whole can be checked too.
+`.replace(/\n/g, '\r\n')
+}

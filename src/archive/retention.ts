@@ -1,0 +1,67 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle } from '../db/client.js'
+import { createArchivesRepository } from '../db/repositories/archives-repository.js'
+import { createItemsRepository } from '../db/repositories/items-repository.js'
+import { recordEvent } from '../db/repositories/requests-repository.js'
+import type { BlobStore } from '../storage/blob-store.js'
+import { archivePrefix, itemFilesPrefix } from './layout.js'
+
+const BATCH = 20
+
+export interface SweepResult { archives: number, itemSets: number }
+
+/**
+ * Retention: deletes what was collected for access and portability requests once it has been kept
+ * long enough. Archives past `expires_at` (ready, or failed after their last attempt) lose their
+ * zip, the collected items and the stored item files, and are marked expired; collected items of
+ * ready archives go earlier when COLLECTED_ITEMS_RETENTION_DAYS is shorter. The request and its
+ * audit trail stay, with an event holding counts only.
+ *
+ * Any number of processes may sweep at once: rows are taken with `for update skip locked`, in
+ * small batches, each in its own transaction.
+ */
+export function createArchiveRetention (deps: { dbh: DbHandle, storage: BlobStore, log: FastifyBaseLogger, itemsRetentionDays: number }) {
+  const { dbh, storage } = deps
+  const archives = createArchivesRepository(dbh)
+  const items = createItemsRepository(dbh)
+
+  async function batches (sweep: () => Promise<number>): Promise<number> {
+    let total = 0
+    for (;;) {
+      const n = await sweep()
+      total += n
+      if (n < BATCH) return total
+    }
+  }
+
+  return async function sweepExpiredArchives (now: Date = new Date()): Promise<SweepResult> {
+    const expired = await batches(() => dbh.transaction(async (tx) => {
+      const due = await archives.lockExpired(tx, now, BATCH)
+      for (const archive of due) {
+        await storage.delete(archivePrefix(archive.requestId))
+        await storage.delete(itemFilesPrefix(archive.requestId))
+        const removed = await items.deleteForRequest(tx, archive.requestId)
+        await archives.markExpired(tx, archive.id, now)
+        await recordEvent(tx, archive.requestId, 'retention', 'archive_expired', null, {
+          archive_id: archive.id, archive_bytes: archive.size ?? 0, records_deleted: removed.records, files_deleted: removed.files
+        })
+      }
+      return due.length
+    }))
+    const itemSets = await batches(() => dbh.transaction(async (tx) => {
+      const due = await archives.lockItemsDue(tx, now, deps.itemsRetentionDays, BATCH)
+      for (const archive of due) {
+        await storage.delete(itemFilesPrefix(archive.requestId))
+        const removed = await items.deleteForRequest(tx, archive.requestId)
+        await recordEvent(tx, archive.requestId, 'retention', 'collected_items_deleted', null, {
+          records_deleted: removed.records, files_deleted: removed.files
+        })
+      }
+      return due.length
+    }))
+    if (expired + itemSets > 0) deps.log.info({ archives: expired, itemSets }, 'retention sweep deleted expired data')
+    return { archives: expired, itemSets }
+  }
+}
+
+export type SweepExpiredArchives = ReturnType<typeof createArchiveRetention>

@@ -1,0 +1,70 @@
+import { createHash, type Hash } from 'node:crypto'
+import { Readable, Transform } from 'node:stream'
+import type { ZipArchive, ZipEntryData } from 'archiver'
+
+/** Running size and SHA-256 of bytes as they pass. */
+export interface Measure { hash: Hash, bytes: number }
+export const measure = (): Measure => ({ hash: createHash('sha256'), bytes: 0 })
+
+export type Chunks = AsyncIterable<Buffer | string> | Iterable<Buffer | string>
+
+/** A byte stream of `source`, measured into `m` on the way. */
+export function hashed (source: Chunks, m: Measure): Readable {
+  return Readable.from((async function * () {
+    for await (const chunk of source) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      m.hash.update(b)
+      m.bytes += b.length
+      yield b
+    }
+  })(), { objectMode: false })
+}
+
+/** A pass-through that measures into `m`. */
+export function tap (m: Measure): Transform {
+  return new Transform({
+    transform (chunk: Buffer, _enc, cb) {
+      m.hash.update(chunk)
+      m.bytes += chunk.length
+      cb(null, chunk)
+    }
+  })
+}
+
+/** NDJSON lines of `records`, gathered into chunks of about 64 KiB; `each` sees every record on the way. */
+export async function * ndjson (records: AsyncIterable<Record<string, unknown>>, each: (r: Record<string, unknown>) => void): AsyncGenerator<string> {
+  let chunk = ''
+  for await (const record of records) {
+    each(record)
+    chunk += `${JSON.stringify(record)}\n`
+    if (chunk.length >= 65_536) {
+      yield chunk
+      chunk = ''
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
+/**
+ * Appends one entry and waits until archiver has written it (or its source failed). archiver
+ * pipes every appended stream at once and does not pass a source's error on; waiting entry by
+ * entry keeps one source open at a time and surfaces its failure.
+ */
+export function appendEntry (zip: ZipArchive, source: Readable, data: ZipEntryData): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onEntry = (entry: { name: string }) => { if (entry.name === data.name) settle() }
+    const onError = (err: Error) => settle(err)
+    const settle = (err?: Error) => {
+      zip.off('entry', onEntry)
+      zip.off('error', onError)
+      source.off('error', onError)
+      if (err) reject(err)
+      else resolve()
+    }
+    zip.on('entry', onEntry)
+    zip.once('error', onError)
+    source.once('error', onError)
+    source.on('error', () => {}) // reported above; later errors (after an abort) must not go unhandled
+    zip.append(source, data)
+  })
+}

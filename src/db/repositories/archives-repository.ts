@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto'
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
+import type { DbHandle, TxHandle } from '../client.js'
+import { archiveLinks, archives } from '../schema.js'
+
+export type ArchiveRow = typeof archives.$inferSelect
+export type ArchiveLinkRow = typeof archiveLinks.$inferSelect
+
+/** A build attempt that holds the archive row: the new id, and the file a previous attempt may have left. */
+export interface BuildClaim { id: string, previousKey: string | null }
+
+/** Archives and their download links. Writes that must agree with others take the caller's transaction. */
+export function createArchivesRepository (dbh: DbHandle) {
+  return {
+    async forRequest (requestId: string, db: TxHandle = dbh): Promise<ArchiveRow | null> {
+      const [row] = await db.db.select().from(archives).where(eq(archives.requestId, requestId)).limit(1)
+      return row ?? null
+    },
+
+    /**
+     * Starts a build attempt: a ready or expired archive is left alone (null); otherwise the row gets a
+     * fresh id, so the file of an earlier, interrupted attempt is never mistaken for this one's.
+     */
+    async claimBuild (requestId: string, storageKey: (archiveId: string) => string): Promise<BuildClaim | null> {
+      return dbh.transaction(async (tx) => {
+        await createPendingArchive(tx, requestId)
+        const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
+        if (!row || row.status === 'ready' || row.status === 'expired') return null
+        const id = randomUUID()
+        await tx.db.update(archives).set({
+          id, status: 'building', storageKey: storageKey(id), errorCode: null, size: null, sha256: null,
+          manifest: null, encryption: null, readyAt: null, expiresAt: null
+        }).where(eq(archives.id, row.id))
+        return { id, previousKey: row.storageKey }
+      })
+    },
+
+    /** Marks this attempt's archive ready; false when a newer attempt took the row over meanwhile. */
+    async markReady (tx: TxHandle, id: string, done: Pick<ArchiveRow, 'size' | 'sha256' | 'manifest' | 'encryption' | 'readyAt' | 'expiresAt'>): Promise<boolean> {
+      const rows = await tx.db.update(archives).set({ ...done, status: 'ready', errorCode: null })
+        .where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
+      return rows.length === 1
+    },
+
+    /** Records a failed attempt; the last one marks the archive failed (kept until `expiresAt` for retention). */
+    async markAttemptFailed (tx: TxHandle, id: string, errorCode: string, final: { expiresAt: Date } | null): Promise<boolean> {
+      const rows = await tx.db.update(archives).set({
+        errorCode, ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt } : {})
+      }).where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
+      return rows.length === 1
+    },
+
+    /** Archives past their expiry, locked for this sweep; others sweeping at once skip them. */
+    async lockExpired (tx: TxHandle, now: Date, limit: number): Promise<ArchiveRow[]> {
+      return tx.db.select().from(archives)
+        .where(and(inArray(archives.status, ['ready', 'failed']), sql`${archives.expiresAt} <= ${now.toISOString()}::timestamptz`))
+        .orderBy(archives.expiresAt).limit(limit).for('update', { skipLocked: true })
+    },
+
+    /** Ready archives whose collected items are due for deletion before the archive itself. */
+    async lockItemsDue (tx: TxHandle, now: Date, itemDays: number, limit: number): Promise<ArchiveRow[]> {
+      return tx.db.select().from(archives).where(and(
+        eq(archives.status, 'ready'),
+        sql`${archives.readyAt} + make_interval(days => ${itemDays}) <= ${now.toISOString()}::timestamptz`,
+        sql`exists (select 1 from collected_items i where i.request_id = ${archives.requestId})`
+      )).orderBy(archives.readyAt).limit(limit).for('update', { skipLocked: true })
+    },
+
+    async markExpired (tx: TxHandle, id: string, now: Date): Promise<void> {
+      await tx.db.update(archives).set({ status: 'expired', deletedAt: now }).where(eq(archives.id, id))
+    },
+
+    async createLink (tx: TxHandle, link: { requestId: string, createdBy: string, expiresAt: Date }): Promise<ArchiveLinkRow> {
+      const [row] = await tx.db.insert(archiveLinks).values(link).returning()
+      return row!
+    },
+
+    async link (linkId: string, db: TxHandle = dbh): Promise<ArchiveLinkRow | null> {
+      const [row] = await db.db.select().from(archiveLinks).where(eq(archiveLinks.id, linkId)).limit(1)
+      return row ?? null
+    },
+
+    /** Revokes a link of the request; null when there is no such link, false when it was already revoked. */
+    async revokeLink (tx: TxHandle, requestId: string, linkId: string, actor: string): Promise<boolean | null> {
+      const [row] = await tx.db.select().from(archiveLinks)
+        .where(and(eq(archiveLinks.id, linkId), eq(archiveLinks.requestId, requestId))).for('update')
+      if (!row) return null
+      const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: actor })
+        .where(and(eq(archiveLinks.id, linkId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })
+      return revoked.length === 1
+    },
+
+    async countDownload (tx: TxHandle, linkId: string): Promise<void> {
+      await tx.db.update(archiveLinks).set({ downloads: sql`${archiveLinks.downloads} + 1` }).where(eq(archiveLinks.id, linkId))
+    }
+  }
+}
+
+export type ArchivesRepository = ReturnType<typeof createArchivesRepository>
+
+/** The archive row of a request that just completed, in its transaction (idempotent). */
+export async function createPendingArchive (tx: TxHandle, requestId: string): Promise<void> {
+  await tx.db.insert(archives).values({ requestId }).onConflictDoNothing({ target: archives.requestId })
+}

@@ -1,0 +1,106 @@
+import { createHmac } from 'node:crypto'
+import { sql } from 'drizzle-orm'
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle } from '../db/client.js'
+import { OPEN_STATUSES } from '../domain/lifecycle.js'
+
+export type DeadlineKind = 'due_soon' | 'overdue'
+
+export interface DeadlineEntry {
+  id: string
+  type: string
+  regime: string
+  status: string
+  due_at: string
+  /** Hours until due (positive) or since due (negative), rounded to one decimal. */
+  hours_left: number
+}
+
+const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
+const HOUR = 3_600_000
+
+/**
+ * Open requests due within `windowHours` of `now`, and those already overdue, by their effective
+ * due date (the extended one when extended). Ids and classification only, no subject identifiers.
+ */
+export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[] }> {
+  const until = new Date(now.getTime() + windowHours * HOUR)
+  const rows = await dbh.rows<{ id: string, type: string, regime: string, status: string, due: Date | string }>(sql`
+    select id, type, regime, status, coalesce(extended_due_at, due_at) as due from requests
+    where status in (${openList}) and coalesce(extended_due_at, due_at) <= ${until.toISOString()}
+    order by coalesce(extended_due_at, due_at), id limit ${limit}`)
+  const entries = rows.map((r) => {
+    const due = new Date(r.due)
+    return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: Math.round((due.getTime() - now.getTime()) / HOUR * 10) / 10 }
+  })
+  return {
+    due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),
+    overdue: entries.filter((e) => Date.parse(e.due_at) < now.getTime())
+  }
+}
+
+/** `v1=<hex>`: HMAC-SHA256 over `${timestamp}.${body}` with the shared secret. */
+export function signWebhook (secret: string, timestamp: string, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
+}
+
+/**
+ * The deadline job: for each due-soon or overdue request not yet notified for that kind, claims
+ * the (request, kind) row in deadline_notifications and POSTs a signed webhook. A delivery that
+ * fails (network, non-2xx) gives the claim back, so the next run tries again. Without a webhook
+ * URL it only counts.
+ */
+export async function runDeadlineMonitor (deps: {
+  dbh: DbHandle
+  log: FastifyBaseLogger
+  webhookUrl?: string | undefined
+  secret?: string | undefined
+  warningHours: number
+  fetch?: typeof fetch
+}, now: Date): Promise<Record<string, number>> {
+  const found = await findDeadlines(deps.dbh, now, deps.warningHours)
+  const counts = { due_soon: found.due_soon.length, overdue: found.overdue.length, notified: 0, failed: 0 }
+  if (!deps.webhookUrl) return counts
+  const send = deps.fetch ?? globalThis.fetch
+  for (const [kind, list] of [['due_soon', found.due_soon], ['overdue', found.overdue]] as const) {
+    for (const entry of list) {
+      const [claimed] = await deps.dbh.rows<{ request_id: string }>(sql`
+        insert into deadline_notifications (request_id, kind) values (${entry.id}, ${kind})
+        on conflict (request_id, kind) do nothing returning request_id`)
+      if (!claimed) continue
+      const body = JSON.stringify({
+        event: 'dsr.deadline',
+        kind,
+        request: { id: entry.id, type: entry.type, regime: entry.regime, status: entry.status, due_at: entry.due_at },
+        hours_left: entry.hours_left,
+        sent_at: now.toISOString()
+      })
+      const timestamp = String(Math.floor(Date.now() / 1000))
+      let status = 0
+      try {
+        const res = await send(deps.webhookUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-dsr-timestamp': timestamp,
+            'x-dsr-signature': deps.secret ? signWebhook(deps.secret, timestamp, body) : 'unsigned'
+          },
+          body,
+          signal: AbortSignal.timeout(10_000)
+        })
+        status = res.status
+        await res.body?.cancel()
+      } catch (err) {
+        deps.log.warn({ err: { name: (err as Error)?.name }, kind }, 'deadline webhook delivery failed')
+      }
+      if (status >= 200 && status < 300) {
+        counts.notified++
+        await deps.dbh.rows(sql`update deadline_notifications set delivery_status = ${status} where request_id = ${entry.id} and kind = ${kind}`)
+      } else {
+        counts.failed++
+        await deps.dbh.rows(sql`delete from deadline_notifications where request_id = ${entry.id} and kind = ${kind}`)
+      }
+    }
+  }
+  return counts
+}

@@ -1,0 +1,44 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import type { DbHandle } from '../db/client.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import type { SweepExpiredArchives } from '../archive/retention.js'
+import type { Circuit } from './circuit.js'
+import { runDeadlineMonitor } from './deadline-monitor.js'
+import { sweepAll } from './retention.js'
+import type { ScheduledJob } from './scheduler.js'
+
+/** The time a job runs "as of": its slot when that is later than the clock (tests drive slots by hand). */
+const asOf = (slot: Date) => new Date(Math.max(Date.now(), slot.getTime()))
+
+/** Every scheduled job of the service, with its cron from configuration. */
+export function scheduledJobs (deps: {
+  config: Config
+  dbh: DbHandle
+  registry: ConnectorRegistry
+  circuit: Pick<Circuit, 'runDue'>
+  sweepExpiredArchives: SweepExpiredArchives
+  log: FastifyBaseLogger
+}): ScheduledJob[] {
+  const { config } = deps
+  return [
+    { name: 'connector_health', cron: config.HEALTH_CRON, run: (slot) => deps.circuit.runDue(asOf(slot)) },
+    { name: 'retention_sweep', cron: config.RETENTION_CRON, run: (slot) => sweepAll(deps.dbh, deps.registry, asOf(slot)) },
+    {
+      name: 'archive_expiry',
+      cron: config.ARCHIVE_EXPIRY_CRON,
+      run: async (slot) => ({ ...await deps.sweepExpiredArchives(asOf(slot)) })
+    },
+    {
+      name: 'deadline_monitor',
+      cron: config.DEADLINE_CRON,
+      run: (slot) => runDeadlineMonitor({
+        dbh: deps.dbh,
+        log: deps.log,
+        webhookUrl: config.DEADLINE_WEBHOOK_URL,
+        secret: config.DEADLINE_WEBHOOK_SECRET,
+        warningHours: config.DEADLINE_WARNING_HOURS
+      }, asOf(slot))
+    }
+  ]
+}

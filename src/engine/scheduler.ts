@@ -1,0 +1,71 @@
+import { sql } from 'drizzle-orm'
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle } from '../db/client.js'
+import type { Boss } from './queue.js'
+
+/** A job the scheduler runs on a cron schedule, at most once per period for the whole deployment. */
+export interface ScheduledJob {
+  /** Stable name: the job_runs name, and the pg-boss queue `dsr_cron_<name>`. */
+  name: string
+  /** Five-field cron, UTC (pg-boss cron has minute granularity). */
+  cron: string
+  /** Does the work for the period starting at `slot`; returns counts only (stored in job_runs.details). */
+  run (slot: Date): Promise<Record<string, unknown>>
+}
+
+export const cronQueue = (name: string) => `dsr_cron_${name}`
+
+/** The period start of a cron tick: the minute it was sent in. */
+export function minuteSlot (at: Date): Date {
+  return new Date(Math.floor(at.getTime() / 60_000) * 60_000)
+}
+
+/**
+ * Runs scheduled jobs on pg-boss cron. pg-boss already sends one job per cron tick across instances
+ * (its schedule table and a singleton per minute); on top of that every run first inserts its
+ * (name, slot) into job_runs, and only the instance whose insert went in runs the job. So a period
+ * runs once, provably, even if a tick is delivered twice or two instances tick by hand.
+ */
+export function createScheduler (deps: { dbh: DbHandle, boss: Boss, instance: string, log: FastifyBaseLogger, jobs: readonly ScheduledJob[] }) {
+  const { dbh, boss, log } = deps
+  const byName = new Map(deps.jobs.map((j) => [j.name, j]))
+
+  /** Runs job `name` for the period starting at `slot` unless some instance already did. */
+  async function tick (name: string, slot: Date): Promise<{ ran: boolean, details?: Record<string, unknown> }> {
+    const job = byName.get(name)
+    if (!job) throw new Error(`no scheduled job ${name}`)
+    const [claimed] = await dbh.rows<{ id: number }>(sql`
+      insert into job_runs (name, slot, instance) values (${name}, ${slot.toISOString()}, ${deps.instance})
+      on conflict (name, slot) do nothing returning id`)
+    if (!claimed) return { ran: false }
+    try {
+      const details = await job.run(slot)
+      await dbh.rows(sql`update job_runs set finished_at = now(), outcome = 'succeeded', details = ${JSON.stringify(details)}::jsonb where id = ${claimed.id}`)
+      return { ran: true, details }
+    } catch (err) {
+      log.error({ err, job: name }, 'scheduled job failed')
+      const details = { error: (err as { code?: string }).code ?? (err as Error)?.name ?? 'error' }
+      await dbh.rows(sql`update job_runs set finished_at = now(), outcome = 'failed', details = ${JSON.stringify(details)}::jsonb where id = ${claimed.id}`)
+      return { ran: true, details }
+    }
+  }
+
+  return {
+    jobs: deps.jobs,
+    tick,
+
+    /** Creates each job's queue and cron schedule, and works the queue in this instance. */
+    async start (): Promise<void> {
+      for (const job of deps.jobs) {
+        const queue = cronQueue(job.name)
+        await boss.createQueue(queue)
+        await boss.schedule(queue, job.cron, {}, { tz: 'UTC' })
+        await boss.work(queue, { batchSize: 1, pollingIntervalSeconds: 2, includeMetadata: true }, async ([sent]) => {
+          if (sent) await tick(job.name, minuteSlot(sent.createdOn))
+        })
+      }
+    }
+  }
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>

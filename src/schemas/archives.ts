@@ -1,0 +1,63 @@
+import { Type, type Static } from 'typebox'
+
+const dateTime = Type.String({ format: 'date-time' })
+
+export const ArchiveSummarySchema = Type.Object({
+  status: Type.Enum(['building', 'ready', 'failed', 'expired'], {
+    description: 'building until the zip is stored; ready to download; failed after its last attempt; expired once deleted by retention'
+  }),
+  size: Type.Union([Type.Integer(), Type.Null()], { description: 'Bytes of the zip as downloaded' }),
+  sha256: Type.Union([Type.String({ pattern: '^[a-f0-9]{64}$' }), Type.Null()], { description: 'SHA-256 of the zip as downloaded; also its ETag' }),
+  ready_at: Type.Union([dateTime, Type.Null()]),
+  expires_at: Type.Union([dateTime, Type.Null()], { description: 'When the archive and the collected data are deleted' }),
+  links: Type.Object({
+    download: Type.String({ description: 'GET: the zip (API key with archives:read)' }),
+    links: Type.String({ description: 'POST: a signed download link for the person' })
+  }, { additionalProperties: false })
+}, {
+  $id: 'ArchiveSummary',
+  additionalProperties: false,
+  description: 'The portability archive of an access or portability request, built when the request completes'
+})
+export type ArchiveSummary = Static<typeof ArchiveSummarySchema>
+
+export const CreateArchiveLinkSchema = Type.Object({
+  expires_in_seconds: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 2_592_000,
+    description: 'Lifetime of the link; ARCHIVE_LINK_TTL_SECONDS (7 days) by default, at most 30 days, never past the archive\'s expiry'
+  }))
+}, { $id: 'CreateArchiveLink', additionalProperties: false, examples: [{ expires_in_seconds: 86400 }] })
+
+export const ArchiveLinkSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  url: Type.String({ description: 'Path of the signed link, to prefix with the service\'s public address; works without an API key' }),
+  expires_at: dateTime
+}, { $id: 'ArchiveLink', additionalProperties: false })
+
+export const ArchiveLinkParamsSchema = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'Request id' }),
+  linkId: Type.String({ format: 'uuid' })
+}, { additionalProperties: false })
+
+export const SignedLinkParamsSchema = Type.Object({
+  linkId: Type.String({ format: 'uuid' })
+}, { additionalProperties: false })
+
+export const SignedLinkQuerySchema = Type.Object({
+  exp: Type.Optional(Type.String({ maxLength: 20, description: 'Expiry, Unix seconds' })),
+  sig: Type.Optional(Type.String({ maxLength: 100, description: 'HMAC-SHA256 signature of the link' }))
+}, { additionalProperties: false })
+
+export const DownloadHeadersSchema = Type.Object({
+  range: Type.Optional(Type.String({ maxLength: 200, description: 'One byte range, e.g. bytes=0-1048575' })),
+  'if-range': Type.Optional(Type.String({ maxLength: 200, description: 'The ETag the range refers to; another tag gets the whole file' }))
+})
+
+/** A zip download: its body is binary, never serialised. */
+export const zipResponse = (description: string) => ({
+  description,
+  content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } }
+})
+
+export const archiveSchemas = [ArchiveSummarySchema, CreateArchiveLinkSchema, ArchiveLinkSchema] as const

@@ -1,0 +1,66 @@
+import { Type, type TSchema } from 'typebox'
+import { ref } from './common.js'
+
+const dateTime = Type.String({ format: 'date-time' })
+const HealthStatus = Type.Enum(['ok', 'down', 'unknown'], { description: 'unknown: never checked yet' })
+
+export const ConnectorHealthSchema = Type.Object({
+  connector: Type.String(),
+  status: HealthStatus,
+  latency_ms: Type.Union([Type.Integer(), Type.Null()]),
+  checked_at: Type.Union([dateTime, Type.Null()]),
+  message: Type.Union([Type.String(), Type.Null()], { description: 'Why it is down (never data)' })
+}, { $id: 'ConnectorHealth', additionalProperties: false })
+
+export const ConnectorSchema = Type.Object({
+  id: Type.String(),
+  driver: Type.String(),
+  display_name: Type.String(),
+  capabilities: Type.Array(Type.String()),
+  streams: Type.Array(Type.Object({
+    name: Type.String(), description: Type.String(), categories: Type.Array(Type.String())
+  }, { additionalProperties: false })),
+  required: Type.Boolean({ description: 'When down, /health/ready answers 503' }),
+  health_check_seconds: Type.Integer(),
+  health: ref(ConnectorHealthSchema)
+}, { $id: 'Connector', additionalProperties: false })
+
+export const ConnectorListSchema = Type.Object({
+  data: Type.Array(ref(ConnectorSchema))
+}, { $id: 'ConnectorList', additionalProperties: false })
+
+export const ConnectorHealthSummarySchema = Type.Object({
+  counts: Type.Object({ ok: Type.Integer(), down: Type.Integer(), unknown: Type.Integer() }, { additionalProperties: false }),
+  connectors: Type.Array(ref(ConnectorHealthSchema))
+}, { $id: 'ConnectorHealthSummary', additionalProperties: false })
+
+export const RetentionSweepSchema = Type.Object({
+  connector: Type.String(),
+  dry_run: Type.Boolean(),
+  total: Type.Integer({ description: 'Rows deleted or blanked (or, in a dry run, that would be)' }),
+  tables: Type.Record(Type.String(), Type.Object({
+    action: Type.Enum(['delete', 'null_columns']),
+    rows: Type.Integer(),
+    cutoff: dateTime
+  }, { additionalProperties: false }))
+}, { $id: 'RetentionSweep', additionalProperties: false })
+
+const DeadlineEntrySchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  type: Type.String(),
+  regime: Type.String(),
+  status: Type.String(),
+  due_at: dateTime,
+  hours_left: Type.Number({ description: 'Hours until due; negative when overdue' })
+}, { additionalProperties: false })
+
+export const DeadlineReportSchema = Type.Object({
+  generated_at: dateTime,
+  window_hours: Type.Integer(),
+  due_soon: Type.Array(DeadlineEntrySchema),
+  overdue: Type.Array(DeadlineEntrySchema)
+}, { $id: 'DeadlineReport', additionalProperties: false })
+
+export const operationsSchemas: readonly TSchema[] = [
+  ConnectorHealthSchema, ConnectorSchema, ConnectorListSchema, ConnectorHealthSummarySchema, RetentionSweepSchema, DeadlineReportSchema
+]

@@ -1,0 +1,142 @@
+import type { Readable } from 'node:stream'
+import type { DbHandle } from '../db/client.js'
+import type { ArchivesRepository } from '../db/repositories/archives-repository.js'
+import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { Errors } from '../errors.js'
+import type { BlobStore } from '../storage/blob-store.js'
+import { isReady, openPlaintext, type ReadyArchive } from '../archive/read.js'
+import type { LinkSigner } from '../archive/links.js'
+import { parseRange, rangeApplies } from '../archive/range.js'
+import type { ArchiveSummary } from '../schemas/archives.js'
+
+/** What a download route sends: status, headers, and the body (none for HEAD). */
+export interface Download { status: 200 | 206, headers: Record<string, string>, body: Readable | null }
+
+export interface DownloadOptions { range?: string | undefined, ifRange?: string | undefined, head: boolean }
+
+/**
+ * Serving archives: downloads with single byte ranges (decrypting only the segments needed),
+ * signed links for the person, and the archive's place in a request's resource. Every download
+ * leaves an audit event on the request, with the range and byte count and never any content.
+ */
+export function createArchivesService (deps: {
+  dbh: DbHandle
+  storage: BlobStore
+  archives: ArchivesRepository
+  requests: RequestsRepository
+  signer: LinkSigner
+  encryptionKey: Buffer | null
+  linkTtlSeconds: number
+  now?: () => Date
+}) {
+  const { archives } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function readyArchive (requestId: string): Promise<ReadyArchive> {
+    const archive = await archives.forRequest(requestId)
+    if (!archive) {
+      if (!(await deps.requests.findById(requestId))) throw new Errors.RequestNotFound(requestId)
+      throw new Errors.ArchiveNotReady()
+    }
+    // Past its expiry it is gone for readers, even before the retention sweep has deleted it.
+    if (archive.status === 'expired' || (archive.expiresAt && archive.status === 'ready' && archive.expiresAt <= now())) {
+      throw new Errors.ArchiveExpired()
+    }
+    if (!isReady(archive)) {
+      throw Object.assign(new Errors.ArchiveNotReady(), archive.status === 'building' ? { headers: { 'retry-after': '10' } } : {})
+    }
+    return archive
+  }
+
+  async function deliver (archive: ReadyArchive, opts: DownloadOptions, who: { actor: string, linkId?: string }): Promise<Download> {
+    const etag = `"${archive.sha256}"`
+    const size = archive.size
+    const range = rangeApplies(opts.ifRange, etag) ? parseRange(opts.range, size) : { kind: 'whole' as const }
+    if (range.kind === 'unsatisfiable') {
+      throw Object.assign(new Errors.RangeNotSatisfiable(size), { headers: { 'content-range': `bytes */${size}` } })
+    }
+    const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, size - 1]
+    const headers: Record<string, string> = {
+      'content-type': 'application/zip',
+      'content-disposition': `attachment; filename="personal-data-${archive.requestId}.zip"`,
+      'content-length': String(end - start + 1),
+      etag,
+      'accept-ranges': 'bytes',
+      'last-modified': (archive.readyAt ?? archive.createdAt).toUTCString(),
+      'cache-control': 'private, no-store',
+      'x-content-type-options': 'nosniff',
+      ...(range.kind === 'partial' ? { 'content-range': `bytes ${start}-${end}/${size}` } : {})
+    }
+    const status = range.kind === 'partial' ? 206 : 200
+    if (opts.head) return { status, headers, body: null }
+    const stream = await openPlaintext(deps.storage, deps.encryptionKey, archive, start, end)
+    try {
+      await deps.dbh.transaction(async (tx) => {
+        if (who.linkId) await archives.countDownload(tx, who.linkId)
+        await recordEvent(tx, archive.requestId, who.actor, 'archive_downloaded', null, {
+          archive_id: archive.id, range: range.kind === 'partial' ? `bytes=${start}-${end}` : null, bytes: end - start + 1, status
+        })
+      })
+    } catch (err) {
+      stream.destroy() // no download without its audit event
+      throw err
+    }
+    return { status, headers, body: stream }
+  }
+
+  return {
+    async summary (requestId: string): Promise<ArchiveSummary | null> {
+      const a = await archives.forRequest(requestId)
+      if (!a) return null
+      const self = `/v1/requests/${requestId}/archive`
+      return {
+        status: a.status,
+        size: a.size,
+        sha256: a.sha256,
+        ready_at: a.readyAt?.toISOString() ?? null,
+        expires_at: a.expiresAt?.toISOString() ?? null,
+        links: { download: self, links: `${self}/links` }
+      }
+    },
+
+    async download (requestId: string, actor: string, opts: DownloadOptions): Promise<Download> {
+      return deliver(await readyArchive(requestId), opts, { actor })
+    },
+
+    /** A download through a signed link: the signature first, then expiry and revocation. */
+    async downloadByLink (linkId: string, exp: string | undefined, sig: string | undefined, opts: DownloadOptions): Promise<Download> {
+      if (!exp || !sig) throw new Errors.LinkUnsigned()
+      const verdict = deps.signer.verify(linkId, exp, sig, now())
+      if (verdict === 'invalid') throw new Errors.LinkInvalid()
+      if (verdict === 'expired') throw new Errors.LinkExpired()
+      const link = await archives.link(linkId)
+      if (!link) throw new Errors.LinkInvalid()
+      if (link.revokedAt) throw new Errors.LinkRevoked()
+      if (link.expiresAt.getTime() <= now().getTime()) throw new Errors.LinkExpired()
+      return deliver(await readyArchive(link.requestId), opts, { actor: `link:${linkId}`, linkId })
+    },
+
+    async createLink (requestId: string, actor: string, expiresInSeconds?: number): Promise<{ id: string, url: string, expires_at: string }> {
+      const archive = await readyArchive(requestId)
+      const wanted = now().getTime() + (expiresInSeconds ?? deps.linkTtlSeconds) * 1000
+      // Whole seconds, as in the signed URL; never past the archive's own expiry.
+      const expiresAt = new Date(Math.floor(Math.min(wanted, archive.expiresAt?.getTime() ?? wanted) / 1000) * 1000)
+      const link = await deps.dbh.transaction(async (tx) => {
+        const row = await archives.createLink(tx, { requestId, createdBy: actor, expiresAt })
+        await recordEvent(tx, requestId, actor, 'archive_link_created', null, { link_id: row.id, expires_at: expiresAt.toISOString() })
+        return row
+      })
+      return { id: link.id, url: deps.signer.url(link.id, expiresAt), expires_at: expiresAt.toISOString() }
+    },
+
+    async revokeLink (requestId: string, linkId: string, actor: string): Promise<void> {
+      await deps.dbh.transaction(async (tx) => {
+        const revoked = await archives.revokeLink(tx, requestId, linkId, actor)
+        if (revoked === null) throw new Errors.LinkNotFound(linkId)
+        if (revoked) await recordEvent(tx, requestId, actor, 'archive_link_revoked', null, { link_id: linkId })
+      })
+    }
+  }
+}
+
+export type ArchivesService = ReturnType<typeof createArchivesService>

@@ -1,0 +1,104 @@
+import { sql } from 'drizzle-orm'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { DbHandle } from '../db/client.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import { OPEN_STATUSES } from '../domain/lifecycle.js'
+import { latestHealth } from '../engine/circuit.js'
+
+/** What the runner reports about each task attempt. */
+export interface TaskMetrics {
+  taskAttempt (connector: string, action: string, outcome: 'succeeded' | 'failed' | 'retry' | 'waiting', seconds: number): void
+}
+
+const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (never prom-client's global one, so
+ * two apps in one process do not share counters). Gauges read the database at scrape time;
+ * task counters and durations are observed by the runner in this process.
+ */
+export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegistry }) {
+  const { dbh } = deps
+  const registry = new Registry()
+
+  const taskDuration = new Histogram({
+    name: 'dsr_task_duration_seconds',
+    help: 'Duration of task attempts, by connector, action and outcome',
+    labelNames: ['connector', 'action', 'outcome'] as const,
+    buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [registry]
+  })
+  const taskOutcomes = new Counter({
+    name: 'dsr_task_attempts_total',
+    help: 'Task attempts, by connector, action and outcome (succeeded, failed, retry, waiting)',
+    labelNames: ['connector', 'action', 'outcome'] as const,
+    registers: [registry]
+  })
+
+  new Gauge({
+    name: 'dsr_requests',
+    help: 'Requests by type, status and regime',
+    labelNames: ['type', 'status', 'regime'] as const,
+    registers: [registry],
+    async collect () {
+      const rows = await dbh.rows<{ type: string, status: string, regime: string, n: number }>(sql`
+        select type, status, regime, count(*)::int as n from requests group by type, status, regime`)
+      this.reset()
+      for (const r of rows) this.set({ type: r.type, status: r.status, regime: r.regime }, Number(r.n))
+    }
+  })
+  new Gauge({
+    name: 'dsr_requests_overdue',
+    help: 'Open requests past their (extended) due date',
+    registers: [registry],
+    async collect () {
+      const [row] = await dbh.rows<{ n: number }>(sql`
+        select count(*)::int as n from requests
+        where status in (${openList}) and coalesce(extended_due_at, due_at) < now()`)
+      this.set(Number(row?.n ?? 0))
+    }
+  })
+  new Gauge({
+    name: 'dsr_connector_up',
+    help: 'Latest stored health check per connector: 1 ok, 0 down (absent until first checked)',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+    async collect () {
+      const latest = await latestHealth(dbh)
+      this.reset()
+      for (const c of deps.connectors.values()) {
+        const h = latest.get(c.id)
+        if (h) this.set({ connector: c.id }, h.status === 'ok' ? 1 : 0)
+      }
+    }
+  })
+  new Gauge({
+    name: 'dsr_queue_jobs',
+    help: 'Jobs on the pg-boss queues, by queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect () {
+      this.reset()
+      try {
+        const rows = await dbh.rows<{ name: string, state: string, n: number }>(sql`
+          select name, state::text as state, count(*)::int as n from pgboss.job group by name, state`)
+        for (const r of rows) this.set({ queue: r.name, state: r.state }, Number(r.n))
+      } catch {
+        // pg-boss has not created its schema yet (engine not started): no jobs to report.
+      }
+    }
+  })
+
+  return {
+    registry,
+    taskAttempt (connector, action, outcome, seconds) {
+      taskOutcomes.inc({ connector, action, outcome })
+      taskDuration.observe({ connector, action, outcome }, seconds)
+    },
+    async render (): Promise<{ contentType: string, body: string }> {
+      return { contentType: registry.contentType, body: await registry.metrics() }
+    }
+  } satisfies TaskMetrics & Record<string, unknown>
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,225 @@
+import { randomInt } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle, TxHandle } from '../db/client.js'
+import { recordEvent } from '../db/repositories/requests-repository.js'
+import { createTransfersRepository, type TransferRelease, type TransferRow } from '../db/repositories/transfers-repository.js'
+import { TRANSFER_QUEUE, transferJobOptions, type Boss, type TransferJob } from '../engine/queue.js'
+import { checkAddresses } from './addresses.js'
+import { matchDestination } from './allowlist.js'
+import { deliver, type DeliveryResult } from './deliver.js'
+import type { TransferSettings } from './settings.js'
+
+/** What the archive module hands out: the plaintext zip as a stream, with its size and SHA-256. */
+export type OpenArchive = (requestId: string) => Promise<{ stream: Readable, size: number, sha256: string } | null>
+
+export interface TransferRunnerOptions {
+  worker: string
+  leaseMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+  pollSeconds: number
+}
+
+/** One attempt's verdict. */
+type Outcome =
+  | { kind: 'delivered', responseStatus: number, excerpt: string, sha256: string, bytesSent: number }
+  | { kind: 'retry' | 'failed', code: string, message: string, retryAfterMs?: number, responseStatus?: number, excerpt?: string, bytesSent?: number }
+
+/**
+ * Delivers transfers: takes a transfer's lease (so it is sent by one worker at a time, and never
+ * again once delivered), checks the destination again (allow-list, DNS, address ranges), streams
+ * the archive to the checked address, and records the attempt. 5xx, 408, 429, timeouts and dropped
+ * connections retry with exponential backoff and jitter, or after the receiver's Retry-After; other
+ * 4xx answers and redirects fail at once. When a transfer ends its stored authorization is erased.
+ */
+export function createTransferRunner (deps: {
+  dbh: DbHandle
+  boss: Boss
+  log: FastifyBaseLogger
+  settings: TransferSettings
+  openArchive: OpenArchive
+  options: TransferRunnerOptions
+}) {
+  const { settings, options } = deps
+  const repo = createTransfersRepository(deps.dbh)
+  const inFlight = new Set<AbortController>()
+
+  async function enqueue (tx: TxHandle, transferId: string, startAfter?: Date): Promise<void> {
+    await deps.boss.send(TRANSFER_QUEUE, { transferId } satisfies TransferJob, transferJobOptions(settings.maxDurationMs, startAfter, tx.executor))
+  }
+
+  async function run (transferId: string): Promise<void> {
+    const transfer = await repo.claim(transferId, options.worker, options.leaseMs)
+    if (!transfer) return // delivered, failed, or being sent by a live worker
+    const log = deps.log.child({ transferId, requestId: transfer.requestId, attempt: transfer.attempts })
+    const controller = new AbortController()
+    inFlight.add(controller)
+    const heartbeat = setInterval(() => {
+      repo.heartbeat(transfer.id, options.worker, options.leaseMs)
+        .then((held) => { if (!held) controller.abort() })
+        .catch((err: unknown) => log.warn({ err }, 'transfer lease heartbeat failed'))
+    }, Math.max(500, Math.floor(options.leaseMs / 3)))
+    const started = Date.now()
+    let outcome: Outcome
+    try {
+      outcome = await attempt(transfer, controller.signal)
+    } catch (err) {
+      log.error({ err }, 'transfer attempt broke')
+      outcome = { kind: 'retry', code: 'DSR_TRANSFER_INTERNAL', message: 'unexpected error while sending' }
+    } finally {
+      clearInterval(heartbeat)
+      inFlight.delete(controller)
+    }
+    const ms = Date.now() - started
+    if (outcome.kind === 'delivered') log.info({ responseStatus: outcome.responseStatus, bytes: outcome.bytesSent, ms }, 'transfer delivered')
+    else log.warn({ code: outcome.code, responseStatus: outcome.responseStatus, ms }, 'transfer attempt failed')
+    await settle(transfer, outcome)
+  }
+
+  async function attempt (transfer: TransferRow, signal: AbortSignal): Promise<Outcome> {
+    const url = new URL(transfer.destination)
+    const match = matchDestination(settings.allowList, url)
+    if (!match) return { kind: 'failed', code: 'DSR_TRANSFER_DESTINATION_NOT_ALLOWED', message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
+    const checked = await checkAddresses(url, match, settings.resolve)
+    if (checked.status === 'refused') return { kind: 'failed', code: 'DSR_TRANSFER_DESTINATION_NOT_ALLOWED', message: checked.message }
+    if (checked.status !== 'ok') return { kind: 'retry', code: 'DSR_TRANSFER_DNS', message: checked.message }
+
+    const headers: Record<string, string> = { 'idempotency-key': transfer.id, 'x-dsr-request-id': transfer.requestId }
+    if (transfer.authHeaderSealed) {
+      const authorization = settings.secretBox?.open(transfer.authHeaderSealed, transfer.id)
+      if (!authorization) {
+        return { kind: 'failed', code: 'DSR_TRANSFER_AUTH_UNAVAILABLE', message: 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY' }
+      }
+      headers.authorization = authorization
+    }
+
+    let archive: Awaited<ReturnType<OpenArchive>>
+    try {
+      archive = await deps.openArchive(transfer.requestId)
+    } catch (err) {
+      // A stored archive that does not match its row (or cannot be decrypted) will not heal by waiting.
+      const code = (err as { code?: unknown }).code
+      if (code === 'DSR_ARCHIVE_UNREADABLE') return { kind: 'failed', code, message: 'the stored archive cannot be read' }
+      return { kind: 'retry', code: 'DSR_TRANSFER_ARCHIVE_READ', message: 'opening the stored archive failed' }
+    }
+    if (!archive) return { kind: 'failed', code: 'DSR_ARCHIVE_NOT_READY', message: 'the request no longer has a ready archive' }
+    const result = await deliver({
+      url,
+      address: checked.address,
+      body: archive.stream,
+      size: archive.size,
+      sha256: archive.sha256,
+      headers,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      maxDurationMs: settings.maxDurationMs,
+      signal
+    })
+    return classify(result)
+  }
+
+  async function settle (transfer: TransferRow, outcome: Outcome): Promise<void> {
+    const answer = {
+      ...(outcome.responseStatus !== undefined ? { responseStatus: outcome.responseStatus, responseExcerpt: outcome.excerpt ?? null } : {}),
+      bytesSent: outcome.bytesSent ?? null
+    }
+    let next: TransferRelease
+    if (outcome.kind === 'delivered') {
+      next = { status: 'delivered', outcome: 'delivered', deliveredSha256: outcome.sha256, ...answer }
+    } else if (outcome.kind === 'retry' && transfer.attempts < transfer.maxAttempts) {
+      next = { status: 'retry_wait', outcome: 'retry', errorCode: outcome.code, errorMessage: outcome.message, nextAttemptAt: new Date(Date.now() + delayOf(transfer.attempts, outcome.retryAfterMs)), ...answer }
+    } else {
+      next = { status: 'failed', outcome: 'failed', errorCode: outcome.code, errorMessage: outcome.message, ...answer }
+    }
+    await deps.dbh.transaction(async (tx) => {
+      if (!await repo.release(tx, transfer, options.worker, next)) return // lease lost: another worker owns it now
+      if (next.status === 'retry_wait') {
+        await enqueue(tx, transfer.id, next.nextAttemptAt ?? undefined)
+        return
+      }
+      await recordEvent(tx, transfer.requestId, 'engine', `transfer_${next.status}`, next.errorMessage ?? null, {
+        transfer_id: transfer.id,
+        destination: new URL(transfer.destination).origin,
+        attempts: transfer.attempts,
+        ...(next.responseStatus !== undefined ? { response_status: next.responseStatus } : {}),
+        ...(next.deliveredSha256 ? { sha256: next.deliveredSha256 } : {}),
+        ...(next.errorCode ? { error_code: next.errorCode } : {})
+      })
+    })
+  }
+
+  function delayOf (attempts: number, retryAfterMs: number | undefined): number {
+    if (retryAfterMs !== undefined) return Math.min(options.retryMaxMs, retryAfterMs)
+    const backoff = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (attempts - 1))
+    // "Equal jitter", as for tasks: half the backoff fixed, half random.
+    return Math.floor(backoff / 2) + randomInt(Math.max(1, Math.ceil(backoff / 2)))
+  }
+
+  return {
+    repo,
+    enqueue,
+    run,
+
+    /** Works the transfer queue (the queue itself is created by the engine for every role). */
+    async work (): Promise<void> {
+      for (let i = 0; i < settings.concurrency; i++) {
+        await deps.boss.work<TransferJob>(TRANSFER_QUEUE, { batchSize: 1, pollingIntervalSeconds: options.pollSeconds }, async ([job]) => {
+          if (job) await run(job.data.transferId)
+        })
+      }
+    },
+
+    /** Cuts the transfers this process is sending; each is recorded as a retry and queued again. */
+    interrupt (): void {
+      for (const controller of inFlight) controller.abort()
+    },
+
+    /** Transfers whose worker died: queued again, or failed when no attempts are left. */
+    async reap (tx: TxHandle): Promise<number> {
+      const { retry, failed } = await repo.reapExpired(tx)
+      for (const transfer of retry) await enqueue(tx, transfer.id)
+      for (const transfer of failed) {
+        await recordEvent(tx, transfer.requestId, 'engine', 'transfer_failed', transfer.lastErrorMessage, {
+          transfer_id: transfer.id, destination: new URL(transfer.destination).origin, attempts: transfer.attempts, error_code: transfer.lastErrorCode
+        })
+      }
+      return retry.length + failed.length
+    }
+  }
+}
+
+export type TransferRunner = ReturnType<typeof createTransferRunner>
+
+/** A receiver's answer, or the lack of one, as an outcome. */
+function classify (result: DeliveryResult): Outcome {
+  if (result.kind === 'error') {
+    const codes = {
+      timeout: 'DSR_TRANSFER_TIMEOUT',
+      connection: 'DSR_TRANSFER_CONNECTION',
+      source: 'DSR_TRANSFER_ARCHIVE_READ',
+      aborted: 'DSR_TRANSFER_INTERRUPTED',
+      integrity: 'DSR_TRANSFER_INTEGRITY'
+    } as const
+    return { kind: result.reason === 'integrity' ? 'failed' : 'retry', code: codes[result.reason], message: result.message, bytesSent: result.bytesSent }
+  }
+  const { status } = result
+  const answer = { responseStatus: status, excerpt: result.excerpt, bytesSent: result.bytesSent }
+  if (status >= 200 && status < 300) {
+    if (result.bodySent && result.sentSha256) return { kind: 'delivered', sha256: result.sentSha256, ...answer }
+    return { kind: 'retry', code: 'DSR_TRANSFER_INCOMPLETE', message: `the receiver answered ${status} before the whole archive was sent`, ...answer }
+  }
+  if (status >= 300 && status < 400) {
+    return {
+      kind: 'failed',
+      code: 'DSR_TRANSFER_REDIRECT',
+      message: `the receiver redirected (${status}) to ${result.location ?? 'no Location'}; redirects are not followed: ` +
+        'create a transfer to the final destination if it is allow-listed',
+      ...answer
+    }
+  }
+  const retryAfter = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}
+  if (status === 429) return { kind: 'retry', code: 'DSR_TRANSFER_RATE_LIMITED', message: 'the receiver answered 429', ...retryAfter, ...answer }
+  if (status === 408) return { kind: 'retry', code: 'DSR_TRANSFER_TIMEOUT', message: 'the receiver answered 408', ...retryAfter, ...answer }
+  if (status >= 500) return { kind: 'retry', code: 'DSR_TRANSFER_RECEIVER_ERROR', message: `the receiver answered ${status}`, ...retryAfter, ...answer }
+  return { kind: 'failed', code: 'DSR_TRANSFER_REJECTED', message: `the receiver answered ${status}`, ...answer }
+}
