@@ -26,6 +26,9 @@ type Tap = { teardown: (fn: () => unknown) => void, passing?: () => boolean }
 export async function testDb (t: Tap, opts: { migrate?: boolean } = {}): Promise<DbHandle & { url?: string }> {
   const adminUrl = process.env.DATABASE_URL
   let dbh: DbHandle & { url?: string }
+  // Apps built on this database close first, so nothing they run in the background meets a closed pool.
+  const users: Array<() => Promise<unknown>> = []
+  const closeUsers = async () => { for (const close of users.splice(0)) await close() }
   if (adminUrl) {
     const name = `dsr_test_${randomBytes(6).toString('hex')}`
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
@@ -34,20 +37,21 @@ export async function testDb (t: Tap, opts: { migrate?: boolean } = {}): Promise
     url.pathname = `/${name}`
     dbh = Object.assign(await openDb({ url: url.toString(), maxConnections: 10 }), { url: url.toString() })
     t.teardown(async () => {
+      await closeUsers()
       await dbh.close()
       if (!t.passing || t.passing()) await admin.unsafe(`drop database if exists ${name} with (force)`)
       await admin.end()
     })
   } else if (opts.migrate === false) {
     dbh = await openDb({ dataDir: 'memory://' })
-    t.teardown(() => dbh.close())
-    return dbh
+    t.teardown(async () => { await closeUsers(); await dbh.close() })
+    return Object.assign(dbh, { closeFirst: (fn: () => Promise<unknown>) => users.push(fn) })
   } else {
     dbh = await openDb({ dataDir: 'memory://', loadDataDir: await migratedPgliteTemplate() })
-    t.teardown(() => dbh.close())
+    t.teardown(async () => { await closeUsers(); await dbh.close() })
   }
   if (opts.migrate !== false) await dbh.migrate()
-  return dbh
+  return Object.assign(dbh, { closeFirst: (fn: () => Promise<unknown>) => users.push(fn) })
 }
 
 /**
@@ -112,7 +116,10 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
     config, dbh, apiKeys: testKeys(), storage: createLocalBlobStore(storageDir), ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {})
   }, overrides)
-  t.teardown(() => app.close())
+  let closed: Promise<unknown> | undefined
+  const close = () => (closed ??= app.close())
+  ;(dbh as { closeFirst?: (fn: () => Promise<unknown>) => void }).closeFirst?.(close)
+  t.teardown(close)
   await app.ready()
   return Object.assign(app, { dbh })
 }
