@@ -5,7 +5,7 @@ import {
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
-import { CAPABILITIES } from '../../connectors/types.js'
+import { CAPABILITIES, type SubjectIdentity } from '../../connectors/types.js'
 
 export const requestType = pgEnum('request_type', REQUEST_TYPES)
 export const requestStatus = pgEnum('request_status', REQUEST_STATUSES)
@@ -14,16 +14,8 @@ export const channel = pgEnum('channel', CHANNELS)
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 
-/** Subject identities as stored: what connectors need to find the person, nothing more. */
-export interface StoredSubject {
-  email?: string
-  phone?: string
-  customer_id?: string
-  account_id?: string
-  external_ids?: Array<{ system: string, id: string }>
-  email_sha256?: string
-  phone_sha256?: string
-}
+/** Subject identities as stored: exactly what connectors need to find the person, nothing more. */
+export type StoredSubject = SubjectIdentity
 
 export interface StoredRequester {
   kind: string
