@@ -78,8 +78,6 @@ t.test('test-results: the shipped files', async (t) => {
   const retention = JSON.parse(readFileSync(new URL('retention.json', DIR), 'utf8')) as { rules: unknown[] }
   t.same(retention.rules, [{ table: 'test_results.result_recipients', column: 'sent_at', max_age: 'P1M', action: 'delete' }])
   t.same((file as { settings: { retention: unknown } }).settings.retention, retention.rules, 'connector.json carries the same rule for the driver\'s sweep')
-  t.equal(readFileSync(new URL('schema.sql', DIR), 'utf8').split('\n').slice(1).join('\n'),
-    readFileSync(new URL('migrations/0001_init.sql', DIR), 'utf8').split('\n').slice(1).join('\n'), 'schema.sql is the migrated schema')
 })
 
 t.test('test-results: migration, collect and erase on a real database', async (t) => {
