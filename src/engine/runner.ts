@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { recordEvent, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
@@ -10,6 +9,7 @@ import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type Subjec
 import { finalizeIfDone } from './finalize.js'
 import { taskJobOptions, taskQueue, type Boss } from './queue.js'
 import { mayBeDown, type Circuit } from './circuit.js'
+import { nextDelayMs } from './backoff.js'
 import type { TaskMetrics } from '../services/metrics.js'
 
 const BATCH = 500
@@ -166,10 +166,7 @@ export function createTaskRunner (deps: {
   }
 
   async function retryLater (task: TaskRow, instance: ConnectorInstance, e: ConnectorError) {
-    const backoff = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (task.attempts - 1))
-    // "Equal jitter": half the backoff fixed, half random, so retries of many tasks spread out.
-    const jittered = Math.floor(backoff / 2) + randomInt(Math.max(1, Math.ceil(backoff / 2)))
-    const delay = e.retryAfterMs !== undefined ? Math.min(options.retryMaxMs, e.retryAfterMs) : jittered
+    const delay = nextDelayMs({ attempt: task.attempts, baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, retryAfterMs: e.retryAfterMs })
     const at = new Date(Date.now() + delay)
     await deps.dbh.transaction(async (tx) => {
       const released = await tasks.release(tx, task, options.worker, {

@@ -1,10 +1,10 @@
-import { randomInt } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
 import { createTransfersRepository, type TransferRelease, type TransferRow } from '../db/repositories/transfers-repository.js'
 import { TRANSFER_QUEUE, transferJobOptions, type Boss, type TransferJob } from '../engine/queue.js'
+import { nextDelayMs } from '../engine/backoff.js'
 import { checkAddresses } from './addresses.js'
 import { matchDestination } from './allowlist.js'
 import { deliver, type DeliveryResult } from './deliver.js'
@@ -127,7 +127,7 @@ export function createTransferRunner (deps: {
     if (outcome.kind === 'delivered') {
       next = { status: 'delivered', outcome: 'delivered', deliveredSha256: outcome.sha256, ...answer }
     } else if (outcome.kind === 'retry' && transfer.attempts < transfer.maxAttempts) {
-      next = { status: 'retry_wait', outcome: 'retry', errorCode: outcome.code, errorMessage: outcome.message, nextAttemptAt: new Date(Date.now() + delayOf(transfer.attempts, outcome.retryAfterMs)), ...answer }
+      next = { status: 'retry_wait', outcome: 'retry', errorCode: outcome.code, errorMessage: outcome.message, nextAttemptAt: new Date(Date.now() + nextDelayMs({ attempt: transfer.attempts, baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, retryAfterMs: outcome.retryAfterMs })), ...answer }
     } else {
       next = { status: 'failed', outcome: 'failed', errorCode: outcome.code, errorMessage: outcome.message, ...answer }
     }
@@ -146,13 +146,6 @@ export function createTransferRunner (deps: {
         ...(next.errorCode ? { error_code: next.errorCode } : {})
       })
     })
-  }
-
-  function delayOf (attempts: number, retryAfterMs: number | undefined): number {
-    if (retryAfterMs !== undefined) return Math.min(options.retryMaxMs, retryAfterMs)
-    const backoff = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** (attempts - 1))
-    // "Equal jitter", as for tasks: half the backoff fixed, half random.
-    return Math.floor(backoff / 2) + randomInt(Math.max(1, Math.ceil(backoff / 2)))
   }
 
   return {
