@@ -57,7 +57,7 @@ export function createEngine (deps: {
 
   async function reap () {
     const reaped = await dbh.transaction(async (tx) => {
-      const expired = await tasks.reapExpired(tx)
+      const expired = await tasks.reapExpired(tx, { leaseMs: deps.options.leaseMs })
       for (const task of expired) {
         await boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(registry.get(task.connectorId)?.timeoutMs ?? 60_000, undefined, tx.executor))
       }

@@ -98,10 +98,17 @@ export function createTasksRepository (dbh: DbHandle) {
      * holding a lease (running, lease expired), or after taking the task's job from the queue but
      * before claiming it: the task is then pending (or due in retry_wait) with no job left to run it
      * but one pg-boss holds active for a dead worker until the job expires (the connector's timeout
-     * plus a minute). Such an orphan (no queued job, no job taken in the last `orphanAfterMs`) is
+     * plus a minute). Such an orphan (no queued job, and no job taken within the last lease) is
      * queued again too; a duplicate job is harmless, since claim runs a task only once.
+     *
+     * The orphan grace is one task lease (`leaseMs`, TASK_LEASE_SECONDS), not a constant: a live
+     * worker claims its task straight after taking the job, in one short transaction, and a worker
+     * that cannot do that within a lease could not keep a claimed task's lease alive either, which
+     * the first half of this reaper already treats as a dead worker. So both halves give a worker
+     * the same time, and the grace scales with the lease (seconds in tests, longer where leases are).
      */
-    async reapExpired (tx: TxHandle, limit = 100, orphanAfterMs = 15_000): Promise<TaskRow[]> {
+    async reapExpired (tx: TxHandle, opts: { leaseMs: number, limit?: number }): Promise<TaskRow[]> {
+      const limit = opts.limit ?? 100
       const expired = await tx.rows<{ id: string }>(sql`
         select id from tasks where status = 'running' and lease_expires_at < now()
         order by lease_expires_at limit ${limit} for update skip locked`)
@@ -111,6 +118,11 @@ export function createTasksRepository (dbh: DbHandle) {
           .where(and(inArray(taskRuns.taskId, ids), isNull(taskRuns.endedAt)))
       }
       // Jobs are in pg-boss's schema (queue.ts), one queue per connector: taskQueue(connectorId).
+      // This reads pgboss.job (pg-boss 10's columns name, data, state, started_on: recheck them on
+      // a pg-boss upgrade) because its public API cannot ask this question: pg-boss 10 looks jobs
+      // up only by queue and job id (getJobById(name, id)), tasks do not keep their jobs' ids, and
+      // even with them it would be a call per task. Here it is one anti-join for the whole batch,
+      // in the reaper's transaction.
       const orphans = await tx.rows<{ id: string }>(sql`
         select t.id from tasks t
         where (t.status = 'pending' or (t.status = 'retry_wait' and t.next_attempt_at <= now()))
@@ -118,7 +130,7 @@ export function createTasksRepository (dbh: DbHandle) {
             select 1 from pgboss.job j
             where j.name = ${taskQueue('')} || t.connector_id and j.data->>'taskId' = t.id::text
               and (j.state in ('created', 'retry')
-                or (j.state = 'active' and j.started_on > now() - ${`${orphanAfterMs} milliseconds`}::interval)))
+                or (j.state = 'active' and j.started_on > now() - ${`${opts.leaseMs} milliseconds`}::interval)))
         order by t.updated_at limit ${limit} for update of t skip locked`)
       ids.push(...orphans.map((r) => r.id))
       if (ids.length === 0) return []
