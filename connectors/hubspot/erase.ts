@@ -1,4 +1,4 @@
-import type { ConnectorContext, EraseOutcome, RectifyOutcome } from '../types.js'
+import type { ConnectorContext, EraseOutcome } from '../types.js'
 import type { HubspotApi } from './client.js'
 import { searchContacts, type HubspotObject } from './collect.js'
 import type { HubspotConfig } from './config.js'
@@ -6,12 +6,13 @@ import type { HubspotConfig } from './config.js'
 /**
  * The subject's contacts: by search (primary or additional e-mail), and by a direct read with
  * `idProperty=email`, because search is eventually consistent and can miss a contact created seconds ago.
+ * Each comes with its `email` and `hs_additional_emails`.
  */
-async function findContacts (api: HubspotApi, config: HubspotConfig, email: string, signal: AbortSignal): Promise<HubspotObject[]> {
+export async function findContacts (api: HubspotApi, config: HubspotConfig, email: string, signal: AbortSignal): Promise<HubspotObject[]> {
   const found = new Map<string, HubspotObject>()
   for await (const c of searchContacts(api, config, email, signal)) found.set(c.id, c)
   const direct = await api('GET', '/crm/v3/objects/contacts/{email}', `/crm/v3/objects/contacts/${encodeURIComponent(email)}`,
-    { signal, query: { idProperty: 'email', properties: 'email', archived: 'false' }, accept: [404] })
+    { signal, query: { idProperty: 'email', properties: 'email,hs_additional_emails', archived: 'false' }, accept: [404] })
   if (direct.status === 200) {
     const c = direct.body as HubspotObject
     if (!found.has(c.id)) found.set(c.id, c)
@@ -45,19 +46,4 @@ export async function * eraseHubspot (api: HubspotApi, config: HubspotConfig, ct
   }
   ctx.log.info({ count: contacts.length }, 'hubspot contacts GDPR-deleted')
   yield { status: 'erased', stream: 'contacts', count: contacts.length }
-}
-
-/** Sets the given contact properties (`""` clears one) on every contact of the subject. */
-export async function * rectifyHubspot (api: HubspotApi, config: HubspotConfig, ctx: ConnectorContext & { changes: Record<string, string> }): AsyncGenerator<RectifyOutcome> {
-  const email = ctx.subject.email?.trim().toLowerCase()
-  const contacts = email ? await findContacts(api, config, email, ctx.signal) : []
-  if (contacts.length === 0) {
-    yield { status: 'not_found', stream: 'contacts' }
-    return
-  }
-  for (const c of contacts) {
-    await api('PATCH', '/crm/v3/objects/contacts/{id}', `/crm/v3/objects/contacts/${encodeURIComponent(c.id)}`,
-      { signal: ctx.signal, json: { properties: ctx.changes } })
-  }
-  yield { status: 'rectified', stream: 'contacts', count: contacts.length }
 }

@@ -2,26 +2,27 @@ import { defineConnector, type Capability, type Connector, type ConnectorContext
 import { createHubspotApi, type HubspotApi, type HubspotOptions } from './client.js'
 import { collectHubspot } from './collect.js'
 import { HUBSPOT_STREAMS, HubspotConfigSchema, type HubspotConfig } from './config.js'
-import { eraseHubspot, rectifyHubspot } from './erase.js'
+import { eraseHubspot } from './erase.js'
+import { rectifyHubspot } from './rectify.js'
 
 export { HubspotConfigSchema, HUBSPOT_STREAMS, type HubspotConfig } from './config.js'
 export { hubspotRetryAfter, DEFAULT_BACKOFF, type HubspotOptions } from './client.js'
+export { HUBSPOT_RECTIFY_FIELDS, HubspotRectifyErrorCodes, planHubspotRectify, type HubspotRectifyOutcome } from './rectify.js'
 
 const HEALTH_TIMEOUT_MS = 5000
 
 /**
  * HubSpot CRM (v3 objects, v4 associations). Finds the person's contacts by primary or additional
  * e-mail, exports them with property history and their associated companies, deals, tickets and
- * activity, and erases with HubSpot's GDPR delete. Rate limits (account burst and search) are kept
- * client-side.
- *
- * `rectify` is implemented but not declared: the engine does not dispatch rectification tasks to it yet.
+ * activity, erases with HubSpot's GDPR delete, and rectifies contact properties (PATCH) from a
+ * rectification request's changes, mapped by `HUBSPOT_RECTIFY_FIELDS` (rectify.ts: the field table,
+ * the e-mail rules and the error codes). Rate limits (account burst and search) are kept client-side.
  */
 export const hubspotConnector = defineConnector({
   driver: 'hubspot',
   displayName: 'HubSpot CRM',
   version: 1,
-  capabilities: ['collect', 'erase'] satisfies Capability[],
+  capabilities: ['collect', 'erase', 'rectify'] satisfies Capability[],
   streams: HUBSPOT_STREAMS,
   configSchema: HubspotConfigSchema,
   secretFields: ['token'],

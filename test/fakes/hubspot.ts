@@ -24,6 +24,19 @@ export const TYPES = ['companies', 'deals', 'tickets', 'notes', 'emails', 'calls
 const ENGAGEMENTS = new Set(['notes', 'emails', 'calls', 'meetings'])
 const T0 = '2025-01-10T09:00:00.000Z'
 
+/**
+ * The account's contact properties, as HubSpot defines them by default: a PATCH of any other name is
+ * refused (PROPERTY_DOESNT_EXIST), and of a read-only one too (READ_ONLY_VALUE): HubSpot calculates
+ * those, and `hs_additional_emails` can only be changed in HubSpot's UI.
+ */
+const CONTACT_PROPERTIES: Record<string, { readOnly: boolean }> = Object.fromEntries([
+  ...['email', 'firstname', 'lastname', 'phone', 'mobilephone', 'address', 'city', 'state', 'zip', 'country', 'company', 'jobtitle', 'website', 'lifecyclestage']
+    .map((name) => [name, { readOnly: false }]),
+  ...['hs_additional_emails', 'hs_object_id', 'createdate', 'lastmodifieddate'].map((name) => [name, { readOnly: true }])
+])
+/** HubSpot refuses an address without a dotted domain, among others. */
+const VALID_EMAIL = /^[^\s@;,]+@[^\s@;,]+\.[A-Za-z]{2,}$/
+
 function obj (id: string, properties: Record<string, string>): Obj {
   const history: Record<string, Version[]> = {}
   for (const [k, v] of Object.entries(properties)) history[k] = [{ value: v, timestamp: T0, sourceType: 'CRM_UI', sourceId: 'userId:1', updatedByUserId: 1 }]
@@ -144,8 +157,12 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
       })
     }
     if (req.method === 'GET' && path === '/crm/v3/properties/contacts') {
-      const names = new Set(['email', 'firstname', 'lastname', 'phone', 'hs_additional_emails', 'hs_object_id', 'createdate', 'lastmodifieddate'])
-      return sendJson(res, 200, { results: [...names].map((name) => ({ name, label: name, type: 'string', fieldType: 'text', groupName: 'contactinformation' })) }, limitHeaders)
+      return sendJson(res, 200, {
+        results: Object.entries(CONTACT_PROPERTIES).map(([name, p]) => ({
+          name, label: name, type: 'string', fieldType: 'text', groupName: 'contactinformation',
+          modificationMetadata: { archivable: false, readOnlyDefinition: true, readOnlyValue: p.readOnly }
+        }))
+      }, limitHeaders)
     }
     if (req.method === 'GET' && path === '/crm/v3/objects/contacts') {
       const limit = Number(url.searchParams.get('limit') ?? 10)
@@ -185,12 +202,33 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
       const c = url.searchParams.get('idProperty') === 'email' ? findByEmail(key) : state.contacts.get(key)
       if (!c) return error(res, 404, 'OBJECT_NOT_FOUND', 'resource not found', limitHeaders)
       if (req.method === 'PATCH') {
-        for (const [k, v] of Object.entries((body.properties ?? {}) as Record<string, string>)) {
-          c.properties[k] = v
-          c.history[k] = [{ value: v, timestamp: new Date().toISOString(), sourceType: 'INTEGRATION' }, ...(c.history[k] ?? [])]
+        const changes = (body.properties ?? {}) as Record<string, unknown>
+        // HubSpot checks every property first and applies nothing if one is refused.
+        const invalid = Object.entries(changes).flatMap(([name, v]) => {
+          const refuse = (error: string, message: string) => [{ isValid: false, message, error, name, localizedErrorMessage: message }]
+          const known = CONTACT_PROPERTIES[name]
+          if (!known) return refuse('PROPERTY_DOESNT_EXIST', `Property "${name}" does not exist`)
+          if (known.readOnly) return refuse('READ_ONLY_VALUE', `"${name}" is a read only property; its value cannot be set.`)
+          if (name === 'email' && v !== '' && !VALID_EMAIL.test(String(v))) return refuse('INVALID_EMAIL', `Email address ${v} is invalid`)
+          return []
+        })
+        if (invalid.length > 0) {
+          return error(res, 400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(invalid)}`, limitHeaders)
         }
-        c.updatedAt = new Date().toISOString()
-        return sendJson(res, 200, view(c, Object.keys(body.properties ?? {}), undefined), limitHeaders)
+        const newEmail = changes.email !== undefined ? String(changes.email).toLowerCase() : undefined
+        const holder = newEmail ? findByEmail(newEmail) : undefined
+        if (holder && holder.id !== c.id) return error(res, 409, 'CONFLICT', `Contact already exists. Existing ID: ${holder.id}`, limitHeaders)
+        const now = new Date(Math.max(Date.now(), Date.parse(c.updatedAt) + 1)).toISOString()
+        let changed = false
+        for (const [k, raw] of Object.entries(changes)) {
+          const v = k === 'email' ? String(raw).toLowerCase() : String(raw) // HubSpot stores every value as a string
+          if (c.properties[k] === v) continue // an unchanged value makes no new version
+          changed = true
+          c.properties[k] = v
+          c.history[k] = [{ value: v, timestamp: now, sourceType: 'INTEGRATION', sourceId: 'app:dsar' }, ...(c.history[k] ?? [])]
+        }
+        if (changed) c.updatedAt = now
+        return sendJson(res, 200, view(c, Object.keys(changes), undefined), limitHeaders)
       }
       const props = url.searchParams.get('properties')?.split(',')
       const hist = url.searchParams.get('propertiesWithHistory')?.split(',')
