@@ -20,15 +20,19 @@ const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 const HOUR = 3_600_000
 
 /**
- * Open requests due within `windowHours` of `now`, and those already overdue, by their effective
- * due date (the extended one when extended). Ids and classification only, no subject identifiers.
+ * Open requests due within `windowHours` of `now`, and those already overdue, by `due_at`. Ids and
+ * classification only, no subject identifiers.
+ *
+ * Not by `extended_due_at`: intake fills it in for every regime that allows an extension, as the
+ * latest date *if* the extension is taken, and nothing records that it was. Judging by it would
+ * warn about a GDPR request two months after its statutory deadline.
  */
 export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[] }> {
   const until = new Date(now.getTime() + windowHours * HOUR)
   const rows = await dbh.rows<{ id: string, type: string, regime: string, status: string, due: Date | string }>(sql`
-    select id, type, regime, status, coalesce(extended_due_at, due_at) as due from requests
-    where status in (${openList}) and coalesce(extended_due_at, due_at) <= ${until.toISOString()}
-    order by coalesce(extended_due_at, due_at), id limit ${limit}`)
+    select id, type, regime, status, due_at as due from requests
+    where status in (${openList}) and due_at <= ${until.toISOString()}
+    order by due_at, id limit ${limit}`)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
     return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: Math.round((due.getTime() - now.getTime()) / HOUR * 10) / 10 }
@@ -45,10 +49,17 @@ export function signWebhook (secret: string, timestamp: string, body: string): s
 }
 
 /**
+ * How long a claim without a delivery status belongs to the run that made it. Delivery is bounded
+ * by a 10 s timeout, so an older one was left by a run that died between claiming and recording
+ * the outcome; the next run takes it over instead of never sending that warning.
+ */
+const CLAIM_LEASE_SECONDS = 300
+
+/**
  * The deadline job: for each due-soon or overdue request not yet notified for that kind, claims
  * the (request, kind) row in deadline_notifications and POSTs a signed webhook. A delivery that
- * fails (network, non-2xx) gives the claim back, so the next run tries again. Without a webhook
- * URL it only counts.
+ * fails (network, non-2xx) gives the claim back, so the next run tries again; so does a run that
+ * dies mid-delivery, once its claim is older than the lease. Without a webhook URL it only counts.
  */
 export async function runDeadlineMonitor (deps: {
   dbh: DbHandle
@@ -66,7 +77,10 @@ export async function runDeadlineMonitor (deps: {
     for (const entry of list) {
       const [claimed] = await deps.dbh.rows<{ request_id: string }>(sql`
         insert into deadline_notifications (request_id, kind) values (${entry.id}, ${kind})
-        on conflict (request_id, kind) do nothing returning request_id`)
+        on conflict (request_id, kind) do update set notified_at = now()
+          where deadline_notifications.delivery_status is null
+            and deadline_notifications.notified_at < now() - make_interval(secs => ${CLAIM_LEASE_SECONDS})
+        returning request_id`)
       if (!claimed) continue
       const body = JSON.stringify({
         event: 'dsr.deadline',
