@@ -46,7 +46,8 @@ export type EraseOutcome =
   | { status: 'erased', stream: string, count: number }
   | { status: 'not_found', stream: string }
   | { status: 'deferred', stream: string, externalRef: string }
-  | { status: 'retained', stream: string, reason: string }
+  /** Kept, with the legal or technical reason, so the person can be told and can follow up; `count` where known. */
+  | { status: 'retained', stream: string, reason: string, count?: number }
 
 /** What a marketing opt-out did in one stream (capability `opt_out`). */
 export type OptOutOutcome =
@@ -55,7 +56,8 @@ export type OptOutOutcome =
 
 /** What a rectification did in one stream (capability `rectify`). */
 export type RectifyOutcome =
-  | { status: 'rectified', stream: string, count: number }
+  /** `reason` says what was left unchanged and why (e.g. fields this system does not hold). */
+  | { status: 'rectified', stream: string, count: number, reason?: string }
   | { status: 'not_found', stream: string }
 
 export type HealthResult =

@@ -11,13 +11,18 @@ export interface HttpResponse {
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   attempts: number
+  /**
+   * Attempts when the vendor answers 429. A 429 asks us to slow down; it is not a fault, so it has a
+   * budget of its own. When a caller gives `attempts` but not this, `attempts` bounds 429s too.
+   */
+  rateLimitedAttempts: number
   /** First back-off when the vendor names no wait; doubled per attempt, with jitter. */
   baseDelayMs: number
   /** A vendor asking for a longer wait than this is not waited for here: the error goes to the engine. */
   maxWaitMs: number
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxWaitMs: 30_000 }
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, rateLimitedAttempts: 12, baseDelayMs: 250, maxWaitMs: 30_000 }
 
 export interface RequestOptions {
   fetch: typeof fetch
@@ -50,6 +55,11 @@ export interface RequestOptions {
    * Return undefined to use the standard classification (`httpError`).
    */
   classify?: (res: HttpResponse) => ConnectorError | undefined
+  /**
+   * Hand back a successful response's body unread, as a web ReadableStream (downloads). Failures are
+   * still read, classified and retried; once the body is handed over nothing is retried.
+   */
+  streamBody?: boolean
   /** How long to wait on a 429 without Retry-After (vendor headers, e.g. X-RateLimit-*). */
   retryAfter?: (res: HttpResponse) => number | undefined
   log?: ConnectorLogger
@@ -80,15 +90,22 @@ async function readBody (res: Response): Promise<unknown> {
  * bodies, nor the URL, ever reach an error message or a log line.
  */
 export async function request (opts: RequestOptions): Promise<HttpResponse> {
-  const policy = { ...DEFAULT_RETRY, ...opts.retry }
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY,
+    ...opts.retry,
+    rateLimitedAttempts: opts.retry?.rateLimitedAttempts ?? opts.retry?.attempts ?? DEFAULT_RETRY.rateLimitedAttempts
+  }
+  let failures = 0
+  let throttled = 0
   const url = new URL(opts.url)
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
   let reauthorized = false
-  for (let attempt = 1; ; attempt++) {
+  for (;;) {
     if (opts.signal.aborted) throw network(opts.vendor, opts.route, undefined, opts.signal)
     const releases: Array<() => void> = []
     let error: ConnectorError
     let waitMs: number | undefined
+    let limited = false
     try {
       for (const l of opts.limiters ?? []) releases.push(await l.acquire(opts.signal))
       const headers: Record<string, string> = { accept: 'application/json', ...opts.headers }
@@ -104,6 +121,7 @@ export async function request (opts: RequestOptions): Promise<HttpResponse> {
       } catch (err) {
         throw network(opts.vendor, opts.route, err, opts.signal)
       }
+      if (opts.streamBody && res.ok && res.body) return { status: res.status, headers: res.headers, body: res.body }
       let parsed: unknown
       try {
         parsed = await readBody(res)
@@ -115,12 +133,12 @@ export async function request (opts: RequestOptions): Promise<HttpResponse> {
       if (res.status === 401 && opts.onUnauthorized && !reauthorized) {
         reauthorized = true
         opts.onUnauthorized()
-        attempt--
         continue
       }
       const message = `${opts.vendor} ${opts.route} answered ${res.status}`
       error = opts.classify?.(out) ?? httpError(res.status, message, res.headers.get('retry-after'))
-      if (res.status === 429 && error.retryAfterMs === undefined) {
+      limited = res.status === 429
+      if (limited && error.retryAfterMs === undefined) {
         const vendorWait = parseRetryAfter(res.headers.get('retry-after')) ?? opts.retryAfter?.(out)
         if (vendorWait !== undefined) error = new ConnectorError(error.code, error.message, { retryable: error.retryable, retryAfterMs: vendorWait })
       }
@@ -130,11 +148,12 @@ export async function request (opts: RequestOptions): Promise<HttpResponse> {
     } finally {
       for (const release of releases) release()
     }
-    if (!error.retryable || attempt >= policy.attempts || opts.signal.aborted) throw error
+    const attempt = limited ? ++throttled : ++failures
+    if (!error.retryable || attempt >= (limited ? policy.rateLimitedAttempts : policy.attempts) || opts.signal.aborted) throw error
     if (waitMs !== undefined && waitMs > policy.maxWaitMs) throw error
-    const backoff = policy.baseDelayMs * 2 ** (attempt - 1)
+    const backoff = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxWaitMs)
     const delay = waitMs ?? Math.round(backoff / 2 + Math.random() * backoff / 2)
-    opts.log?.debug({ vendor: opts.vendor, route: opts.route, attempt, code: error.code, delayMs: delay }, 'vendor call failed; retrying')
+    opts.log?.debug({ vendor: opts.vendor, route: opts.route, attempt, limited, code: error.code, delayMs: delay }, 'vendor call failed; retrying')
     await sleep(delay, opts.signal)
   }
 }

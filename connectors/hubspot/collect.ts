@@ -66,7 +66,7 @@ async function batchRead (api: HubspotApi, type: string, ids: string[], properti
   return (res.body as { results?: HubspotObject[] }).results ?? []
 }
 
-async function * associatedIds (api: HubspotApi, config: HubspotConfig, contactId: string, type: string, signal: AbortSignal): AsyncGenerator<{ id: string, associationTypes: unknown[] }> {
+export async function * associatedIds (api: HubspotApi, config: HubspotConfig, contactId: string, type: string, signal: AbortSignal): AsyncGenerator<{ id: string, associationTypes: unknown[] }> {
   let after: string | undefined
   do {
     const res = await api('GET', `/crm/v4/objects/contacts/{id}/associations/${type}`,

@@ -1,6 +1,6 @@
 import type { ConnectorContext, EraseOutcome } from '../types.js'
 import type { HubspotApi } from './client.js'
-import { searchContacts, type HubspotObject } from './collect.js'
+import { associatedIds, searchContacts, type HubspotObject } from './collect.js'
 import type { HubspotConfig } from './config.js'
 
 /**
@@ -19,6 +19,12 @@ export async function findContacts (api: HubspotApi, config: HubspotConfig, emai
   }
   return [...found.values()]
 }
+
+/** Associated records HubSpot's GDPR delete leaves in place: shared business records, not the person's activity. */
+const KEPT_TYPES = ['companies', 'deals', 'tickets'] as const
+
+export const KEPT_REASON = 'HubSpot\'s GDPR delete removes the contact and the activity logged on it; associated companies, ' +
+  'deals and tickets are separate business records that stay, no longer linked to the person: review them in HubSpot if they name the person'
 
 const gdprDelete = (api: HubspotApi, body: { objectId: string, idProperty?: 'email' }, signal: AbortSignal) =>
   api('POST', '/crm/v3/objects/contacts/gdpr-delete', '/crm/v3/objects/contacts/gdpr-delete', { signal, json: body })
@@ -40,10 +46,20 @@ export async function * eraseHubspot (api: HubspotApi, config: HubspotConfig, ct
     yield { status: 'not_found', stream: 'contacts' }
     return
   }
+  // Counted before the delete, which drops the associations.
+  const kept = new Map<string, Set<string>>(KEPT_TYPES.map((type) => [type, new Set()]))
+  for (const c of contacts) {
+    for (const type of KEPT_TYPES) {
+      for await (const a of associatedIds(api, config, c.id, type, ctx.signal)) kept.get(type)!.add(a.id)
+    }
+  }
   for (const c of contacts) {
     const primary = (c.properties.email ?? '').trim().toLowerCase()
     await gdprDelete(api, primary === email ? { objectId: email, idProperty: 'email' } : { objectId: c.id }, ctx.signal)
   }
   ctx.log.info({ count: contacts.length }, 'hubspot contacts GDPR-deleted')
   yield { status: 'erased', stream: 'contacts', count: contacts.length }
+  for (const [stream, ids] of kept) {
+    if (ids.size > 0) yield { status: 'retained', stream, count: ids.size, reason: KEPT_REASON }
+  }
 }

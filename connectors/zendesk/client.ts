@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { SlidingWindowLimiter, request, type HttpResponse, type Limiter, type RetryPolicy } from '../http/index.js'
-import { ConnectorError, ConnectorErrorCodes, httpError, type ConnectorLogger } from '../types.js'
+import type { ConnectorLogger } from '../types.js'
 import { zendeskAuthorization, zendeskBaseUrl, type ZendeskConfig } from './config.js'
 
 export interface ZendeskOptions {
@@ -56,22 +56,21 @@ export function createZendeskApi (config: ZendeskConfig, deps: { fetch: typeof f
     },
     async open (contentUrl, signal) {
       const url = new URL(contentUrl, base)
+      // Attachments may live off-host: Zendesk credentials and the account's rate limit are only for its own origin.
       const sameOrigin = url.origin === base.origin
-      const release = sameOrigin ? await account.acquire(signal) : () => {}
-      let res: Response
-      try {
-        res = await deps.fetch(url, { headers: sameOrigin ? { authorization } : {}, signal, redirect: 'follow' })
-      } catch (err) {
-        const code = (err as { cause?: { code?: string } })?.cause?.code
-        throw new ConnectorError(signal.aborted ? ConnectorErrorCodes.Timeout : ConnectorErrorCodes.Network,
-          `zendesk GET attachment content: ${signal.aborted ? 'aborted' : `network error${code ? ` (${code})` : ''}`}`, { retryable: true })
-      } finally {
-        release()
-      }
-      if (!res.ok || !res.body) {
-        await res.body?.cancel()
-        throw httpError(res.status, `zendesk GET attachment content answered ${res.status}`, res.headers.get('retry-after'))
-      }
+      const res = await request({
+        fetch: deps.fetch,
+        vendor: 'zendesk',
+        method: 'GET',
+        url: url.toString(),
+        route: 'GET attachment content',
+        headers: { accept: '*/*' },
+        ...(sameOrigin ? { authorization: () => authorization, limiters: [account] } : {}),
+        signal,
+        streamBody: true,
+        ...(opts.retry ? { retry: opts.retry } : {}),
+        log: deps.log
+      })
       return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)
     }
   }

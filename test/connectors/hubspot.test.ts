@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { HUBSPOT_RECTIFY_FIELDS, HUBSPOT_STREAMS, HubspotRectifyErrorCodes, createHubspotConnector, hubspotConnector, hubspotRetryAfter, type HubspotConfig } from '../../connectors/hubspot/index.js'
 import { refusedProperties } from '../../connectors/hubspot/rectify.js'
+import { KEPT_REASON } from '../../connectors/hubspot/erase.js'
 import { Value } from 'typebox/value'
 import { HubspotConfigSchema } from '../../connectors/hubspot/config.js'
 import type { CollectedItem, ConnectorContext, SubjectIdentity } from '../../connectors/types.js'
@@ -59,7 +60,13 @@ t.test('hubspot: collect pages to the end, matches additional e-mails, keeps his
 
 t.test('hubspot: erase GDPR-deletes by e-mail and by id, then blocklisting of unknown addresses', async (t) => {
   const { fake, connector } = await setup(t)
-  t.same(await drain(connector.erase!(ctx({ email: 'ada@example.com' }))), [{ status: 'erased', stream: 'contacts', count: 2 }])
+  t.same(await drain(connector.erase!(ctx({ email: 'ada@example.com' }))), [
+    { status: 'erased', stream: 'contacts', count: 2 },
+    { status: 'retained', stream: 'companies', count: 1, reason: KEPT_REASON },
+    { status: 'retained', stream: 'deals', count: 2, reason: KEPT_REASON },
+    { status: 'retained', stream: 'tickets', count: 1, reason: KEPT_REASON }
+  ], 'the company, both deals (one shared by her two contacts) and the ticket stay, reported as kept')
+  t.ok(fake.state.objects.deals!.has('301') && !fake.state.associations.has('101'), 'kept deals are no longer linked to her')
   t.notOk(fake.state.contacts.has('101')); t.notOk(fake.state.contacts.has('102'))
   t.notOk(fake.state.objects.notes!.has('401'), 'her activity went with the contact')
   t.ok(fake.state.contacts.has('103'), 'Grace stays')

@@ -24,6 +24,8 @@ export interface MailchimpFakeState {
   calls: Call[]
   /** Calls that arrived while `maxConnections` were already in flight. */
   violations: number
+  /** 429s injected by `faults.fail429Ratio` (not caused by our client). */
+  injected429: number
   inFlight: number
   maxInFlight: number
 }
@@ -73,7 +75,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
   const apiKey = opts.apiKey ?? 'f4k3f4k3f4k3f4k3f4k3f4k3f4k3f4k3-us6'
   const maxConnections = opts.maxConnections ?? 10
   const random = seeded(opts.randomSeed ?? 42)
-  const state: MailchimpFakeState = { lists: new Map(), forgotten: new Map(), calls: [], violations: 0, inFlight: 0, maxInFlight: 0 }
+  const state: MailchimpFakeState = { lists: new Map(), forgotten: new Map(), calls: [], violations: 0, injected429: 0, inFlight: 0, maxInFlight: 0 }
   for (const l of opts.seed ?? defaultSeed()) {
     state.lists.set(l.id, { id: l.id, name: l.name, members: new Map(l.members.map((m) => [md5(m.email), { ...m, tags: [...m.tags], activity: [...m.activity] }])) })
     state.forgotten.set(l.id, new Set())
@@ -215,6 +217,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
         return send(res, s, problem(s, s === 429 ? 'TooManyRequests' : s >= 500 ? 'Internal Server Error' : 'Bad Request', 'Injected failure.'), {}, 'application/problem+json')
       }
       if (faults.fail429Ratio > 0 && random() < faults.fail429Ratio) {
+        state.injected429++
         return send(res, 429, problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`), {}, 'application/problem+json')
       }
       await route(req, res, url)

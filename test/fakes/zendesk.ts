@@ -171,7 +171,8 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     if ((m = /^\/api\/v2\/deleted_tickets\/(\d+)$/.exec(path)) && req.method === 'DELETE') {
       const t = state.tickets.get(Number(m[1]))
       if (!t || t.state !== 'deleted') return notFound(res)
-      t.state = 'purged'; state.log.push(`purge ticket ${t.id}`)
+      // Permanently deleted: Zendesk keeps nothing of the ticket, its comments or attachments.
+      t.state = 'purged'; t.subject = ''; t.comments = []; state.log.push(`purge ticket ${t.id}`)
       return sendJson(res, 200, { job_status: { id: `job${t.id}`, job_type: 'TicketDeletionJob', status: 'queued', progress: null, total: 1, message: null, results: null, url: `${base}/api/v2/job_statuses/job${t.id}.json` } })
     }
     if ((m = /^\/api\/v2\/users\/(\d+)$/.exec(path)) && req.method === 'DELETE') {
@@ -187,8 +188,10 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
       // Only a soft-deleted user can be deleted for good; an active or unknown one is not among deleted users.
       const u = state.users.get(Number(m[1]))
       if (!u || u.state !== 'soft_deleted') return notFound(res)
-      u.state = 'purged'; state.log.push(`purge user ${u.id}`)
-      return sendJson(res, 200, { deleted_user: deletedUserJson(u) })
+      const answer = deletedUserJson(u)
+      // Permanently deleted: only the id remains, scrubbed of name, e-mail and identities.
+      u.state = 'purged'; u.name = 'Permanently deleted user'; u.email = ''; u.identities = []; state.log.push(`purge user ${u.id}`)
+      return sendJson(res, 200, { deleted_user: answer })
     }
     return notFound(res)
   })

@@ -34,6 +34,8 @@ export interface ZoomFakeState {
   calls: Call[]
   /** Calls over the per-second limit of their category (each answered with a vendor 429). */
   violations: number
+  /** 429s injected by `faults.fail429Ratio` (not caused by our client). */
+  injected429: number
   perCategory: Record<Category, number>
 }
 
@@ -84,6 +86,16 @@ export function defaultSeed (): FakeWebinar[] {
   ]
 }
 
+/** The default webinars, with Ada also in the first webinar's report: she attended, asked a question and voted. */
+export function seedWithAdaInReports (): FakeWebinar[] {
+  const seed = defaultSeed()
+  const report = seed[0]!.report!
+  report.participants.push({ id: 'p4', name: 'Ada Lovelace', user_email: 'ada@example.com', registrant_id: 'r0001Zx', join_time: '2024-05-10T15:02:00Z', leave_time: '2024-05-10T15:58:00Z', duration: 3360 })
+  report.qa.push({ name: 'Ada Lovelace', email: 'ada@example.com', question_details: [{ question: 'Can I get my data as CSV?', answer: 'Yes, in the archive.' }] })
+  report.polls.push({ name: 'Ada Lovelace', email: 'ada@example.com', question_details: [{ question: 'Do you run DSARs by hand?', answer: 'No', polling_id: 'poll1', date_time: '2024-05-10T15:20:00Z' }] })
+  return seed
+}
+
 const CATEGORY_OF = (method: string, path: string): Category =>
   path.startsWith('/report/') ? 'Heavy' : method === 'DELETE' || /\/registrants\/[^/]+$/.test(path) ? 'Light' : 'Medium'
 
@@ -94,7 +106,7 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
   const clientSecret = 's3cr3t_F4ke'
   const random = seeded(opts.randomSeed ?? 7)
   const faults = noFaults()
-  const state: ZoomFakeState = { webinars: structuredClone(opts.seed ?? defaultSeed()), ghosts: [], tokensIssued: 0, calls: [], violations: 0, perCategory: { Light: 0, Medium: 0, Heavy: 0 } }
+  const state: ZoomFakeState = { webinars: structuredClone(opts.seed ?? defaultSeed()), ghosts: [], tokensIssued: 0, calls: [], violations: 0, injected429: 0, perCategory: { Light: 0, Medium: 0, Heavy: 0 } }
   const tokens = new Map<string, number>()
   const windows: Record<Category, number[]> = { Light: [], Medium: [], Heavy: [] }
   const fake = { tokenTtl: opts.tokenTtl ?? 3600 }
@@ -204,7 +216,10 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
       if (faults.failStatus.status === 429) return tooMany(res, category)
       return err(res, faults.failStatus.status, faults.failStatus.status >= 500 ? 500 : 300, 'Injected failure.')
     }
-    if (faults.fail429Ratio > 0 && random() < faults.fail429Ratio) return tooMany(res, category)
+    if (faults.fail429Ratio > 0 && random() < faults.fail429Ratio) {
+      state.injected429++
+      return tooMany(res, category)
+    }
     route(req, res, url)
   })
 
