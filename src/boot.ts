@@ -38,7 +38,9 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
       if (issued) developmentKey = issued.key
     }
     for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
-    if (!config.CONNECTORS_FILE && await ensureSampleData(dbh)) log.info('sample systems created')
+    // `embedded:` addresses the bundled sample systems in the service's own database: create them once.
+    const usesSamples = connectorFile.connectors.some((c) => c.enabled && c.settings.url === 'embedded:')
+    if (usesSamples && await ensureSampleData(dbh)) log.info('sample systems created')
     registry = await createRegistry(connectorFile, { drivers, env, log, serviceDatabase: dbh })
     return {
       dbh,
