@@ -27,10 +27,14 @@ export function seeded (seed: number): () => number {
 
 export interface Call { method: string, path: string, query: Record<string, string>, at: number }
 
-export async function readJson (req: IncomingMessage): Promise<unknown> {
+export async function readText (req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of req) chunks.push(c as Buffer)
-  const text = Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+export async function readJson (req: IncomingMessage): Promise<unknown> {
+  const text = await readText(req)
   if (text.length === 0) return undefined
   try { return JSON.parse(text) } catch { return Symbol.for('invalid-json') }
 }
@@ -42,6 +46,11 @@ export function send (res: ServerResponse, status: number, body?: unknown, heade
   }
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...headers }).end(text)
+}
+
+/** JSON with the charset parameter, as HubSpot and Zendesk send it. */
+export function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, body, headers, 'application/json; charset=utf-8')
 }
 
 export async function listen (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server, url: string, close: () => Promise<void> }> {
@@ -65,3 +74,20 @@ export async function listen (handler: (req: IncomingMessage, res: ServerRespons
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Counts calls in a sliding window, as a vendor enforcing "N per window" would. */
+export class WindowCounter {
+  private stamps: number[] = []
+  constructor (readonly limit: number, readonly windowMs: number) {}
+  /** Records a call; true when it is over the limit. */
+  hit (now = Date.now()): boolean {
+    this.stamps = this.stamps.filter((t) => t > now - this.windowMs)
+    const over = this.stamps.length >= this.limit
+    this.stamps.push(now)
+    return over
+  }
+
+  get remaining (): number { return Math.max(0, this.limit - this.stamps.filter((t) => t > Date.now() - this.windowMs).length) }
+  /** Seconds until the oldest call leaves the window. */
+  resetSeconds (now = Date.now()): number { return this.stamps[0] === undefined ? 0 : Math.max(1, Math.ceil((this.stamps[0] + this.windowMs - now) / 1000)) }
+}

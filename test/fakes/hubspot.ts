@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { WindowCounter, sendJson, sleep, startServer, type FaultModes } from './vendor-fake-kit.js'
+import { WindowCounter, delay, listen, noFaults, readText, sendJson } from './common.js'
 
 /**
  * A stateful HubSpot CRM fake (v3 objects and search, v4 associations, GDPR delete) written from the
@@ -86,7 +86,7 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
     callsByRoute: {} as Record<string, number>,
     violations: 0,
     injected429: 0,
-    faults: { fail429Ratio: 0, failStatus: null, latencyMs: 0 } as FaultModes,
+    faults: noFaults(),
     nextId: 1000
   }
   const error = (res: ServerResponse, status: number, category: string, message: string, extra: Record<string, string> = {}) =>
@@ -113,14 +113,15 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
     throw new Error(`operator ${f.operator} not faked`)
   }
 
-  const server = await startServer(async (req, res, raw) => {
+  const server = await listen(async (req, res) => {
+    const raw = await readText(req)
     const url = new URL(req.url ?? '/', 'http://fake')
     const path = url.pathname
     const isSearch = req.method === 'POST' && /\/search$/.test(path)
     const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/g, '/{id}').replace(/contacts\/[^/]*@[^/]*/, 'contacts/{email}')}`
     state.calls++
     state.callsByRoute[route] = (state.callsByRoute[route] ?? 0) + 1
-    if (state.faults.latencyMs > 0) await sleep(state.faults.latencyMs)
+    if (state.faults.latencyMs > 0) await delay(state.faults.latencyMs)
     if (req.headers.authorization !== `Bearer ${token}`) return error(res, 401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found.')
     const overBurst = burst.hit()
     const overSearch = isSearch && searchWindow.hit()

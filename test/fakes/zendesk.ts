@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { WindowCounter, sendJson, sleep, startServer, type FaultModes } from './vendor-fake-kit.js'
+import { WindowCounter, delay, listen, noFaults, readText, sendJson } from './common.js'
 
 /**
  * A stateful Zendesk Support fake written from shared/vendor-contracts/README.md §2: user search
@@ -61,7 +61,7 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     log: [] as string[],
     violations: 0,
     injected429: 0,
-    faults: { fail429Ratio: 0, failStatus: null, latencyMs: 0 } as FaultModes
+    faults: noFaults()
   }
   let base = ''
   const notFound = (res: ServerResponse) => sendJson(res, 404, { error: 'RecordNotFound', description: 'Not found' })
@@ -107,13 +107,13 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     })
   }
 
-  const server = await startServer(async (req, res) => {
+  const server = await listen(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake')
     const path = url.pathname.replace(/\.json$/, '')
     const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/g, '/{id}')}`
     state.calls++
     state.callsByRoute[route] = (state.callsByRoute[route] ?? 0) + 1
-    if (state.faults.latencyMs > 0) await sleep(state.faults.latencyMs)
+    if (state.faults.latencyMs > 0) await delay(state.faults.latencyMs)
     const attachment = /^\/attachments\/token\/tok(\d+)\/$/.exec(url.pathname)
     if (!attachment && req.headers.authorization !== auth) return sendJson(res, 401, { error: "Couldn't authenticate you" })
     if (account.hit()) { state.violations++; return tooMany(res, account.resetSeconds()) }
