@@ -9,10 +9,7 @@
  * SANDBOX_429_RATIO=0.5 makes every fake answer half of all calls with its vendor's 429.
  */
 import { fileURLToPath } from 'node:url'
-import { startHubspotFake } from '../test/fakes/hubspot.js'
-import { startMailchimpFake } from '../test/fakes/mailchimp.js'
-import { startZendeskFake } from '../test/fakes/zendesk.js'
-import { seedWithAdaInReports, startZoomFake } from '../test/fakes/zoom.js'
+import { startVendorFakes } from '../test/fakes/vendors.js'
 
 const ratio = Number(process.env.SANDBOX_429_RATIO ?? 0)
 if (!(ratio >= 0 && ratio < 1)) {
@@ -20,30 +17,8 @@ if (!(ratio >= 0 && ratio < 1)) {
   process.exit(78)
 }
 
-const hubspot = await startHubspotFake({ faultRetryAfterSeconds: 1 })
-const zendesk = await startZendeskFake({ faultRetryAfterSeconds: 1 })
-const mailchimp = await startMailchimpFake()
-const zoom = await startZoomFake({ seed: seedWithAdaInReports() })
-hubspot.state.faults.fail429Ratio = ratio
-zendesk.state.faults.fail429Ratio = ratio
-mailchimp.faults.fail429Ratio = ratio
-zoom.faults.fail429Ratio = ratio
-
-Object.assign(process.env, {
-  CONNECTORS_FILE: fileURLToPath(new URL('../connectors/samples/vendors.json', import.meta.url)),
-  HUBSPOT_BASE_URL: hubspot.url,
-  HUBSPOT_TOKEN: 'hs-test-token',
-  ZENDESK_BASE_URL: zendesk.url,
-  ZENDESK_EMAIL: 'agent@helpdesk.example',
-  ZENDESK_API_TOKEN: 'zd-test-token',
-  MAILCHIMP_BASE_URL: mailchimp.baseUrl,
-  MAILCHIMP_API_KEY: mailchimp.apiKey,
-  ZOOM_BASE_URL: zoom.baseUrl,
-  ZOOM_TOKEN_URL: zoom.tokenUrl,
-  ZOOM_ACCOUNT_ID: zoom.accountId,
-  ZOOM_CLIENT_ID: zoom.clientId,
-  ZOOM_CLIENT_SECRET: zoom.clientSecret
-})
+const { hubspot, zendesk, mailchimp, zoom, env } = await startVendorFakes({ fail429Ratio: ratio })
+Object.assign(process.env, env, { CONNECTORS_FILE: fileURLToPath(new URL('../connectors/samples/vendors.json', import.meta.url)) })
 if (!process.env.DATABASE_URL && !process.env.DATA_DIR) process.env.DATA_DIR = '.data/sandbox'
 
 process.stdout.write([

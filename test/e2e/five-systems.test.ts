@@ -8,11 +8,9 @@ import { createRegistry, parseConnectorFile } from '../../src/connectors/registr
 import { drivers } from '../../connectors/index.js'
 import { REPORT_RETAINED_REASON } from '../../connectors/zoom/index.js'
 import { KEPT_REASON } from '../../connectors/hubspot/erase.js'
-import { startHubspotFake } from '../fakes/hubspot.js'
-import { ATTACHMENT_BYTES, startZendeskFake } from '../fakes/zendesk.js'
-import { md5, startMailchimpFake } from '../fakes/mailchimp.js'
-import { seedWithAdaInReports, startZoomFake } from '../fakes/zoom.js'
-import { seeded } from '../fakes/common.js'
+import { ATTACHMENT_BYTES } from '../fakes/zendesk.js'
+import { md5 } from '../fakes/mailchimp.js'
+import { startVendorFakes } from '../fakes/vendors.js'
 
 /**
  * The service against all five kinds of system at once, configured the way a company would
@@ -59,18 +57,9 @@ const testResults = await (async () => {
   return { url: url.toString(), query: <T>(q: string) => store.unsafe(q) as unknown as Promise<T[]> }
 })()
 
-// HubSpot's own 429 names no wait: its client backs off the whole 10 s interval per 429 (as HubSpot's
-// official clients do, tested in hubspot.test.ts). Here its 429s also carry the Retry-After that
-// gateways in front of HubSpot add, so that half of ~60 calls failing costs seconds, not minutes.
-const hubspot = await startHubspotFake({ random: seeded(1), faultRetryAfterSeconds: 1 })
-const zendesk = await startZendeskFake({ random: seeded(2), faultRetryAfterSeconds: 1 })
-const mailchimp = await startMailchimpFake({ randomSeed: 3 })
-const zoom = await startZoomFake({ seed: seedWithAdaInReports(), randomSeed: 4 })
-t.teardown(async () => { await Promise.all([hubspot.close(), zendesk.close(), mailchimp.close(), zoom.close()]) })
-hubspot.state.faults.fail429Ratio = 0.5
-zendesk.state.faults.fail429Ratio = 0.5
-mailchimp.faults.fail429Ratio = 0.5
-zoom.faults.fail429Ratio = 0.5
+const fakes = await startVendorFakes({ fail429Ratio: 0.5 })
+const { hubspot, zendesk, mailchimp, zoom } = fakes
+t.teardown(fakes.close)
 
 // The vendor entries of the sandbox file (its test-result entry is the embedded sample; here it is the shipped store).
 const vendors = (JSON.parse(readFileSync(new URL('connectors/samples/vendors.json', ROOT), 'utf8')) as { connectors: Array<{ driver: string }> })
@@ -80,21 +69,7 @@ const registry = await createRegistry(parseConnectorFile({ connectors: [...vendo
   drivers,
   log: quiet,
   serviceDatabase: dbh,
-  env: {
-    HUBSPOT_BASE_URL: hubspot.url,
-    HUBSPOT_TOKEN: 'hs-test-token',
-    ZENDESK_BASE_URL: zendesk.url,
-    ZENDESK_EMAIL: 'agent@helpdesk.example',
-    ZENDESK_API_TOKEN: 'zd-test-token',
-    MAILCHIMP_BASE_URL: mailchimp.baseUrl,
-    MAILCHIMP_API_KEY: mailchimp.apiKey,
-    ZOOM_BASE_URL: zoom.baseUrl,
-    ZOOM_TOKEN_URL: zoom.tokenUrl,
-    ZOOM_ACCOUNT_ID: zoom.accountId,
-    ZOOM_CLIENT_ID: zoom.clientId,
-    ZOOM_CLIENT_SECRET: zoom.clientSecret,
-    TEST_RESULTS_DATABASE_URL: testResults.url
-  }
+  env: { ...fakes.env, TEST_RESULTS_DATABASE_URL: testResults.url }
 })
 const app = await build(t, { dbh, registry, env })
 const SYSTEMS = ['crm', 'newsletter', 'support', 'test_results', 'webinar']
