@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createMailchimpConnector } from '../../connectors/mailchimp/index.js'
-import type { ConnectorContext } from '../../connectors/types.js'
 import { createZoomConnector } from '../../connectors/zoom/index.js'
 import { startMailchimpFake } from '../fakes/mailchimp.js'
 import { startZoomFake } from '../fakes/zoom.js'
+import { ctx as contextFor, drain, quiet, specOf, startPrism } from './support.js'
+
+const ctx = (email: string) => contextFor({ email }, AbortSignal.timeout(40_000))
 
 /**
  * Replays the Mailchimp and Zoom connectors' traffic (collect, opt-out, erase, health) through
@@ -16,39 +14,6 @@ import { startZoomFake } from '../fakes/zoom.js'
  * fakes' responses from the vendor contract fails the test. The specs live outside the repo
  * (licence): ../shared/vendor-contracts/<vendor>/dsar-subset.openapi.json.
  */
-const specOf = (vendor: string) => join(import.meta.dirname, `../../../shared/vendor-contracts/${vendor}/dsar-subset.openapi.json`)
-const quiet = { debug () {}, info () {}, warn () {}, error () {} }
-const ctx = (email: string): ConnectorContext => ({ requestId: 'r-1', subject: { email }, signal: AbortSignal.timeout(40_000), log: quiet })
-async function drain<T> (it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) out.push(x)
-  return out
-}
-
-function freePort (): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)) })
-  })
-}
-
-/** Starts `prism proxy --errors spec upstream`; returns its base URL and everything it logged. */
-async function startPrism (t: Test, spec: string, upstream: string): Promise<{ url: string, output: () => string }> {
-  const port = await freePort()
-  const prism = spawn(join(import.meta.dirname, '../../node_modules/.bin/prism'),
-    ['proxy', '--errors', spec, upstream, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  prism.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  prism.stderr.on('data', (d: Buffer) => { output += d.toString() })
-  t.teardown(() => { prism.kill() })
-  const deadline = Date.now() + 30_000
-  while (!output.includes('Prism is listening')) {
-    if (Date.now() > deadline || prism.exitCode !== null) throw new Error(`prism did not start:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return { url: `http://127.0.0.1:${port}`, output: () => output }
-}
-
 /** Records the status of every call that went through Prism (a violation under --errors is a 4xx/5xx from Prism). */
 function recording (): { fetch: typeof fetch, calls: Array<{ method: string, path: string, status: number, violations: string | null }> } {
   const calls: Array<{ method: string, path: string, status: number, violations: string | null }> = []

@@ -1,23 +1,15 @@
 import t from 'tap'
 import { createMailchimpConnector, mailchimpBaseUrl, mailchimpConnector, subscriberHash, type MailchimpConfig } from '../../connectors/mailchimp/index.js'
-import { ConnectorError, type CollectedItem, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
+import { ConnectorError, type CollectedItem, type SubjectIdentity } from '../../connectors/types.js'
 import { md5, startMailchimpFake, type MailchimpFake } from '../fakes/mailchimp.js'
 import { connectorContract } from './contract.js'
+import { ctx, drain, quiet } from './support.js'
 
-const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const deps = { log: quiet, fetch: globalThis.fetch }
 const ADA = { email: 'ada@example.com' }
 const GRACE = { email: 'grace@example.com' }
 const fastRetry = { retry: { baseDelayMs: 5, attempts: 8 } }
 
-function ctx (subject: SubjectIdentity, signal = new AbortController().signal): ConnectorContext {
-  return { requestId: '00000000-0000-4000-8000-000000000002', subject, signal, log: quiet }
-}
-async function drain<T> (it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) out.push(x)
-  return out
-}
 const settings = (fake: MailchimpFake, extra: Partial<MailchimpConfig> = {}): MailchimpConfig =>
   ({ base_url: fake.baseUrl, api_key: fake.apiKey, max_connections: 10, page_size: 2, ...extra })
 

@@ -1,23 +1,15 @@
 import t from 'tap'
 import { REPORT_RETAINED_REASON, createZoomConnector, zoomConnector, type ZoomConfig } from '../../connectors/zoom/index.js'
-import type { CollectedItem, ConnectorContext, SubjectIdentity } from '../../connectors/types.js'
+import type { CollectedItem } from '../../connectors/types.js'
 import { startZoomFake, type ZoomFake } from '../fakes/zoom.js'
 import { connectorContract } from './contract.js'
+import { ctx, drain, quiet } from './support.js'
 
-const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const deps = { log: quiet, fetch: globalThis.fetch }
 const ADA = { email: 'ada@example.com' }
 const GRACE = { email: 'grace@example.com' }
 const fastRetry = { retry: { baseDelayMs: 5, attempts: 8 } }
 
-function ctx (subject: SubjectIdentity, signal = new AbortController().signal): ConnectorContext {
-  return { requestId: '00000000-0000-4000-8000-000000000003', subject, signal, log: quiet }
-}
-async function drain<T> (it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) out.push(x)
-  return out
-}
 const settings = (fake: ZoomFake, extra: Partial<ZoomConfig> = {}): ZoomConfig => ({
   base_url: fake.baseUrl, token_url: fake.tokenUrl, account_id: fake.accountId, client_id: fake.clientId, client_secret: fake.clientSecret,
   user_id: 'me', page_size: 2, reports: true, rate_limits: { light: fake.limits.Light, medium: fake.limits.Medium, heavy: fake.limits.Heavy }, ...extra
