@@ -18,6 +18,15 @@ export const Errors = {
     'DSR_IDEMPOTENCY_KEY_REUSED',
     'This Idempotency-Key was already used with a different request body', 422),
   IllegalTransition: createError<[string, string]>('DSR_ILLEGAL_TRANSITION', 'A request in status %s cannot move to %s', 409),
+  ExtensionNotAvailable: createError<[string]>(
+    'DSR_EXTENSION_NOT_AVAILABLE', 'Requests under %s have no statutory deadline extension', 422),
+  ExtensionAlreadyTaken: createError(
+    'DSR_EXTENSION_ALREADY_TAKEN', 'The deadline of this request was already extended; an extension is taken once', 409),
+  ExtensionRequestClosed: createError<[string]>(
+    'DSR_EXTENSION_REQUEST_CLOSED', 'A request in status %s is closed; its deadline can no longer be extended', 409),
+  ExtensionTooLate: createError<[string]>(
+    'DSR_EXTENSION_TOO_LATE',
+    'The statutory deadline (%s) has passed: an extension must be taken, and the person told, within the first period', 409),
   TaskNotFound: createError<[string]>('DSR_TASK_NOT_FOUND', 'No task %s on this request', 404),
   IllegalTaskAction: createError<[string, string]>('DSR_ILLEGAL_TASK_ACTION', 'Cannot %s a task that is %s', 409),
   InvalidCursor: createError('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400),
@@ -39,7 +48,11 @@ export const Errors = {
   ConnectorNotFound: createError<[string]>('DSR_CONNECTOR_NOT_FOUND', 'No connector %s in this deployment', 404),
   RetentionNotConfigured: createError<[string]>('DSR_RETENTION_NOT_CONFIGURED', 'Connector %s has no retention rules', 409),
   Internal: createError('DSR_INTERNAL', 'Internal error', 500),
-  Unavailable: createError('DSR_UNAVAILABLE', 'The service is not ready', 503)
+  Unavailable: createError('DSR_UNAVAILABLE', 'The service is not ready', 503),
+  LinkSuperseded: createError('DSR_LINK_SUPERSEDED', 'The archive this link was made for has been replaced by a newer one; ask for a new link', 410),
+  ArchiveNotRebuildable: createError<[string]>('DSR_ARCHIVE_NOT_REBUILDABLE', 'Only a failed or expired archive of a closed access or portability request can be rebuilt: %s', 409),
+  ArchiveItemsSwept: createError(
+    'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409)
 } as const
 
 /** One offending field of a 4xx: a JSON pointer into the request part, and what is wrong with it. */

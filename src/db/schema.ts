@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
+  bigint, check, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
 } from 'drizzle-orm/pg-core'
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
@@ -41,10 +41,27 @@ export const requests = pgTable('requests', {
   notes: text('notes'),
   timeZone: text('time_zone').notNull(),
   receivedAt: tz('received_at').notNull(),
+  /** The statutory deadline, without any extension. */
   dueAt: tz('due_at').notNull(),
   acknowledgeBy: tz('acknowledge_by'),
+  /** The latest date the law allows *if* the extension is taken (null where it has none); not a deadline by itself. */
   extendedDueAt: tz('extended_due_at'),
   deadlineRule: text('deadline_rule').notNull(),
+  /**
+   * The extension, once taken (POST /v1/requests/:id/extension): when, by which API key, why (free
+   * text written by staff, possibly personal: never logged), and when the person was told.
+   */
+  extensionTakenAt: tz('extension_taken_at'),
+  extensionTakenBy: text('extension_taken_by'),
+  extensionReason: text('extension_reason'),
+  extensionNotifiedSubjectAt: tz('extension_notified_subject_at'),
+  /**
+   * The deadline the request is judged by: extended_due_at once the extension is taken, due_at
+   * otherwise. Computed by the database, so every query that judges lateness (lists, deadline
+   * monitor, metrics) reads the same definition.
+   */
+  effectiveDueAt: tz('effective_due_at').notNull().generatedAlwaysAs(
+    sql`case when extension_taken_at is not null then extended_due_at else due_at end`),
   createdBy: text('created_by').notNull(),
   idempotencyKey: text('idempotency_key'),
   requestHash: text('request_hash'),
@@ -52,8 +69,13 @@ export const requests = pgTable('requests', {
   updatedAt: tz('updated_at').notNull().defaultNow()
 }, (t) => [
   uniqueIndex('requests_idempotency_key').on(t.createdBy, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
-  index('requests_status_due_at').on(t.status, t.dueAt),
-  index('requests_due_at').on(t.dueAt),
+  index('requests_status_effective_due_at').on(t.status, t.effectiveDueAt),
+  index('requests_effective_due_at').on(t.effectiveDueAt),
+  // An extension is all or nothing, and only where the law allows one (a date to extend to).
+  check('requests_extension_complete', sql`(${t.extensionTakenAt} is null
+    and ${t.extensionTakenBy} is null and ${t.extensionReason} is null and ${t.extensionNotifiedSubjectAt} is null)
+    or (${t.extensionTakenAt} is not null and ${t.extendedDueAt} is not null
+    and ${t.extensionTakenBy} is not null and ${t.extensionReason} is not null)`),
   index('requests_type_seq').on(t.type, t.seq),
   index('requests_regime_seq').on(t.regime, t.seq)
 ])

@@ -119,6 +119,16 @@ export const TaskSchema = Type.Object({
   links: Type.Object({ retry: Type.String(), skip: Type.String() }, { additionalProperties: false })
 }, { $id: 'Task', additionalProperties: false })
 
+export const ExtensionSchema = Type.Object({
+  taken_at: { ...dateTime, description: 'When the extension was recorded' },
+  reason: Type.String({ description: 'Why the request needs more time (complexity, number of requests), as staff wrote it' }),
+  by: Type.String({ description: 'Name of the API key that took it' }),
+  notified_subject_at: Type.Union([dateTime, Type.Null()], {
+    description: 'When the person was told of the extension and its reasons; null if not recorded'
+  })
+}, { $id: 'Extension', additionalProperties: false })
+export type Extension = Static<typeof ExtensionSchema>
+
 export const DataSubjectRequestSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   type: RequestTypeSchema,
@@ -133,13 +143,24 @@ export const DataSubjectRequestSchema = Type.Object({
   changes: Type.Union([Type.Array(ChangeSchema), Type.Null()]),
   notes: Type.Union([Type.String(), Type.Null()]),
   received_at: dateTime,
-  due_at: dateTime,
+  due_at: { ...dateTime, description: 'The statutory deadline, without extension (the same as deadline.due_at)' },
+  effective_due_at: {
+    ...dateTime,
+    description: 'The deadline the request is judged by: deadline.extended_due_at once the extension is taken, due_at otherwise. ' +
+      'Overdue filters, deadline warnings and metrics use it.'
+  },
+  extension: Type.Union([ref(ExtensionSchema), Type.Null()], {
+    description: 'The statutory extension, once taken (POST /v1/requests/{id}/extension); null until then'
+  }),
   deadline: Type.Object({
     due_at: dateTime,
     due_date: Type.String({ format: 'date', description: 'The due day in time_zone' }),
     time_zone: Type.String(),
     acknowledge_by: nullableDateTime,
-    extended_due_at: Type.Union([dateTime, Type.Null()], { description: 'Latest due date if the statutory extension is taken' }),
+    extended_due_at: Type.Union([dateTime, Type.Null()], {
+      description: 'Latest date if extended: the deadline with the statutory extension, null where the law has none. ' +
+        'Only a possibility until the extension is taken (see extension and effective_due_at).'
+    }),
     rule: Type.String()
   }, { additionalProperties: false }),
   created_at: dateTime,
@@ -153,7 +174,8 @@ export const DataSubjectRequestSchema = Type.Object({
     events: Type.String(),
     cancel: Type.String(),
     verify: Type.String(),
-    items: Type.String()
+    items: Type.String(),
+    extension: Type.String()
   }, { additionalProperties: false })
 }, {
   $id: 'DataSubjectRequest',
@@ -173,6 +195,8 @@ export const DataSubjectRequestSchema = Type.Object({
     notes: null,
     received_at: '2026-01-31T09:15:00.000Z',
     due_at: '2026-02-28T23:59:59.999Z',
+    effective_due_at: '2026-02-28T23:59:59.999Z',
+    extension: null,
     deadline: {
       due_at: '2026-02-28T23:59:59.999Z',
       due_date: '2026-02-28',
@@ -188,7 +212,8 @@ export const DataSubjectRequestSchema = Type.Object({
       events: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/events',
       cancel: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/cancel',
       verify: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/verify',
-      items: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/items'
+      items: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/items',
+      extension: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/extension'
     }
   }]
 })
@@ -198,9 +223,9 @@ export const ListRequestsQuerySchema = Type.Object({
   status: Type.Optional(Type.Array(RequestStatusSchema, { maxItems: 10, description: 'Repeat to match any of several' })),
   type: Type.Optional(Type.Array(RequestTypeSchema, { maxItems: 10 })),
   regime: Type.Optional(Type.Array(RegimeSchema, { maxItems: 10 })),
-  due_before: Type.Optional(Type.String({ format: 'date-time' })),
-  due_after: Type.Optional(Type.String({ format: 'date-time' })),
-  overdue: Type.Optional(Type.Boolean({ description: 'true: open requests past their due time; false: the rest' })),
+  due_before: Type.Optional(Type.String({ format: 'date-time', description: 'Requests whose effective_due_at is before this instant' })),
+  due_after: Type.Optional(Type.String({ format: 'date-time', description: 'Requests whose effective_due_at is at or after this instant' })),
+  overdue: Type.Optional(Type.Boolean({ description: 'true: open requests past their effective_due_at; false: the rest' })),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' }))
 }, { additionalProperties: false })
@@ -214,6 +239,27 @@ export const RequestListSchema = Type.Object({
 export const CancelRequestSchema = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 1000 })
 }, { $id: 'CancelRequest', additionalProperties: false, examples: [{ reason: 'Withdrawn by the requester by e-mail' }] })
+
+export const TakeExtensionSchema = Type.Object({
+  reason: Type.String({
+    minLength: 1,
+    maxLength: 1000,
+    pattern: '\\S',
+    description: 'Why the request needs more time, e.g. its complexity or the number of requests; kept with the request and in its audit trail, never logged'
+  }),
+  notified_subject_at: Type.Optional(Type.String({
+    format: 'date-time',
+    description: 'When the person was told of the extension and its reasons; not in the future, not before the request was received'
+  }))
+}, {
+  $id: 'TakeExtension',
+  additionalProperties: false,
+  examples: [{
+    reason: 'Complex request: records held in six systems, two of them archived off-site',
+    notified_subject_at: '2026-02-20T10:30:00Z'
+  }]
+})
+export type TakeExtension = Static<typeof TakeExtensionSchema>
 
 export const RequestEventSchema = Type.Object({
   id: Type.Integer(),
@@ -265,7 +311,7 @@ export const CollectedItemListSchema = Type.Object({
 }, { $id: 'CollectedItemList', additionalProperties: false })
 
 export const requestSchemas = [
-  VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema,
+  VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema, ExtensionSchema, TakeExtensionSchema,
   SubjectSchema, RequesterSchema, CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema,
   CancelRequestSchema, RequestEventSchema, RequestEventListSchema
 ] as const

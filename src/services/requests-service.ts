@@ -8,7 +8,7 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import type { Engine } from '../engine/engine.js'
-import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery } from '../schemas/requests.js'
+import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
@@ -17,6 +17,8 @@ const CLOCK_SKEW_MS = 60_000
 export interface Principal { name: string, scopes: readonly string[] }
 
 export interface CreateResult { request: DataSubjectRequest, replayed: boolean }
+
+export interface ExtensionOutcome { request: DataSubjectRequest, replayed: boolean }
 
 export function createRequestsService (deps: {
   repo: RequestsRepository
@@ -71,7 +73,17 @@ export function createRequestsService (deps: {
       }
       let result: CreateResult
       if (await repo.insert(row, principal.name)) {
-        result = { request: { ...toResource({ ...row, seq: 0, heldFrom: null }), tasks: [], archive: null }, replayed: false }
+        const stored = {
+          ...row,
+          seq: 0,
+          heldFrom: null,
+          extensionTakenAt: null,
+          extensionTakenBy: null,
+          extensionReason: null,
+          extensionNotifiedSubjectAt: null,
+          effectiveDueAt: row.dueAt
+        }
+        result = { request: { ...toResource(stored), tasks: [], archive: null }, replayed: false }
       } else {
         // The key was used before by this client: same body → same request; otherwise refuse.
         const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
@@ -169,6 +181,45 @@ export function createRequestsService (deps: {
       }))
     },
 
+    /**
+     * Takes the statutory extension (GDPR/UK GDPR Art 12(3), CCPA, PIPEDA s.8(4)): once per request,
+     * while it is open, before its statutory due_at. A call repeating exactly the one that took it
+     * (same API key, reason and notified_subject_at) is a replay: the request as it stands, nothing
+     * written. Any other second attempt is refused with DSR_EXTENSION_ALREADY_TAKEN.
+     * The reason is personal data as far as this service knows: it is never put in an error or a log.
+     */
+    async extend (id: string, input: TakeExtension, principal: Principal): Promise<ExtensionOutcome> {
+      const at = now()
+      const notifiedSubjectAt = input.notified_subject_at === undefined ? null : new Date(input.notified_subject_at)
+      const existing = await repo.findById(id)
+      if (!existing) throw new Errors.RequestNotFound(id)
+      if (notifiedSubjectAt !== null) {
+        const details: ErrorDetail[] = []
+        if (notifiedSubjectAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+          details.push({ in: 'body', field: '/notified_subject_at', message: 'must not be in the future' })
+        } else if (notifiedSubjectAt.getTime() < existing.receivedAt.getTime()) {
+          details.push({ in: 'body', field: '/notified_subject_at', message: 'must not be before the request was received' })
+        }
+        if (details.length > 0) throw validationError(details)
+      }
+
+      const result = await repo.extend(id, { actor: principal.name, reason: input.reason, notifiedSubjectAt, now: at })
+      switch (result.status) {
+        case 'not_found': throw new Errors.RequestNotFound(id)
+        case 'not_available': throw new Errors.ExtensionNotAvailable(regimeLabel(result.row.regime))
+        case 'closed': throw new Errors.ExtensionRequestClosed(result.row.status)
+        case 'too_late': throw new Errors.ExtensionTooLate(result.row.dueAt.toISOString())
+        case 'already_taken': {
+          const r = result.row
+          const replay = r.extensionTakenBy === principal.name && r.extensionReason === input.reason &&
+            (r.extensionNotifiedSubjectAt?.getTime() ?? null) === (notifiedSubjectAt?.getTime() ?? null)
+          if (!replay) throw new Errors.ExtensionAlreadyTaken()
+          return { request: await this.get(id), replayed: true }
+        }
+        case 'extended': return { request: await this.get(id), replayed: false }
+      }
+    },
+
     async transition (id: string, to: RequestStatus, principal: Principal, reason?: string): Promise<DataSubjectRequest> {
       const result = await repo.transition(id, to, principal.name, reason)
       if (result.status === 'not_found') throw new Errors.RequestNotFound(id)
@@ -245,6 +296,15 @@ export function toResource (r: RequestRow): DataSubjectRequest {
     notes: r.notes,
     received_at: r.receivedAt.toISOString(),
     due_at: dueAt,
+    effective_due_at: r.effectiveDueAt.toISOString(),
+    extension: r.extensionTakenAt === null
+      ? null
+      : {
+          taken_at: r.extensionTakenAt.toISOString(),
+          reason: r.extensionReason ?? '',
+          by: r.extensionTakenBy ?? '',
+          notified_subject_at: r.extensionNotifiedSubjectAt?.toISOString() ?? null
+        },
     deadline: {
       due_at: dueAt,
       due_date: dueDateIn(r.dueAt, r.timeZone),
@@ -255,8 +315,15 @@ export function toResource (r: RequestRow): DataSubjectRequest {
     },
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
-    links: { self, events: `${self}/events`, cancel: `${self}/cancel`, verify: `${self}/verify`, items: `${self}/items` }
+    links: {
+      self, events: `${self}/events`, cancel: `${self}/cancel`, verify: `${self}/verify`, items: `${self}/items`, extension: `${self}/extension`
+    }
   }
+}
+
+/** 'uk_gdpr' → 'UK GDPR', for messages. */
+function regimeLabel (regime: string): string {
+  return regime.toUpperCase().replace(/_/g, ' ')
 }
 
 export function toTaskResource (t: TaskRow) {

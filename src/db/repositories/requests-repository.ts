@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm'
 import type { Db, DbHandle, TxHandle } from '../client.js'
-import { requestEvents, requests } from '../schema.js'
+import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 
 export type RequestRow = typeof requests.$inferSelect
@@ -18,6 +18,26 @@ export interface ListFilter {
   afterSeq?: number
   limit: number
 }
+
+export interface ExtensionInput {
+  actor: string
+  /** Free text from staff, possibly personal: stored and shown to readers of the request, never logged. */
+  reason: string
+  notifiedSubjectAt: Date | null
+  now: Date
+}
+
+/**
+ * What taking the extension came to. `already_taken` carries the row as it stands, so the caller
+ * can tell an exact replay of the call that took it from a second, different attempt.
+ */
+export type ExtensionResult =
+  | { status: 'extended', row: RequestRow }
+  | { status: 'already_taken', row: RequestRow }
+  | { status: 'not_found' }
+  | { status: 'not_available', row: RequestRow }
+  | { status: 'closed', row: RequestRow }
+  | { status: 'too_late', row: RequestRow }
 
 export type TransitionResult =
   | { status: 'moved', row: RequestRow }
@@ -87,10 +107,11 @@ export function createRequestsRepository (dbh: DbHandle) {
         f.status && inArray(requests.status, f.status),
         f.type && inArray(requests.type, f.type as RequestRow['type'][]),
         f.regime && inArray(requests.regime, f.regime as RequestRow['regime'][]),
-        f.dueBefore && lt(requests.dueAt, f.dueBefore),
-        f.dueAfter && gte(requests.dueAt, f.dueAfter),
-        f.overdue === true ? and(lt(requests.dueAt, f.now), notInArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
-        f.overdue === false ? or(gte(requests.dueAt, f.now), inArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
+        // Lateness is judged by the effective deadline: extended_due_at once the extension is taken.
+        f.dueBefore && lt(requests.effectiveDueAt, f.dueBefore),
+        f.dueAfter && gte(requests.effectiveDueAt, f.dueAfter),
+        f.overdue === true ? and(lt(requests.effectiveDueAt, f.now), notInArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
+        f.overdue === false ? or(gte(requests.effectiveDueAt, f.now), inArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
         f.afterSeq !== undefined ? lt(requests.seq, f.afterSeq) : undefined
       ]
       return db.select().from(requests).where(and(...where)).orderBy(desc(requests.seq)).limit(f.limit)
@@ -98,6 +119,11 @@ export function createRequestsRepository (dbh: DbHandle) {
 
     async events (requestId: string): Promise<RequestEventRow[]> {
       return db.select().from(requestEvents).where(eq(requestEvents.requestId, requestId)).orderBy(asc(requestEvents.id))
+    },
+
+    /** Takes the statutory extension in its own transaction (see extendIn). */
+    async extend (id: string, input: ExtensionInput): Promise<ExtensionResult> {
+      return dbh.transaction((tx) => extendIn(tx, id, input))
     },
 
     /** Moves a request to `to` in its own transaction (see transitionIn). */
@@ -135,4 +161,44 @@ export async function recordEvent (
   tx: TxHandle, requestId: string, actor: string, action: string, reason?: string | null, details?: Record<string, unknown>
 ): Promise<void> {
   await tx.db.insert(requestEvents).values({ requestId, actor, action, reason: reason ?? null, details: details ?? null })
+}
+
+/**
+ * The one place a request's deadline is extended. Like transitionIn: the row is locked, the rules
+ * are checked, and the extension and its audit event are written in the caller's transaction.
+ *
+ * Refused when already taken (once per request), where the regime has no extension, once the
+ * request is closed, and after the statutory due_at: the law lets the controller extend only by
+ * telling the person within the first period. The due_soon/overdue warnings already sent were
+ * about a date that no longer applies, so they are forgotten: the deadline monitor warns again
+ * ahead of the extended date.
+ */
+export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput): Promise<ExtensionResult> {
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  if (!current) return { status: 'not_found' }
+  if (current.extensionTakenAt !== null) return { status: 'already_taken', row: current }
+  if (current.extendedDueAt === null) return { status: 'not_available', row: current }
+  if (TERMINAL_STATUSES.includes(current.status)) return { status: 'closed', row: current }
+  if (input.now.getTime() > current.dueAt.getTime()) return { status: 'too_late', row: current }
+  const [row] = await tx.db.update(requests).set({
+    extensionTakenAt: input.now,
+    extensionTakenBy: input.actor,
+    extensionReason: input.reason,
+    extensionNotifiedSubjectAt: input.notifiedSubjectAt,
+    updatedAt: input.now
+  }).where(eq(requests.id, id)).returning()
+  await tx.db.insert(requestEvents).values({
+    requestId: id,
+    at: input.now,
+    actor: input.actor,
+    action: 'extension_taken',
+    reason: input.reason,
+    details: {
+      due_at: current.dueAt.toISOString(),
+      extended_due_at: current.extendedDueAt.toISOString(),
+      notified_subject_at: input.notifiedSubjectAt?.toISOString() ?? null
+    }
+  })
+  await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
+  return { status: 'extended', row: row! }
 }

@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { DataSubjectRequestSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+
+/** Taking the statutory deadline extension, explicitly and on record. */
+const extension: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/:id/extension', {
+    config: { scope: 'requests:write' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'extendDeadline',
+      summary: "Take the statutory extension of the request's deadline, with the reason on record",
+      description: 'Records that the controller extends the deadline as the law allows (GDPR and UK GDPR Art 12(3): ' +
+        'two further months given the complexity and number of requests; CCPA: 45 more days; PIPEDA s.8(4): 30 more days), ' +
+        'and writes an `extension_taken` audit event in the same transaction. From then on the request is judged by ' +
+        '`deadline.extended_due_at`: it becomes its `effective_due_at`. The law requires telling the person of the ' +
+        'extension and its reasons within the first period: record when that happened in `notified_subject_at`.\n\n' +
+        'Taken once per request, while it is open, and only before its statutory `due_at` has passed:\n' +
+        '- 422 `DSR_EXTENSION_NOT_AVAILABLE`: the regime has no extension (LGPD, FADP, PIPL);\n' +
+        '- 409 `DSR_EXTENSION_REQUEST_CLOSED`: the request is completed, failed, rejected or cancelled;\n' +
+        '- 409 `DSR_EXTENSION_TOO_LATE`: its statutory `due_at` has passed;\n' +
+        '- 409 `DSR_EXTENSION_ALREADY_TAKEN`: the extension was taken before, by another call.\n\n' +
+        'Repeating exactly the call that took it (same API key, `reason` and `notified_subject_at`) is safe: ' +
+        'it answers 200 with the request as it stands and the header `Idempotent-Replayed: true`, and writes nothing.\n\n' +
+        'The reason may name people or circumstances: it is kept with the request and its audit trail, and never logged.',
+      security,
+      params: IdParamsSchema,
+      body: ref(TakeExtensionSchema),
+      response: {
+        200: ref(DataSubjectRequestSchema),
+        ...authErrorResponses,
+        404: ref(ErrorSchema),
+        409: ref(ErrorSchema),
+        413: ref(ErrorSchema),
+        415: ref(ErrorSchema),
+        422: ref(ErrorSchema)
+      }
+    }
+  }, async (request, reply) => {
+    const { request: extended, replayed } = await fastify.requestsService.extend(request.params.id, request.body, request.principal!)
+    if (replayed) reply.header('idempotent-replayed', 'true')
+    return extended
+  })
+}
+
+export default extension
