@@ -1,4 +1,5 @@
 import t from 'tap'
+import { sql } from 'drizzle-orm'
 import parse from 'parse-prometheus-text-format'
 import { auth, build, registryOf, requestBody, waitFor } from './helper.js'
 import type { MemoryConnector } from '../connectors/memory/index.js'
@@ -19,6 +20,14 @@ t.test('GET /metrics after a known workload', async (t) => {
   await post({ type: 'erasure', subject: { email: ADA } })
   await post({ regime: 'ccpa', subject: { email: ADA } })
   await post({ subject: { email: ADA }, received_at: '2025-01-10T09:00:00Z' }) // due 2025-02-10: overdue
+  // Overdue is judged by the effective date: a CCPA request past its 45 days whose extension was
+  // not taken is overdue (its possible 90 days notwithstanding); a GDPR one extended is not,
+  // although its statutory date has passed.
+  await post({ regime: 'ccpa', subject: { email: ADA }, received_at: new Date(Date.now() - 50 * 86_400_000).toISOString() })
+  const extended = (await post({ subject: { email: ADA } })).json().id
+  const ext = await app.inject({ method: 'POST', url: `/v1/requests/${extended}/extension`, headers: auth(), payload: { reason: 'complex' } })
+  t.equal(ext.statusCode, 200, 'extension taken')
+  await app.dbh.rows(sql`update requests set due_at = now() - interval '1 day' where id = ${extended}`)
   await waitFor(async () => (await app.inject({ url: `/v1/requests/${done}`, headers: auth() })).json().status === 'partially_completed', 20_000, 'the request to settle')
   await app.engine.circuit.check('crm')
   ;(registry.get('billing')!.connector as MemoryConnector).setFault('health', { status: 503, times: 1 })
@@ -38,10 +47,10 @@ t.test('GET /metrics after a known workload', async (t) => {
   t.equal(families.get('dsr_requests')?.type, 'GAUGE')
   t.equal(value('dsr_requests', { type: 'access', status: 'partially_completed', regime: 'gdpr' }), 1)
   t.equal(value('dsr_requests', { type: 'erasure', status: 'received', regime: 'gdpr' }), 1)
-  t.equal(value('dsr_requests', { type: 'access', status: 'received', regime: 'ccpa' }), 1)
-  t.equal(value('dsr_requests', { type: 'access', status: 'received', regime: 'gdpr' }), 1)
+  t.equal(value('dsr_requests', { type: 'access', status: 'received', regime: 'ccpa' }), 2)
+  t.equal(value('dsr_requests', { type: 'access', status: 'received', regime: 'gdpr' }), 2)
   t.equal(families.get('dsr_requests')!.metrics.length, 4, 'one series per (type, status, regime) present')
-  t.equal(value('dsr_requests_overdue', {}), 1)
+  t.equal(value('dsr_requests_overdue', {}), 2, 'the 2025 request and the CCPA one not extended; not the extended one')
 
   t.equal(value('dsr_task_attempts_total', { connector: 'crm', action: 'collect', outcome: 'succeeded' }), 1)
   t.equal(value('dsr_task_attempts_total', { connector: 'billing', action: 'collect', outcome: 'failed' }), 1)

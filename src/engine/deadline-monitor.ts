@@ -11,6 +11,7 @@ export interface DeadlineEntry {
   type: string
   regime: string
   status: string
+  /** The deadline the request is judged by: its effective_due_at (the extended date once the extension is taken). */
   due_at: string
   /** Hours until due (positive) or since due (negative), rounded to one decimal. */
   hours_left: number
@@ -20,19 +21,20 @@ const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 const HOUR = 3_600_000
 
 /**
- * Open requests due within `windowHours` of `now`, and those already overdue, by `due_at`. Ids and
- * classification only, no subject identifiers.
+ * Open requests due within `windowHours` of `now`, and those already overdue, by `effective_due_at`.
+ * Ids and classification only, no subject identifiers.
  *
- * Not by `extended_due_at`: intake fills it in for every regime that allows an extension, as the
- * latest date *if* the extension is taken, and nothing records that it was. Judging by it would
- * warn about a GDPR request two months after its statutory deadline.
+ * `effective_due_at` is the statutory `due_at` unless the extension was taken (extension_taken_at,
+ * POST /v1/requests/:id/extension), and `extended_due_at` then. Never `extended_due_at` alone:
+ * intake fills it in for every regime that allows an extension, as the latest date *if* it is
+ * taken; judging by it would warn about a GDPR request two months after its statutory deadline.
  */
 export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[] }> {
   const until = new Date(now.getTime() + windowHours * HOUR)
   const rows = await dbh.rows<{ id: string, type: string, regime: string, status: string, due: Date | string }>(sql`
-    select id, type, regime, status, due_at as due from requests
-    where status in (${openList}) and due_at <= ${until.toISOString()}
-    order by due_at, id limit ${limit}`)
+    select id, type, regime, status, effective_due_at as due from requests
+    where status in (${openList}) and effective_due_at <= ${until.toISOString()}
+    order by effective_due_at, id limit ${limit}`)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
     return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: Math.round((due.getTime() - now.getTime()) / HOUR * 10) / 10 }

@@ -49,12 +49,14 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
   })
   new Gauge({
     name: 'dsr_requests_overdue',
-    help: 'Open requests past their (extended) due date',
+    help: 'Open requests past their effective due date (the extended date only where the extension was taken)',
     registers: [registry],
     async collect () {
+      // Not coalesce(extended_due_at, due_at): intake stores extended_due_at wherever the law
+      // allows an extension, taken or not, so that would hide requests that are late.
       const [row] = await dbh.rows<{ n: number }>(sql`
         select count(*)::int as n from requests
-        where status in (${openList}) and coalesce(extended_due_at, due_at) < now()`)
+        where status in (${openList}) and effective_due_at < now()`)
       this.set(Number(row?.n ?? 0))
     }
   })

@@ -316,6 +316,49 @@ t.test('closed requests are never reported; open ones are judged by due_at, not 
   t.equal(ccpaSent.body.request.due_at, at(-6).toISOString(), 'the payload carries the due date it was judged by')
 })
 
+t.test('an extended request is judged by its extended date, one not extended by due_at; warnings start again after the extension', async (t) => {
+  const app = await newApp(t)
+  const dbh = app.dbh
+  const hook = await receiver(t)
+  const { log } = captureLog()
+  const run = (now: Date) => runDeadlineMonitor({ dbh, log, webhookUrl: hook.url, secret: SECRET, warningHours: 72 }, now)
+  const extend = (id: string) => app.inject({
+    method: 'POST', url: `/v1/requests/${id}/extension`, headers: auth('writer'), payload: { reason: 'Records in six systems' }
+  })
+
+  // Both GDPR, both with a possible extended date 10 h from T0; only `extended` takes it.
+  const extended = await createRequest(app)
+  const plain = await createRequest(app)
+  const res = await extend(extended.id)
+  t.equal(res.statusCode, 200, 'extension taken through the API')
+  for (const id of [extended.id, plain.id]) {
+    await setDue(dbh, id, at(-5))
+    await dbh.rows(sql`update requests set extended_due_at = ${at(10).toISOString()} where id = ${id}`)
+  }
+  const report = await findDeadlines(dbh, T0, 72)
+  t.strictSame(report.due_soon.map((e) => [e.id, e.due_at, e.hours_left]), [[extended.id, at(10).toISOString(), 10]],
+    'the extended request: due soon, by its extended date')
+  t.strictSame(report.overdue.map((e) => [e.id, e.due_at, e.hours_left]), [[plain.id, at(-5).toISOString(), -5]],
+    'the other: overdue by due_at, whatever extended date it could have had')
+
+  // Warned ahead of the statutory date, then extended: warned again ahead of the extended one.
+  const warned = await createRequest(app)
+  await setDue(dbh, warned.id, at(5))
+  t.match(await run(T0), { notified: 3, failed: 0 })
+  t.ok(delivered(hook.accepted()).includes(`${warned.id}:due_soon`), 'warned by its statutory date')
+  t.equal((await extend(warned.id)).statusCode, 200, 'extended before its due date')
+  await dbh.rows(sql`update requests set extended_due_at = ${at(100).toISOString()} where id = ${warned.id}`)
+  const mine = () => hook.accepted().filter((d) => d.body.request.id === warned.id).map((d) => [d.body.kind, d.body.request.due_at])
+  t.match(await run(at(6)), { notified: 0 }, 'past its statutory date, but extended: not overdue')
+  t.strictSame((await findDeadlines(dbh, at(6), 72)).overdue.map((e) => e.id), [plain.id])
+  t.strictSame(mine(), [['due_soon', at(5).toISOString()]], 'nothing more about it yet')
+  t.match(await run(at(40)), { notified: 2 }, 'the other extended request is overdue by now; this one is due soon again')
+  t.strictSame(mine(), [['due_soon', at(5).toISOString()], ['due_soon', at(100).toISOString()]], 'due soon again, 60 h before the extended date')
+  t.match(await run(at(101)), { notified: 1 })
+  t.strictSame(mine(), [['due_soon', at(5).toISOString()], ['due_soon', at(100).toISOString()], ['overdue', at(100).toISOString()]],
+    'and overdue once that has passed')
+})
+
 t.test('no subject identifiers in the webhook body or the deadline report', async (t) => {
   const app = await newApp(t)
   const hook = await receiver(t)
