@@ -7,10 +7,11 @@ import type { CollectedItemRow, ItemsRepository, StreamTotals } from '../db/repo
 import type { BlobStore } from '../storage/blob-store.js'
 import { createSealer, type EncryptionLayout } from './crypto.js'
 import { CsvColumns, csvStream } from './csv.js'
+import { missingSystems } from './completeness.js'
 import { overviewHtml, type AttachmentLink, type SystemOverview } from './html.js'
 import { SchemaInferrer } from './json-schema.js'
 import { isCompressed, MEDIA_TYPES, PATHS } from './layout.js'
-import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary } from './manifest.js'
+import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary, type ManifestSystem } from './manifest.js'
 import { readmeText } from './readme.js'
 import { appendEntry, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
 
@@ -18,8 +19,12 @@ export interface BuildInput {
   archiveId: string
   storageKey: string
   request: { id: string, type: string, regime: string }
-  /** Connectors whose collect task ran for the request: each gets a section, even if it found nothing. */
-  searched: readonly string[]
+  /**
+   * Every system the request was to search, with its outcome. Each collected one gets a section,
+   * even if it found nothing; the others get none (what a failed or skipped collection may have
+   * stored is left out) and are named at the top of index.html and README.txt instead.
+   */
+  systems: readonly ManifestSystem[]
   generatedAt: Date
 }
 
@@ -48,7 +53,9 @@ export class ArchiveItemCorrupt extends Error {
 export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise<BuiltArchive> {
   const { items, storage } = deps
   const requestId = input.request.id
-  const systems = overview(deps, input, await items.totals(requestId))
+  const collected = new Set(input.systems.filter((s) => s.status === 'collected').map((s) => s.connector))
+  const systems = overview(deps, collected, (await items.totals(requestId)).filter((t) => collected.has(t.connectorId)))
+  const missing = missingSystems(input.systems, (id) => deps.registry.get(id)?.displayName ?? id)
 
   const zip = new ZipArchive({ zlib: { level: 6 } })
   zip.on('warning', (err) => deps.log.warn({ err }, 'archive warning'))
@@ -101,11 +108,11 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
     const meta = { requestId, requestType: input.request.type, regime: input.request.regime, generatedAt: input.generatedAt }
     const docs = [
       await add({ path: PATHS.index, kind: 'overview', media_type: MEDIA_TYPES.index, connector: null, stream: null, categories: [], records: null, collected_at: null },
-        overviewHtml({ ...meta, systems, attachments: async function * (c, s) { for await (const a of attachmentsOf(c, s)) yield a.link } })),
+        overviewHtml({ ...meta, systems, missing, attachments: async function * (c, s) { for await (const a of attachmentsOf(c, s)) yield a.link } })),
       await add({ path: PATHS.readme, kind: 'readme', media_type: MEDIA_TYPES.readme, connector: null, stream: null, categories: [], records: null, collected_at: null },
-        [readmeText(meta)])
+        [readmeText({ ...meta, systems: input.systems.length, missing })])
     ]
-    const header = manifestHeader(input.request, input.generatedAt)
+    const header = manifestHeader(input.request, input.generatedAt, input.systems)
     await appendEntry(zip, hashed(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs]), measure()),
       { name: PATHS.manifest, date: input.generatedAt })
     await zip.finalize()
@@ -131,9 +138,9 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
   }
 }
 
-/** The sections of the archive: every connector searched or holding items, each stream declared or found. */
-function overview (deps: BuildDeps, input: BuildInput, totals: StreamTotals[]): SystemOverview[] {
-  const ids = [...new Set([...input.searched, ...totals.map((t) => t.connectorId)])].sort()
+/** The sections of the archive: every connector collected, each stream declared or found. */
+function overview (deps: BuildDeps, collected: ReadonlySet<string>, totals: StreamTotals[]): SystemOverview[] {
+  const ids = [...collected].sort()
   return ids.map((id) => {
     const instance = deps.registry.get(id)
     const mine = totals.filter((t) => t.connectorId === id)

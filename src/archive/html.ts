@@ -1,3 +1,4 @@
+import type { MissingSystem } from './completeness.js'
 import { PATHS } from './layout.js'
 
 /** What index.html shows of one stream. */
@@ -20,6 +21,8 @@ export interface OverviewInput {
   regime: string
   generatedAt: Date
   systems: readonly SystemOverview[]
+  /** The systems that could not be searched: named at the top of the page. */
+  missing: readonly MissingSystem[]
   /** Read from the database page by page while the page is written: never held whole. */
   attachments: (connector: string, stream: string) => AsyncIterable<AttachmentLink>
 }
@@ -34,6 +37,8 @@ const STYLE = `
   article { margin: 1rem 0 1.5rem; } ul.files { padding-left: 1.2rem; } code { font-size: .9em; }
   .empty { color: #515154; font-style: italic; } a { color: #0b57d0; }
   .links a { margin-right: 1rem; }
+  .incomplete { border: 2px solid #b3261e; border-radius: .4rem; padding: .2rem 1rem; margin: 1rem 0; background: #fff4f2; }
+  .incomplete h2 { margin-top: .6rem; border: 0; color: #b3261e; font-size: 1.2rem; }
 `
 
 /**
@@ -57,9 +62,9 @@ export async function * overviewHtml (input: OverviewInput): AsyncGenerator<stri
 <body>
 <header>
 <h1>Your personal data</h1>
-<p>This archive answers your ${escape(input.requestType)} request <code>${escape(input.requestId)}</code>
+${completenessHtml(input)}<p>This archive answers your ${escape(input.requestType)} request <code>${escape(input.requestId)}</code>
 (${escape(input.regime.toUpperCase())}). It was generated on <time datetime="${input.generatedAt.toISOString()}">${escape(input.generatedAt.toUTCString())}</time>
-and holds ${count(records, 'record', 'records')} from ${count(input.systems.length, 'system', 'systems')}.</p>
+and holds ${count(records, 'record', 'records')} from ${count(input.systems.length, 'system', 'systems')}${input.missing.length > 0 ? ' that could be searched' : ''}.</p>
 <p class="meta">Each data set comes as <code>.ndjson</code> (one JSON record per line, for programs),
 as <code>.csv</code> (for spreadsheets) and with a JSON Schema describing its fields.
 <code>${PATHS.readme}</code> explains the formats; <code>${PATHS.manifest}</code> lists every file with its SHA-256 checksum.</p>
@@ -72,6 +77,25 @@ as <code>.csv</code> (for spreadsheets) and with a JSON Schema describing its fi
     yield '</section>\n'
   }
   yield '</main>\n</body>\n</html>\n'
+}
+
+function completenessHtml (input: OverviewInput): string {
+  const total = input.systems.length + input.missing.length
+  if (input.missing.length === 0) {
+    return `<p class="complete" data-complete="true">This archive is complete: ${total === 1 ? 'the one system' : `all ${total} systems`} this request covers ${total === 1 ? 'was' : 'were'} searched.</p>\n`
+  }
+  const n = input.missing.length
+  const items = input.missing.map((m) => `<li data-connector="${escape(m.id)}" data-status="${m.status}"${m.code ? ` data-error-code="${escape(m.code)}"` : ''}>` +
+    `<strong>${escape(m.displayName)}</strong>: ${escape(m.reason)}${m.code ? ` <code>${escape(m.code)}</code>` : ''}</li>`)
+  return `<section class="incomplete" data-complete="false" role="alert">
+<h2>This archive is incomplete</h2>
+<p>${n} of the ${total} systems this request covers ${n === 1 ? 'was' : 'were'} not searched, so nothing from ${n === 1 ? 'it' : 'them'} is in this archive:</p>
+<ul>
+${items.join('\n')}
+</ul>
+<p>Everything found in the other systems is here. If ${n === 1 ? 'that system is' : 'those systems are'} searched later, a new archive will replace this one.</p>
+</section>
+`
 }
 
 async function * streamHtml (connector: string, s: StreamOverview, input: OverviewInput): AsyncGenerator<string> {

@@ -7,6 +7,7 @@ import { createRequestsRepository, recordEvent } from '../db/repositories/reques
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { buildArchive } from './builder.js'
+import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 
 const DAY_MS = 86_400_000
@@ -15,7 +16,8 @@ const DAY_MS = 86_400_000
 export interface JobAttempt { retryCount: number, retryLimit: number }
 
 /**
- * The `dsr_archive` job: builds a completed request's archive and marks it ready. Safe on
+ * The `dsr_archive` job: builds the archive of a completed or partially completed request and
+ * marks it ready; manifest.json, README.txt and index.html say which systems were not searched. Safe on
  * redelivery: a ready archive is left alone, and every attempt builds under a fresh archive id, so
  * a half-built file of an earlier attempt is deleted and replaced, never taken for the new one.
  */
@@ -44,10 +46,9 @@ export function createArchiveJob (deps: {
     const log = deps.log.child({ component: 'archive', requestId, archiveId: claim.id, attempt: attempt.retryCount + 1 })
     const started = Date.now()
     try {
-      const searched = (await tasks.forRequest(requestId))
-        .filter((t) => t.action === 'collect' && t.status === 'succeeded').map((t) => t.connectorId)
+      const systems = systemsOf((await tasks.forRequest(requestId)).filter((t) => t.action === 'collect'))
       const built = await buildArchive({ items, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, {
-        archiveId: claim.id, storageKey, request, searched, generatedAt: new Date()
+        archiveId: claim.id, storageKey, request, systems, generatedAt: new Date()
       })
       const readyAt = new Date()
       const kept = await dbh.transaction(async (tx) => {
@@ -61,7 +62,9 @@ export function createArchiveJob (deps: {
         })
         if (marked) {
           await recordEvent(tx, requestId, 'engine', 'archive_ready', null, {
-            archive_id: claim.id, bytes: built.size, files: built.manifest.files, records: built.manifest.records, encrypted: built.encryption !== null
+            archive_id: claim.id, bytes: built.size, files: built.manifest.files, records: built.manifest.records, encrypted: built.encryption !== null,
+            complete: built.manifest.completeness.complete,
+            missing: built.manifest.completeness.systems.filter((s) => s.status !== 'collected').map((s) => s.connector)
           })
         }
         return marked

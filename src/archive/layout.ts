@@ -5,6 +5,11 @@ import { extname } from 'node:path'
  * builder, the manifest, index.html and README.txt cannot disagree about a path.
  */
 
+/**
+ * The archive format's version, in manifest.json and README.txt. Readers ignore fields they do not
+ * know, so adding one (as `completeness` was) keeps the version; it changes only when a path, a
+ * file's format or an existing field's meaning changes.
+ */
 export const ARCHIVE_FORMAT_VERSION = 1
 
 export const PATHS = {

@@ -19,11 +19,30 @@ export interface ManifestFile {
   compression: 'stored' | 'deflated'
 }
 
+/**
+ * One system the request was to search, and whether it was: `collected` (its data is in the
+ * archive), `failed` (it could not be searched: `error_code` is the coded reason, never a message
+ * that could hold personal data) or `skipped` (staff decided not to search it: `skip_reason`).
+ */
+export interface ManifestSystem {
+  connector: string
+  status: 'collected' | 'failed' | 'skipped'
+  error_code?: string
+  skip_reason?: string
+}
+
+/**
+ * Whether the archive holds everything the request was to find. `complete` is true only when every
+ * system was collected; the systems that were not have no files in the archive.
+ */
+export interface ManifestCompleteness { complete: boolean, systems: ManifestSystem[] }
+
 export interface ManifestHeader {
   format: 'dsar-archive'
   format_version: number
   request: { id: string, type: string, regime: string }
   generated_at: string
+  completeness: ManifestCompleteness
 }
 
 /**
@@ -38,12 +57,16 @@ export interface ManifestSummary extends ManifestHeader {
   entries: ManifestFile[]
 }
 
-export function manifestHeader (request: { id: string, type: string, regime: string }, generatedAt: Date): ManifestHeader {
+export function manifestHeader (request: { id: string, type: string, regime: string }, generatedAt: Date, systems: readonly ManifestSystem[]): ManifestHeader {
   return {
     format: 'dsar-archive',
     format_version: ARCHIVE_FORMAT_VERSION,
     request: { id: request.id, type: request.type, regime: request.regime },
-    generated_at: generatedAt.toISOString()
+    generated_at: generatedAt.toISOString(),
+    completeness: {
+      complete: systems.every((s) => s.status === 'collected'),
+      systems: systems.map((s) => ({ ...s }))
+    }
   }
 }
 

@@ -1,9 +1,23 @@
+import type { MissingSystem } from './completeness.js'
 import { ARCHIVE_FORMAT_VERSION, PATHS } from './layout.js'
 
+export interface ReadmeInput {
+  requestId: string
+  requestType: string
+  regime: string
+  generatedAt: Date
+  /** How many systems the request was to search. */
+  systems: number
+  /** Those that could not be searched: named at the top. */
+  missing: readonly MissingSystem[]
+}
+
 /** README.txt: how to read the archive, for the person and for whoever imports it. */
-export function readmeText (input: { requestId: string, requestType: string, regime: string, generatedAt: Date }): string {
+export function readmeText (input: ReadmeInput): string {
   return `YOUR PERSONAL DATA
 ==================
+
+${completenessText(input)}
 
 Request:   ${input.requestId} (${input.requestType}, ${input.regime.toUpperCase()})
 Generated: ${input.generatedAt.toISOString()}
@@ -41,7 +55,9 @@ files/<system>/<data set>/<n>-<name>
 ${PATHS.manifest}
     A machine-readable list of every file in this archive (except itself): its path, the system
     and data set it comes from, the data categories, the number of records, its size in bytes,
-    its SHA-256 checksum and when the data was collected.
+    its SHA-256 checksum and when the data was collected. Its "completeness" part lists every
+    system that was to be searched, with "status" collected, failed (with the "error_code" saying
+    why) or skipped (with the "skip_reason"), and "complete": true only if all were collected.
 
 CHECKING THE FILES
 ------------------
@@ -59,4 +75,22 @@ On Windows (PowerShell):
 The printed checksum must equal the one in the manifest. The service that sent you this archive
 also records the checksum of the whole .zip file, so the archive as a whole can be checked too.
 `.replace(/\n/g, '\r\n')
+}
+
+function completenessText (input: ReadmeInput): string {
+  if (input.missing.length === 0) {
+    return `This archive is complete: ${input.systems === 1 ? 'the one system' : `all ${input.systems} systems`} this request covers ${input.systems === 1 ? 'was' : 'were'} searched.`
+  }
+  const lines = input.missing.map((m) => `  - ${m.displayName} (${m.id}): ${m.reason}${m.code ? ` [${m.code}]` : ''}`)
+  const n = input.missing.length
+  return `THIS ARCHIVE IS INCOMPLETE
+--------------------------
+
+${n} of the ${input.systems} systems this request covers ${n === 1 ? 'was' : 'were'} not searched, so nothing
+from ${n === 1 ? 'it' : 'them'} is in this archive:
+
+${lines.join('\n')}
+
+Everything found in the other systems is here. If ${n === 1 ? 'that system is' : 'those systems are'} searched later,
+a new archive will replace this one.`
 }

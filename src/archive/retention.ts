@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { createArchivesRepository } from '../db/repositories/archives-repository.js'
-import { createItemsRepository } from '../db/repositories/items-repository.js'
+import { createItemsRepository, lockUnarchivedItemsDue } from '../db/repositories/items-repository.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { archivePrefix, itemFilesPrefix } from './layout.js'
@@ -12,10 +12,16 @@ export interface SweepResult { archives: number, itemSets: number }
 
 /**
  * Retention: deletes what was collected for access and portability requests once it has been kept
- * long enough. Archives past `expires_at` (ready, or failed after their last attempt) lose their
- * zip, the collected items and the stored item files, and are marked expired; collected items of
- * ready archives go earlier when COLLECTED_ITEMS_RETENTION_DAYS is shorter. The request and its
- * audit trail stay, with an event holding counts only.
+ * long enough, whether the request completed or partially completed (both get an archive).
+ * Archives past `expires_at` (ready, or failed after their last attempt) lose their zip, the
+ * collected items and the stored item files, and are marked expired; collected items of ready
+ * archives go earlier when COLLECTED_ITEMS_RETENTION_DAYS is shorter. Items of closed requests that
+ * have no archive (failed requests, requests closed before partial results were archived) go
+ * COLLECTED_ITEMS_RETENTION_DAYS after the request closed. The request and its audit trail stay,
+ * with an event holding counts only.
+ *
+ * `itemSets` counts the requests whose collected items were deleted ahead of an archive: the
+ * second and third passes.
  *
  * Any number of processes may sweep at once: rows are taken with `for update skip locked`, in
  * small batches, each in its own transaction.
@@ -54,6 +60,16 @@ export function createArchiveRetention (deps: { dbh: DbHandle, storage: BlobStor
         await storage.delete(itemFilesPrefix(archive.requestId))
         const removed = await items.deleteForRequest(tx, archive.requestId)
         await recordEvent(tx, archive.requestId, 'retention', 'collected_items_deleted', null, {
+          records_deleted: removed.records, files_deleted: removed.files
+        })
+      }
+      return due.length
+    })) + await batches(() => dbh.transaction(async (tx) => {
+      const due = await lockUnarchivedItemsDue(tx, now, deps.itemsRetentionDays, BATCH)
+      for (const { requestId } of due) {
+        await storage.delete(itemFilesPrefix(requestId))
+        const removed = await items.deleteForRequest(tx, requestId)
+        await recordEvent(tx, requestId, 'retention', 'collected_items_deleted', null, {
           records_deleted: removed.records, files_deleted: removed.files
         })
       }

@@ -1,15 +1,19 @@
 import type { TxHandle } from '../db/client.js'
-import { createPendingArchive } from '../db/repositories/archives-repository.js'
+import { queueArchiveBuild } from '../archive/rebuild.js'
 import { transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
-import { ARCHIVE_QUEUE, archiveJobOptions, type ArchiveJob, type Boss } from './queue.js'
+import type { Boss } from './queue.js'
 
 /**
  * Closes a request once every task is terminal: completed only when none failed; with failures,
  * partially_completed if some system did its part, failed otherwise. The caller holds the request
- * lock, so two tasks finishing at once cannot both miss the last one. A completed access or
- * portability request gets its archive row and build job in the same transaction.
+ * lock, so two tasks finishing at once cannot both miss the last one.
+ *
+ * An access or portability request that closes completed or partially_completed gets its archive
+ * row and build job in the same transaction: the person gets what was found, and the archive says
+ * which systems were not searched. When a retried task closes the request again, the archive is
+ * rebuilt and the earlier one, with its links, superseded (see queueArchiveBuild).
  */
 export async function finalizeIfDone (tx: TxHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss): Promise<RequestStatus | null> {
   const counts = await tasks.statusCounts(tx, requestId)
@@ -22,9 +26,8 @@ export async function finalizeIfDone (tx: TxHandle, requestId: string, tasks: Ta
   const moved = await transitionIn(tx, requestId, final, actor,
     failed === 0 ? 'every task finished' : `${failed} task(s) failed`, { succeeded: n('succeeded'), skipped: n('skipped'), failed })
   if (moved.status !== 'moved') return null
-  if (final === 'completed' && (moved.row.type === 'access' || moved.row.type === 'portability')) {
-    await createPendingArchive(tx, requestId)
-    await boss.send(ARCHIVE_QUEUE, { requestId } satisfies ArchiveJob, archiveJobOptions(tx.executor))
+  if (final !== 'failed' && (moved.row.type === 'access' || moved.row.type === 'portability')) {
+    await queueArchiveBuild(tx, requestId, boss, { actor, reason: `request ${final}` })
   }
   return final
 }

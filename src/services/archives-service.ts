@@ -1,12 +1,17 @@
 import type { Readable } from 'node:stream'
 import type { DbHandle } from '../db/client.js'
-import type { ArchivesRepository } from '../db/repositories/archives-repository.js'
+import { eq } from 'drizzle-orm'
+import { lockArchive, SUPERSEDED_BY, type ArchivesRepository } from '../db/repositories/archives-repository.js'
+import { itemsSweptAt } from '../db/repositories/items-repository.js'
 import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { requests } from '../db/schema.js'
+import type { Boss } from '../engine/queue.js'
 import { Errors } from '../errors.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { isReady, openPlaintext, type ReadyArchive } from '../archive/read.js'
 import type { LinkSigner } from '../archive/links.js'
 import { parseRange, rangeApplies } from '../archive/range.js'
+import { queueArchiveBuild } from '../archive/rebuild.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 
 /** What a download route sends: status, headers, and the body (none for HEAD). */
@@ -84,20 +89,22 @@ export function createArchivesService (deps: {
     return { status, headers, body: stream }
   }
 
+  async function summary (requestId: string): Promise<ArchiveSummary | null> {
+    const a = await archives.forRequest(requestId)
+    if (!a) return null
+    const self = `/v1/requests/${requestId}/archive`
+    return {
+      status: a.status,
+      size: a.size,
+      sha256: a.sha256,
+      ready_at: a.readyAt?.toISOString() ?? null,
+      expires_at: a.expiresAt?.toISOString() ?? null,
+      links: { download: self, links: `${self}/links` }
+    }
+  }
+
   return {
-    async summary (requestId: string): Promise<ArchiveSummary | null> {
-      const a = await archives.forRequest(requestId)
-      if (!a) return null
-      const self = `/v1/requests/${requestId}/archive`
-      return {
-        status: a.status,
-        size: a.size,
-        sha256: a.sha256,
-        ready_at: a.readyAt?.toISOString() ?? null,
-        expires_at: a.expiresAt?.toISOString() ?? null,
-        links: { download: self, links: `${self}/links` }
-      }
-    },
+    summary,
 
     async download (requestId: string, actor: string, opts: DownloadOptions): Promise<Download> {
       return deliver(await readyArchive(requestId), opts, { actor })
@@ -111,7 +118,7 @@ export function createArchivesService (deps: {
       if (verdict === 'expired') throw new Errors.LinkExpired()
       const link = await archives.link(linkId)
       if (!link) throw new Errors.LinkInvalid()
-      if (link.revokedAt) throw new Errors.LinkRevoked()
+      if (link.revokedAt) throw link.revokedBy === SUPERSEDED_BY ? new Errors.LinkSuperseded() : new Errors.LinkRevoked()
       if (link.expiresAt.getTime() <= now().getTime()) throw new Errors.LinkExpired()
       return deliver(await readyArchive(link.requestId), opts, { actor: `link:${linkId}`, linkId })
     },
@@ -127,6 +134,37 @@ export function createArchivesService (deps: {
         return row
       })
       return { id: link.id, url: deps.signer.url(link.id, expiresAt), expires_at: expiresAt.toISOString() }
+    },
+
+    /**
+     * Builds again the archive of a closed access or portability request whose build failed or
+     * whose archive expired (or that has none: closed before partial results were archived), from
+     * the collected items, in one transaction with its job: the old archive's links are revoked as
+     * superseded. Refused (409) for a ready or building archive, an open request, and once retention
+     * deleted the collected items: then only running the request again helps.
+     */
+    async rebuild (requestId: string, actor: string, boss: Boss): Promise<ArchiveSummary> {
+      await deps.dbh.transaction(async (tx) => {
+        const [request] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
+          .where(eq(requests.id, requestId)).for('update')
+        if (!request) throw new Errors.RequestNotFound(requestId)
+        if (request.type !== 'access' && request.type !== 'portability') {
+          throw new Errors.ArchiveNotRebuildable(`a ${request.type} request has no archive`)
+        }
+        if (request.status !== 'completed' && request.status !== 'partially_completed') {
+          throw new Errors.ArchiveNotRebuildable(`the request is ${request.status}`)
+        }
+        const current = await lockArchive(tx, requestId)
+        const expired = current !== null && (current.status === 'expired' || (current.status === 'ready' && current.expiresAt !== null && current.expiresAt <= now()))
+        if (current && current.status !== 'failed' && !expired) throw new Errors.ArchiveNotRebuildable(`the archive is ${current.status}`)
+        if (await itemsSweptAt(tx, requestId)) throw new Errors.ArchiveItemsSwept()
+        const queued = await queueArchiveBuild(tx, requestId, boss, { actor, reason: 'rebuild requested' })
+        if (queued.kind !== 'queued') throw new Errors.ArchiveItemsSwept() // not reached: checked above under the same locks
+        await recordEvent(tx, requestId, actor, 'archive_rebuild_requested', null, {
+          archive_id: current?.id ?? null, previous_status: current?.status ?? null, error_code: current?.errorCode ?? null
+        })
+      })
+      return (await summary(requestId))!
     },
 
     async revokeLink (requestId: string, linkId: string, actor: string): Promise<void> {

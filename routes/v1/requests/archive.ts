@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
-  ArchiveLinkParamsSchema, ArchiveLinkSchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
+  ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
 } from '../../../src/schemas/archives.js'
 
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
@@ -15,11 +15,19 @@ const downloadResponses = {
   410: ref(ErrorSchema),
   416: ref(ErrorSchema)
 }
-const downloadDescription = 'The archive of a completed access or portability request, streamed: manifest.json, index.html, ' +
-  'README.txt, and per system and data set NDJSON, CSV and a JSON Schema, with the collected files. One byte range per request ' +
+const downloadDescription = 'The archive of a completed or partially completed access or portability request, streamed: ' +
+  'manifest.json, index.html, README.txt, and per system and data set NDJSON, CSV and a JSON Schema, with the collected files. ' +
+  'A partial archive holds everything that was collected; manifest.json ("completeness") and the top of index.html and ' +
+  'README.txt name each system that was not searched, with its error code or skip reason. One byte range per request ' +
   '(Range: bytes=a-b, bytes=a-, bytes=-n) is answered with 206, a range past the end with 416; If-Range with another ETag ' +
   'gets the whole file. 409 DSR_ARCHIVE_NOT_READY while it is being built (with Retry-After), 410 DSR_ARCHIVE_EXPIRED ' +
   'once retention deleted it. Each download is recorded in the audit trail.'
+const rebuildDescription = 'Builds the archive again from the collected data, when its build failed (archive status failed) ' +
+  'or it expired, or a closed request has none. The build runs in the background: 202 with the archive, now building; ' +
+  'poll the request or this archive. The previous archive is superseded: its signed links answer 410 DSR_LINK_SUPERSEDED. ' +
+  '409 DSR_ARCHIVE_NOT_REBUILDABLE for a ready or building archive, an open request or a request type without archive; ' +
+  '409 DSR_ARCHIVE_ITEMS_SWEPT once retention deleted the collected data (the request must be run again). ' +
+  'Admin scope; recorded in the audit trail (archive_rebuild_requested, archive_superseded).'
 
 /** The archive of a request: download (with ranges) and the signed links handed to the person. */
 const archive: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -75,6 +83,22 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const link = await fastify.archivesService.createLink(request.params.id, request.principal!.name, request.body.expires_in_seconds)
     return reply.status(201).send(link)
+  })
+
+  fastify.post('/:id/archive/rebuild', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['archives'],
+      operationId: 'rebuildArchive',
+      summary: 'Rebuild an archive whose build failed or that expired',
+      description: rebuildDescription,
+      security,
+      params: IdParamsSchema,
+      response: { 202: ref(ArchiveSummarySchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+    }
+  }, async (request, reply) => {
+    const archive = await fastify.archivesService.rebuild(request.params.id, request.principal!.name, fastify.engine.boss)
+    return reply.status(202).send(archive)
   })
 
   fastify.delete('/:id/archive/links/:linkId', {

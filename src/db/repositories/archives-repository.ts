@@ -6,6 +6,12 @@ import { archiveLinks, archives } from '../schema.js'
 export type ArchiveRow = typeof archives.$inferSelect
 export type ArchiveLinkRow = typeof archiveLinks.$inferSelect
 
+/**
+ * `archive_links.revoked_by` of the links revoked because their archive was replaced by a newer
+ * build: they answer 410 DSR_LINK_SUPERSEDED rather than 403 DSR_LINK_REVOKED.
+ */
+export const SUPERSEDED_BY = 'system:archive-superseded'
+
 /** A build attempt that holds the archive row: the new id, and the file a previous attempt may have left. */
 export interface BuildClaim { id: string, previousKey: string | null }
 
@@ -101,4 +107,35 @@ export type ArchivesRepository = ReturnType<typeof createArchivesRepository>
 /** The archive row of a request that just completed, in its transaction (idempotent). */
 export async function createPendingArchive (tx: TxHandle, requestId: string): Promise<void> {
   await tx.db.insert(archives).values({ requestId }).onConflictDoNothing({ target: archives.requestId })
+}
+
+/** The request's archive row, locked for the rest of the caller's transaction. */
+export async function lockArchive (tx: TxHandle, requestId: string): Promise<ArchiveRow | null> {
+  const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
+  return row ?? null
+}
+
+/**
+ * Replaces the request's archive by a new build, in the caller's transaction: the row becomes
+ * `building` under a fresh id (so an attempt still running for the old one cannot mark it ready,
+ * and the build job deletes the old file, still named by `storage_key`), and every live link of
+ * the request is revoked as superseded. One row per request: never two live archives.
+ */
+export async function supersedeArchive (tx: TxHandle, current: ArchiveRow): Promise<{ linksRevoked: number }> {
+  await tx.db.update(archives).set({
+    id: randomUUID(), status: 'building', errorCode: null, size: null, sha256: null, manifest: null, encryption: null,
+    readyAt: null, expiresAt: null, deletedAt: null
+  }).where(eq(archives.id, current.id))
+  const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
+    .where(and(eq(archiveLinks.requestId, current.requestId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })
+  return { linksRevoked: revoked.length }
+}
+
+/**
+ * An expired archive whose request collected again (a retried task): it cannot be rebuilt, as
+ * retention deleted the rest of the data; marked failed and due now, so the next sweep deletes
+ * what the retry collected too.
+ */
+export async function markSweptArchiveDue (tx: TxHandle, id: string, errorCode: string, now: Date): Promise<void> {
+  await tx.db.update(archives).set({ status: 'failed', errorCode, expiresAt: now }).where(and(eq(archives.id, id), eq(archives.status, 'expired')))
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm'
+import { TERMINAL_STATUSES } from '../../domain/lifecycle.js'
 import type { DbHandle, TxHandle } from '../client.js'
 import { collectedItems } from '../schema.js'
 
@@ -57,3 +58,38 @@ export function createItemsRepository (dbh: DbHandle) {
 }
 
 export type ItemsRepository = ReturnType<typeof createItemsRepository>
+
+/** The audit events retention leaves when it deletes a request's collected items. */
+export const ITEMS_DELETED_EVENTS = ['collected_items_deleted', 'archive_expired'] as const
+
+/**
+ * When retention last deleted the request's collected items (null if it never did). From then on
+ * what is left is not what was collected, and no archive may be built from it: the request must be
+ * run again.
+ */
+export async function itemsSweptAt (tx: TxHandle, requestId: string): Promise<Date | null> {
+  const [row] = await tx.rows<{ at: string | Date | null }>(sql`
+    select max(at) as at from request_events
+    where request_id = ${requestId} and action in (${sql.join(ITEMS_DELETED_EVENTS.map((a) => sql`${a}`), sql`, `)})`)
+  return row?.at ? new Date(row.at) : null
+}
+
+/**
+ * Closed requests without an archive that still hold collected items (what failed or skipped
+ * collections stored, or requests closed before partial results got archives), closed at least
+ * `itemDays` ago, locked for this sweep; others sweeping at once, or an operator retrying a task,
+ * skip them or wait. "Closed" is the request's latest status transition.
+ */
+export async function lockUnarchivedItemsDue (tx: TxHandle, now: Date, itemDays: number, limit: number): Promise<Array<{ requestId: string }>> {
+  const statuses = sql.join(TERMINAL_STATUSES.map((s) => sql`${s}`), sql`, `)
+  const rows = await tx.rows<{ request_id: string }>(sql`
+    select r.id as request_id from requests r
+    where r.status in (${statuses})
+      and not exists (select 1 from archives a where a.request_id = r.id)
+      and exists (select 1 from collected_items i where i.request_id = r.id)
+      and coalesce((select max(e.at) from request_events e where e.request_id = r.id and e.action = 'transition'), r.updated_at)
+        + make_interval(days => ${itemDays}) <= ${now.toISOString()}::timestamptz
+    order by r.id limit ${limit}
+    for update of r skip locked`)
+  return rows.map((r) => ({ requestId: r.request_id }))
+}
