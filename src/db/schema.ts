@@ -63,6 +63,12 @@ export const requests = pgTable('requests', {
   effectiveDueAt: tz('effective_due_at').notNull().generatedAlwaysAs(
     sql`case when extension_taken_at is not null then extended_due_at else due_at end`),
   createdBy: text('created_by').notNull(),
+  /**
+   * When the request's personal data (subject and requester identifiers, callback, rectified values,
+   * notes and free-text reasons) was removed, REQUEST_IDENTIFIERS_RETENTION_DAYS after it closed. The
+   * record of what was asked, when, and what was done stays.
+   */
+  identifiersRedactedAt: tz('identifiers_redacted_at'),
   idempotencyKey: text('idempotency_key'),
   requestHash: text('request_hash'),
   createdAt: tz('created_at').notNull().defaultNow(),
@@ -71,6 +77,8 @@ export const requests = pgTable('requests', {
   uniqueIndex('requests_idempotency_key').on(t.createdBy, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   index('requests_status_effective_due_at').on(t.status, t.effectiveDueAt),
   index('requests_effective_due_at').on(t.effectiveDueAt),
+  // The redaction job's candidates: requests still holding identifiers, oldest change first.
+  index('requests_unredacted_updated_at').on(t.updatedAt).where(sql`${t.identifiersRedactedAt} is null`),
   // An extension is all or nothing, and only where the law allows one (a date to extend to).
   check('requests_extension_complete', sql`(${t.extensionTakenAt} is null
     and ${t.extensionTakenBy} is null and ${t.extensionReason} is null and ${t.extensionNotifiedSubjectAt} is null)

@@ -1,0 +1,2 @@
+ALTER TABLE "requests" ADD COLUMN "identifiers_redacted_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "requests_unredacted_updated_at" ON "requests" USING btree ("updated_at") WHERE "requests"."identifiers_redacted_at" is null;
