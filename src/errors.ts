@@ -52,7 +52,11 @@ export const Errors = {
   LinkSuperseded: createError('DSR_LINK_SUPERSEDED', 'The archive this link was made for has been replaced by a newer one; ask for a new link', 410),
   ArchiveNotRebuildable: createError<[string]>('DSR_ARCHIVE_NOT_REBUILDABLE', 'Only a failed or expired archive of a closed access or portability request can be rebuilt: %s', 409),
   ArchiveItemsSwept: createError(
-    'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409)
+    'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409),
+  ReceiptNotAvailable: createError<[string]>('DSR_RECEIPT_NOT_AVAILABLE', 'No erasure receipt: %s', 409),
+  RestoreConnectorInvalid: createError<[string]>(
+    'DSR_RESTORE_CONNECTOR_INVALID', 'No connector %s able to erase in this deployment: nothing can be erased again in it', 422),
+  RestoreNotFound: createError<[string]>('DSR_RESTORE_NOT_FOUND', 'No backup restore with id %s', 404)
 } as const
 
 /** One offending field of a 4xx: a JSON pointer into the request part, and what is wrong with it. */
