@@ -42,6 +42,12 @@ export const EnvSchema = Type.Object({
   ARCHIVE_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
   /** Defaults to ARCHIVE_RETENTION_DAYS, and may not exceed it (the archive's expiry deletes them too). */
   COLLECTED_ITEMS_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+  /**
+   * Days after a request closes until its personal data (identifiers, free text) is removed, keeping
+   * the record of what was asked and done. At least ARCHIVE_RETENTION_DAYS: the record outlives the archive.
+   */
+  REQUEST_IDENTIFIERS_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+  REDACTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '41 3 * * *' }),
   ARCHIVE_LINK_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 604_800 }),
   // Secrets: checked by checkSecrets below, not by a pattern here, so that no message ever echoes them.
   ARCHIVE_ENCRYPTION_KEY: Type.Optional(Type.String()),
@@ -75,6 +81,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const config = withDefaults as Config
   checkSecrets(config)
+  if (config.REQUEST_IDENTIFIERS_RETENTION_DAYS < config.ARCHIVE_RETENTION_DAYS) {
+    throw new ConfigError('Invalid configuration:\n  REQUEST_IDENTIFIERS_RETENTION_DAYS: must be at least ARCHIVE_RETENTION_DAYS ' +
+      `(${config.ARCHIVE_RETENTION_DAYS}): a request's record outlives its archive`)
+  }
   if (config.COLLECTED_ITEMS_RETENTION_DAYS !== undefined && config.COLLECTED_ITEMS_RETENTION_DAYS > config.ARCHIVE_RETENTION_DAYS) {
     throw new ConfigError('Invalid configuration:\n  COLLECTED_ITEMS_RETENTION_DAYS: must not exceed ARCHIVE_RETENTION_DAYS ' +
       `(${config.ARCHIVE_RETENTION_DAYS}): collected items are deleted with the archive at the latest`)

@@ -5,6 +5,7 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { SweepExpiredArchives } from '../archive/retention.js'
 import type { Circuit } from './circuit.js'
 import { runDeadlineMonitor } from './deadline-monitor.js'
+import { redactClosedRequests } from './redaction.js'
 import { sweepAll } from './retention.js'
 import type { ScheduledJob } from './scheduler.js'
 
@@ -24,6 +25,11 @@ export function scheduledJobs (deps: {
   return [
     { name: 'connector_health', cron: config.HEALTH_CRON, run: (slot) => deps.circuit.runDue(asOf(slot)) },
     { name: 'retention_sweep', cron: config.RETENTION_CRON, run: (slot) => sweepAll(deps.dbh, deps.registry, asOf(slot)) },
+    {
+      name: 'request_redaction',
+      cron: config.REDACTION_CRON,
+      run: async (slot) => ({ ...await redactClosedRequests(deps.dbh, { now: asOf(slot), retentionDays: config.REQUEST_IDENTIFIERS_RETENTION_DAYS }) })
+    },
     {
       name: 'archive_expiry',
       cron: config.ARCHIVE_EXPIRY_CRON,

@@ -163,6 +163,11 @@ export const DataSubjectRequestSchema = Type.Object({
     }),
     rule: Type.String()
   }, { additionalProperties: false }),
+  identifiers_redacted_at: Type.Union([dateTime, Type.Null()], {
+    description: 'When the personal data of this closed request was removed (REQUEST_IDENTIFIERS_RETENTION_DAYS after it closed): ' +
+      'subject is then empty, requester keeps only its kind, callback_url and notes are null, changes keep their field names only, ' +
+      'and free-text reasons read "[redacted]". What was asked, when, and what each system did stay.'
+  }),
   created_at: dateTime,
   updated_at: dateTime,
   tasks: Type.Optional(Type.Array(ref(TaskSchema), { description: 'One per connector and action; included when a single request is read' })),
@@ -197,6 +202,7 @@ export const DataSubjectRequestSchema = Type.Object({
     due_at: '2026-02-28T23:59:59.999Z',
     effective_due_at: '2026-02-28T23:59:59.999Z',
     extension: null,
+    identifiers_redacted_at: null,
     deadline: {
       due_at: '2026-02-28T23:59:59.999Z',
       due_date: '2026-02-28',

@@ -81,7 +81,8 @@ export function createRequestsService (deps: {
           extensionTakenBy: null,
           extensionReason: null,
           extensionNotifiedSubjectAt: null,
-          effectiveDueAt: row.dueAt
+          effectiveDueAt: row.dueAt,
+          identifiersRedactedAt: null
         }
         result = { request: { ...toResource(stored), tasks: [], archive: null }, replayed: false }
       } else {
@@ -313,6 +314,7 @@ export function toResource (r: RequestRow): DataSubjectRequest {
       extended_due_at: r.extendedDueAt?.toISOString() ?? null,
       rule: r.deadlineRule
     },
+    identifiers_redacted_at: r.identifiersRedactedAt?.toISOString() ?? null,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
     links: {
