@@ -14,8 +14,10 @@ t.test('two instances on one database: every scheduled job runs once per period'
   t.not(a.engine.worker, b.engine.worker)
 
   const schedules = await dbh.rows<{ name: string, cron: string }>(sql`select name, cron from pgboss.schedule order by name`)
-  t.strictSame(schedules.map((s) => s.name), ['dsr_cron_archive_expiry', 'dsr_cron_connector_health', 'dsr_cron_deadline_monitor', 'dsr_cron_retention_sweep'],
+  t.strictSame(schedules.map((s) => s.name), a.scheduler.jobs.map((j) => `dsr_cron_${j.name}`).sort(),
     'one pg-boss cron schedule per job, however many instances started')
+  t.ok(['archive_expiry', 'connector_health', 'deadline_monitor', 'request_redaction', 'retention_sweep'].every((n) => a.scheduler.jobs.some((j) => j.name === n)),
+    'the health, retention, archive expiry, deadline and redaction jobs are among them')
 
   const names = a.scheduler.jobs.map((j) => j.name)
   const base = Math.floor(Date.now() / 60_000) * 60_000 + 3_600_000
