@@ -10,6 +10,13 @@ import type { Static, TSchema } from 'typebox'
 export const CAPABILITIES = ['collect', 'erase', 'rectify', 'restrict', 'opt_out', 'retention'] as const
 export type Capability = typeof CAPABILITIES[number]
 
+/**
+ * What a task asks a connector to do: a capability, or `unrestrict`, which lifts what `restrict`
+ * placed (a connector declaring 'restrict' implements both, so it is not a capability of its own).
+ */
+export const TASK_ACTIONS = [...CAPABILITIES, 'unrestrict'] as const
+export type TaskAction = typeof TASK_ACTIONS[number]
+
 /** What the engine knows about the person. Connectors use what they can match on. */
 export interface SubjectIdentity {
   email?: string
@@ -52,6 +59,15 @@ export type EraseOutcome =
 /** What a marketing opt-out did in one stream (capability `opt_out`). */
 export type OptOutOutcome =
   | { status: 'opted_out', stream: string, count: number }
+  | { status: 'not_found', stream: string }
+
+/**
+ * What placing (`restrict`) or lifting (`unrestrict`) a restriction of processing did in one stream
+ * (capability `restrict`). `restricted`/`unrestricted` mean the subject's records there are now
+ * marked/unmarked, `count` how many changed (0 on a re-run); `not_found` that the subject has none.
+ */
+export type RestrictOutcome =
+  | { status: 'restricted' | 'unrestricted', stream: string, count: number }
   | { status: 'not_found', stream: string }
 
 /** What a rectification did in one stream (capability `rectify`). */
@@ -100,7 +116,35 @@ export interface Connector {
    * subject's records. Idempotent: a re-run sets the same values again.
    */
   rectify? (ctx: ConnectorContext & { changes: Record<string, string> }): AsyncIterable<RectifyOutcome>
+  /**
+   * Required (with `unrestrict`) when 'restrict' is declared: restriction of processing (GDPR Art 18),
+   * which the ICO describes as marking the stored data so that it is not processed further. Marks
+   * the subject's records, and only theirs, without changing or deleting anything else. Idempotent:
+   * a re-run yields `restricted` with count 0 (or `not_found`).
+   */
+  restrict? (ctx: ConnectorContext): AsyncIterable<RestrictOutcome>
+  /**
+   * Required when 'restrict' is declared: lifts the mark `restrict` placed on the subject's records
+   * (the engine asks only after the person was told, Art 18(3)). Idempotent, like `restrict`.
+   */
+  unrestrict? (ctx: ConnectorContext): AsyncIterable<RestrictOutcome>
   close? (): Promise<void>
+}
+
+/** The methods a connector must implement to carry out each task action. */
+export const ACTION_METHODS: Record<TaskAction, ReadonlyArray<keyof Connector>> = {
+  collect: ['collect'],
+  erase: ['erase'],
+  rectify: ['rectify'],
+  restrict: ['restrict', 'unrestrict'],
+  unrestrict: ['restrict', 'unrestrict'],
+  opt_out: ['optOut'],
+  retention: ['sweep']
+}
+
+/** Whether `connector` implements what `action` needs (a declared capability may depend on settings). */
+export function implementsAction (connector: Connector, action: TaskAction): boolean {
+  return ACTION_METHODS[action].every((m) => typeof connector[m] === 'function')
 }
 
 export interface ConnectorDeps {
@@ -117,6 +161,11 @@ export interface ConnectorDefinition<S extends TSchema = TSchema> {
   /** Bump when the shape of emitted records changes. */
   version: number
   capabilities: readonly Capability[]
+  /**
+   * The capabilities a connector with these settings has, when some depend on them (e.g. 'restrict'
+   * only where a table says how to mark rows); a subset of `capabilities`, which lists all it may have.
+   */
+  capabilitiesFor? (config: Static<S>): readonly Capability[]
   /** Declared streams; a driver whose streams depend on its settings derives them in `streamsFor`. */
   streams: readonly StreamInfo[]
   streamsFor? (config: Static<S>): readonly StreamInfo[]

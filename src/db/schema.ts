@@ -5,7 +5,7 @@ import {
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
-import { CAPABILITIES, type SubjectIdentity } from '../../connectors/types.js'
+import { TASK_ACTIONS, type SubjectIdentity } from '../../connectors/types.js'
 
 export const requestType = pgEnum('request_type', REQUEST_TYPES)
 export const requestStatus = pgEnum('request_status', REQUEST_STATUSES)
@@ -62,6 +62,17 @@ export const requests = pgTable('requests', {
    */
   effectiveDueAt: tz('effective_due_at').notNull().generatedAlwaysAs(
     sql`case when extension_taken_at is not null then extended_due_at else due_at end`),
+  /**
+   * Restriction of processing (restriction and objection requests): when a system first marked the
+   * person's data (a `restrict` task succeeded with something restricted), and the lift, once
+   * (POST /v1/requests/:id/restriction/lift): when, by which API key, why (free text from staff,
+   * never logged), and when the person was told, which Art 18(3) requires before the lift.
+   */
+  restrictionPlacedAt: tz('restriction_placed_at'),
+  restrictionLiftedAt: tz('restriction_lifted_at'),
+  restrictionLiftedBy: text('restriction_lifted_by'),
+  restrictionLiftReason: text('restriction_lift_reason'),
+  restrictionNotifiedSubjectAt: tz('restriction_notified_subject_at'),
   createdBy: text('created_by').notNull(),
   /**
    * When the request's personal data (subject and requester identifiers, callback, rectified values,
@@ -84,6 +95,11 @@ export const requests = pgTable('requests', {
     and ${t.extensionTakenBy} is null and ${t.extensionReason} is null and ${t.extensionNotifiedSubjectAt} is null)
     or (${t.extensionTakenAt} is not null and ${t.extendedDueAt} is not null
     and ${t.extensionTakenBy} is not null and ${t.extensionReason} is not null)`),
+  // A lift is all or nothing, of a restriction that was placed, with the person told.
+  check('requests_restriction_lift_complete', sql`(${t.restrictionLiftedAt} is null
+    and ${t.restrictionLiftedBy} is null and ${t.restrictionLiftReason} is null and ${t.restrictionNotifiedSubjectAt} is null)
+    or (${t.restrictionLiftedAt} is not null and ${t.restrictionPlacedAt} is not null and ${t.restrictionLiftedBy} is not null
+    and ${t.restrictionLiftReason} is not null and ${t.restrictionNotifiedSubjectAt} is not null)`),
   index('requests_type_seq').on(t.type, t.seq),
   index('requests_regime_seq').on(t.regime, t.seq)
 ])
@@ -117,7 +133,7 @@ export type TaskStatus = typeof TASK_STATUSES[number]
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'skipped']
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES)
-export const taskAction = pgEnum('task_action', CAPABILITIES)
+export const taskAction = pgEnum('task_action', TASK_ACTIONS)
 
 /** What a finished task did: counts per stream for collect, outcomes for erase. Never values. */
 export interface TaskResult {
