@@ -20,6 +20,13 @@ export interface DeadlineEntry {
 const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 const HOUR = 3_600_000
 
+/** Hours to one decimal, never rounded across zero: a request overdue by a minute reads -0.1, not 0. */
+function hoursLeft (due: Date, now: Date): number {
+  const hours = (due.getTime() - now.getTime()) / HOUR
+  const rounded = Math.round(hours * 10) / 10
+  return hours < 0 ? Math.min(rounded, -0.1) : Math.max(rounded, 0)
+}
+
 /**
  * Open requests due within `windowHours` of `now`, and those already overdue, by `effective_due_at`.
  * Ids and classification only, no subject identifiers.
@@ -37,7 +44,7 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
     order by effective_due_at, id limit ${limit}`)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
-    return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: Math.round((due.getTime() - now.getTime()) / HOUR * 10) / 10 }
+    return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
   })
   return {
     due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),

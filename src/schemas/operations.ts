@@ -50,8 +50,8 @@ const DeadlineEntrySchema = Type.Object({
   type: Type.String(),
   regime: Type.String(),
   status: Type.String(),
-  due_at: dateTime,
-  hours_left: Type.Number({ description: 'Hours until due; negative when overdue' })
+  due_at: { ...dateTime, description: 'The deadline the request is judged by (its effective_due_at: the extended date once the extension is taken)' },
+  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue (at most -0.1)' })
 }, { additionalProperties: false })
 
 export const DeadlineReportSchema = Type.Object({

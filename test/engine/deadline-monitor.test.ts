@@ -447,3 +447,15 @@ t.test('GET /v1/reports/deadlines: classification, auth, scope and query validat
   t.equal((await get('?window_hours=8760')).statusCode, 200, 'a year is the largest window')
   t.equal((await get('?window_hours=1')).statusCode, 200)
 })
+
+t.test('hours_left is never rounded across zero', async (t) => {
+  const dbh = await testDb(t)
+  const app = await build(t, { dbh })
+  const id = (await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody({ regime: 'lgpd' }) })).json().id
+  const [row] = await dbh.rows<{ due: Date }>(sql`select effective_due_at as due from requests where id = ${id}`)
+  const due = new Date(row!.due)
+  const report = async (now: Date) => findDeadlines(dbh, now, 2)
+  t.strictSame((await report(new Date(due.getTime() + 60_000))).overdue.map((e) => e.hours_left), [-0.1], 'a minute late: -0.1')
+  t.strictSame((await report(new Date(due.getTime() - 60_000))).due_soon.map((e) => e.hours_left), [0], 'a minute early: 0')
+  t.strictSame((await report(new Date(due.getTime() - 90 * 60_000))).due_soon.map((e) => e.hours_left), [1.5])
+})
