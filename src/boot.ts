@@ -6,6 +6,7 @@ import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from 
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
 import { drivers } from '../connectors/index.js'
+import { ensureServiceKeys, unconfiguredKeys } from './receipts/keys.js'
 
 export interface Booted {
   dbh: DbHandle
@@ -38,6 +39,12 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
       if (issued) developmentKey = issued.key
     }
     for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
+    // Receipt signing and hashing, tombstone sealing: keys not configured are made once and kept in the database.
+    const madeKeys = await ensureServiceKeys(dbh, config)
+    if (madeKeys.length > 0) log.info({ keys: madeKeys }, 'erasure-proof keys made and kept in the service database')
+    if (!embedded && unconfiguredKeys(config).length > 0) {
+      log.warn({ settings: unconfiguredKeys(config) }, 'erasure-proof keys are kept in the service database beside what they protect: configure them')
+    }
     // `embedded:` addresses the bundled sample systems in the service's own database: create them once.
     const usesSamples = connectorFile.connectors.some((c) => c.enabled && c.settings.url === 'embedded:')
     if (usesSamples && await ensureSampleData(dbh)) log.info('sample systems created')

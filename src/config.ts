@@ -1,3 +1,4 @@
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
@@ -49,13 +50,21 @@ export const EnvSchema = Type.Object({
   REQUEST_IDENTIFIERS_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
   REDACTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '41 3 * * *' }),
   ARCHIVE_LINK_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 604_800 }),
+  /** How long backups of a system are kept; a connector's `backup_retention_days` overrides it. */
+  BACKUP_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 35 }),
+  ERASURE_PROOF_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
   // Secrets: checked by checkSecrets below, not by a pattern here, so that no message ever echoes them.
   ARCHIVE_ENCRYPTION_KEY: Type.Optional(Type.String()),
-  LINK_SIGNING_KEY: Type.Optional(Type.String())
+  LINK_SIGNING_KEY: Type.Optional(Type.String()),
+  RECEIPT_SIGNING_KEY: Type.Optional(Type.String()),
+  RECEIPT_HMAC_KEY: Type.Optional(Type.String()),
+  BACKUP_TOMBSTONE_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
 /** Settings whose values are secrets: error messages name them but never show their values. */
-const SECRET_SETTINGS = new Set(['ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY'])
+const SECRET_SETTINGS = new Set([
+  'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY'
+])
 
 export type Config = Static<typeof EnvSchema>
 
@@ -99,6 +108,22 @@ export function archiveKeyBytes (value: string): Buffer | null {
   return key.length === 32 ? key : null
 }
 
+/**
+ * RECEIPT_SIGNING_KEY: an Ed25519 private key, as PKCS#8 PEM (line breaks may be written as \n) or
+ * as a private JWK (`{"kty":"OKP","crv":"Ed25519","d":…,"x":…}`). Null when it is anything else.
+ */
+export function receiptSigningKey (value: string): KeyObject | null {
+  try {
+    const text = value.trim()
+    const key = text.startsWith('{')
+      ? createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' })
+      : createPrivateKey({ key: text.replaceAll('\\n', '\n'), format: 'pem' })
+    return key.asymmetricKeyType === 'ed25519' ? key : null
+  } catch {
+    return null
+  }
+}
+
 function checkSecrets (config: Config): void {
   const lines: string[] = []
   if (config.ARCHIVE_ENCRYPTION_KEY !== undefined && !archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY)) {
@@ -106,6 +131,15 @@ function checkSecrets (config: Config): void {
   }
   if (config.LINK_SIGNING_KEY !== undefined && config.LINK_SIGNING_KEY.length < 32) {
     lines.push('  LINK_SIGNING_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')
+  }
+  if (config.RECEIPT_SIGNING_KEY !== undefined && !receiptSigningKey(config.RECEIPT_SIGNING_KEY)) {
+    lines.push('  RECEIPT_SIGNING_KEY: must be an Ed25519 private key, as PKCS#8 PEM or a private JWK (e.g. `openssl genpkey -algorithm ed25519`)')
+  }
+  if (config.RECEIPT_HMAC_KEY !== undefined && config.RECEIPT_HMAC_KEY.length < 32) {
+    lines.push('  RECEIPT_HMAC_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')
+  }
+  if (config.BACKUP_TOMBSTONE_KEY !== undefined && !archiveKeyBytes(config.BACKUP_TOMBSTONE_KEY)) {
+    lines.push('  BACKUP_TOMBSTONE_KEY: must be 32 random bytes in base64, 44 characters ending in "=" (e.g. `openssl rand -base64 32`)')
   }
   if (lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
 }

@@ -21,6 +21,9 @@ export const ConnectorFileSchema = Type.Object({
     max_attempts: Type.Integer({ minimum: 1, maximum: 50, default: 6 }),
     health_check_seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 300, description: 'How often the scheduler checks its health' }),
     required: Type.Boolean({ default: false, description: 'When down, /health/ready answers 503' }),
+    backup_retention_days: Type.Optional(Type.Integer({
+      minimum: 0, maximum: 3650, description: 'How long backups of this system are kept (BACKUP_RETENTION_DAYS otherwise)'
+    })),
     settings: Type.Record(Type.String(), Type.Unknown(), { default: {} })
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
@@ -42,6 +45,8 @@ export interface ConnectorInstance {
   healthCheckSeconds: number
   /** A required connector that is down makes the service not ready. */
   required: boolean
+  /** How long backups of this system are kept, when its entry says (BACKUP_RETENTION_DAYS otherwise). */
+  backupRetentionDays?: number
   connector: Connector
 }
 
@@ -131,6 +136,7 @@ export async function createRegistry (
       maxAttempts: entry.max_attempts,
       healthCheckSeconds: entry.health_check_seconds,
       required: entry.required,
+      ...(entry.backup_retention_days !== undefined ? { backupRetentionDays: entry.backup_retention_days } : {}),
       connector
     })
   }
