@@ -56,7 +56,14 @@ export const Errors = {
   ReceiptNotAvailable: createError<[string]>('DSR_RECEIPT_NOT_AVAILABLE', 'No erasure receipt: %s', 409),
   RestoreConnectorInvalid: createError<[string]>(
     'DSR_RESTORE_CONNECTOR_INVALID', 'No connector %s able to erase in this deployment: nothing can be erased again in it', 422),
-  RestoreNotFound: createError<[string]>('DSR_RESTORE_NOT_FOUND', 'No backup restore with id %s', 404)
+  RestoreNotFound: createError<[string]>('DSR_RESTORE_NOT_FOUND', 'No backup restore with id %s', 404),
+  RestrictionNotPlaced: createError<[string]>('DSR_RESTRICTION_NOT_PLACED', 'There is no restriction to lift: %s', 409),
+  RestrictionNotCompleted: createError<[string]>(
+    'DSR_RESTRICTION_NOT_COMPLETED', 'A restriction is lifted once its request has completed; this one is %s', 409),
+  RestrictionAlreadyLifted: createError('DSR_RESTRICTION_ALREADY_LIFTED', 'This restriction was already lifted; a restriction is lifted once', 409),
+  RestrictionSubjectRedacted: createError(
+    'DSR_RESTRICTION_SUBJECT_REDACTED',
+    "The request's identifiers were removed, so the systems can no longer find the person's records: lift the restriction in them directly", 409)
 } as const
 
 /** One offending field of a 4xx: a JSON pointer into the request part, and what is wrong with it. */
