@@ -1,5 +1,6 @@
 import type { TxHandle } from '../db/client.js'
 import { queueArchiveBuild } from '../archive/rebuild.js'
+import { recordTombstones } from '../backups/tombstones.js'
 import { transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
@@ -29,5 +30,7 @@ export async function finalizeIfDone (tx: TxHandle, requestId: string, tasks: Ta
   if (final !== 'failed' && (moved.row.type === 'access' || moved.row.type === 'portability')) {
     await queueArchiveBuild(tx, requestId, boss, { actor, reason: `request ${final}` })
   }
+  // An erasure leaves backup tombstones for the systems that erased something (src/backups/tombstones.ts).
+  await recordTombstones(tx, moved.row, final)
   return final
 }

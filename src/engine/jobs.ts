@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import type { DbHandle } from '../db/client.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { SweepExpiredArchives } from '../archive/retention.js'
+import { createErasureProofJob } from '../backups/erasure-proof.js'
 import type { Circuit } from './circuit.js'
 import { runDeadlineMonitor } from './deadline-monitor.js'
 import { redactClosedRequests } from './redaction.js'
@@ -22,6 +23,7 @@ export function scheduledJobs (deps: {
   log: FastifyBaseLogger
 }): ScheduledJob[] {
   const { config } = deps
+  const erasureProof = createErasureProofJob(deps)
   return [
     { name: 'connector_health', cron: config.HEALTH_CRON, run: (slot) => deps.circuit.runDue(asOf(slot)) },
     { name: 'retention_sweep', cron: config.RETENTION_CRON, run: (slot) => sweepAll(deps.dbh, deps.registry, asOf(slot)) },
@@ -45,6 +47,7 @@ export function scheduledJobs (deps: {
         secret: config.DEADLINE_WEBHOOK_SECRET,
         warningHours: config.DEADLINE_WARNING_HOURS
       }, asOf(slot))
-    }
+    },
+    { name: 'erasure_proof', cron: config.ERASURE_PROOF_CRON, run: (slot) => erasureProof(asOf(slot)) }
   ]
 }

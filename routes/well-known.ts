@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorSchema, ref } from '../src/schemas/common.js'
+import { JwksSchema } from '../src/schemas/receipts.js'
+import { createKeyring } from '../src/receipts/keys.js'
+
+/** Public keys that verify erasure receipts (RFC 7517 key set). Open: they are public. */
+const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
+  const keyring = createKeyring({ dbh: fastify.dbh, config: fastify.config })
+
+  fastify.get('/.well-known/jwks.json', {
+    schema: {
+      tags: ['receipts'],
+      operationId: 'getReceiptKeys',
+      summary: 'The public keys that verify erasure receipts (JWKS)',
+      description: 'Ed25519 keys (`kty: OKP`, `alg: EdDSA`), each with the `kid` a receipt\'s JWS header names: the key ' +
+        'signing receipts now first, then any earlier key whose receipts still verify. No API key needed.',
+      response: { 200: JwksSchema, 500: ref(ErrorSchema) }
+    }
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    return keyring.jwks()
+  })
+}
+
+export default wellKnown

@@ -1,0 +1,210 @@
+import { createHash, createHmac, randomUUID } from 'node:crypto'
+import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { CompactSign } from 'jose'
+import { stringify } from 'safe-stable-stringify'
+import type { Config } from '../config.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import type { DbHandle } from '../db/client.js'
+import {
+  backupRestoreErasures, backupRestores, backupTombstones, erasureReceipts, requestEvents, requests, tasks, type StoredSubject
+} from '../db/schema.js'
+import { Errors } from '../errors.js'
+import { backupRetentionDays, erasedSomething, keptUntil } from '../backups/policy.js'
+import type { ErasureReceiptPayload } from '../schemas/receipts.js'
+import type { Keyring } from './keys.js'
+
+/**
+ * Signed erasure receipts. For an erasure request that closed completed or partially_completed, the
+ * receipt says, per system, what was done and when (outcomes per stream: erased counts, not found,
+ * deferred with the system's reference, retained with the reason), until when that system's backups
+ * can still hold the data (kept beyond use until then), and which configured systems the request did
+ * not reach. The person's identifiers appear only as HMAC-SHA256 under a service secret: whoever
+ * holds the secret and the person's e-mail can check the receipt is about them; the receipt alone
+ * discloses nothing, not even to a dictionary of e-mail addresses.
+ *
+ * Signed as a compact JWS (EdDSA over Ed25519) with the key published at /.well-known/jwks.json.
+ * Issued once per closing and stored: the same request always answers with the same receipt.
+ */
+
+export const RECEIPT_TYPE = 'dsr-erasure-receipt+json'
+export const JWKS_PATH = '/.well-known/jwks.json'
+const CLOSED = ['completed', 'partially_completed'] as const
+const HMAC_INPUT = 'HMAC-SHA256(secret, "<kind>:<value>") over the identifier as the service stored it ' +
+  '(e-mail trimmed and lower-cased, phone as + and digits); for external ids the kind is external_id:<system>'
+
+export interface ReceiptDeps {
+  dbh: DbHandle
+  config: Pick<Config, 'BACKUP_RETENTION_DAYS'>
+  registry: ConnectorRegistry
+  keyring: Pick<Keyring, 'signing' | 'hmac'>
+}
+
+export interface IssuedReceipt {
+  receipt: ErasureReceiptPayload
+  jws: string
+  kid: string
+  payload_sha256: string
+}
+
+/** The person's identifiers as (kind, value) pairs, in a stable order. */
+export function identifierPairs (subject: StoredSubject): Array<[string, string]> {
+  const pairs: Array<[string, string]> = []
+  for (const kind of ['email', 'phone', 'customer_id', 'account_id', 'email_sha256', 'phone_sha256'] as const) {
+    const value = subject[kind]
+    if (typeof value === 'string' && value !== '') pairs.push([kind, value])
+  }
+  for (const ext of subject.external_ids ?? []) pairs.push([`external_id:${ext.system}`, ext.id])
+  return pairs
+}
+
+export function identifierHmac (secret: string, kind: string, value: string): string {
+  return createHmac('sha256', secret).update(`${kind}:${value}`, 'utf8').digest('hex')
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
+
+function decode (jws: string): ErasureReceiptPayload {
+  const payload = jws.split('.')[1] ?? ''
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ErasureReceiptPayload
+}
+
+/**
+ * The receipt of an erasure request's current closing: the stored one, or a new one, signed and
+ * stored first. Two callers at once agree on one (the first stored wins). Refuses a request that is
+ * not an erasure or not closed completed / partially_completed (409 DSR_RECEIPT_NOT_AVAILABLE).
+ */
+export async function receiptFor (deps: ReceiptDeps, requestId: string): Promise<IssuedReceipt> {
+  const { db } = deps.dbh
+  const [request] = await db.select().from(requests).where(eq(requests.id, requestId)).limit(1)
+  if (!request) throw new Errors.RequestNotFound(requestId)
+  if (request.type !== 'erasure') throw new Errors.ReceiptNotAvailable(`a ${request.type} request has no erasure receipt`)
+  if (!(CLOSED as readonly string[]).includes(request.status)) {
+    throw new Errors.ReceiptNotAvailable(`the request is ${request.status}: a receipt is issued once it is completed or partially completed`)
+  }
+  const [closing] = await db.select({ at: requestEvents.at }).from(requestEvents)
+    .where(and(eq(requestEvents.requestId, requestId), eq(requestEvents.toStatus, request.status)))
+    .orderBy(desc(requestEvents.at), desc(requestEvents.id)).limit(1)
+  const closedAt = closing?.at ?? request.updatedAt
+  const stored = async () => {
+    const [row] = await db.select().from(erasureReceipts)
+      .where(and(eq(erasureReceipts.requestId, requestId), eq(erasureReceipts.closedAt, closedAt))).limit(1)
+    return row ? { receipt: decode(row.jws), jws: row.jws, kid: row.kid, payload_sha256: row.payloadSha256 } : null
+  }
+  const existing = await stored()
+  if (existing) return existing
+
+  const receipt = await buildPayload(deps, request, closedAt)
+  const payload = stringify(receipt)!
+  const signing = await deps.keyring.signing()
+  const jws = await new CompactSign(Buffer.from(payload, 'utf8'))
+    .setProtectedHeader({ alg: 'EdDSA', kid: signing.kid, typ: RECEIPT_TYPE })
+    .sign(signing.privateKey)
+  await db.insert(erasureReceipts).values({
+    id: receipt.receipt_id, requestId, closedAt, jws, payloadSha256: sha256Hex(payload), kid: signing.kid, issuedAt: new Date(receipt.issued_at)
+  }).onConflictDoNothing()
+  const issued = await stored()
+  if (!issued) throw new Error('the receipt was not stored')
+  return issued
+}
+
+async function buildPayload (deps: ReceiptDeps, request: typeof requests.$inferSelect, closedAt: Date): Promise<ErasureReceiptPayload> {
+  const { db } = deps.dbh
+  const hmac = await deps.keyring.hmac()
+  const taskRows = await db.select().from(tasks).where(eq(tasks.requestId, request.id)).orderBy(asc(tasks.connectorId), asc(tasks.action))
+  const [restore] = await db.select({
+    restoreId: backupRestores.id,
+    connectorId: backupRestores.connectorId,
+    backupTakenAt: backupRestores.backupTakenAt,
+    originalRequestId: backupTombstones.requestId
+  }).from(backupRestoreErasures)
+    .innerJoin(backupRestores, eq(backupRestores.id, backupRestoreErasures.restoreId))
+    .innerJoin(backupTombstones, eq(backupTombstones.id, backupRestoreErasures.tombstoneId))
+    .where(eq(backupRestoreErasures.requestId, request.id)).limit(1)
+
+  const identifiers = identifierPairs(request.subject)
+    .map(([kind, value]) => ({ kind, hmac: identifierHmac(hmac.secret, kind, value) }))
+    .sort((a, b) => a.kind.localeCompare(b.kind) || a.hmac.localeCompare(b.hmac))
+
+  const connectors = taskRows.map((t) => {
+    const days = backupRetentionDays(deps.config, deps.registry, t.connectorId)
+    const backups = t.status === 'succeeded' && t.finishedAt && erasedSomething(t.result)
+      ? { kept_until: keptUntil(t.finishedAt, days).toISOString(), retention_days: days, treatment: 'beyond_use' as const }
+      : null
+    return {
+      connector: t.connectorId,
+      name: deps.registry.get(t.connectorId)?.displayName ?? t.connectorId,
+      action: t.action,
+      status: t.status as 'succeeded' | 'failed' | 'skipped',
+      attempts: t.attempts,
+      first_attempt_at: iso(t.startedAt),
+      finished_at: iso(t.finishedAt),
+      // Outcomes as the connector reported them: counts, references and its stated reasons, never values.
+      outcomes: (t.result?.outcomes ?? []).map((o) => ({
+        stream: o.stream,
+        status: o.status as 'erased' | 'not_found' | 'deferred' | 'retained',
+        ...(o.count !== undefined ? { count: o.count } : {}),
+        ...(o.externalRef !== undefined ? { external_ref: o.externalRef } : {}),
+        ...(o.reason !== undefined ? { reason: o.reason } : {})
+      })),
+      error_code: t.status === 'failed' ? (t.lastErrorCode ?? 'DSR_UNKNOWN') : null,
+      backups
+    }
+  })
+
+  const reached = new Set(taskRows.map((t) => t.connectorId))
+  const notInScope = [...deps.registry.values()].filter((c) => !reached.has(c.id)).map((c) => ({
+    connector: c.id,
+    name: c.displayName,
+    reason: !c.capabilities.includes('erase')
+      ? 'this system cannot erase (its connector has no erase capability): it was not part of the erasure'
+      : restore
+        ? `this request erased only ${restore.connectorId} again, after it was restored from a backup`
+        : 'no erase task was planned for this system (it was not configured when the request was planned)'
+  })).sort((a, b) => a.connector.localeCompare(b.connector))
+
+  return {
+    type: 'erasure_receipt',
+    version: 1,
+    receipt_id: randomUUID(),
+    issuer: 'dsar-service',
+    issued_at: new Date().toISOString(),
+    request_id: request.id,
+    regime: request.regime,
+    status: request.status as 'completed' | 'partially_completed',
+    received_at: request.receivedAt.toISOString(),
+    completed_at: closedAt.toISOString(),
+    subject: { algorithm: 'HMAC-SHA256', key_id: hmac.id, input: HMAC_INPUT, identifiers },
+    connectors,
+    not_in_scope: notInScope,
+    restore: restore
+      ? { restore_id: restore.restoreId, original_request_id: restore.originalRequestId, backup_taken_at: restore.backupTakenAt.toISOString() }
+      : null
+  }
+}
+
+/**
+ * Issues the receipts of erasure requests that closed and have none for their current closing yet,
+ * while they still hold their identifiers (REQUEST_IDENTIFIERS_RETENTION_DAYS redacts them later).
+ * Run by the erasure_proof job; a failure on one request is logged (its id only) and the rest go on.
+ */
+export async function issueMissingReceipts (deps: ReceiptDeps & { log: { error (obj: object, msg?: string): void } }, limit = 200): Promise<number> {
+  const due = await deps.dbh.rows<{ id: string }>(sql`
+    select r.id from requests r
+    where r.type = 'erasure' and r.status in ('completed', 'partially_completed') and r.identifiers_redacted_at is null
+      and not exists (
+        select 1 from erasure_receipts e
+        where e.request_id = r.id
+          and e.closed_at >= (select max(ev.at) from request_events ev where ev.request_id = r.id and ev.to_status = r.status))
+    order by r.updated_at limit ${limit}`)
+  let issued = 0
+  for (const { id } of due) {
+    try {
+      await receiptFor(deps, id)
+      issued++
+    } catch (err) {
+      deps.log.error({ err, requestId: id }, 'erasure receipt could not be issued')
+    }
+  }
+  return issued
+}

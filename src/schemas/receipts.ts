@@ -1,0 +1,98 @@
+import { Type, type Static } from 'typebox'
+
+/**
+ * The signed erasure receipt and the key set that verifies it. Inline schemas (no $id): the OpenAPI
+ * components are the shared schemas app.ts registers, and these are used by one route each.
+ */
+
+const dateTime = Type.String({ format: 'date-time' })
+const uuid = Type.String({ format: 'uuid' })
+
+export const ReceiptOutcomeSchema = Type.Object({
+  stream: Type.String(),
+  status: Type.Enum(['erased', 'not_found', 'deferred', 'retained'], {
+    description: 'erased: `count` records removed; not_found: nothing held; deferred: the system accepted the erasure ' +
+      'and will carry it out (`external_ref` is its reference); retained: kept, for the `reason` given (a legal obligation, say)'
+  }),
+  count: Type.Optional(Type.Integer({ minimum: 0 })),
+  external_ref: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String())
+}, { additionalProperties: false })
+
+export const ReceiptBackupsSchema = Type.Object({
+  kept_until: Type.String({ format: 'date-time', description: 'When the last backup that can hold the erased data is deleted' }),
+  retention_days: Type.Integer({ minimum: 0 }),
+  treatment: Type.Literal('beyond_use', {
+    description: 'Until then the data in backups is kept beyond use: not restored into use without being erased again, ' +
+      'not used for any decision, not given to anyone'
+  })
+}, { additionalProperties: false })
+
+export const ReceiptConnectorSchema = Type.Object({
+  connector: Type.String({ description: 'Connector id' }),
+  name: Type.String({ description: 'The system, as the connector file names it' }),
+  action: Type.String(),
+  status: Type.Enum(['succeeded', 'failed', 'skipped']),
+  attempts: Type.Integer({ minimum: 0 }),
+  first_attempt_at: Type.Union([dateTime, Type.Null()]),
+  finished_at: Type.Union([dateTime, Type.Null()]),
+  outcomes: Type.Array(ReceiptOutcomeSchema),
+  error_code: Type.Union([Type.String(), Type.Null()], { description: 'Why a failed task failed (a code, never a message)' }),
+  backups: Type.Union([ReceiptBackupsSchema, Type.Null()], {
+    description: 'Null where the system erased nothing (its backups hold nothing this erasure removed)'
+  })
+}, { additionalProperties: false })
+
+export const ErasureReceiptPayloadSchema = Type.Object({
+  type: Type.Literal('erasure_receipt'),
+  version: Type.Literal(1),
+  receipt_id: uuid,
+  issuer: Type.String(),
+  issued_at: dateTime,
+  request_id: uuid,
+  regime: Type.String(),
+  status: Type.Enum(['completed', 'partially_completed']),
+  received_at: dateTime,
+  completed_at: Type.String({ format: 'date-time', description: 'When the request reached the status this receipt attests' }),
+  subject: Type.Object({
+    algorithm: Type.Literal('HMAC-SHA256'),
+    key_id: Type.String({ description: 'Fingerprint of the service secret the identifiers were hashed with' }),
+    input: Type.String({ description: 'What each hash is computed over' }),
+    identifiers: Type.Array(Type.Object({
+      kind: Type.String({ description: 'email, phone, customer_id, account_id, email_sha256, phone_sha256 or external_id:<system>' }),
+      hmac: Type.String({ pattern: '^[0-9a-f]{64}$' })
+    }, { additionalProperties: false }))
+  }, { additionalProperties: false }),
+  connectors: Type.Array(ReceiptConnectorSchema, { description: 'Every system the request was carried out in' }),
+  not_in_scope: Type.Array(Type.Object({
+    connector: Type.String(),
+    name: Type.String(),
+    reason: Type.String()
+  }, { additionalProperties: false }), { description: 'Systems configured when the receipt was issued that this request did not reach, and why' }),
+  restore: Type.Union([Type.Object({
+    restore_id: uuid,
+    original_request_id: uuid,
+    backup_taken_at: dateTime
+  }, { additionalProperties: false }), Type.Null()], { description: 'Set on an erasure made again after a system was restored from a backup' })
+}, { additionalProperties: false })
+
+export type ErasureReceiptPayload = Static<typeof ErasureReceiptPayloadSchema>
+
+export const ErasureReceiptResponseSchema = Type.Object({
+  receipt: ErasureReceiptPayloadSchema,
+  jws: Type.String({ description: 'The receipt as a compact JWS (EdDSA, Ed25519); its payload is the receipt above, byte for byte as signed' }),
+  kid: Type.String({ description: 'The signing key, in /.well-known/jwks.json' }),
+  payload_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the signed payload bytes' }),
+  jwks_uri: Type.String()
+}, { additionalProperties: false })
+
+export const JwksSchema = Type.Object({
+  keys: Type.Array(Type.Object({
+    kty: Type.String(),
+    crv: Type.String(),
+    x: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.String()
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
