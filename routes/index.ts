@@ -10,6 +10,7 @@ import transfers from './v1/requests/transfers.js'
 import archive from './v1/requests/archive.js'
 import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
+import backups from './v1/backups/index.js'
 import wellKnown from './well-known.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
@@ -25,5 +26,6 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(archive, { prefix: '/v1/requests' })
   await fastify.register(archiveLinks, { prefix: '/v1/archive-links' })
   await fastify.register(receipt, { prefix: '/v1/requests' })
+  await fastify.register(backups, { prefix: '/v1/backups' })
   await fastify.register(wellKnown)
 }

@@ -1,4 +1,5 @@
-import { sql } from 'drizzle-orm'
+import { asc } from 'drizzle-orm'
+import { backupTombstones } from '../../src/db/schema.js'
 import { auth, build, requestBody, waitFor } from '../helper.js'
 import { createRegistry, parseConnectorFile, type ConnectorInstance } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
@@ -79,8 +80,5 @@ export async function settled (app: App, id: string) {
 }
 
 export async function tombstones (dbh: DbHandle) {
-  return dbh.rows<{
-    id: string, request_id: string, connector_id: string, erased_at: Date, last_erased_at: Date,
-    sealed_subject: string | null, retention_days: number | null, kept_until: Date | null, expired_at: Date | null
-  }>(sql`select * from backup_tombstones order by connector_id, created_at`)
+  return dbh.db.select().from(backupTombstones).orderBy(asc(backupTombstones.connectorId), asc(backupTombstones.createdAt))
 }

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto'
+import { and, asc, count, eq, gt, gte, isNotNull, isNull, lte, or, type SQL } from 'drizzle-orm'
+import type { Config } from '../config.js'
+import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
+import type { DbHandle, TxHandle } from '../db/client.js'
+import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
+import type { TasksRepository } from '../db/repositories/tasks-repository.js'
+import { backupRestoreErasures, backupRestores, backupTombstones, requestEvents, requests, type StoredSubject } from '../db/schema.js'
+import { computeDeadline, type Regime } from '../domain/deadlines.js'
+import { TERMINAL_STATUSES } from '../domain/lifecycle.js'
+import { taskJobOptions, taskQueue, type Boss } from '../engine/queue.js'
+import { Errors, validationError } from '../errors.js'
+import type { Keyring } from '../receipts/keys.js'
+import type { CreateRestore, Restore } from '../schemas/backups.js'
+import { expireTombstones, sealPendingTombstones, tombstoneAad } from './tombstones.js'
+
+/** How far ahead of our clock a backup_taken_at may be before it counts as "in the future". */
+const CLOCK_SKEW_MS = 60_000
+
+/**
+ * Backup restores. An operator says "system X was restored from a backup taken at T"; everyone with
+ * a live tombstone for X whose erasure happened at or after T is in the restored data again, and is
+ * erased again through the normal engine: one erasure request per tombstone, for X only, linked to
+ * the original request (and its audit trail), identity taken as established by it. The restore and
+ * its re-erasures are made in one transaction, once: the same (connector, backup_taken_at) again is
+ * the same restore, and (restore, tombstone) is unique, so nobody is erased twice for one restore.
+ *
+ * Tombstones past kept_until are expired first; they are counted, not erased again, since their
+ * identifiers are gone: a backup that old should not exist any more, and the answer says so.
+ */
+export function createRestoresService (deps: {
+  dbh: DbHandle
+  config: Pick<Config, 'BACKUP_RETENTION_DAYS' | 'PIPL_RESPONSE_DAYS'>
+  registry: ConnectorRegistry
+  keyring: Pick<Keyring, 'tombstones'>
+  tasks: TasksRepository
+  boss: Boss
+  now?: () => Date
+}) {
+  const { dbh, registry } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function find (db: TxHandle, where: SQL | undefined) {
+    const [row] = await db.db.select().from(backupRestores).where(where).limit(1)
+    return row ?? null
+  }
+
+  async function resource (row: typeof backupRestores.$inferSelect): Promise<Restore> {
+    const made = await dbh.db.select({
+      id: requests.id, status: requests.status, originalRequestId: backupTombstones.requestId
+    }).from(backupRestoreErasures)
+      .innerJoin(requests, eq(requests.id, backupRestoreErasures.requestId))
+      .innerJoin(backupTombstones, eq(backupTombstones.id, backupRestoreErasures.tombstoneId))
+      .where(eq(backupRestoreErasures.restoreId, row.id))
+      .orderBy(asc(backupRestoreErasures.createdAt), asc(requests.id))
+    const n = (...statuses: string[]) => made.filter((r) => statuses.includes(r.status)).length
+    const open = made.filter((r) => !TERMINAL_STATUSES.includes(r.status)).length
+    const failed = n('failed', 'partially_completed')
+    return {
+      id: row.id,
+      connector: row.connectorId,
+      backup_taken_at: row.backupTakenAt.toISOString(),
+      note: row.note,
+      created_by: row.createdBy,
+      created_at: row.createdAt.toISOString(),
+      status: open > 0 ? 'in_progress' : failed > 0 ? 'completed_with_failures' : 'completed',
+      count: made.length,
+      tombstones: { matched: row.matched, expired: row.expired, unreadable: row.unreadable },
+      re_erasures: {
+        open,
+        completed: n('completed'),
+        partially_completed: n('partially_completed'),
+        failed: n('failed'),
+        cancelled: n('cancelled', 'rejected')
+      },
+      requests: made.map((r) => ({ id: r.id, original_request_id: r.originalRequestId, status: r.status }))
+    }
+  }
+
+  /** One erasure request for one tombstone, planned for the restored system only, in the caller's transaction. */
+  async function reErase (tx: TxHandle, input: {
+    connector: ConnectorInstance
+    restoreId: string
+    backupTakenAt: Date
+    actor: string
+    at: Date
+    subject: StoredSubject
+    original: { id: string, regime: Regime, jurisdiction: string | null, timeZone: string, requesterKind: string }
+  }): Promise<string> {
+    const { connector, original, at, actor } = input
+    const deadline = computeDeadline({
+      regime: original.regime, receivedAt: at, timeZone: original.timeZone, ...(original.jurisdiction ? { jurisdiction: original.jurisdiction } : {})
+    }, { piplDays: deps.config.PIPL_RESPONSE_DAYS })
+    const id = randomUUID()
+    const link = { restore_id: input.restoreId, original_request_id: original.id, connector: connector.id, backup_taken_at: input.backupTakenAt.toISOString() }
+    await tx.db.insert(requests).values({
+      id,
+      type: 'erasure',
+      status: 'received',
+      regime: original.regime,
+      jurisdiction: original.jurisdiction,
+      subject: input.subject,
+      requester: { kind: original.requesterKind },
+      channel: 'other',
+      notes: `Erased again after ${connector.id} was restored from a backup taken at ${link.backup_taken_at} ` +
+        `(restore ${input.restoreId}); first erased by request ${original.id}.`,
+      timeZone: deadline.timeZone,
+      receivedAt: at,
+      dueAt: deadline.dueAt,
+      acknowledgeBy: deadline.acknowledgeBy,
+      extendedDueAt: deadline.extendedDueAt,
+      deadlineRule: deadline.rule,
+      createdBy: actor,
+      createdAt: at,
+      updatedAt: at
+    })
+    await tx.db.insert(requestEvents).values({ requestId: id, at, actor, action: 'created', toStatus: 'received', details: link })
+    await transitionIn(tx, id, 'ready', actor, `identity established by request ${original.id}`, link)
+    const planned = await deps.tasks.plan(tx, id, 'erase', [{ id: connector.id, maxAttempts: connector.maxAttempts }])
+    for (const task of planned) {
+      await deps.boss.send(taskQueue(connector.id), { taskId: task.id }, taskJobOptions(connector.timeoutMs, undefined, tx.executor))
+    }
+    await recordEvent(tx, id, actor, 'planned', null, { action: 'erase', connectors: [connector.id], restore_id: input.restoreId })
+    await transitionIn(tx, id, 'in_progress', actor, `${planned.length} task(s) planned`)
+    await recordEvent(tx, original.id, actor, 'erased_again_after_restore', null, { ...link, request_id: id })
+    return id
+  }
+
+  return {
+    async get (id: string): Promise<Restore> {
+      const row = await find(dbh, eq(backupRestores.id, id))
+      if (!row) throw new Errors.RestoreNotFound(id)
+      return resource(row)
+    },
+
+    async create (input: CreateRestore, principal: { name: string }): Promise<{ restore: Restore, replayed: boolean }> {
+      const at = now()
+      const connector = registry.get(input.connector)
+      if (!connector || !connector.capabilities.includes('erase')) throw new Errors.RestoreConnectorInvalid(input.connector)
+      const takenAt = new Date(input.backup_taken_at)
+      if (takenAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+        throw validationError([{ in: 'body', field: '/backup_taken_at', message: 'must not be in the future' }])
+      }
+      const sameRestore = and(eq(backupRestores.connectorId, connector.id), eq(backupRestores.backupTakenAt, takenAt))
+      const earlier = await find(dbh, sameRestore)
+      if (earlier) return { restore: await resource(earlier), replayed: true }
+      const keys = await deps.keyring.tombstones()
+
+      const createdId = await dbh.transaction(async (tx) => {
+        const [row] = await tx.db.insert(backupRestores).values({
+          connectorId: connector.id, backupTakenAt: takenAt, note: input.note ?? null, createdBy: principal.name, createdAt: at
+        }).onConflictDoNothing().returning({ id: backupRestores.id })
+        if (!row) return null // the same restore, made at this moment by another call
+        // Tombstones closed since the last job run are sealed, and those past kept_until expire, first.
+        await sealPendingTombstones(tx, deps, { connector: connector.id })
+        await expireTombstones(tx, at, { connector: connector.id })
+        const inRestoredData = and(eq(backupTombstones.connectorId, connector.id), gte(backupTombstones.lastErasedAt, takenAt))
+        const [expired] = await tx.db.select({ n: count() }).from(backupTombstones)
+          .where(and(inRestoredData, or(isNotNull(backupTombstones.expiredAt), lte(backupTombstones.keptUntil, at))))
+        const live = await tx.db.select({
+          id: backupTombstones.id,
+          sealedSubject: backupTombstones.sealedSubject,
+          originalId: requests.id,
+          regime: requests.regime,
+          jurisdiction: requests.jurisdiction,
+          timeZone: requests.timeZone,
+          requester: requests.requester
+        }).from(backupTombstones).innerJoin(requests, eq(requests.id, backupTombstones.requestId))
+          .where(and(inRestoredData, isNull(backupTombstones.expiredAt), gt(backupTombstones.keptUntil, at)))
+          .orderBy(asc(backupTombstones.lastErasedAt), asc(backupTombstones.id))
+          .for('update', { of: backupTombstones })
+        let matched = 0
+        let unreadable = 0
+        for (const t of live) {
+          const opened = t.sealedSubject ? keys.open(t.sealedSubject, tombstoneAad(t.id)) : null
+          if (opened === null) {
+            unreadable++
+            continue
+          }
+          const requestId = await reErase(tx, {
+            connector,
+            restoreId: row.id,
+            backupTakenAt: takenAt,
+            actor: principal.name,
+            at,
+            subject: JSON.parse(opened) as StoredSubject,
+            original: { id: t.originalId, regime: t.regime as Regime, jurisdiction: t.jurisdiction, timeZone: t.timeZone, requesterKind: t.requester.kind }
+          })
+          const linked = await tx.db.insert(backupRestoreErasures).values({ restoreId: row.id, tombstoneId: t.id, requestId, createdAt: at })
+            .onConflictDoNothing().returning({ requestId: backupRestoreErasures.requestId })
+          if (linked.length === 0) throw new Error('tombstone already erased again for this restore')
+          matched++
+        }
+        await tx.db.update(backupRestores).set({ matched, expired: Number(expired?.n ?? 0), unreadable }).where(eq(backupRestores.id, row.id))
+        return row.id
+      })
+      if (createdId === null) {
+        const winner = await find(dbh, sameRestore)
+        if (!winner) throw new Error('restore vanished')
+        return { restore: await resource(winner), replayed: true }
+      }
+      return { restore: await this.get(createdId), replayed: false }
+    }
+  }
+}
+
+export type RestoresService = ReturnType<typeof createRestoresService>
