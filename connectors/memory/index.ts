@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream'
 import { Type, type Static } from 'typebox'
-import { ConnectorError, defineConnector, httpError, type Capability, type CollectedItem, type Connector, type EraseOutcome, type SubjectIdentity } from '../types.js'
+import {
+  ConnectorError, defineConnector, httpError,
+  type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type OptOutOutcome, type RestrictOutcome, type SubjectIdentity
+} from '../types.js'
 
 const FaultSchema = Type.Object({
   status: Type.Integer({ minimum: 400, maximum: 599, description: 'HTTP status the fake system answers with' }),
@@ -32,12 +35,22 @@ export const MemoryConfigSchema = Type.Object({
     }, { additionalProperties: false }),
     records: Type.Array(Type.Record(Type.String(), Type.Unknown()), { default: [] }),
     /** Files of the stream; collected (as file items) for the person their identifiers name. */
-    files: Type.Optional(Type.Array(FileSchema))
+    files: Type.Optional(Type.Array(FileSchema)),
+    /** Restriction of processing: the record field marking a restricted record (true; false once lifted). */
+    restrict: Type.Optional(Type.Object({ field: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+    /** Marketing opt-out: the record field set, and its value once the person opted out (e.g. status: unsubscribed). */
+    opt_out: Type.Optional(Type.Object({
+      field: Type.String({ minLength: 1 }),
+      value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
+    }, { additionalProperties: false }))
   }, { additionalProperties: false }), { minItems: 1 }),
   /** Test and demo aid: make an action fail a number of times before it succeeds. */
   faults: Type.Optional(Type.Object({
     collect: Type.Optional(FaultSchema),
     erase: Type.Optional(FaultSchema),
+    restrict: Type.Optional(FaultSchema),
+    unrestrict: Type.Optional(FaultSchema),
+    opt_out: Type.Optional(FaultSchema),
     health: Type.Optional(FaultSchema)
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
@@ -46,12 +59,22 @@ export type MemoryConfig = Static<typeof MemoryConfigSchema>
 type Fault = Static<typeof FaultSchema>
 type MemoryFile = Static<typeof FileSchema>
 
+type Action = 'collect' | 'erase' | 'restrict' | 'unrestrict' | 'opt_out' | 'health'
+const ACTIONS: readonly Action[] = ['collect', 'erase', 'restrict', 'unrestrict', 'opt_out', 'health']
+
 /** The in-memory system behind one memory connector, exposed so tests can inspect and steer it. */
 export interface MemoryConnector extends Connector {
   readonly data: Map<string, Array<Record<string, unknown>>>
-  /** How many collect/erase/health calls reached the system. */
-  readonly calls: Record<'collect' | 'erase' | 'health', number>
-  setFault (action: 'collect' | 'erase' | 'health', fault: Fault | null): void
+  /** How many calls of each kind reached the system. */
+  readonly calls: Record<Action, number>
+  setFault (action: Action, fault: Fault | null): void
+}
+
+const CAPABILITIES: readonly Capability[] = ['collect', 'erase', 'restrict', 'opt_out']
+
+/** 'restrict' and 'opt_out' only when some stream says which field to set. */
+function capabilitiesFor (config: MemoryConfig): Capability[] {
+  return CAPABILITIES.filter((c) => (c !== 'restrict' || config.streams.some((s) => s.restrict)) && (c !== 'opt_out' || config.streams.some((s) => s.opt_out)))
 }
 
 /**
@@ -62,7 +85,8 @@ export const memoryConnector = defineConnector({
   driver: 'memory',
   displayName: 'In-memory system',
   version: 1,
-  capabilities: ['collect', 'erase'] satisfies Capability[],
+  capabilities: CAPABILITIES,
+  capabilitiesFor,
   streams: [],
   streamsFor: (config: MemoryConfig) => config.streams.map((s) => ({ name: s.name, description: s.description, categories: s.categories })),
   configSchema: MemoryConfigSchema,
@@ -74,17 +98,17 @@ export const memoryConnector = defineConnector({
 export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
   const data = new Map(config.streams.map((s) => [s.name, s.records.map((r) => ({ ...r }))]))
   const files = new Map(config.streams.map((s) => [s.name, [...(s.files ?? [])]]))
-  const faults: Partial<Record<'collect' | 'erase' | 'health', Fault & { left: number }>> = {}
-  const calls = { collect: 0, erase: 0, health: 0 }
-  const setFault = (action: 'collect' | 'erase' | 'health', fault: Fault | null) => {
+  const faults: Partial<Record<Action, Fault & { left: number }>> = {}
+  const calls: Record<Action, number> = { collect: 0, erase: 0, restrict: 0, unrestrict: 0, opt_out: 0, health: 0 }
+  const setFault = (action: Action, fault: Fault | null) => {
     if (fault) faults[action] = { ...fault, left: fault.times }
     else delete faults[action]
   }
-  for (const action of ['collect', 'erase', 'health'] as const) {
+  for (const action of ACTIONS) {
     const fault = config.faults?.[action]
     if (fault) setFault(action, fault)
   }
-  const failIfFaulty = (action: 'collect' | 'erase' | 'health') => {
+  const failIfFaulty = (action: Action) => {
     calls[action]++
     const fault = faults[action]
     if (!fault || fault.left <= 0) return
@@ -100,6 +124,26 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
     (file.email !== undefined && file.email.toLowerCase() === subject.email) ||
     (file.phone !== undefined && file.phone === subject.phone) ||
     (file.customer_id !== undefined && file.customer_id === subject.customer_id)
+
+  /**
+   * Sets `field` to `to` on the subject's records of every stream `settingOf` names a field for, and
+   * yields per stream how many changed; streams where the subject has no record yield not_found.
+   */
+  function * mark<S extends string> (subject: SubjectIdentity, settingOf: (s: MemoryConfig['streams'][number]) => { field: string, to: unknown } | undefined, status: S) {
+    for (const stream of config.streams) {
+      const setting = settingOf(stream)
+      if (!setting) continue
+      const mine = (data.get(stream.name) ?? []).filter((r) => matches(r, stream.match, subject))
+      let count = 0
+      for (const record of mine) {
+        if (record[setting.field] === setting.to) continue
+        record[setting.field] = setting.to
+        count++
+      }
+      yield mine.length > 0 ? { status, stream: stream.name, count } : { status: 'not_found' as const, stream: stream.name }
+    }
+  }
+  const restrictable = config.streams.some((s) => s.restrict)
 
   return {
     data,
@@ -140,6 +184,26 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
         const count = rows.length - kept.length + held.length - keptFiles.length
         yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
       }
-    }
+    },
+    ...(restrictable
+      ? {
+          async * restrict (ctx: ConnectorContext): AsyncIterable<RestrictOutcome> {
+            failIfFaulty('restrict')
+            yield * mark(ctx.subject, (s) => s.restrict && { field: s.restrict.field, to: true }, 'restricted')
+          },
+          async * unrestrict (ctx: ConnectorContext): AsyncIterable<RestrictOutcome> {
+            failIfFaulty('unrestrict')
+            yield * mark(ctx.subject, (s) => s.restrict && { field: s.restrict.field, to: false }, 'unrestricted')
+          }
+        }
+      : {}),
+    ...(config.streams.some((s) => s.opt_out)
+      ? {
+          async * optOut (ctx: ConnectorContext): AsyncIterable<OptOutOutcome> {
+            failIfFaulty('opt_out')
+            yield * mark(ctx.subject, (s) => s.opt_out && { field: s.opt_out.field, to: s.opt_out.value }, 'opted_out')
+          }
+        }
+      : {})
   }
 }

@@ -1,5 +1,5 @@
 import { ConnectorError, ConnectorErrorCodes } from '../types.js'
-import type { PostgresConfig, TableConfig } from './config.js'
+import { restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
 import { quoteTable } from './identifiers.js'
 import type { SqlQueryable } from './sql-client.js'
 
@@ -111,6 +111,40 @@ function checkTable (t: TableConfig, at: string, catalog: Catalog): void {
     if (rule.strategy === 'fixed' && typeof rule.value !== 'boolean' && c.base === 'bool') throw configError(`${where}: a boolean column needs value true or false`)
     if (rule.strategy === 'fixed' && typeof rule.value === 'number' && c.category !== 'N' && c.category !== 'S') throw configError(`${where}: a number value for a ${c.type} column`)
   }
+}
+
+/**
+ * The `restrict` settings suit their columns. Checked when a restriction is first placed or lifted,
+ * not with the rest of the config: a database that lacks the mark column (a sample database created
+ * before it was added, say) fails its restrict tasks with the column named, and still collects and erases.
+ */
+export function checkRestrictAgainstCatalog (config: PostgresConfig, catalog: Catalog): void {
+  config.datasets.forEach((d, di) => d.tables.forEach((t, ti) => {
+    if (!t.restrict) return
+    const at = `datasets/${di}/tables/${ti} (${t.table})/restrict`
+    const columns = catalog.tables.get(t.table)?.columns
+    const column = (name: string, where: string): ColumnInfo => {
+      const c = columns?.get(name)
+      if (!c) throw configError(`${at}/${where}: column "${name}" does not exist in ${t.table}`)
+      return c
+    }
+    const mark = column(t.restrict.column, 'column')
+    const { value, lifted } = restrictMarks(t.restrict)
+    for (const [where, v] of [['value', value], ['lifted', lifted]] as const) {
+      if (v === null) {
+        if (mark.notNull) throw configError(`${at}/${where}: null on a NOT NULL column "${mark.name}"`)
+        continue
+      }
+      if (mark.base === 'bool' && typeof v !== 'boolean') throw configError(`${at}/${where}: a boolean column needs true or false`)
+      if (typeof v === 'boolean' && mark.category !== 'B' && mark.category !== 'S') throw configError(`${at}/${where}: a boolean value for a ${mark.type} column`)
+      if (typeof v === 'number' && mark.category !== 'N' && mark.category !== 'S') throw configError(`${at}/${where}: a number value for a ${mark.type} column`)
+    }
+    if (t.restrict.since_column !== undefined) {
+      const since = column(t.restrict.since_column, 'since_column')
+      if (since.category !== 'D') throw configError(`${at}/since_column: needs a timestamp column, "${since.name}" is ${since.type}`)
+      if (since.notNull) throw configError(`${at}/since_column: "${since.name}" is NOT NULL, and a lift sets it to null`)
+    }
+  }))
 }
 
 function configError (message: string): ConnectorError {

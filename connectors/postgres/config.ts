@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { ConnectorError, ConnectorErrorCodes, type StreamInfo } from '../types.js'
+import { ConnectorError, ConnectorErrorCodes, type Capability, type StreamInfo } from '../types.js'
 import { IDENT_PATTERN, TABLE_PATTERN, bareTableName } from './identifiers.js'
 import { RetentionRuleSchema, checkRetention } from './retention.js'
 
@@ -38,6 +38,26 @@ export const ColumnEraseSchema = Type.Union([
 ])
 export type ColumnErase = Static<typeof ColumnEraseSchema>
 
+const MarkValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()])
+
+/**
+ * How the table marks a row whose processing is restricted (GDPR Art 18; the ICO: "marking" the
+ * data): `column` is set to `value` (default true) to restrict and back to `lifted` (default false;
+ * null allowed) to lift; `since_column`, a nullable timestamp, records when (null once lifted).
+ */
+export const RestrictSchema = Type.Object({
+  column: Ident,
+  value: Type.Optional(MarkValue),
+  lifted: Type.Optional(Type.Union([MarkValue, Type.Null()])),
+  since_column: Type.Optional(Ident)
+}, closed)
+export type RestrictConfig = Static<typeof RestrictSchema>
+
+/** The marks with their defaults: restricted `true`, lifted `false`. */
+export function restrictMarks (r: RestrictConfig): { value: string | number | boolean, lifted: string | number | boolean | null } {
+  return { value: r.value ?? true, lifted: r.lifted === undefined ? false : r.lifted }
+}
+
 export const TableSchema = Type.Object({
   table: TableName,
   stream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' })),
@@ -50,7 +70,9 @@ export const TableSchema = Type.Object({
   erase: Type.Union([
     Type.Literal('delete'),
     Type.Object({ columns: Type.Record(Ident, ColumnEraseSchema, closed) }, closed)
-  ])
+  ]),
+  /** Restriction of processing: how rows are marked (capability `restrict`). Tables without it are not marked. */
+  restrict: Type.Optional(RestrictSchema)
 }, closed)
 export type TableConfig = Static<typeof TableSchema>
 
@@ -74,6 +96,16 @@ export const EMBEDDED_URL = 'embedded:'
 
 export function streamName (t: TableConfig): string {
   return t.stream ?? bareTableName(t.table)
+}
+
+/** Whether some table says how to mark a restriction: the connector then has capability `restrict`. */
+export function hasRestrict (config: PostgresConfig): boolean {
+  return config.datasets.some((d) => d.tables.some((t) => t.restrict !== undefined))
+}
+
+/** 'restrict' only where a table has a `restrict` setting, 'retention' only with retention rules. */
+export function capabilitiesFor (config: PostgresConfig, all: readonly Capability[]): Capability[] {
+  return all.filter((c) => (c !== 'restrict' || hasRestrict(config)) && (c !== 'retention' || (config.retention?.length ?? 0) > 0))
 }
 
 export function streamsFor (config: PostgresConfig): StreamInfo[] {
@@ -114,6 +146,15 @@ export function checkConfig (config: PostgresConfig): void {
         if (!inDataset.has(r.table)) throw configError(`${at}/references/${ri}: table "${r.table}" is not a table of dataset "${d.name}"`)
         if (r.table === t.table) throw configError(`${at}/references/${ri}: a table cannot reference itself`)
       })
+      if (t.restrict) {
+        const r = t.restrict
+        const { value, lifted } = restrictMarks(r)
+        if (t.primary_key.includes(r.column)) throw configError(`${at}/restrict/column: a primary key column cannot be the restriction mark`)
+        if (r.since_column !== undefined && (r.since_column === r.column || t.primary_key.includes(r.since_column))) {
+          throw configError(`${at}/restrict/since_column: must be a column of its own, not the mark or a primary key column`)
+        }
+        if (value === lifted) throw configError(`${at}/restrict: value and lifted must differ, or a lift could not be told from a restriction`)
+      }
       if (t.erase !== 'delete') {
         const cols = Object.entries(t.erase.columns)
         if (cols.length === 0) throw configError(`${at}/erase/columns: list at least one column (use strategy keep, with its reason, to keep a column)`)

@@ -1,11 +1,12 @@
 import {
   ConnectorError, ConnectorErrorCodes, defineConnector,
-  type Connector, type ConnectorDeps, type ConnectorLogger, type HealthResult
+  type Capability, type Connector, type ConnectorContext, type ConnectorDeps, type ConnectorLogger, type HealthResult
 } from '../types.js'
 import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
-import { EMBEDDED_URL, PostgresConfigSchema, checkConfig, streamsFor, type PostgresConfig } from './config.js'
+import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
+import { restrictRows } from './restrict.js'
 import { sweepRetention } from './retention.js'
 import { toConnectorError } from './errors.js'
 import { buildModel, type Model } from './plan.js'
@@ -17,6 +18,8 @@ export type { SqlClient } from './sql-client.js'
 /** How long `health` waits for `select 1` at most, whatever the caller's signal. */
 export const HEALTH_TIMEOUT_MS = 5000
 
+const CAPABILITIES: readonly Capability[] = ['collect', 'erase', 'restrict', 'retention']
+
 /**
  * The generic Postgres connector: tables of a system's database declared in the connector file,
  * matched to the subject by identity columns and references, collected through cursors and
@@ -26,8 +29,10 @@ export const postgresConnector = defineConnector({
   driver: 'postgres',
   displayName: 'PostgreSQL',
   version: 1,
-  // 'retention' applies only to connectors configured with retention rules (they get `sweep`).
-  capabilities: ['collect', 'erase', 'retention'],
+  // 'restrict' applies only where a table has a `restrict` setting (the connector then gets restrict
+  // and unrestrict), 'retention' only to connectors configured with retention rules (they get `sweep`).
+  capabilities: CAPABILITIES,
+  capabilitiesFor: (config: PostgresConfig) => capabilitiesFor(config, CAPABILITIES),
   streams: [],
   streamsFor,
   configSchema: PostgresConfigSchema,
@@ -66,6 +71,9 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
     erase: (ctx) => eraseRows(deps, ctx),
+    ...(hasRestrict(config)
+      ? { restrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'restrict'), unrestrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'unrestrict') }
+      : {}),
     ...(config.retention?.length ? { sweep: (opts: { dryRun: boolean, now: Date, signal: AbortSignal }) => sweepRetention(db, config.retention!, opts) } : {}),
     close: () => db.close()
   }

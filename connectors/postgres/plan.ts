@@ -1,6 +1,6 @@
 import type { SubjectIdentity } from '../types.js'
 import type { Catalog, ColumnInfo } from './catalog.js'
-import type { PostgresConfig, TableConfig } from './config.js'
+import { restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
 import { quoteColumn, quoteIdent, quoteTable } from './identifiers.js'
 
 /**
@@ -151,6 +151,28 @@ export function updateStatement (model: Model, table: TableConfig, where: string
   if (sets.length === 0) return `SELECT 0 AS changed, ${matched} AS matched`
   const update = `UPDATE ${t} AS t0 SET ${sets.join(', ')} WHERE ${where} AND NOT (${done.join(' AND ')}) RETURNING 1`
   return `WITH changed AS (${update}) SELECT (SELECT count(*) FROM changed)::int AS changed, ${matched} AS matched`
+}
+
+/**
+ * An UPDATE placing (`restrict`) or lifting (`unrestrict`) the table's restriction mark on the
+ * subject's rows, returning `changed` (rows whose mark changed) and `matched` (whether the subject
+ * has rows there at all). Placing skips rows already marked, so a re-run counts zero and keeps the
+ * original `since_column` time; lifting touches only rows carrying the mark, and clears that time.
+ */
+export function restrictStatement (model: Model, table: TableConfig, where: string, params: Params, direction: 'restrict' | 'unrestrict'): string {
+  if (!table.restrict) throw new TypeError('table has no restrict setting')
+  const column = model.catalog.tables.get(table.table)?.columns.get(table.restrict.column)
+  const { value, lifted } = restrictMarks(table.restrict)
+  // As for fixed values: postgres.js serializes a boolean column's parameter as `x === true`.
+  const param = (v: string | number | boolean | null) => v === null ? null : column?.base === 'bool' ? v === true : String(v)
+  const t = quoteTable(table.table)
+  const col = quoteColumn(table.restrict.column)
+  const marked = params.add(param(value))
+  const sets = direction === 'restrict' ? [`${col} = ${marked}`] : [`${col} = ${params.add(param(lifted))}`]
+  if (table.restrict.since_column !== undefined) sets.push(`${quoteColumn(table.restrict.since_column)} = ${direction === 'restrict' ? 'now()' : 'NULL'}`)
+  const only = direction === 'restrict' ? `t0.${col} IS DISTINCT FROM ${marked}` : `t0.${col} IS NOT DISTINCT FROM ${marked}`
+  const update = `UPDATE ${t} AS t0 SET ${sets.join(', ')} WHERE ${where} AND ${only} RETURNING 1`
+  return `WITH changed AS (${update}) SELECT (SELECT count(*) FROM changed)::int AS changed, EXISTS (SELECT 1 FROM ${t} AS t0 WHERE ${where}) AS matched`
 }
 
 /**

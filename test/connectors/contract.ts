@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import { ConnectorError, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type StreamInfo, type SubjectIdentity } from '../../connectors/types.js'
+import { ConnectorError, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type RestrictOutcome, type StreamInfo, type SubjectIdentity } from '../../connectors/types.js'
 
 /** What a connector's test gives the shared suite: a fresh connector over a system holding the subject. */
 export interface ContractFixture {
@@ -11,6 +11,13 @@ export interface ContractFixture {
   other: SubjectIdentity
   /** Whether a collected record belongs to `who` (by the system's own identity fields). */
   belongsTo (item: CollectedItem, who: SubjectIdentity): boolean
+  /**
+   * For connectors configured to restrict: how many of `who`'s records carry the restriction mark,
+   * read from the system itself. Settings-dependent capabilities ('restrict', 'retention') are
+   * declared by `capabilitiesFor(config)`; a fixture passing the driver's full list without
+   * configuring them, and without this hook, skips the restriction part of the contract.
+   */
+  restrictedOf? (who: SubjectIdentity): Promise<number>
   cleanup? (): Promise<void>
 }
 
@@ -43,6 +50,9 @@ export function connectorContract (t: Test, name: string, make: () => Promise<Co
       for (const action of ['collect', 'erase'] as const) {
         t.equal(typeof f.connector[action] === 'function', f.capabilities.includes(action), `${action}: declared exactly when implemented`)
       }
+      const restricts = typeof f.connector.restrict === 'function'
+      t.equal(restricts, typeof f.connector.unrestrict === 'function', 'restrict and unrestrict come together')
+      if (restricts) t.ok(f.capabilities.includes('restrict'), 'restrict: declared when implemented')
       t.ok(f.streams.length > 0, 'declares its streams')
       for (const s of f.streams) t.match(s, { name: /^\S+$/, description: String, categories: Array }, `stream ${s.name} is described`)
     })
@@ -78,6 +88,48 @@ export function connectorContract (t: Test, name: string, make: () => Promise<Co
         t.ok(result instanceof ConnectorError || (Array.isArray(result) && result.length === 0),
           'an aborted collect fails with a ConnectorError (or yields nothing)')
       })
+    }
+
+    if (f.capabilities.includes('restrict') && f.restrictedOf) {
+      const restrictedOf = f.restrictedOf.bind(f)
+      t.test('restrict marks only the subject\'s records, idempotently; unrestrict reverses it', async (t) => {
+        t.equal(typeof f.connector.restrict, 'function', 'restrict: implemented when declared')
+        t.equal(typeof f.connector.unrestrict, 'function', 'unrestrict: implemented when declared')
+        const records = async (who: SubjectIdentity) => (await drain(f.connector.collect!(ctx(who))))
+          .map((i) => i.type === 'record' ? { stream: i.stream, key: i.key, data: i.data } : { stream: i.stream, key: i.key })
+        const otherBefore = f.capabilities.includes('collect') ? await records(f.other) : []
+        const otherMarked = await restrictedOf(f.other)
+        t.equal(await restrictedOf(f.subject), 0, 'the subject starts unrestricted')
+
+        const first: RestrictOutcome[] = await drain(f.connector.restrict!(ctx(f.subject)))
+        for (const o of first) {
+          t.ok(declared.has(o.stream), `outcome for declared stream ${o.stream}`)
+          t.ok(o.status === 'restricted' || o.status === 'not_found', `restrict yields restricted or not_found (${o.status})`)
+        }
+        const placed = first.reduce((n, o) => n + (o.status === 'restricted' ? o.count : 0), 0)
+        t.ok(placed > 0, 'the first restrict marks something')
+        t.equal(await restrictedOf(f.subject), placed, 'the subject\'s records are marked, as many as reported')
+        t.equal(await restrictedOf(f.other), otherMarked, 'nobody else is marked')
+
+        const second = await drain(f.connector.restrict!(ctx(f.subject)))
+        t.ok(second.every((o) => o.status === 'not_found' || o.count === 0), 'a second restrict changes nothing')
+        t.strictSame(second.map((o) => `${o.stream}:${o.status}`), first.map((o) => `${o.stream}:${o.status}`), 'and reports the same streams')
+        const nobody = await drain(f.connector.restrict!(ctx({ email: 'nobody-at-all@example.invalid' })))
+        t.ok(nobody.every((o) => o.status === 'not_found'), 'an unknown person: nothing restricted')
+
+        const lifted = await drain(f.connector.unrestrict!(ctx(f.subject)))
+        t.ok(lifted.every((o) => declared.has(o.stream) && (o.status === 'unrestricted' || o.status === 'not_found')), 'unrestrict yields unrestricted or not_found')
+        t.equal(lifted.reduce((n, o) => n + (o.status === 'unrestricted' ? o.count : 0), 0), placed, 'unrestrict lifts what restrict placed')
+        t.equal(await restrictedOf(f.subject), 0, 'the subject is unrestricted again')
+        const again = await drain(f.connector.unrestrict!(ctx(f.subject)))
+        t.ok(again.every((o) => o.status === 'not_found' || o.count === 0), 'a second unrestrict changes nothing')
+        t.equal(await restrictedOf(f.other), otherMarked, 'nobody else was touched')
+        if (f.capabilities.includes('collect')) {
+          t.strictSame(await records(f.other), otherBefore, 'the other person\'s records are as they were')
+        }
+      })
+    } else if (f.capabilities.includes('restrict')) {
+      t.comment(`${name}: restrict is declared by the driver but not configured in this fixture (no restrictedOf): not exercised`)
     }
 
     if (f.capabilities.includes('erase')) {

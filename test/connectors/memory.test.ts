@@ -17,12 +17,84 @@ const config: MemoryConfig = {
 
 connectorContract(t, 'memory', async () => ({
   connector: createMemoryConnector(structuredClone(config)),
-  capabilities: memoryConnector.capabilities,
+  capabilities: memoryConnector.capabilitiesFor!(config),
   streams: memoryConnector.streamsFor!(config),
   subject: { email: 'ada@example.com', customer_id: 'c-1' },
   other: { email: 'grace@example.com', customer_id: 'c-2' },
   belongsTo: (item, who) => item.type === 'record' && item.data.email === who.email
 }))
+
+/** The same system, able to restrict (a flag on contacts, a hold on orders) and to opt people out of marketing. */
+const restricting: MemoryConfig = {
+  streams: [
+    { ...config.streams[0]!, restrict: { field: 'restricted' }, opt_out: { field: 'marketing', value: 'no' } },
+    { ...config.streams[1]!, restrict: { field: 'hold' } }
+  ]
+}
+
+connectorContract(t, 'memory (restricting)', async () => {
+  const connector = createMemoryConnector(structuredClone(restricting))
+  return {
+    connector,
+    capabilities: memoryConnector.capabilitiesFor!(restricting),
+    streams: memoryConnector.streamsFor!(restricting),
+    subject: { email: 'ada@example.com', customer_id: 'c-1' },
+    other: { email: 'grace@example.com', customer_id: 'c-2' },
+    belongsTo: (item, who) => item.type === 'record' && item.data.email === who.email,
+    async restrictedOf (who) {
+      const contacts = connector.data.get('contacts')!.filter((r) => r.email === who.email && r.restricted === true)
+      const orders = connector.data.get('orders')!.filter((r) => r.customer === who.customer_id && r.hold === true)
+      return contacts.length + orders.length
+    }
+  }
+})
+
+const quiet = { debug () {}, info () {}, warn () {}, error () {} }
+const ctxOf = (subject: Record<string, string>) => ({ requestId: 'r', subject, signal: new AbortController().signal, log: quiet })
+async function drain<T> (it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
+
+t.test('memory: restrict and opt_out are capabilities only where a stream says which field to set', async (t) => {
+  t.strictSame(memoryConnector.capabilities, ['collect', 'erase', 'restrict', 'opt_out'], 'all it may have')
+  t.strictSame(memoryConnector.capabilitiesFor!(config), ['collect', 'erase'])
+  t.strictSame(memoryConnector.capabilitiesFor!(restricting), ['collect', 'erase', 'restrict', 'opt_out'])
+  const plain = createMemoryConnector(structuredClone(config))
+  t.equal(plain.restrict, undefined)
+  t.equal(plain.unrestrict, undefined)
+  t.equal(plain.optOut, undefined)
+})
+
+t.test('memory: restrict, unrestrict and opt_out per stream, for the subject only', async (t) => {
+  const c = createMemoryConnector(structuredClone(restricting))
+  t.strictSame(await drain(c.restrict!(ctxOf({ email: 'ada@example.com' }))), [
+    { status: 'restricted', stream: 'contacts', count: 1 },
+    { status: 'not_found', stream: 'orders' }
+  ], 'orders are matched by customer id, which this subject does not give')
+  t.strictSame(await drain(c.optOut!(ctxOf({ email: 'ada@example.com' }))), [{ status: 'opted_out', stream: 'contacts', count: 1 }], 'only streams with an opt_out field')
+  t.strictSame(await drain(c.optOut!(ctxOf({ email: 'ada@example.com' }))), [{ status: 'opted_out', stream: 'contacts', count: 0 }], 'idempotent')
+  t.strictSame(c.data.get('contacts'), [
+    { id: 1, email: 'ada@example.com', phone: '+447700900001', restricted: true, marketing: 'no' },
+    { id: 2, email: 'grace@example.com' }
+  ])
+  t.strictSame(await drain(c.unrestrict!(ctxOf({ email: 'ada@example.com' }))), [
+    { status: 'unrestricted', stream: 'contacts', count: 1 },
+    { status: 'not_found', stream: 'orders' }
+  ])
+  t.equal(c.data.get('contacts')![0]!.restricted, false, 'lifted')
+  t.equal(c.data.get('contacts')![0]!.marketing, 'no', 'lifting a restriction leaves the opt-out alone')
+  t.strictSame(c.calls, { collect: 0, erase: 0, restrict: 1, unrestrict: 1, opt_out: 2, health: 0 })
+})
+
+t.test('memory: injected faults on unrestrict', async (t) => {
+  const c = createMemoryConnector({ ...structuredClone(restricting), faults: { unrestrict: { status: 503, times: 1 } } })
+  await drain(c.restrict!(ctxOf({ email: 'ada@example.com' })))
+  await t.rejects(drain(c.unrestrict!(ctxOf({ email: 'ada@example.com' }))), { code: 'DSR_CONNECTOR_UNAVAILABLE', retryable: true })
+  t.equal(c.data.get('contacts')![0]!.restricted, true, 'a failed lift changes nothing')
+  t.match(await drain(c.unrestrict!(ctxOf({ email: 'ada@example.com' }))), [{ status: 'unrestricted', stream: 'contacts', count: 1 }])
+})
 
 t.test('memory: injected faults fail the given number of calls with the HTTP classification', async (t) => {
   const c = createMemoryConnector({ ...structuredClone(config), faults: { collect: { status: 429, times: 2, retry_after_seconds: 7 } } })

@@ -5,7 +5,7 @@ import { checkConfig, PostgresConfigSchema, type PostgresConfig } from '../../co
 import type { Catalog, ColumnInfo } from '../../connectors/postgres/catalog.js'
 import { toConnectorError } from '../../connectors/postgres/errors.js'
 import { quoteIdent, quoteTable } from '../../connectors/postgres/identifiers.js'
-import { buildModel, eraseOrder, fitsColumn, newParams, predicate, updateStatement } from '../../connectors/postgres/plan.js'
+import { buildModel, eraseOrder, fitsColumn, newParams, predicate, restrictStatement, updateStatement } from '../../connectors/postgres/plan.js'
 import { ConnectorError, ConnectorErrorCodes } from '../../connectors/types.js'
 import { shopConfig } from '../fixtures/postgres-connector.js'
 
@@ -43,6 +43,16 @@ t.test('the schema accepts the shop and rejects bad input at a precise path', as
   t.ok(errorsOf(kind).every((e) => e.path === '/datasets/1/tables/0/identity/0/kind'), 'unknown identity kind')
 
   t.strictSame(errorsOf({ ...shopConfig('embedded:'), url: 'mysql://x' }), [{ path: '/url', keyword: 'pattern' }])
+
+  const restrict = structuredClone(shopConfig('embedded:')) as unknown as Record<string, any>
+  restrict.datasets[0].tables[0].restrict = { column: 'processing_restricted', value: true, lifted: false, since_column: 'restricted_since' }
+  t.strictSame(errorsOf(restrict), [], 'a restrict setting')
+  restrict.datasets[0].tables[0].restrict = { column: 'bad name' }
+  t.ok(errorsOf(restrict).some((e) => e.path === '/datasets/0/tables/0/restrict/column' && e.keyword === 'pattern'), 'the mark column is an identifier')
+  restrict.datasets[0].tables[0].restrict = { column: 'x', value: null }
+  t.ok(errorsOf(restrict).some((e) => e.path.startsWith('/datasets/0/tables/0/restrict/value')), 'the restricted value cannot be null')
+  restrict.datasets[0].tables[0].restrict = { column: 'x', when: 'now' }
+  t.ok(errorsOf(restrict).some((e) => e.path === '/datasets/0/tables/0/restrict' && e.keyword === 'additionalProperties'), 'unknown property')
 })
 
 t.test('checkConfig: what the schema cannot say', async (t) => {
@@ -139,6 +149,34 @@ t.test('updateStatement: skips rows already erased, so a re-run counts zero', as
   t.notMatch(text, /"amount"|"country"/, 'kept columns untouched')
   t.match(text, /AND t0."anonymised" IS NOT DISTINCT FROM \$4\) RETURNING 1\) SELECT \(SELECT count\(\*\) FROM changed\)::int AS changed, EXISTS \(SELECT 1 FROM "crm"."invoices" AS t0 WHERE t0."id" = \$1\) AS matched$/)
   t.strictSame(params.values, ['701', 'REDACTED', 'pepper-for-tests-0001', true], 'a real boolean for a boolean column')
+})
+
+t.test('restrictStatement: marks only unmarked rows, lifts only marked ones', async (t) => {
+  const config = shopConfig('embedded:')
+  const customers = config.datasets[0]!.tables[0]!
+  customers.restrict = { column: 'processing_restricted', since_column: 'restricted_since' }
+  const catalog = shopCatalog(config)
+  catalog.tables.get('crm.customers')!.columns.set('processing_restricted', col('processing_restricted', 'bool', 'B'))
+  const model = buildModel(config, catalog)
+
+  const placing = newParams()
+  const place = restrictStatement(model, customers, `t0."id" = ${placing.add('1')}`, placing, 'restrict')
+  t.equal(place, 'WITH changed AS (UPDATE "crm"."customers" AS t0 SET "processing_restricted" = $2, "restricted_since" = now() ' +
+    'WHERE t0."id" = $1 AND t0."processing_restricted" IS DISTINCT FROM $2 RETURNING 1) ' +
+    'SELECT (SELECT count(*) FROM changed)::int AS changed, EXISTS (SELECT 1 FROM "crm"."customers" AS t0 WHERE t0."id" = $1) AS matched')
+  t.strictSame(placing.values, ['1', true], 'defaults: true to restrict, as a real boolean')
+
+  const lifting = newParams()
+  const lift = restrictStatement(model, customers, `t0."id" = ${lifting.add('1')}`, lifting, 'unrestrict')
+  t.match(lift, /SET "processing_restricted" = \$3, "restricted_since" = NULL WHERE t0."id" = \$1 AND t0."processing_restricted" IS NOT DISTINCT FROM \$2 RETURNING 1/)
+  t.strictSame(lifting.values, ['1', true, false], 'only rows carrying the mark are set back to lifted (false)')
+
+  const newsletter = config.datasets[1]!.tables[0]!
+  newsletter.restrict = { column: 'processing', value: 'restricted', lifted: null }
+  const text = newParams()
+  t.notMatch(restrictStatement(model, newsletter, 'true', text, 'unrestrict'), /since|now\(\)/, 'no since_column: no time')
+  t.strictSame(text.values, ['restricted', null], 'text marks as strings; a null lift')
+  t.throws(() => restrictStatement(model, config.datasets[0]!.tables[1]!, 'true', newParams(), 'restrict'), TypeError, 'a table without restrict')
 })
 
 t.test('fitsColumn and identifiers', async (t) => {

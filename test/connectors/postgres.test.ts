@@ -239,11 +239,153 @@ t.test('embedded: on the service database (postgres.js)', async (t) => {
 
 t.test('the definition', async (t) => {
   t.equal(postgresConnector.driver, 'postgres')
-  t.strictSame(postgresConnector.capabilities, ['collect', 'erase', 'retention'])
+  t.strictSame(postgresConnector.capabilities, ['collect', 'erase', 'restrict', 'retention'], 'all it may have')
+  t.strictSame(postgresConnector.capabilitiesFor!(shopConfig('embedded:')), ['collect', 'erase'], 'restrict and retention only when configured')
+  t.strictSame(postgresConnector.capabilitiesFor!(restrictConfig('embedded:')), ['collect', 'erase', 'restrict'])
+  t.strictSame(postgresConnector.capabilitiesFor!({ ...shopConfig('embedded:'), retention: [{ table: 'crm.orders', column: 'placed_at', max_age_days: 1, action: 'delete' }] }),
+    ['collect', 'erase', 'retention'])
   t.strictSame(postgresConnector.streams, [])
   t.strictSame(postgresConnector.secretFields, ['url', 'salt'])
   const streams = postgresConnector.streamsFor!(shopConfig('embedded:'))
   t.strictSame(streams.map((s) => s.name), ['customers', 'orders', 'order_items', 'support_tickets', 'ticket_messages', 'invoices', 'preferences', 'audit_log', 'newsletter'])
   t.strictSame(streams[0], { name: 'customers', description: 'Customer accounts', categories: ['contact', 'identity'] })
   t.strictSame(streams[2], { name: 'order_items', description: 'Rows of crm.order_items', categories: [] })
+})
+
+// ---- restriction of processing ------------------------------------------------------------------
+
+/** Mark columns for the shop: a flag and its time on customers, a hold on orders, a text status on the newsletter. */
+const RESTRICT_SQL = `
+  alter table crm.customers add column processing_restricted boolean not null default false, add column restricted_since timestamptz;
+  alter table crm.orders add column on_hold boolean not null default false;
+  alter table public.newsletter_subscriptions add column processing text not null default 'active';`
+
+/** The shop, restricting: orders are reached only through their reference to customers. */
+function restrictConfig (url: string) {
+  const config = shopConfig(url)
+  const table = (name: string) => config.datasets.flatMap((d) => d.tables).find((x) => x.table === name)!
+  table('crm.customers').restrict = { column: 'processing_restricted', since_column: 'restricted_since' }
+  table('crm.orders').restrict = { column: 'on_hold', value: true, lifted: false }
+  table('public.newsletter_subscriptions').restrict = { column: 'processing', value: 'restricted', lifted: 'active' }
+  return config
+}
+
+async function marks (q: Query) {
+  const ids = async (text: string) => (await q(text)).map((r) => Number(r.id)).sort((a, b) => a - b)
+  return {
+    customers: await ids('select id from crm.customers where processing_restricted'),
+    since: await ids('select id from crm.customers where restricted_since is not null'),
+    orders: await ids('select id from crm.orders where on_hold'),
+    newsletter: await ids(`select id from public.newsletter_subscriptions where processing <> 'active'`)
+  }
+}
+
+const ADA_MARKED = [
+  { status: 'restricted', stream: 'customers', count: 1 },
+  { status: 'restricted', stream: 'orders', count: 2 },
+  { status: 'restricted', stream: 'newsletter', count: 1 }
+]
+
+/** Restrict → restrict again → unrestrict → unrestrict again, on any database the connector can reach. */
+async function restrictAndLift (t: Tap, connector: Connector, q: Query, logs: string[]) {
+  // The task's own logger (ctx.log), captured: restrict logs there, like erase.
+  const taskLog = captureLog()
+  const ctx = (subject: SubjectIdentity): ConnectorContext => ({ requestId: 'req-1', subject, signal: new AbortController().signal, log: taskLog.log })
+  const untouched = await checksums(q, ADA_KEYS)
+  const original = await checksums(q)
+  t.strictSame(await marks(q), { customers: [], since: [], orders: [], newsletter: [] })
+
+  t.strictSame(await drain(connector.restrict!(ctx(ADA))), ADA_MARKED, 'marked in every table with a restrict setting, found as collect finds rows')
+  t.strictSame(await marks(q), { customers: [1], since: [1], orders: [101, 102], newsletter: [801] }, 'Ada\'s rows only')
+  t.strictSame(await checksums(q, ADA_KEYS), untouched, 'every other row of every table unchanged')
+  const [first] = await q('select restricted_since::text as at from crm.customers where id = 1')
+
+  t.strictSame(await drain(connector.restrict!(ctx(ADA))), ADA_MARKED.map((o) => ({ ...o, count: 0 })), 'a re-run changes nothing')
+  t.strictSame(await q('select restricted_since::text as at from crm.customers where id = 1'), [first], 'and keeps the first time')
+  const items = await drain(connector.collect!(ctx(ADA))) as Array<CollectedItem & { type: 'record' }>
+  t.equal(items.find((i) => i.stream === 'customers')!.data.processing_restricted, true, 'restricted rows are still collected, with their mark')
+
+  t.strictSame(await drain(connector.restrict!(ctx({ email: 'dora@example.net' }))), [
+    { status: 'not_found', stream: 'customers' }, { status: 'not_found', stream: 'orders' }, { status: 'restricted', stream: 'newsletter', count: 1 }
+  ], 'Dora only subscribes')
+  t.strictSame(await drain(connector.restrict!(ctx({ account_id: 'acc-1' }))), [], 'nothing identifies by account id: no outcome')
+
+  t.strictSame(await drain(connector.unrestrict!(ctx(ADA))), ADA_MARKED.map((o) => ({ ...o, status: 'unrestricted' })), 'lifted where placed')
+  t.strictSame(await marks(q), { customers: [], since: [], orders: [], newsletter: [803] }, 'Ada unmarked, her time cleared; Dora still restricted')
+  t.strictSame(await drain(connector.unrestrict!(ctx(ADA))), ADA_MARKED.map((o) => ({ ...o, status: 'unrestricted', count: 0 })), 'a second lift changes nothing')
+  await drain(connector.unrestrict!(ctx({ email: 'dora@example.net' })))
+  t.strictSame(await checksums(q), original, 'placed and lifted: every row as it was')
+
+  const leaks = [...logs, ...taskLog.lines].filter((line) => PERSONAL.some((p) => line.toLowerCase().includes(p.toLowerCase())) || line.includes('dora'))
+  t.strictSame(leaks, [], 'no identifier or row value in the logs')
+  t.ok(taskLog.lines.some((l) => l.includes('restrict outcome') && l.includes('"count":2')), 'outcomes are logged, with counts only')
+}
+
+t.test('restrict and unrestrict on a real Postgres', async (t) => {
+  const { url, q, sql } = await shopDatabase(t)
+  await sql.unsafe(RESTRICT_SQL)
+  const { connector, lines } = await connect(t, restrictConfig(url))
+  await restrictAndLift(t, connector, q, lines)
+})
+
+t.test('restrict and unrestrict on the service database (PGlite)', async (t) => {
+  const dbh = await openDb({ dataDir: 'memory://' })
+  t.teardown(() => dbh.close())
+  if (dbh.raw.kind !== 'pglite') throw new Error('expected PGlite')
+  const pg = dbh.raw.pg
+  await pg.exec(SCHEMA_SQL + SEED_SQL + RESTRICT_SQL)
+  const q: Query = async (text, params = []) => (await pg.query<Record<string, unknown>>(text, params)).rows
+  const { connector, lines } = await connect(t, restrictConfig('embedded:'), dbh)
+  await restrictAndLift(t, connector, q, lines)
+})
+
+t.test('restrict is one transaction per dataset: a failing table leaves its dataset unmarked', async (t) => {
+  const { url, q, sql } = await shopDatabase(t)
+  await sql.unsafe(RESTRICT_SQL + 'alter table crm.orders add constraint orders_never_held check (not on_hold or id <> 102);')
+  const { connector } = await connect(t, restrictConfig(url))
+  const seen: string[] = []
+  await t.rejects((async () => { for await (const o of connector.restrict!(ctx(ADA))) seen.push(o.stream) })(),
+    { code: ConnectorErrorCodes.Internal, retryable: false, message: /restrict orders: database error \(23514\)/ })
+  t.strictSame(seen, [], 'no outcome is reported for a dataset that rolled back')
+  t.strictSame(await marks(q), { customers: [], since: [], orders: [], newsletter: [] }, 'customers, marked first in the dataset, rolled back too')
+})
+
+t.test('restrict settings: checked by the schema, at create, and against the database on first restrict', async (t) => {
+  const { url, q, sql } = await shopDatabase(t)
+  const pk = restrictConfig(url)
+  pk.datasets[0]!.tables[0]!.restrict = { column: 'id' }
+  await t.rejects(async () => postgresConnector.create(pk, { log: captureLog().log, fetch }), { code: ConnectorErrorCodes.Config, message: /tables\/0\/restrict\/column: a primary key column/ })
+  const same = restrictConfig(url)
+  same.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', value: false }
+  await t.rejects(async () => postgresConnector.create(same, { log: captureLog().log, fetch }), { code: ConnectorErrorCodes.Config, message: /value and lifted must differ/ })
+  const since = restrictConfig(url)
+  since.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', since_column: 'processing_restricted' }
+  await t.rejects(async () => postgresConnector.create(since, { log: captureLog().log, fetch }), { code: ConnectorErrorCodes.Config, message: /since_column: must be a column of its own/ })
+
+  // The database lacks the mark columns (like a sample database seeded before they existed):
+  // restrict fails, permanently, naming the column; collect and erase are unaffected.
+  const { connector } = await connect(t, restrictConfig(url))
+  await t.rejects(drain(connector.restrict!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false, message: /tables\/0 \(crm\.customers\)\/restrict\/column: column "processing_restricted" does not exist/ })
+  await t.rejects(drain(connector.unrestrict!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false })
+  t.equal((await drain(connector.collect!(ctx(ADA)))).length, 15, 'collect still works')
+
+  await sql.unsafe(RESTRICT_SQL + `alter table crm.customers add column note text, add column held_on date not null default now();`)
+  const cases: Array<[string, (c: ReturnType<typeof restrictConfig>) => void, RegExp]> = [
+    ['a text value on a boolean', (c) => { c.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', value: 'yes', lifted: 'no' } }, /restrict\/value: a boolean column needs true or false/],
+    ['null lifted on NOT NULL', (c) => { c.datasets[0]!.tables[1]!.restrict = { column: 'on_hold', lifted: null } }, /tables\/1 \(crm\.orders\)\/restrict\/lifted: null on a NOT NULL column/],
+    ['a boolean on a date', (c) => { c.datasets[0]!.tables[0]!.restrict = { column: 'held_on' } }, /restrict\/value: a boolean value for a date column/],
+    ['since on a text column', (c) => { c.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', since_column: 'note' } }, /since_column: needs a timestamp column, "note" is text/],
+    ['since NOT NULL', (c) => { c.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', since_column: 'held_on' } }, /since_column: "held_on" is NOT NULL/]
+  ]
+  for (const [what, change, message] of cases) {
+    const config = restrictConfig(url)
+    change(config)
+    const { connector: c } = await connect(t, config)
+    await t.rejects(drain(c.restrict!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false, message }, what)
+  }
+  t.strictSame(await marks(q), { customers: [], since: [], orders: [], newsletter: [] }, 'no refused config marked anything')
+
+  const plain = (await connect(t, shopConfig(url))).connector
+  t.equal(plain.restrict, undefined, 'no restrict setting: no restrict')
+  t.equal(plain.unrestrict, undefined)
 })
