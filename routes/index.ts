@@ -6,6 +6,7 @@ import reports from './v1/reports/index.js'
 import requests from './v1/requests/index.js'
 import fulfilment from './v1/requests/fulfilment.js'
 import extension from './v1/requests/extension.js'
+import restriction from './v1/requests/restriction.js'
 import transfers from './v1/requests/transfers.js'
 import archive from './v1/requests/archive.js'
 import archiveLinks from './v1/archive-links/index.js'
@@ -22,6 +23,7 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(requests, { prefix: '/v1/requests' })
   await fastify.register(fulfilment, { prefix: '/v1/requests' })
   await fastify.register(extension, { prefix: '/v1/requests' })
+  await fastify.register(restriction, { prefix: '/v1/requests' })
   await fastify.register(transfers, { prefix: '/v1/requests' })
   await fastify.register(archive, { prefix: '/v1/requests' })
   await fastify.register(archiveLinks, { prefix: '/v1/archive-links' })

@@ -5,6 +5,15 @@
  *   received → verifying → ready → in_progress → completed | partially_completed | failed
  *   any open state → rejected | cancelled | on_hold;  on_hold → the state it was held from
  *   failed | partially_completed → in_progress when an operator retries a task
+ *
+ * Restriction of processing is a state of the person's data with a lifecycle of its own (placed →
+ * lifted), carried by the request rather than by its status: `restriction_placed_at` once a system
+ * marked the data, then the lift (POST /v1/requests/:id/restriction/lift, after the person was told,
+ * GDPR Art 18(3)), recorded on the request with its unrestrict tasks. A lift does not reopen the
+ * request: it stays `completed`, because the request was fulfilled, on time, and reopening it would
+ * put a months-old request back among the open ones, overdue by its original deadline, in warnings,
+ * webhooks and metrics. The unrestrict tasks show the lift's progress; a failed one is retried or
+ * skipped like any other, and finalizing them leaves a completed request as it is.
  */
 export const REQUEST_STATUSES = [
   'received', 'verifying', 'ready', 'in_progress', 'on_hold',

@@ -2,13 +2,13 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { createRequestsRepository, recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository, liftRestrictionIn, recordEvent, transitionIn, type RequestRow } from '../db/repositories/requests-repository.js'
 import { createTasksRepository, type TaskRow } from '../db/repositories/tasks-repository.js'
 import { Errors } from '../errors.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { finalizeIfDone } from './finalize.js'
-import { planRequest } from './planner.js'
+import { canDo, planRequest, planTasks } from './planner.js'
 import { ARCHIVE_QUEUE, createBoss, taskJobOptions, taskQueue, TRANSFER_QUEUE, type ArchiveJob, type TaskJob } from './queue.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
@@ -117,6 +117,38 @@ export function createEngine (deps: {
         if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
         if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
         await planRequest(tx, moved.row, { registry, tasks, boss, actor })
+      })
+    },
+
+    /**
+     * Lifts a completed request's restriction (GDPR Art 18(3): the person was told first, at
+     * `notifiedSubjectAt`). In one transaction: the lift is recorded on the request with its
+     * `restriction_lifted` event, and an `unrestrict` task (with its job) is planned for every
+     * connector that placed the restriction. The request stays completed: the lift is a later act on
+     * a fulfilled request, not a reopening of it, so its deadline, overdue state and metrics are not
+     * disturbed (see lifecycle.ts); the unrestrict tasks show the lift's progress, and a failed one
+     * is retried or skipped like any other.
+     */
+    async liftRestriction (requestId: string, actor: string, input: { reason: string, notifiedSubjectAt: Date, now: Date }): Promise<RequestRow> {
+      return dbh.transaction(async (tx) => {
+        if (!await tasks.lockRequest(tx, requestId)) throw new Errors.RequestNotFound(requestId)
+        const restricted = await tasks.restrictedConnectors(tx, requestId)
+        const configured = restricted.filter((id) => { const c = registry.get(id); return c !== undefined && canDo(c, 'unrestrict') })
+        const notConfigured = restricted.filter((id) => !configured.includes(id))
+        const lifted = await liftRestrictionIn(tx, requestId, { actor, ...input, connectors: configured, notConfigured })
+        switch (lifted.status) {
+          case 'not_found': throw new Errors.RequestNotFound(requestId)
+          case 'not_applicable': throw new Errors.RestrictionNotPlaced(`a ${lifted.row.type} request places none`)
+          case 'not_placed': throw new Errors.RestrictionNotPlaced("no system marked the person's data as restricted")
+          case 'not_completed': throw new Errors.RestrictionNotCompleted(lifted.row.status)
+          case 'already_lifted': throw new Errors.RestrictionAlreadyLifted()
+          case 'redacted': throw new Errors.RestrictionSubjectRedacted()
+        }
+        if (notConfigured.length > 0) {
+          log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
+        }
+        await planTasks(tx, requestId, 'unrestrict', configured, { registry, tasks, boss })
+        return lifted.row
       })
     },
 

@@ -3,26 +3,42 @@ import type { RequestRow } from '../db/repositories/requests-repository.js'
 import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
 import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestType } from '../domain/requests.js'
-import type { Capability } from '../../connectors/types.js'
-import type { ConnectorRegistry } from '../connectors/registry.js'
+import { implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
+import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { taskJobOptions, taskQueue, type Boss } from './queue.js'
 
-/** Which connector action fulfils each request type. */
-export const ACTION_FOR_TYPE: Record<RequestType, Capability> = {
-  access: 'collect',
-  portability: 'collect',
-  erasure: 'erase',
-  rectification: 'rectify',
-  restriction: 'restrict',
-  objection: 'restrict',
-  consent_withdrawal: 'opt_out',
-  marketing_opt_out: 'opt_out'
+/**
+ * Which connector actions fulfil each request type; each is planned on every connector able to do it.
+ * An objection restricts processing while it is weighed (GDPR Art 18(1)(d)) and stops direct
+ * marketing at once, since an objection to direct marketing is absolute (Art 21(3)): a connector
+ * able to do both gets both tasks.
+ */
+export const ACTIONS_FOR_TYPE: Record<RequestType, readonly Capability[]> = {
+  access: ['collect'],
+  portability: ['collect'],
+  erasure: ['erase'],
+  rectification: ['rectify'],
+  restriction: ['restrict'],
+  objection: ['restrict', 'opt_out'],
+  consent_withdrawal: ['opt_out'],
+  marketing_opt_out: ['opt_out']
 }
 
 /**
- * Plans a ready request: one task per connector able to do its action, each with its job, in the
- * caller's transaction; then moves the request to in_progress. With no capable connector the
- * request stays ready, with an event saying so, for a person to handle.
+ * Whether a connector can carry out `action`: it declares the capability and implements it. Some
+ * capabilities depend on settings (a postgres connector restricts only where a table says how to mark
+ * rows), so the implementation is checked too.
+ */
+export function canDo (instance: ConnectorInstance, action: TaskAction): boolean {
+  // Lifting a restriction is part of the 'restrict' capability.
+  const capability: Capability = action === 'unrestrict' ? 'restrict' : action
+  return instance.capabilities.includes(capability) && implementsAction(instance.connector, action)
+}
+
+/**
+ * Plans a ready request: one task per connector and action able to fulfil its type, each with its
+ * job, in the caller's transaction; then moves the request to in_progress. With no capable connector
+ * the request stays ready, with an event saying so, for a person to handle.
  */
 export async function planRequest (tx: TxHandle, request: RequestRow, deps: {
   registry: ConnectorRegistry
@@ -30,16 +46,33 @@ export async function planRequest (tx: TxHandle, request: RequestRow, deps: {
   boss: Boss
   actor: string
 }): Promise<TaskRow[]> {
-  const action = ACTION_FOR_TYPE[request.type]
-  const capable = [...deps.registry.values()].filter((c) => c.capabilities.includes(action))
-  const planned = await deps.tasks.plan(tx, request.id, action, capable.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })))
+  const actions = ACTIONS_FOR_TYPE[request.type]
+  const planned: TaskRow[] = []
+  for (const action of actions) {
+    const capable = [...deps.registry.values()].filter((c) => canDo(c, action))
+    planned.push(...await planTasks(tx, request.id, action, capable.map((c) => c.id), deps))
+  }
+  await recordEvent(tx, request.id, deps.actor, 'planned', null, {
+    ...(actions.length === 1 ? { action: actions[0] } : {}),
+    actions,
+    connectors: [...new Set(planned.map((t) => t.connectorId))],
+    tasks: planned.map((t) => ({ connector: t.connectorId, action: t.action }))
+  })
+  if (planned.length > 0) await transitionIn(tx, request.id, 'in_progress', deps.actor, `${planned.length} task(s) planned`)
+  return planned
+}
+
+/** One `action` task per connector (configured ones), each with its job, in the caller's transaction. */
+export async function planTasks (tx: TxHandle, requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {
+  registry: ConnectorRegistry
+  tasks: TasksRepository
+  boss: Boss
+}): Promise<TaskRow[]> {
+  const connectors = connectorIds.map((id) => deps.registry.get(id)!)
+  const planned = await deps.tasks.plan(tx, requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })))
   for (const task of planned) {
     const connector = deps.registry.get(task.connectorId)!
     await deps.boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(connector.timeoutMs, undefined, tx.executor))
   }
-  await recordEvent(tx, request.id, deps.actor, 'planned', null, {
-    action, connectors: planned.map((t) => t.connectorId)
-  })
-  if (planned.length > 0) await transitionIn(tx, request.id, 'in_progress', deps.actor, `${planned.length} task(s) planned`)
   return planned
 }

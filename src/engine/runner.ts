@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { recordEvent, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { markRestrictionPlaced, recordEvent, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { TaskResult } from '../db/schema.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -147,7 +147,10 @@ export function createTaskRunner (deps: {
     return { records, files, bytes, streams }
   }
 
-  /** Every action other than collect yields outcomes (counts per stream, never values). */
+  /**
+   * Every action other than collect yields outcomes (counts per stream, never values), stored like
+   * erase outcomes: erase, opt_out, rectify, and restrict/unrestrict (placing and lifting a restriction).
+   */
   async function act (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, changes: RequestRow['changes']): Promise<TaskResult> {
     const c = instance.connector
     const run = task.action === 'erase' && c.erase
@@ -156,7 +159,11 @@ export function createTaskRunner (deps: {
         ? c.optOut(ctx)
         : task.action === 'rectify' && c.rectify
           ? c.rectify({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
-          : null
+          : task.action === 'restrict' && c.restrict
+            ? c.restrict(ctx)
+            : task.action === 'unrestrict' && c.unrestrict
+              ? c.unrestrict(ctx)
+              : null
     if (!run) {
       throw new ConnectorError('DSR_CONNECTOR_UNSUPPORTED', `connector cannot ${task.action}`, { retryable: false })
     }
@@ -182,6 +189,10 @@ export function createTaskRunner (deps: {
     await deps.dbh.transaction(async (tx) => {
       await tasks.lockRequest(tx, task.requestId)
       if (!await tasks.release(tx, task, options.worker, next)) return
+      // A restriction is placed once a system has marked the person's data: recorded with the task's outcome.
+      if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
+        await markRestrictionPlaced(tx, task.requestId)
+      }
       await recordEvent(tx, task.requestId, 'engine', `task_${next.status}`, next.errorMessage ?? null, {
         task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
         ...(next.errorCode ? { error_code: next.errorCode } : {}),

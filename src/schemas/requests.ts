@@ -107,7 +107,7 @@ export const TaskSchema = Type.Object({
       externalRef: Type.Optional(Type.String()),
       reason: Type.Optional(Type.String())
     })))
-  }), Type.Null()], { description: 'Counts per stream for collect, outcomes for erase; never values' }),
+  }), Type.Null()], { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…); never values' }),
   last_error_code: Type.Union([Type.String(), Type.Null()]),
   last_error_message: Type.Union([Type.String(), Type.Null()]),
   skip_reason: Type.Union([Type.String(), Type.Null()]),
@@ -128,6 +128,22 @@ export const ExtensionSchema = Type.Object({
   })
 }, { $id: 'Extension', additionalProperties: false })
 export type Extension = Static<typeof ExtensionSchema>
+
+export const RestrictionSchema = Type.Object({
+  placed_at: {
+    ...dateTime,
+    description: "When a system first marked the person's data as restricted (a restrict task succeeded with records restricted)"
+  },
+  lifted_at: Type.Union([dateTime, Type.Null()], {
+    description: 'When the lift was recorded and its unrestrict tasks planned (POST /v1/requests/{id}/restriction/lift); null while the restriction holds'
+  }),
+  lifted_by: Type.Union([Type.String(), Type.Null()], { description: 'Name of the API key that lifted it' }),
+  lift_reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it was lifted, as staff wrote it' }),
+  notified_subject_at: Type.Union([dateTime, Type.Null()], {
+    description: 'When the person was told that the restriction would be lifted (GDPR Art 18(3): before it is lifted)'
+  })
+}, { $id: 'Restriction', additionalProperties: false })
+export type Restriction = Static<typeof RestrictionSchema>
 
 export const DataSubjectRequestSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -163,6 +179,10 @@ export const DataSubjectRequestSchema = Type.Object({
     }),
     rule: Type.String()
   }, { additionalProperties: false }),
+  restriction: Type.Union([ref(RestrictionSchema), Type.Null()], {
+    description: "Restriction of processing (restriction and objection requests): placed once a system marked the person's data, " +
+      'then lifted explicitly. The unrestrict tasks of a lift are listed with the other tasks. Null for other types and until placed.'
+  }),
   identifiers_redacted_at: Type.Union([dateTime, Type.Null()], {
     description: 'When the personal data of this closed request was removed (REQUEST_IDENTIFIERS_RETENTION_DAYS after it closed): ' +
       'subject is then empty, requester keeps only its kind, callback_url and notes are null, changes keep their field names only, ' +
@@ -202,6 +222,7 @@ export const DataSubjectRequestSchema = Type.Object({
     due_at: '2026-02-28T23:59:59.999Z',
     effective_due_at: '2026-02-28T23:59:59.999Z',
     extension: null,
+    restriction: null,
     identifiers_redacted_at: null,
     deadline: {
       due_at: '2026-02-28T23:59:59.999Z',
@@ -267,6 +288,29 @@ export const TakeExtensionSchema = Type.Object({
 })
 export type TakeExtension = Static<typeof TakeExtensionSchema>
 
+export const LiftRestrictionSchema = Type.Object({
+  reason: Type.String({
+    minLength: 1,
+    maxLength: 1000,
+    pattern: '\\S',
+    description: 'Why the restriction ends, e.g. the accuracy of the data was verified, or the objection was weighed; ' +
+      'kept with the request and in its audit trail, never logged'
+  }),
+  notified_subject_at: Type.String({
+    format: 'date-time',
+    description: 'When the person was told that the restriction will be lifted (GDPR Art 18(3) requires it before the lift); ' +
+      'not in the future, not before the request was received'
+  })
+}, {
+  $id: 'LiftRestriction',
+  additionalProperties: false,
+  examples: [{
+    reason: 'Accuracy verified: the address on record was confirmed by the customer',
+    notified_subject_at: '2026-03-02T09:00:00Z'
+  }]
+})
+export type LiftRestriction = Static<typeof LiftRestrictionSchema>
+
 export const RequestEventSchema = Type.Object({
   id: Type.Integer(),
   at: dateTime,
@@ -318,6 +362,7 @@ export const CollectedItemListSchema = Type.Object({
 
 export const requestSchemas = [
   VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema, ExtensionSchema, TakeExtensionSchema,
+  RestrictionSchema, LiftRestrictionSchema,
   SubjectSchema, RequesterSchema, CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema,
   CancelRequestSchema, RequestEventSchema, RequestEventListSchema
 ] as const

@@ -8,7 +8,7 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import type { Engine } from '../engine/engine.js'
-import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
+import type { CreateRequest, DataSubjectRequest, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
@@ -24,7 +24,7 @@ export function createRequestsService (deps: {
   repo: RequestsRepository
   tasks: TasksRepository
   items: ReturnType<typeof createItemsRepository>
-  engine: Pick<Engine, 'verify' | 'retryTask' | 'skipTask'>
+  engine: Pick<Engine, 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
@@ -82,7 +82,12 @@ export function createRequestsService (deps: {
           extensionReason: null,
           extensionNotifiedSubjectAt: null,
           effectiveDueAt: row.dueAt,
-          identifiersRedactedAt: null
+          identifiersRedactedAt: null,
+          restrictionPlacedAt: null,
+          restrictionLiftedAt: null,
+          restrictionLiftedBy: null,
+          restrictionLiftReason: null,
+          restrictionNotifiedSubjectAt: null
         }
         result = { request: { ...toResource(stored), tasks: [], archive: null }, replayed: false }
       } else {
@@ -221,6 +226,27 @@ export function createRequestsService (deps: {
       }
     },
 
+    /**
+     * Lifts the restriction a completed restriction or objection request placed, once, after the
+     * person was told (GDPR Art 18(3): `notified_subject_at` is required, not in the future, not
+     * before the request was received). Plans the unrestrict tasks; see engine.liftRestriction.
+     * The reason is personal data as far as this service knows: never put in an error or a log.
+     */
+    async liftRestriction (id: string, input: LiftRestriction, principal: Principal): Promise<DataSubjectRequest> {
+      const at = now()
+      const notifiedSubjectAt = new Date(input.notified_subject_at)
+      const existing = await repo.findById(id)
+      if (!existing) throw new Errors.RequestNotFound(id)
+      if (notifiedSubjectAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+        throw validationError([{ in: 'body', field: '/notified_subject_at', message: 'must not be in the future: the person is told before the restriction is lifted' }])
+      }
+      if (notifiedSubjectAt.getTime() < existing.receivedAt.getTime()) {
+        throw validationError([{ in: 'body', field: '/notified_subject_at', message: 'must not be before the request was received' }])
+      }
+      await deps.engine.liftRestriction(id, principal.name, { reason: input.reason, notifiedSubjectAt, now: at })
+      return this.get(id)
+    },
+
     async transition (id: string, to: RequestStatus, principal: Principal, reason?: string): Promise<DataSubjectRequest> {
       const result = await repo.transition(id, to, principal.name, reason)
       if (result.status === 'not_found') throw new Errors.RequestNotFound(id)
@@ -314,6 +340,15 @@ export function toResource (r: RequestRow): DataSubjectRequest {
       extended_due_at: r.extendedDueAt?.toISOString() ?? null,
       rule: r.deadlineRule
     },
+    restriction: (r.type === 'restriction' || r.type === 'objection') && r.restrictionPlacedAt !== null
+      ? {
+          placed_at: r.restrictionPlacedAt.toISOString(),
+          lifted_at: r.restrictionLiftedAt?.toISOString() ?? null,
+          lifted_by: r.restrictionLiftedBy,
+          lift_reason: r.restrictionLiftReason,
+          notified_subject_at: r.restrictionNotifiedSubjectAt?.toISOString() ?? null
+        }
+      : null,
     identifiers_redacted_at: r.identifiersRedactedAt?.toISOString() ?? null,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import type { Db, DbHandle, TxHandle } from '../client.js'
 import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
@@ -38,6 +38,27 @@ export type ExtensionResult =
   | { status: 'not_available', row: RequestRow }
   | { status: 'closed', row: RequestRow }
   | { status: 'too_late', row: RequestRow }
+
+export interface LiftInput {
+  actor: string
+  /** Free text from staff, possibly personal: stored and shown to readers of the request, never logged. */
+  reason: string
+  notifiedSubjectAt: Date
+  now: Date
+  /** The connectors the lift plans unrestrict tasks for (recorded in the audit event). */
+  connectors: string[]
+  /** Connectors that restricted but are no longer configured: nothing can lift their mark from here. */
+  notConfigured: string[]
+}
+
+/** What recording a lift came to; every refusal carries the row as it stands. */
+export type LiftResult =
+  | { status: 'lifted', row: RequestRow }
+  | { status: 'not_found' }
+  | { status: 'not_applicable' | 'not_placed' | 'not_completed' | 'already_lifted' | 'redacted', row: RequestRow }
+
+/** Request types that place a restriction of processing (GDPR Art 18; Art 18(1)(d) while an objection is weighed). */
+export const RESTRICTING_TYPES: ReadonlyArray<RequestRow['type']> = ['restriction', 'objection']
 
 export type TransitionResult =
   | { status: 'moved', row: RequestRow }
@@ -201,4 +222,51 @@ export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput)
   })
   await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
   return { status: 'extended', row: row! }
+}
+
+/**
+ * Records that a system placed the request's restriction: the first time only, so `placed_at`
+ * stays when the person's data was first marked. In the caller's transaction (the task's).
+ */
+export async function markRestrictionPlaced (tx: TxHandle, id: string): Promise<void> {
+  await tx.db.update(requests).set({ restrictionPlacedAt: sql`coalesce(${requests.restrictionPlacedAt}, now())` })
+    .where(eq(requests.id, id))
+}
+
+/**
+ * The one place a restriction is lifted. Like extendIn: the row is locked, the rules are checked, and
+ * the lift and its `restriction_lifted` audit event are written in the caller's transaction, which
+ * plans the unrestrict tasks too. Refused for types that restrict nothing, before the request has
+ * completed, when nothing was restricted, a second time, and once the identifiers were removed (the
+ * systems could no longer find the records to lift). The request stays completed: see lifecycle.ts.
+ */
+export async function liftRestrictionIn (tx: TxHandle, id: string, input: LiftInput): Promise<LiftResult> {
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  if (!current) return { status: 'not_found' }
+  if (!RESTRICTING_TYPES.includes(current.type)) return { status: 'not_applicable', row: current }
+  if (current.restrictionLiftedAt !== null) return { status: 'already_lifted', row: current }
+  if (current.status !== 'completed') return { status: 'not_completed', row: current }
+  if (current.restrictionPlacedAt === null) return { status: 'not_placed', row: current }
+  if (current.identifiersRedactedAt !== null) return { status: 'redacted', row: current }
+  const [row] = await tx.db.update(requests).set({
+    restrictionLiftedAt: input.now,
+    restrictionLiftedBy: input.actor,
+    restrictionLiftReason: input.reason,
+    restrictionNotifiedSubjectAt: input.notifiedSubjectAt,
+    updatedAt: input.now
+  }).where(eq(requests.id, id)).returning()
+  await tx.db.insert(requestEvents).values({
+    requestId: id,
+    at: input.now,
+    actor: input.actor,
+    action: 'restriction_lifted',
+    reason: input.reason,
+    details: {
+      placed_at: current.restrictionPlacedAt.toISOString(),
+      notified_subject_at: input.notifiedSubjectAt.toISOString(),
+      connectors: input.connectors,
+      ...(input.notConfigured.length > 0 ? { not_configured: input.notConfigured } : {})
+    }
+  })
+  return { status: 'lifted', row: row! }
 }

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type TaskResult, type TaskStatus } from '../schema.js'
-import type { Capability } from '../../../connectors/types.js'
+import type { TaskAction } from '../../../connectors/types.js'
 import { taskQueue } from '../../engine/queue.js'
 
 export type TaskRow = typeof tasks.$inferSelect
@@ -22,7 +22,7 @@ export interface TaskRelease {
 export function createTasksRepository (dbh: DbHandle) {
   return {
     /** Plans one task per connector; an existing (request, connector, action) task is kept. */
-    async plan (tx: TxHandle, requestId: string, action: Capability, connectors: Array<{ id: string, maxAttempts: number }>): Promise<TaskRow[]> {
+    async plan (tx: TxHandle, requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number }>): Promise<TaskRow[]> {
       if (connectors.length === 0) return []
       return tx.db.insert(tasks)
         .values(connectors.map((c) => ({ requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts })))
@@ -156,6 +156,19 @@ export function createTasksRepository (dbh: DbHandle) {
         updatedAt: sql`now()`
       }).where(and(eq(tasks.id, taskId), inArray(tasks.status, [...from]))).returning()
       return row ?? null
+    },
+
+    /**
+     * The connectors that placed the request's restriction: their restrict task succeeded with
+     * records restricted (a system that found nothing of the person has nothing to lift).
+     */
+    async restrictedConnectors (tx: TxHandle, requestId: string): Promise<string[]> {
+      const rows = await tx.rows<{ connector_id: string }>(sql`
+        select connector_id from tasks
+        where request_id = ${requestId} and action = 'restrict' and status = 'succeeded'
+          and exists (select 1 from jsonb_array_elements(coalesce(result->'outcomes', '[]'::jsonb)) o where o->>'status' = 'restricted')
+        order by connector_id`)
+      return rows.map((r) => r.connector_id)
     },
 
     async lockRequest (tx: TxHandle, requestId: string) {
