@@ -3,8 +3,11 @@
 BEGIN;
 
 CREATE SCHEMA sample_crm;
+-- processing_restricted: the CRM's mark for restriction of processing (GDPR Art 18), set and cleared by
+-- restriction and objection requests; the CRM's campaigns and exports skip marked contacts.
 CREATE TABLE sample_crm.contacts (
-  id integer PRIMARY KEY, email text NOT NULL, phone text, first_name text, last_name text, created_at timestamptz NOT NULL
+  id integer PRIMARY KEY, email text NOT NULL, phone text, first_name text, last_name text, created_at timestamptz NOT NULL,
+  processing_restricted boolean NOT NULL DEFAULT false, processing_restricted_at timestamptz
 );
 CREATE TABLE sample_crm.deals (
   id integer PRIMARY KEY, contact_id integer REFERENCES sample_crm.contacts(id), name text NOT NULL,
