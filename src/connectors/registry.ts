@@ -118,9 +118,15 @@ export async function createRegistry (
     }
     const log = opts.log.child ? opts.log.child({ connector: entry.id }) : opts.log
     const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase } : {}) })
-    for (const capability of def.capabilities) {
-      if ((capability === 'collect' || capability === 'erase') && typeof connector[capability] !== 'function') {
-        throw new ConfigError(`driver "${def.driver}" declares ${capability} but does not implement it`)
+    // Some capabilities depend on the settings (a Postgres table with a restrict column, say).
+    const declared = def.capabilitiesFor?.(withDefaults) ?? def.capabilities
+    const methods: Partial<Record<string, readonly (keyof Connector)[]>> = {
+      collect: ['collect'], erase: ['erase'], rectify: ['rectify'], restrict: ['restrict', 'unrestrict'], opt_out: ['optOut']
+    }
+    for (const capability of declared) {
+      const missing = (methods[capability] ?? []).filter((m) => typeof connector[m] !== 'function')
+      if (missing.length > 0) {
+        throw new ConfigError(`driver "${def.driver}" declares ${capability} but does not implement ${missing.join(' and ')}`)
       }
     }
     registry.set(entry.id, {
@@ -129,7 +135,7 @@ export async function createRegistry (
       displayName: entry.display_name ?? def.displayName,
       version: def.version,
       // 'retention' only where there are rules to enforce (the connector then implements sweep).
-      capabilities: def.capabilities.filter((c) => c !== 'retention' || typeof connector.sweep === 'function'),
+      capabilities: declared.filter((c) => c !== 'retention' || typeof connector.sweep === 'function'),
       streams: def.streamsFor ? def.streamsFor(withDefaults) : def.streams,
       concurrency: entry.concurrency,
       timeoutMs: entry.timeout_seconds * 1000,

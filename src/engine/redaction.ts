@@ -14,9 +14,10 @@ const serviceActors = sql.join(SERVICE_ACTORS.map((a) => sql`${a}`), sql`, `)
  * what was asked, when, under which law, what each system did and when: the subject's and the
  * requester's identifiers, the callback address, rectified values (field names stay), notes, the
  * request fingerprint (a hash of the body, e-mail included), and every free-text reason people
- * wrote (cancellations, skips, the extension, transfer notes and receiver replies). Service-written
- * reasons and all counts, codes and dates stay. In batches, each in one transaction; counts only in
- * system_events. Safe to run at any time and again.
+ * wrote (cancellations, skips, the extension, a restriction's lift, transfer notes and receiver
+ * replies, backup restore notes). Service-written reasons and all counts, codes and dates stay. A
+ * request whose restriction is still in force keeps its identifiers until the restriction is lifted.
+ * In batches, each in one transaction; counts only in system_events. Safe to run at any time and again.
  */
 export async function redactClosedRequests (dbh: DbHandle, opts: { now: Date, retentionDays: number, batchSize?: number }): Promise<{ redacted: number }> {
   const cutoff = new Date(opts.now.getTime() - opts.retentionDays * DAY).toISOString()
@@ -27,6 +28,8 @@ export async function redactClosedRequests (dbh: DbHandle, opts: { now: Date, re
       const ids = (await tx.rows<{ id: string }>(sql`
         select id from requests
         where identifiers_redacted_at is null and status in (${terminalList}) and updated_at < ${cutoff}
+          -- A restriction still in force needs the person to be found again when it is lifted.
+          and not (restriction_placed_at is not null and restriction_lifted_at is null)
         order by updated_at limit ${batchSize} for update skip locked`)).map((r) => r.id)
       if (ids.length === 0) return 0
       const idList = sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)
@@ -39,6 +42,7 @@ export async function redactClosedRequests (dbh: DbHandle, opts: { now: Date, re
           notes = null,
           request_hash = null,
           extension_reason = case when extension_reason is null then null else ${REDACTED} end,
+          restriction_lift_reason = case when restriction_lift_reason is null then null else ${REDACTED} end,
           identifiers_redacted_at = ${opts.now.toISOString()}
         where id in (${idList})`)
       await tx.rows(sql`
@@ -61,9 +65,12 @@ export async function redactClosedRequests (dbh: DbHandle, opts: { now: Date, re
     redacted += done
     if (done < batchSize) break
   }
-  if (redacted > 0) {
+  // Restore notes are staff free text too; a restore's record (connector, backup date, counts) stays.
+  const notes = await dbh.rows<{ id: string }>(sql`
+    update backup_restores set note = null where note is not null and created_at < ${cutoff} returning id`)
+  if (redacted > 0 || notes.length > 0) {
     await dbh.rows(sql`insert into system_events (actor, action, details)
-      values ('retention', 'identifiers_redacted', ${JSON.stringify({ requests: redacted, retention_days: opts.retentionDays })}::jsonb)`)
+      values ('retention', 'identifiers_redacted', ${JSON.stringify({ requests: redacted, restore_notes: notes.length, retention_days: opts.retentionDays })}::jsonb)`)
   }
   return { redacted }
 }

@@ -110,7 +110,7 @@ t.test('after it, the closed requests keep their record but lose the person', as
     from requests r where r.id <> ${open}`))
   for (const text of PERSONAL) t.notOk(everything.toLowerCase().includes(text.toLowerCase()), `"${text}" is nowhere in the closed requests' rows`)
   const [system] = await dbh.rows<{ details: Record<string, unknown> }>(sql`select details from system_events where action = 'identifiers_redacted'`)
-  t.same(system?.details, { requests: 2, retention_days: 90 }, 'counts only')
+  t.same(system?.details, { requests: 2, restore_notes: 0, retention_days: 90 }, 'counts only')
 
   t.same(await redactClosedRequests(dbh, { now: new Date(), retentionDays: 90 }), { redacted: 0 }, 'a second run finds nothing to do')
   t.notOk(logs.some((line) => PERSONAL.some((p) => line.toLowerCase().includes(p.toLowerCase()))), 'no personal data in the logs')
@@ -119,4 +119,18 @@ t.test('after it, the closed requests keep their record but lose the person', as
 t.test('the record may not be kept for less than the archive', async (t) => {
   t.throws(() => loadConfig({ ARCHIVE_RETENTION_DAYS: '30', REQUEST_IDENTIFIERS_RETENTION_DAYS: '10' }), /REQUEST_IDENTIFIERS_RETENTION_DAYS: must be at least ARCHIVE_RETENTION_DAYS/)
   t.equal(loadConfig({}).REQUEST_IDENTIFIERS_RETENTION_DAYS, 90)
+})
+
+t.test('a restriction in force keeps its identifiers until it is lifted', async (t) => {
+  const restriction = await create({ type: 'restriction', subject: { email: ADA } })
+  await dbh.rows(sql`update requests set status = 'completed', restriction_placed_at = now() - interval '120 days',
+    updated_at = now() - interval '100 days' where id = ${restriction}`)
+  t.same(await redactClosedRequests(dbh, { now: new Date(), retentionDays: 90 }), { redacted: 0 }, 'in force: kept')
+  await dbh.rows(sql`update requests set restriction_lifted_at = now() - interval '95 days', restriction_lifted_by = 'admin',
+    restriction_lift_reason = 'Ada agreed on the phone', restriction_notified_subject_at = now() - interval '96 days',
+    updated_at = now() - interval '95 days' where id = ${restriction}`)
+  t.same(await redactClosedRequests(dbh, { now: new Date(), retentionDays: 90 }), { redacted: 1 }, 'lifted and past the period: redacted')
+  const after = await read(restriction)
+  t.strictSame(after.subject, {})
+  t.equal(after.restriction?.lift_reason, '[redacted]')
 })
