@@ -190,10 +190,14 @@ t.test('lifting is refused where there is nothing to lift', async (t) => {
 
   t.equal((await lift(app, '00000000-0000-4000-8000-000000000000', { reason: REASON, notified_subject_at: notified })).statusCode, 404)
 
-  // Once the identifiers are removed, the systems could not find the rows to lift: refused, and said so.
+  // The redaction job leaves a restriction in force alone, so it can always be lifted...
   const placed = await settle(app, (await create(app, { type: 'restriction', subject: { email: 'bob@example.com' }, verification: { method: 'account_login' } })).id)
   t.ok(placed.restriction, 'placed for Bob')
   await redactClosedRequests(dbh, { now: new Date(Date.now() + 3 * 86_400_000), retentionDays: 1 })
+  const [kept] = await dbh.rows<{ subject: { email?: string }, redacted: Date | null }>(sql`select subject, identifiers_redacted_at as redacted from requests where id = ${placed.id}`)
+  t.match(kept, { subject: { email: 'bob@example.com' }, redacted: null }, 'a restriction in force keeps its identifiers')
+  // ...but one whose identifiers are gone (redacted before that rule) cannot be found again: refused, and said so.
+  await dbh.rows(sql`update requests set subject = '{}'::jsonb, identifiers_redacted_at = now() where id = ${placed.id}`)
   t.match((await lift(app, placed.id, { reason: REASON, notified_subject_at: notified })).json(), { statusCode: 409, code: 'DSR_RESTRICTION_SUBJECT_REDACTED' })
   t.equal(Number((await dbh.rows<{ n: number }>(sql`select count(*)::int as n from tasks where action = 'unrestrict'`))[0]!.n), 0, 'no lift planned by any refusal')
 })
