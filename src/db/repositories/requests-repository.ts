@@ -184,6 +184,16 @@ export async function recordEvent (
   await tx.db.insert(requestEvents).values({ requestId, actor, action, reason: reason ?? null, details: details ?? null })
 }
 
+/** Updates a request the caller has locked and appends its audit event, both stamped `at`. */
+async function updateWithEvent (
+  tx: TxHandle, id: string, at: Date, set: Partial<typeof requests.$inferInsert>,
+  event: { actor: string, action: string, reason: string | null, details: Record<string, unknown> }
+): Promise<RequestRow> {
+  const [row] = await tx.db.update(requests).set({ ...set, updatedAt: at }).where(eq(requests.id, id)).returning()
+  await tx.db.insert(requestEvents).values({ requestId: id, at, ...event })
+  return row!
+}
+
 /**
  * The one place a request's deadline is extended. Like transitionIn: the row is locked, the rules
  * are checked, and the extension and its audit event are written in the caller's transaction.
@@ -201,16 +211,12 @@ export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput)
   if (current.extendedDueAt === null) return { status: 'not_available', row: current }
   if (TERMINAL_STATUSES.includes(current.status)) return { status: 'closed', row: current }
   if (input.now.getTime() > current.dueAt.getTime()) return { status: 'too_late', row: current }
-  const [row] = await tx.db.update(requests).set({
+  const row = await updateWithEvent(tx, id, input.now, {
     extensionTakenAt: input.now,
     extensionTakenBy: input.actor,
     extensionReason: input.reason,
-    extensionNotifiedSubjectAt: input.notifiedSubjectAt,
-    updatedAt: input.now
-  }).where(eq(requests.id, id)).returning()
-  await tx.db.insert(requestEvents).values({
-    requestId: id,
-    at: input.now,
+    extensionNotifiedSubjectAt: input.notifiedSubjectAt
+  }, {
     actor: input.actor,
     action: 'extension_taken',
     reason: input.reason,
@@ -221,7 +227,7 @@ export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput)
     }
   })
   await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
-  return { status: 'extended', row: row! }
+  return { status: 'extended', row }
 }
 
 /**
@@ -248,16 +254,12 @@ export async function liftRestrictionIn (tx: TxHandle, id: string, input: LiftIn
   if (current.status !== 'completed') return { status: 'not_completed', row: current }
   if (current.restrictionPlacedAt === null) return { status: 'not_placed', row: current }
   if (current.identifiersRedactedAt !== null) return { status: 'redacted', row: current }
-  const [row] = await tx.db.update(requests).set({
+  const row = await updateWithEvent(tx, id, input.now, {
     restrictionLiftedAt: input.now,
     restrictionLiftedBy: input.actor,
     restrictionLiftReason: input.reason,
-    restrictionNotifiedSubjectAt: input.notifiedSubjectAt,
-    updatedAt: input.now
-  }).where(eq(requests.id, id)).returning()
-  await tx.db.insert(requestEvents).values({
-    requestId: id,
-    at: input.now,
+    restrictionNotifiedSubjectAt: input.notifiedSubjectAt
+  }, {
     actor: input.actor,
     action: 'restriction_lifted',
     reason: input.reason,
@@ -268,5 +270,5 @@ export async function liftRestrictionIn (tx: TxHandle, id: string, input: LiftIn
       ...(input.notConfigured.length > 0 ? { not_configured: input.notConfigured } : {})
     }
   })
-  return { status: 'lifted', row: row! }
+  return { status: 'lifted', row }
 }
