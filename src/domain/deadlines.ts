@@ -161,10 +161,39 @@ export function computeDeadline (input: DeadlineInput, options: DeadlineOptions 
   if (!Number.isInteger(amount) || amount <= 0) throw new Error(`Deadline length must be a positive integer, got ${amount}`)
 
   // The local calendar date of receipt, re-anchored at UTC midnight for pure date arithmetic.
-  const local = DateTime.fromJSDate(input.receivedAt, { zone })
-  const received = DateTime.utc(local.year, local.month, local.day)
+  const local = zone === 'UTC' ? utcDate(input.receivedAt) : DateTime.fromJSDate(input.receivedAt, { zone })
   const region = ukRegion(input.jurisdiction)
 
+  // Everything below depends only on these, so every request received on the same local day under
+  // the same rule gets the same answer: computed once with luxon (the dearest step of intake after
+  // the database round trip), then copied. Fresh Dates each call, so callers may not share state.
+  const key = `${input.regime}|${amount}|${zone}|${region}|${local.year}-${local.month}-${local.day}`
+  let cached = deadlineCache.get(key)
+  if (cached === undefined) {
+    cached = countDeadline(spec, amount, DateTime.utc(local.year, local.month, local.day), zone, region)
+    if (deadlineCache.size >= DEADLINE_CACHE_MAX) deadlineCache.clear() // received_at is client-chosen: stay bounded
+    deadlineCache.set(key, cached)
+  }
+  return {
+    dueAt: new Date(cached.dueAt),
+    dueDate: cached.dueDate,
+    acknowledgeBy: cached.acknowledgeBy === null ? null : new Date(cached.acknowledgeBy),
+    extendedDueAt: cached.extendedDueAt === null ? null : new Date(cached.extendedDueAt),
+    timeZone: zone,
+    rule: cached.rule
+  }
+}
+
+interface CountedDeadline { dueAt: number, dueDate: string, acknowledgeBy: number | null, extendedDueAt: number | null, rule: string }
+
+const DEADLINE_CACHE_MAX = 10_000
+const deadlineCache = new Map<string, CountedDeadline>()
+
+function utcDate (d: Date): { year: number, month: number, day: number } {
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() }
+}
+
+function countDeadline (spec: RegimeRule, amount: number, received: DateTime, zone: string, region: UkRegion): CountedDeadline {
   const due = roll(addPeriod(received, spec.period, amount), spec.rollForward, region)
   const extended = spec.extendedAmount === null
     ? null
@@ -172,11 +201,10 @@ export function computeDeadline (input: DeadlineInput, options: DeadlineOptions 
   const ack = spec.acknowledgeBusinessDays === null ? null : addBusinessDays(received, spec.acknowledgeBusinessDays)
 
   return {
-    dueAt: endOfDayIn(due, zone),
+    dueAt: endOfDayIn(due, zone).getTime(),
     dueDate: due.toISODate() ?? '',
-    acknowledgeBy: ack === null ? null : endOfDayIn(ack, zone),
-    extendedDueAt: extended === null ? null : endOfDayIn(extended, zone),
-    timeZone: zone,
+    acknowledgeBy: ack === null ? null : endOfDayIn(ack, zone).getTime(),
+    extendedDueAt: extended === null ? null : endOfDayIn(extended, zone).getTime(),
     rule: spec.rule.replace('{n}', String(amount))
   }
 }
