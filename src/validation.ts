@@ -33,12 +33,26 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 function withStorableStrings (fn: ValidateFunction) {
   const validate = (data: unknown): boolean => {
     const ok = fn(data)
-    const bad = unstorable(data, '')
+    // Cheap walk first: the happy path builds no paths or arrays (seen in the intake profile).
+    const bad = anyUnstorable(data) ? unstorable(data, '') : []
     validate.errors = [...(ok ? [] : fn.errors ?? []), ...bad]
     return ok && bad.length === 0
   }
   validate.errors = [] as ErrorObject[]
   return validate
+}
+
+function anyUnstorable (value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value)
+  if (value === null || typeof value !== 'object') return false
+  if (Array.isArray(value)) {
+    for (const v of value) if (anyUnstorable(v)) return true
+    return false
+  }
+  for (const k in value) {
+    if (Object.hasOwn(value, k) && anyUnstorable((value as Record<string, unknown>)[k])) return true
+  }
+  return false
 }
 
 function unstorable (value: unknown, path: string): ErrorObject[] {
