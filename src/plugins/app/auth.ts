@@ -19,26 +19,11 @@ declare module 'fastify' {
  */
 export default fp(async function auth (fastify) {
   fastify.decorateRequest('principal', null)
-  // SHA-256 of each presented key that matched a configured one, so a client's repeated calls do
-  // not hash its key again (it showed in the intake profile). Only the hash is remembered, never
-  // the principal: the key map stays the one authority. Only matching keys are added, so random
-  // keys cannot grow it; the bound covers keys that stop matching.
-  const knownHashes = new Map<string, string>()
-  const hashOf = (key: string): string => {
-    const cached = knownHashes.get(key)
-    if (cached !== undefined) return cached
-    const hash = hashKey(key)
-    if (fastify.apiKeys.has(hash)) {
-      if (knownHashes.size >= 1000) knownHashes.clear()
-      knownHashes.set(key, hash)
-    }
-    return hash
-  }
   fastify.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope
     if (!scope) return
     const key = presentedKey(request)
-    const principal = key ? fastify.apiKeys.get(hashOf(key)) : undefined
+    const principal = key ? fastify.apiKeys.get(hashKey(key)) : undefined
     if (!principal) throw new Errors.Unauthenticated()
     if (!hasScope(principal, scope)) throw new Errors.Forbidden(scope)
     request.principal = principal
