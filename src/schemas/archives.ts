@@ -10,6 +10,14 @@ export const ArchiveSummarySchema = Type.Object({
   sha256: Type.Union([Type.String({ pattern: '^[a-f0-9]{64}$' }), Type.Null()], { description: 'SHA-256 of the zip as downloaded; also its ETag' }),
   ready_at: Type.Union([dateTime, Type.Null()]),
   expires_at: Type.Union([dateTime, Type.Null()], { description: 'When the archive and the collected data are deleted' }),
+  complete: Type.Union([Type.Boolean(), Type.Null()], {
+    description: 'Whether every system the request covers was searched (null until built); when false, missing names the others'
+  }),
+  missing: Type.Array(Type.Object({
+    connector: Type.String(),
+    status: Type.Enum(['failed', 'skipped']),
+    error_code: Type.Optional(Type.String({ description: 'Why a failed system could not be searched' }))
+  }, { additionalProperties: false }), { description: 'Systems whose data is not in the archive (their reasons are in the archive\'s manifest)' }),
   links: Type.Object({
     download: Type.String({ description: 'GET: the zip (API key with archives:read)' }),
     links: Type.String({ description: 'POST: a signed download link for the person' })

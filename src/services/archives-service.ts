@@ -8,6 +8,7 @@ import { requests } from '../db/schema.js'
 import type { Boss } from '../engine/queue.js'
 import { Errors } from '../errors.js'
 import type { BlobStore } from '../storage/blob-store.js'
+import type { ManifestSummary } from '../archive/manifest.js'
 import { isReady, openPlaintext, type ReadyArchive } from '../archive/read.js'
 import type { LinkSigner } from '../archive/links.js'
 import { parseRange, rangeApplies } from '../archive/range.js'
@@ -89,6 +90,18 @@ export function createArchivesService (deps: {
     return { status, headers, body: stream }
   }
 
+  /** From the stored manifest: whether every system was searched, and which were not (codes only, no free text). */
+  function completenessOf (manifest: Record<string, unknown> | null): Pick<ArchiveSummary, 'complete' | 'missing'> {
+    const completeness = (manifest as Partial<ManifestSummary> | null)?.completeness
+    if (!completeness) return { complete: null, missing: [] }
+    return {
+      complete: completeness.complete,
+      missing: completeness.systems.filter((s) => s.status !== 'collected').map((s) => ({
+        connector: s.connector, status: s.status as 'failed' | 'skipped', ...(s.error_code ? { error_code: s.error_code } : {})
+      }))
+    }
+  }
+
   async function summary (requestId: string): Promise<ArchiveSummary | null> {
     const a = await archives.forRequest(requestId)
     if (!a) return null
@@ -99,6 +112,7 @@ export function createArchivesService (deps: {
       sha256: a.sha256,
       ready_at: a.readyAt?.toISOString() ?? null,
       expires_at: a.expiresAt?.toISOString() ?? null,
+      ...completenessOf(a.manifest),
       links: { download: self, links: `${self}/links` }
     }
   }

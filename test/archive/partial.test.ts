@@ -80,6 +80,8 @@ t.test('one system fails for good: the request is partially completed and the pe
     complete: false,
     systems: [{ connector: 'crm', status: 'collected' }, { connector: 'support', status: 'failed', error_code: 'DSR_CONNECTOR_AUTH' }]
   }, 'the manifest names the failed system with its code')
+  t.match((await getRequest(id)).archive, { status: 'ready', complete: false, missing: [{ connector: 'support', status: 'failed', error_code: 'DSR_CONNECTOR_AUTH' }] },
+    'the request says so too, without opening the archive')
   t.equal(manifest.format_version, 1, 'an added field: the format version stays')
 
   const paths = [...entries.keys()]
@@ -168,6 +170,7 @@ t.test('the failed system is fixed and its task retried: the request completes a
   t.strictSame(manifest.completeness, {
     complete: true, systems: [{ connector: 'crm', status: 'collected' }, { connector: 'support', status: 'collected' }]
   })
+  t.match((await getRequest(id)).archive, { complete: true, missing: [] }, 'the request shows the rebuilt archive complete')
   const tickets = text('data/support/tickets.ndjson').trim().split('\n').map((l) => JSON.parse(l) as { id: string })
   t.strictSame(tickets.map((r) => r.id), ['t1', 't2', 't3'], 'the Help Desk\'s records are in now')
   t.ok(entries.has('data/crm/contacts.ndjson'), 'with the CRM\'s still')
