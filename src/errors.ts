@@ -27,6 +27,10 @@ export const Errors = {
   ExtensionTooLate: createError<[string]>(
     'DSR_EXTENSION_TOO_LATE',
     'The statutory deadline (%s) has passed: an extension must be taken, and the person told, within the first period', 409),
+  ExtensionNotTaken: createError(
+    'DSR_EXTENSION_NOT_TAKEN', 'The deadline of this request was not extended: there is no extension to tell the person of', 409),
+  ExtensionNoticeRecorded: createError(
+    'DSR_EXTENSION_NOTICE_ALREADY_RECORDED', 'When the person was told of the extension is already on record', 409),
   TaskNotFound: createError<[string]>('DSR_TASK_NOT_FOUND', 'No task %s on this request', 404),
   IllegalTaskAction: createError<[string, string]>('DSR_ILLEGAL_TASK_ACTION', 'Cannot %s a task that is %s', 409),
   InvalidCursor: createError('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400),

@@ -267,6 +267,18 @@ export const CancelRequestSchema = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 1000 })
 }, { $id: 'CancelRequest', additionalProperties: false, examples: [{ reason: 'Withdrawn by the requester by e-mail' }] })
 
+export const ExtensionNoticeSchema = Type.Object({
+  notified_subject_at: Type.String({
+    format: 'date-time',
+    description: 'When the person was told of the extension and its reasons; not in the future, not before the request was received'
+  })
+}, {
+  $id: 'ExtensionNotice',
+  additionalProperties: false,
+  examples: [{ notified_subject_at: '2026-02-10T14:30:00Z' }]
+})
+export type ExtensionNotice = Static<typeof ExtensionNoticeSchema>
+
 export const TakeExtensionSchema = Type.Object({
   reason: Type.String({
     minLength: 1,
@@ -361,7 +373,7 @@ export const CollectedItemListSchema = Type.Object({
 }, { $id: 'CollectedItemList', additionalProperties: false })
 
 export const requestSchemas = [
-  VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema, ExtensionSchema, TakeExtensionSchema,
+  VerificationSchema, TaskSchema, SkipTaskSchema, CollectedItemSchema, CollectedItemListSchema, ExtensionSchema, TakeExtensionSchema, ExtensionNoticeSchema,
   RestrictionSchema, LiftRestrictionSchema,
   SubjectSchema, RequesterSchema, CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema,
   CancelRequestSchema, RequestEventSchema, RequestEventListSchema

@@ -8,7 +8,7 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import type { Engine } from '../engine/engine.js'
-import type { CreateRequest, DataSubjectRequest, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
+import type { CreateRequest, DataSubjectRequest, ExtensionNotice, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
@@ -223,15 +223,7 @@ export function createRequestsService (deps: {
       const notifiedSubjectAt = input.notified_subject_at === undefined ? null : new Date(input.notified_subject_at)
       const existing = await repo.findById(id)
       if (!existing) throw new Errors.RequestNotFound(id)
-      if (notifiedSubjectAt !== null) {
-        const details: ErrorDetail[] = []
-        if (notifiedSubjectAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
-          details.push({ in: 'body', field: '/notified_subject_at', message: 'must not be in the future' })
-        } else if (notifiedSubjectAt.getTime() < existing.receivedAt.getTime()) {
-          details.push({ in: 'body', field: '/notified_subject_at', message: 'must not be before the request was received' })
-        }
-        if (details.length > 0) throw validationError(details)
-      }
+      if (notifiedSubjectAt !== null) checkNotifiedAt(notifiedSubjectAt, existing.receivedAt, at)
 
       const result = await repo.extend(id, { actor: principal.name, reason: input.reason, notifiedSubjectAt, now: at })
       switch (result.status) {
@@ -251,6 +243,28 @@ export function createRequestsService (deps: {
     },
 
     /**
+     * Records when the person was told of an extension that was taken without that date: once (a
+     * second, identical call is a replay; a different date is refused), not in the future, not before
+     * the request was received.
+     */
+    async recordExtensionNotice (id: string, input: ExtensionNotice, principal: Principal): Promise<ExtensionOutcome> {
+      const at = now()
+      const notifiedSubjectAt = new Date(input.notified_subject_at)
+      const existing = await repo.findById(id)
+      if (!existing) throw new Errors.RequestNotFound(id)
+      checkNotifiedAt(notifiedSubjectAt, existing.receivedAt, at)
+      const result = await repo.recordExtensionNotice(id, { actor: principal.name, notifiedSubjectAt, now: at })
+      switch (result.status) {
+        case 'not_found': throw new Errors.RequestNotFound(id)
+        case 'not_taken': throw new Errors.ExtensionNotTaken()
+        case 'already_recorded':
+          if (result.row.extensionNotifiedSubjectAt?.getTime() !== notifiedSubjectAt.getTime()) throw new Errors.ExtensionNoticeRecorded()
+          return { request: await this.get(id), replayed: true }
+        case 'recorded': return { request: await this.get(id), replayed: false }
+      }
+    },
+
+    /**
      * Lifts the restriction a completed restriction or objection request placed, once, after the
      * person was told (GDPR Art 18(3): `notified_subject_at` is required, not in the future, not
      * before the request was received). Plans the unrestrict tasks; see engine.liftRestriction.
@@ -261,12 +275,7 @@ export function createRequestsService (deps: {
       const notifiedSubjectAt = new Date(input.notified_subject_at)
       const existing = await repo.findById(id)
       if (!existing) throw new Errors.RequestNotFound(id)
-      if (notifiedSubjectAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
-        throw validationError([{ in: 'body', field: '/notified_subject_at', message: 'must not be in the future: the person is told before the restriction is lifted' }])
-      }
-      if (notifiedSubjectAt.getTime() < existing.receivedAt.getTime()) {
-        throw validationError([{ in: 'body', field: '/notified_subject_at', message: 'must not be before the request was received' }])
-      }
+      checkNotifiedAt(notifiedSubjectAt, existing.receivedAt, at, ': the person is told before the restriction is lifted')
       await deps.engine.liftRestriction(id, principal.name, { reason: input.reason, notifiedSubjectAt, now: at })
       return this.get(id)
     },
@@ -287,6 +296,16 @@ export function sha256Hex (value: string): string {
 }
 
 /** E-mails are trimmed and lower-cased; phones keep only `+` and digits (E.164). */
+/** When the person was told of something: not in the future (beyond clock skew), not before the request was received. */
+function checkNotifiedAt (notifiedSubjectAt: Date, receivedAt: Date, at: Date, why = ''): void {
+  if (notifiedSubjectAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+    throw validationError([{ in: 'body', field: '/notified_subject_at', message: `must not be in the future${why}` }])
+  }
+  if (notifiedSubjectAt.getTime() < receivedAt.getTime()) {
+    throw validationError([{ in: 'body', field: '/notified_subject_at', message: 'must not be before the request was received' }])
+  }
+}
+
 function normaliseSubject (s: CreateRequest['subject']): StoredSubject {
   const out: StoredSubject = { ...s }
   if (s.email !== undefined) out.email = s.email.trim().toLowerCase()

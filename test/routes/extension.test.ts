@@ -290,3 +290,45 @@ t.test('requests:write is required', async (t) => {
   t.equal((await extend(app, req.id, { reason: REASON }, auth('admin'))).statusCode, 200, 'admin may')
   t.match((await app.inject({ url: `/v1/requests/${req.id}`, headers: auth('reader') })).json(), { extension: { by: 'admin' } })
 })
+
+t.test('the notice can be recorded later, once, and says whether it came in time', async (t) => {
+  const app = await build(t, { env: { SCHEDULER_ENABLED: 'false' } })
+  const notice = (id: string, payload: unknown, headers: Record<string, string> = auth('writer')) =>
+    app.inject({ method: 'POST', url: `/v1/requests/${id}/extension/notice`, headers, payload: payload as object })
+  const req = await create(app)
+
+  const notTaken = await notice(req.id, { notified_subject_at: new Date().toISOString() })
+  t.match(notTaken.json(), { statusCode: 409, code: 'DSR_EXTENSION_NOT_TAKEN' }, 'nothing to tell the person of yet')
+
+  t.equal((await extend(app, req.id, { reason: REASON })).statusCode, 200)
+  const future = await notice(req.id, { notified_subject_at: new Date(Date.now() + DAY).toISOString() })
+  t.match(future.json(), { statusCode: 400, code: 'DSR_VALIDATION_FAILED', details: [{ field: '/notified_subject_at' }] })
+  const beforeReceipt = await notice(req.id, { notified_subject_at: new Date(Date.now() - 30 * DAY).toISOString() })
+  t.match(beforeReceipt.json(), { statusCode: 400, details: [{ message: 'must not be before the request was received' }] })
+  t.equal((await notice(req.id, {})).statusCode, 400, 'the date is required')
+  t.equal((await notice(req.id, { notified_subject_at: new Date().toISOString() }, auth('reader'))).statusCode, 403, 'requests:write is required')
+
+  const when = new Date(Date.now() - DAY).toISOString()
+  const recorded = await notice(req.id, { notified_subject_at: when })
+  t.equal(recorded.statusCode, 200)
+  t.equal(recorded.json().extension.notified_subject_at, when)
+  t.match((await events(app, req.id)).filter((e) => e.action === 'extension_notice_recorded'),
+    [{ details: { notified_subject_at: when, within_first_period: true } }], 'on record, within the first period')
+
+  const replay = await notice(req.id, { notified_subject_at: when })
+  t.equal(replay.statusCode, 200)
+  t.equal(replay.headers['idempotent-replayed'], 'true', 'the same date again is a replay')
+  const other = await notice(req.id, { notified_subject_at: new Date().toISOString() })
+  t.match(other.json(), { statusCode: 409, code: 'DSR_EXTENSION_NOTICE_ALREADY_RECORDED' }, 'a different date is refused')
+  t.equal((await events(app, req.id)).filter((e) => e.action === 'extension_notice_recorded').length, 1, 'one event')
+
+  const unknown = await notice('00000000-0000-4000-8000-000000000000', { notified_subject_at: when })
+  t.equal(unknown.statusCode, 404)
+
+  // Told after the first period ended: recorded as a fact, and flagged.
+  const late = await create(app)
+  t.equal((await extend(app, late.id, { reason: REASON })).statusCode, 200)
+  await app.dbh.rows(sql`update requests set due_at = now() - interval '2 days' where id = ${late.id}`)
+  t.equal((await notice(late.id, { notified_subject_at: new Date().toISOString() })).statusCode, 200)
+  t.match((await events(app, late.id)).filter((e) => e.action === 'extension_notice_recorded'), [{ details: { within_first_period: false } }])
+})

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
-import { DataSubjectRequestSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
+import { DataSubjectRequestSchema, ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
 
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
@@ -42,6 +42,37 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
     const { request: extended, replayed } = await fastify.requestsService.extend(request.params.id, request.body, request.principal!)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return extended
+  })
+
+  fastify.post('/:id/extension/notice', {
+    config: { scope: 'requests:write' },
+    schema: {
+      tags: ['requests'],
+      operationId: 'recordExtensionNotice',
+      summary: 'Record when the person was told of the extension and its reasons',
+      description: 'For an extension taken without `notified_subject_at` (the letter often goes out after the extension is ' +
+        'recorded): records the date once, with an `extension_notice_recorded` audit event that says whether it fell within ' +
+        'the first period, as the law asks. Not in the future, not before the request was received (400). Allowed after ' +
+        'the request closed: it records a fact about the past.\n\n' +
+        '- 409 `DSR_EXTENSION_NOT_TAKEN`: the deadline was not extended;\n' +
+        '- 409 `DSR_EXTENSION_NOTICE_ALREADY_RECORDED`: a different date is on record.\n\n' +
+        'Repeating the call with the date on record answers 200 with `Idempotent-Replayed: true` and writes nothing.',
+      security,
+      params: IdParamsSchema,
+      body: ref(ExtensionNoticeSchema),
+      response: {
+        200: ref(DataSubjectRequestSchema),
+        ...authErrorResponses,
+        404: ref(ErrorSchema),
+        409: ref(ErrorSchema),
+        413: ref(ErrorSchema),
+        415: ref(ErrorSchema)
+      }
+    }
+  }, async (request, reply) => {
+    const { request: updated, replayed } = await fastify.requestsService.recordExtensionNotice(request.params.id, request.body, request.principal!)
+    if (replayed) reply.header('idempotent-replayed', 'true')
+    return updated
   })
 }
 

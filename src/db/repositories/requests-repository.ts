@@ -39,6 +39,12 @@ export type ExtensionResult =
   | { status: 'closed', row: RequestRow }
   | { status: 'too_late', row: RequestRow }
 
+export type ExtensionNoticeResult =
+  | { status: 'recorded', row: RequestRow }
+  | { status: 'not_found' }
+  | { status: 'not_taken', row: RequestRow }
+  | { status: 'already_recorded', row: RequestRow }
+
 export interface LiftInput {
   actor: string
   /** Free text from staff, possibly personal: stored and shown to readers of the request, never logged. */
@@ -147,6 +153,11 @@ export function createRequestsRepository (dbh: DbHandle) {
       return dbh.transaction((tx) => extendIn(tx, id, input))
     },
 
+    /** Records when the person was told of the extension, in its own transaction (see recordExtensionNoticeIn). */
+    async recordExtensionNotice (id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }): Promise<ExtensionNoticeResult> {
+      return dbh.transaction((tx) => recordExtensionNoticeIn(tx, id, input))
+    },
+
     /** Moves a request to `to` in its own transaction (see transitionIn). */
     async transition (id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>): Promise<TransitionResult> {
       return dbh.transaction((tx) => transitionIn(tx, id, to, actor, reason, details))
@@ -228,6 +239,26 @@ export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput)
   })
   await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
   return { status: 'extended', row }
+}
+
+/**
+ * Records when the person was told of an extension taken without that date (the letter often goes out
+ * after the extension is recorded). Once: the row is locked, and the date and an
+ * `extension_notice_recorded` event (saying whether it fell within the first period, as the law asks)
+ * are written together. Also allowed after the request closed: it is a fact about the past.
+ */
+export async function recordExtensionNoticeIn (tx: TxHandle, id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }): Promise<ExtensionNoticeResult> {
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  if (!current) return { status: 'not_found' }
+  if (current.extensionTakenAt === null) return { status: 'not_taken', row: current }
+  if (current.extensionNotifiedSubjectAt !== null) return { status: 'already_recorded', row: current }
+  const row = await updateWithEvent(tx, id, input.now, { extensionNotifiedSubjectAt: input.notifiedSubjectAt }, {
+    actor: input.actor,
+    action: 'extension_notice_recorded',
+    reason: null,
+    details: { notified_subject_at: input.notifiedSubjectAt.toISOString(), within_first_period: input.notifiedSubjectAt.getTime() <= current.dueAt.getTime() }
+  })
+  return { status: 'recorded', row }
 }
 
 /**
