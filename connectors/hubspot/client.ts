@@ -50,8 +50,10 @@ export type HubspotApi = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: st
 
 /** A caller for one HubSpot account: Bearer auth, the account's 10-second limit, and the search limit on search calls. */
 export function createHubspotApi (config: HubspotConfig, deps: { fetch: typeof fetch, log: ConnectorLogger }, opts: HubspotOptions = {}): HubspotApi {
-  const burst = new SlidingWindowLimiter(config.rate_limit.per_10s, 10_000, 200)
-  const search = new SlidingWindowLimiter(config.search_per_second, 1000, 50)
+  // HubSpot counts calls as they arrive; the margins cover the jitter between our send and its arrival
+  // (a busy host or network can delay one call by a few hundred ms and bunch it with the next).
+  const burst = new SlidingWindowLimiter(config.rate_limit.per_10s, 10_000, 500)
+  const search = new SlidingWindowLimiter(config.search_per_second, 1000, 250)
   const backoff = { ...DEFAULT_BACKOFF, ...opts.backoff }
   const base = config.base_url.replace(/\/+$/, '')
   return (method, route, path, call) => {
