@@ -108,7 +108,9 @@ export interface BuildOptions {
 /** Builds the real app on a real database and closes it when the test ends. */
 export async function build (t: Tap, opts: BuildOptions = {}) {
   const dbh = opts.dbh ?? await testDb(t)
-  const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', ...opts.env })
+  // Scheduled jobs are driven by hand (scheduler.tick) in the tests that need them: a cron tick landing
+  // during a test, or its teardown, would only add timing the test does not control.
+  const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', SCHEDULER_ENABLED: 'false', ...opts.env })
   const overrides = opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}
   const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
   t.teardown(() => rm(storageDir, { recursive: true, force: true }))

@@ -8,7 +8,7 @@ t.test('two instances on one database: every scheduled job runs once per period'
   // Real Postgres: a second connection pool, as a second process would have. PGlite lives in this process: shared.
   const dbh2 = dbh.url ? await openDb({ url: dbh.url }) : dbh
   if (dbh2 !== dbh) t.teardown(() => dbh2.close())
-  const env = { TASK_POLL_SECONDS: '0.5' }
+  const env = { TASK_POLL_SECONDS: '0.5', SCHEDULER_ENABLED: 'true' }
   const a = await build(t, { dbh, env })
   const b = await build(t, { dbh: dbh2, env })
   t.not(a.engine.worker, b.engine.worker)
