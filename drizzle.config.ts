@@ -1,8 +1,8 @@
 import { defineConfig } from 'drizzle-kit'
 
-// Generates SQL migrations from src/db/schema.ts into drizzle/. Applying them is `npm run migrate`.
+// Generates SQL migrations from the schema files (src/db/schema*.ts) into drizzle/. Applying them is `npm run migrate`.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/db/schema.ts',
+  schema: ['./src/db/schema.ts', './src/db/schema-proof.ts'],
   out: './drizzle'
 })

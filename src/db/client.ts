@@ -8,13 +8,15 @@ import { drizzle as drizzleLite } from 'drizzle-orm/pglite'
 import { migrate as migrateLite } from 'drizzle-orm/pglite/migrator'
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import type { SQL } from 'drizzle-orm'
-import * as schema from './schema.js'
+import * as coreSchema from './schema.js'
+import * as proofSchema from './schema-proof.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
 export const migrationsFolder = [ '../../drizzle', '../../../drizzle' ]
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
+const schema = { ...coreSchema, ...proofSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /** The minimal SQL executor pg-boss needs, over the same connection as the app. */

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { archiveKeyBytes, receiptSigningKey, type Config } from '../config.js'
 import type { DbHandle, TxHandle } from '../db/client.js'
-import { serviceKeys } from '../db/schema.js'
+import { serviceKeys } from '../db/schema-proof.js'
 import { createSecretBox, type SecretBox } from '../transfers/seal.js'
 
 /**

@@ -5,9 +5,8 @@ import { stringify } from 'safe-stable-stringify'
 import type { Config } from '../config.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle } from '../db/client.js'
-import {
-  backupRestoreErasures, backupRestores, backupTombstones, erasureReceipts, requestEvents, requests, tasks, type StoredSubject
-} from '../db/schema.js'
+import { requestEvents, requests, tasks, type StoredSubject } from '../db/schema.js'
+import { backupRestoreErasures, backupRestores, backupTombstones, erasureReceipts } from '../db/schema-proof.js'
 import { Errors } from '../errors.js'
 import { backupRetentionDays, erasedSomething, keptUntil } from '../backups/policy.js'
 import type { ErasureReceiptPayload } from '../schemas/receipts.js'

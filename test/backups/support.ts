@@ -1,5 +1,5 @@
 import { asc } from 'drizzle-orm'
-import { backupTombstones } from '../../src/db/schema.js'
+import { backupTombstones } from '../../src/db/schema-proof.js'
 import { auth, build, requestBody, waitFor } from '../helper.js'
 import { createRegistry, parseConnectorFile, type ConnectorInstance } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
