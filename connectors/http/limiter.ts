@@ -1,8 +1,14 @@
 import { ConnectorError, ConnectorErrorCodes } from '../types.js'
 
-/** Something a request waits on before it goes out; `release` is called when its response is done. */
+/**
+ * What a request holds while it is out: called when its response is done. `sent`, where present, is
+ * called just before the request goes out, once every limiter is held.
+ */
+export type Release = (() => void) & { sent?: () => void }
+
+/** Something a request waits on before it goes out. */
 export interface Limiter {
-  acquire (signal: AbortSignal): Promise<() => void>
+  acquire (signal: AbortSignal): Promise<Release>
 }
 
 function aborted (signal: AbortSignal): ConnectorError {
@@ -32,14 +38,30 @@ export class SlidingWindowLimiter implements Limiter {
     if (!(limit >= 1)) throw new RangeError('limit must be at least 1')
   }
 
-  acquire (signal: AbortSignal): Promise<() => void> {
+  acquire (signal: AbortSignal): Promise<Release> {
     // Waiters are served in order: each one waits for the previous to have taken its slot.
     const turn = this.queue.then(() => this.take(signal))
     this.queue = turn.then(() => {}, () => {})
-    return turn.then(() => () => {})
+    return turn.then((stamp) => Object.assign(() => {}, { sent: () => this.restamp(stamp) }))
   }
 
-  private async take (signal: AbortSignal): Promise<void> {
+  /**
+   * Moves a slot's time to when its request actually goes out. A request holding several limiters
+   * (HubSpot search: the 10-second burst and the per-second search limit) can wait on a later one
+   * after taking an earlier one's slot; the vendor counts the call when it arrives, so the slot must
+   * count from then. Moving a stamp later only ever makes the limiter stricter.
+   */
+  private restamp (stamp: number): void {
+    const i = this.stamps.indexOf(stamp)
+    if (i < 0) return
+    this.stamps.splice(i, 1)
+    const now = Date.now()
+    let j = this.stamps.length
+    while (j > 0 && this.stamps[j - 1]! > now) j--
+    this.stamps.splice(j, 0, now)
+  }
+
+  private async take (signal: AbortSignal): Promise<number> {
     for (;;) {
       if (signal.aborted) throw aborted(signal)
       const now = Date.now()
@@ -47,7 +69,7 @@ export class SlidingWindowLimiter implements Limiter {
       while (this.stamps.length > 0 && this.stamps[0]! <= now - span) this.stamps.shift()
       if (this.stamps.length < this.limit) {
         this.stamps.push(now)
-        return
+        return now
       }
       await sleep(this.stamps[0]! + span - now + 1, signal)
     }

@@ -1,5 +1,5 @@
 import { ConnectorError, ConnectorErrorCodes, httpError, parseRetryAfter, type ConnectorLogger } from '../types.js'
-import { sleep, type Limiter } from './limiter.js'
+import { sleep, type Limiter, type Release } from './limiter.js'
 
 export interface HttpResponse {
   status: number
@@ -102,7 +102,7 @@ export async function request (opts: RequestOptions): Promise<HttpResponse> {
   let reauthorized = false
   for (;;) {
     if (opts.signal.aborted) throw network(opts.vendor, opts.route, undefined, opts.signal)
-    const releases: Array<() => void> = []
+    const releases: Release[] = []
     let error: ConnectorError
     let waitMs: number | undefined
     let limited = false
@@ -116,6 +116,8 @@ export async function request (opts: RequestOptions): Promise<HttpResponse> {
         body = JSON.stringify(opts.json)
       }
       let res: Response
+      // The slots count from now, when the call goes out (after any wait for a later limiter or a token).
+      for (const release of releases) release.sent?.()
       try {
         res = await opts.fetch(url, { method: opts.method, headers, ...(body !== undefined ? { body } : {}), signal: opts.signal })
       } catch (err) {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { request } from '../../connectors/http/index.js'
+import { SlidingWindowLimiter, request } from '../../connectors/http/index.js'
 
 /** A server answering from a script of statuses, then 200 with `ok`; counts the calls. */
 async function scripted (t: Test, statuses: number[]) {
@@ -50,4 +50,16 @@ t.test('streamBody: failures before the body are retried, then the body arrives 
   const res = await call(server.url, {}, { streamBody: true })
   t.equal(server.calls(), 3)
   t.equal(await text(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)), 'ok')
+})
+
+t.test('a rate-limit slot counts from when the call goes out, not from when the slot was taken', async (t) => {
+  const limiter = new SlidingWindowLimiter(1, 400, 0)
+  const signal = AbortSignal.timeout(5000)
+  const t0 = Date.now()
+  const first = await limiter.acquire(signal)
+  await new Promise((resolve) => setTimeout(resolve, 250)) // waiting on another limiter, or a token
+  first.sent?.()
+  const sentAt = Date.now()
+  await limiter.acquire(signal)
+  t.ok(Date.now() - sentAt >= 390, `the next slot waited a whole window after the send (${Date.now() - sentAt} ms), not after the take (${Date.now() - t0} ms since)`)
 })
