@@ -45,3 +45,6 @@ export const authErrorResponses = {
 } as const
 
 export const sharedSchemas: readonly TSchema[] = [ErrorDetailSchema, ErrorSchema]
+
+/** The OpenAPI security requirement of every route that needs an API key: as a Bearer token or in X-API-Key. */
+export const apiKeySecurity: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]

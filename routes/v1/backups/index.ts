@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
 import { createKeyring } from '../../../src/receipts/keys.js'
 import { createRestoresService } from '../../../src/backups/restores.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** Backup restores: erase again everyone a restored backup brought back. */
 const backups: FastifyPluginAsyncTypebox = async (fastify) => {

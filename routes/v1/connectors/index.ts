@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
@@ -8,7 +8,6 @@ import { Errors } from '../../../src/errors.js'
 import type { StoredHealth } from '../../../src/engine/circuit.js'
 import { runSweep } from '../../../src/engine/retention.js'
 
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 const ConnectorParamsSchema = Type.Object({ id: Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$', description: 'Connector id' }) }, { additionalProperties: false })
 
 function healthOf (id: string, h: StoredHealth | undefined) {

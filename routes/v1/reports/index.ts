@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { DeadlineReportSchema } from '../../../src/schemas/operations.js'
 import { findDeadlines } from '../../../src/engine/deadline-monitor.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** Operational reports. */
 const reports: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import {
   ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
 } from '../../../src/schemas/archives.js'
 
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 const downloadResponses = {
   200: zipResponse('The whole zip (Content-Length, strong ETag = its SHA-256, Accept-Ranges: bytes)'),
   206: zipResponse('One byte range of the zip (Content-Range)'),

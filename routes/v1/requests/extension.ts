@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema, ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** Taking the statutory deadline extension, explicitly and on record. */
 const extension: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import {
   CollectedItemListSchema, DataSubjectRequestSchema, ItemsQuerySchema, SkipTaskSchema, TaskParamsSchema, VerificationSchema
 } from '../../../src/schemas/requests.js'
 
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 const withRequest = { ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
 
 /** Moving a request through fulfilment: verification, the operator's task actions, and what was collected. */

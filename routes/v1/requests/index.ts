@@ -1,12 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import {
   CancelRequestSchema, CreateRequestSchema, DataSubjectRequestSchema, ListRequestsQuerySchema,
   RequestEventListSchema, RequestListSchema
 } from '../../../src/schemas/requests.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 const IdempotencyHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({

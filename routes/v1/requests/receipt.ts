@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { ErasureReceiptResponseSchema } from '../../../src/schemas/receipts.js'
 import { createKeyring } from '../../../src/receipts/keys.js'
 import { JWKS_PATH, receiptFor } from '../../../src/receipts/receipt.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** The signed erasure receipt of a closed erasure request. */
 const receipt: FastifyPluginAsyncTypebox = async (fastify) => {

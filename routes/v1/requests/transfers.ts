@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, TransferSchema } from '../../../src/schemas/transfers.js'
-
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
 
 /** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
 const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
