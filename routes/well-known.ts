@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorSchema, ref } from '../src/schemas/common.js'
 import { JwksSchema } from '../src/schemas/receipts.js'
-import { createKeyring } from '../src/receipts/keys.js'
 
 /** Public keys that verify erasure receipts (RFC 7517 key set). Open: they are public. */
 const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
-  const keyring = createKeyring({ dbh: fastify.dbh, config: fastify.config })
-
   fastify.get('/.well-known/jwks.json', {
     schema: {
       tags: ['receipts'],
@@ -18,7 +15,7 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300')
-    return keyring.jwks()
+    return fastify.keyring.jwks()
   })
 }
 

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle } from '../db/client.js'
-import { createKeyring } from '../receipts/keys.js'
+import type { Keyring } from '../receipts/keys.js'
 import { issueMissingReceipts } from '../receipts/receipt.js'
 import { expireTombstones, sealPendingTombstones } from './tombstones.js'
 
@@ -16,9 +16,10 @@ export function createErasureProofJob (deps: {
   dbh: DbHandle
   config: Config
   registry: ConnectorRegistry
+  keyring: Keyring
   log: Pick<FastifyBaseLogger, 'error'>
 }) {
-  const keyring = createKeyring({ dbh: deps.dbh, config: deps.config })
+  const { keyring } = deps
   const tombstoneDeps = { config: deps.config, registry: deps.registry, keyring }
   return async function erasureProof (now: Date): Promise<Record<string, number>> {
     const sealed = await sealPendingTombstones(deps.dbh, tombstoneDeps)

@@ -9,6 +9,7 @@ import { runDeadlineMonitor } from './deadline-monitor.js'
 import { redactClosedRequests } from './redaction.js'
 import { sweepAll } from './retention.js'
 import type { ScheduledJob } from './scheduler.js'
+import type { Keyring } from '../receipts/keys.js'
 
 /** The time a job runs "as of": its slot when that is later than the clock (tests drive slots by hand). */
 const asOf = (slot: Date) => new Date(Math.max(Date.now(), slot.getTime()))
@@ -20,6 +21,7 @@ export function scheduledJobs (deps: {
   registry: ConnectorRegistry
   circuit: Pick<Circuit, 'runDue'>
   sweepExpiredArchives: SweepExpiredArchives
+  keyring: Keyring
   log: FastifyBaseLogger
 }): ScheduledJob[] {
   const { config } = deps

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
-import { createKeyring } from '../../../src/receipts/keys.js'
 import { createRestoresService } from '../../../src/backups/restores.js'
 
 /** Backup restores: erase again everyone a restored backup brought back. */
@@ -10,7 +9,7 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
     dbh: fastify.dbh,
     config: fastify.config,
     registry: fastify.connectors,
-    keyring: createKeyring({ dbh: fastify.dbh, config: fastify.config }),
+    keyring: fastify.keyring,
     tasks: fastify.engine.tasks,
     boss: fastify.engine.boss
   })

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
 import { ErasureReceiptResponseSchema } from '../../../src/schemas/receipts.js'
-import { createKeyring } from '../../../src/receipts/keys.js'
 import { JWKS_PATH, receiptFor } from '../../../src/receipts/receipt.js'
 
 /** The signed erasure receipt of a closed erasure request. */
@@ -10,7 +9,7 @@ const receipt: FastifyPluginAsyncTypebox = async (fastify) => {
     dbh: fastify.dbh,
     config: fastify.config,
     registry: fastify.connectors,
-    keyring: createKeyring({ dbh: fastify.dbh, config: fastify.config })
+    keyring: fastify.keyring
   }
 
   fastify.get('/:id/receipt', {

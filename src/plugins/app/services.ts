@@ -20,6 +20,7 @@ import { scheduledJobs } from '../../engine/jobs.js'
 import { createLinkSigner } from '../../archive/links.js'
 import { createArchivesRepository } from '../../db/repositories/archives-repository.js'
 import { createArchivesService, type ArchivesService } from '../../services/archives-service.js'
+import { createKeyring, type Keyring } from '../../receipts/keys.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +35,8 @@ declare module 'fastify' {
     archivesService: ArchivesService
     metrics: Metrics
     scheduler: Scheduler
+    /** The keys that sign erasure receipts, hash identifiers and seal tombstones: one, shared, loaded once. */
+    keyring: Keyring
   }
 }
 
@@ -105,9 +108,11 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
   fastify.decorate('transfersService', createTransfersService({
     dbh: opts.dbh, requests: createRequestsRepository(opts.dbh), runner: engine.transfers, settings: transfers
   }))
+  const keyring = createKeyring({ dbh: opts.dbh, config: opts.config })
+  fastify.decorate('keyring', keyring)
   const scheduler = createScheduler({
     dbh: opts.dbh, boss: engine.boss, instance: engine.worker, log: fastify.log.child({ component: 'scheduler' }),
-    jobs: scheduledJobs({ config: opts.config, dbh: opts.dbh, registry: opts.registry, circuit: engine.circuit, sweepExpiredArchives, log: fastify.log })
+    jobs: scheduledJobs({ config: opts.config, dbh: opts.dbh, registry: opts.registry, circuit: engine.circuit, sweepExpiredArchives, keyring, log: fastify.log })
   })
   fastify.decorate('metrics', metrics)
   fastify.decorate('scheduler', scheduler)
