@@ -107,6 +107,7 @@ export function createEngine (deps: {
       if (reaper) clearInterval(reaper)
       transfers.interrupt()
       if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
+      await boss.releaseConnection()
       started = false
     },
 

@@ -11,10 +11,35 @@ export interface TransferJob { transferId: string }
 export const ARCHIVE_QUEUE = 'dsr_archive'
 export interface ArchiveJob { requestId: string }
 
+/**
+ * The connection pg-boss queries through. pg-boss's own timers (supervision, cron) can have a query
+ * in flight, or start one, after `stop()` returns; once `close()` is called, in-flight queries are
+ * awaited and new ones never settle (pg-boss is stopping), so none meets a pool closed behind it.
+ */
+function gatedExecutor (executor: SqlExecutor): SqlExecutor & { close (): Promise<void> } {
+  const inFlight = new Set<Promise<unknown>>()
+  let closed = false
+  return {
+    executeSql (text, values) {
+      if (closed) return new Promise(() => {})
+      const query = executor.executeSql(text, values)
+      inFlight.add(query)
+      const forget = () => { inFlight.delete(query) }
+      query.then(forget, forget)
+      return query
+    },
+    async close () {
+      closed = true
+      await Promise.allSettled([...inFlight])
+    }
+  }
+}
+
 /** pg-boss on the service's own connection (Postgres or the embedded database). */
-export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule: boolean }) {
+export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule: boolean }): Boss {
+  const db = gatedExecutor(dbh.executor)
   const boss = new PgBoss({
-    db: dbh.executor,
+    db,
     schema: 'pgboss',
     supervise: opts.supervise,
     schedule: opts.schedule,
@@ -34,10 +59,11 @@ export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule:
       }
     }
   }
-  return boss
+  return Object.assign(boss, { releaseConnection: db.close })
 }
 
-export type Boss = PgBoss
+/** pg-boss, and `releaseConnection()` to call after `stop()`, before the pool closes. */
+export type Boss = PgBoss & { releaseConnection (): Promise<void> }
 
 /** Job options for a task: pg-boss retries only infrastructure failures; task retries are ours. */
 export function taskJobOptions (timeoutMs: number, startAfter?: Date, db?: SqlExecutor): PgBoss.SendOptions {
