@@ -21,10 +21,10 @@ type Tap = { teardown: (fn: () => unknown) => void, passing?: () => boolean }
 /**
  * A fresh, migrated database for one test file: a new database on the Postgres server named by
  * DATABASE_URL when it is set (dropped afterwards unless the file failed, for inspection), or an
- * in-memory PGlite otherwise.
+ * in-memory PGlite otherwise (or when `embedded` asks for it).
  */
-export async function testDb (t: Tap, opts: { migrate?: boolean } = {}): Promise<DbHandle & { url?: string }> {
-  const adminUrl = process.env.DATABASE_URL
+export async function testDb (t: Tap, opts: { migrate?: boolean, embedded?: boolean } = {}): Promise<DbHandle & { url?: string }> {
+  const adminUrl = opts.embedded ? undefined : process.env.DATABASE_URL
   let dbh: DbHandle & { url?: string }
   // Apps built on this database close first, so nothing they run in the background meets a closed pool.
   const users: Array<() => Promise<unknown>> = []

@@ -1,6 +1,7 @@
 import postgres from 'postgres'
 import type { PGlite, Transaction } from '@electric-sql/pglite'
 import type { DbHandle } from '../../src/db/client.js'
+import { normalizePostgresJs, PGLITE_PARSERS } from '../../src/db/pg-types.js'
 
 export type Row = Record<string, unknown>
 
@@ -59,7 +60,7 @@ function postgresJsClient (sql: postgres.Sql, owned: boolean): SqlClient {
       const q = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])
       const stop = cancelOnAbort(q, opts?.signal)
       try {
-        for await (const rows of q.cursor(batchSize)) yield rows as unknown as T[]
+        for await (const rows of q.cursor(batchSize)) yield normalizePostgresJs(rows) as unknown as T[]
       } finally {
         stop()
       }
@@ -80,7 +81,7 @@ async function pjsQuery<T> (sql: postgres.Sql | postgres.TransactionSql, text: s
   const stop = cancelOnAbort(q, opts?.signal)
   try {
     const res = await q
-    return { rows: Array.from(res) as T[], count: res.count ?? res.length }
+    return { rows: normalizePostgresJs(res) as T[], count: res.count ?? res.length }
   } finally {
     stop()
   }
@@ -94,8 +95,6 @@ function cancelOnAbort (q: { cancel (): unknown }, signal: AbortSignal | undefin
   return () => signal.removeEventListener('abort', onAbort)
 }
 
-/** int8 as a string, as postgres.js returns it (PGlite's default loses precision past 2^53). */
-const PGLITE_PARSERS = { 20: (x: string) => x }
 
 function pgliteClient (pg: PGlite): SqlClient {
   const query = async <T>(on: PGlite | Transaction, text: string, params: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> => {

@@ -4,7 +4,7 @@ import {
 } from '../db/repositories/archives-repository.js'
 import { itemsSweptAt } from '../db/repositories/items-repository.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
-import { ARCHIVE_QUEUE, archiveJobOptions, type ArchiveJob, type Boss } from '../engine/queue.js'
+import { archiveJob, enqueue, type Boss } from '../jobs/queue.js'
 
 /** Why an archive cannot be built again: retention deleted what it would be built from. */
 export const ITEMS_SWEPT_CODE = 'DSR_ARCHIVE_ITEMS_SWEPT'
@@ -40,6 +40,6 @@ export async function queueArchiveBuild (tx: TxHandle, requestId: string, boss: 
       archive_id: current.id, previous_status: current.status, links_revoked: next.linksRevoked
     })
   }
-  await boss.send(ARCHIVE_QUEUE, { requestId } satisfies ArchiveJob, archiveJobOptions(tx.executor))
+  await enqueue(tx, boss, [archiveJob(requestId)])
   return { kind: 'queued', superseded: current }
 }

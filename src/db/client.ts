@@ -10,6 +10,7 @@ import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/p
 import type { SQL } from 'drizzle-orm'
 import * as coreSchema from './schema.js'
 import * as proofSchema from './schema-proof.js'
+import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
 export const migrationsFolder = [ '../../drizzle', '../../../drizzle' ]
@@ -19,7 +20,10 @@ export const migrationsFolder = [ '../../drizzle', '../../../drizzle' ]
 const schema = { ...coreSchema, ...proofSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
-/** The minimal SQL executor pg-boss needs, over the same connection as the app. */
+/**
+ * The minimal SQL executor pg-boss needs, over the same connection as the app. Like every raw path
+ * here, its rows follow one set of type conventions on both databases (pg-types.ts).
+ */
 export interface SqlExecutor {
   executeSql (text: string, values?: unknown[]): Promise<{ rows: any[] }>
 }
@@ -47,6 +51,8 @@ export interface DbHandle extends TxHandle {
    * so jobs are enqueued atomically with the rows that need them.
    */
   transaction<T> (fn: (tx: TxHandle) => Promise<T>): Promise<T>
+  /** LISTEN on `channel` (a connection of its own on Postgres); resolves to the function that stops. */
+  listen (channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>
   migrate (): Promise<void>
   close (): Promise<void>
 }
@@ -77,39 +83,33 @@ function openPostgres (url: string, max: number): DbHandle {
       // Prepared (named) statements: Postgres parses and plans a hot statement such as the
       // intake insert once per connection, and the client skips a describe round trip.
       const { sql: text, params } = dialect.sqlToQuery(query)
-      return Array.from(await client.unsafe(text, params as any[], { prepare: true }))
+      return normalizePostgresJs(await client.unsafe(text, params as any[], { prepare: true }))
     },
     async prepared (text, params) {
-      return Array.from(await client.unsafe(text, params as any[], { prepare: true })) as any[]
+      return normalizePostgresJs(await client.unsafe(text, params as any[], { prepare: true })) as any[]
     },
-    executor: {
-      async executeSql (text, values) {
-        if (values?.length) return { rows: Array.from(await client.unsafe(text, values.map(pgValue) as any[])) }
-        // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
-        const conn = await client.reserve()
-        try {
-          const res: any = await conn.unsafe(text)
-          const last = Array.isArray(res) && res.length > 0 && Array.isArray(res[res.length - 1]) ? res[res.length - 1] : res
-          return { rows: Array.from(last) }
-        } finally {
-          conn.release()
-        }
-      }
-    },
+    executor: postgresExecutor(client, async (fn) => {
+      // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
+      const conn = await client.reserve()
+      try { return await fn(conn) } finally { conn.release() }
+    }),
     async transaction (fn) {
       return client.begin(async (txSql) => {
         // drizzle reads the type parsers from `client.options`, which a transaction's sql lacks (it shares the pool's).
         const txDb = drizzlePg(Object.assign(txSql, { options: client.options }) as unknown as postgres.Sql, { schema }) as unknown as Db
         return fn({
           db: txDb,
-          rows: async (query) => Array.from(await txDb.execute(query) as unknown as any[]),
-          executor: {
-            async executeSql (text, values) {
-              return { rows: Array.from(await txSql.unsafe(text, (values ?? []).map(pgValue) as any[])) }
-            }
-          }
+          async rows (query) {
+            const { sql: text, params } = dialect.sqlToQuery(query)
+            return normalizePostgresJs(await txSql.unsafe(text, params as any[]))
+          },
+          executor: postgresExecutor(txSql, (fn) => fn(txSql))
         })
       }) as Promise<any>
+    },
+    async listen (channel, onPayload) {
+      const { unlisten } = await client.listen(channel, onPayload)
+      return unlisten
     },
     migrate: () => migratePg(drizzlePg(client), { migrationsFolder }),
     close: () => client.end({ timeout: 5 })
@@ -125,18 +125,13 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     raw: { kind: 'pglite', pg: client },
     db,
     async rows (query) {
-      return (await db.execute(query) as unknown as { rows: any[] }).rows
+      const { sql: text, params } = dialect.sqlToQuery(query)
+      return (await client.query(text, params, { parsers: PGLITE_PARSERS })).rows as any[]
     },
     async prepared (text, params) {
-      return (await client.query(text, params)).rows as any[]
+      return (await client.query(text, params, { parsers: PGLITE_PARSERS })).rows as any[]
     },
-    executor: {
-      async executeSql (text, values) {
-        if (values?.length) return client.query(text, values)
-        const results = await client.exec(text)
-        return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
-      }
-    },
+    executor: pgliteExecutor(client),
     async transaction (fn) {
       // PGlite has one session: other queries wait until this transaction ends, so code inside
       // must use the handle it is given, never the outer one.
@@ -144,19 +139,46 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
         const txDb = drizzleLite(txPg as unknown as PGlite, { schema }) as unknown as Db
         return fn({
           db: txDb,
-          rows: async (query) => (await txDb.execute(query) as unknown as { rows: any[] }).rows,
-          executor: {
-            async executeSql (text, values) {
-              if (values?.length) return txPg.query(text, values)
-              const results = await txPg.exec(text)
-              return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
-            }
-          }
+          async rows (query) {
+            const { sql: text, params } = dialect.sqlToQuery(query)
+            return (await txPg.query(text, params, { parsers: PGLITE_PARSERS })).rows as any[]
+          },
+          executor: pgliteExecutor(txPg)
         })
       })
     },
+    listen: (channel, onPayload) => client.listen(channel, onPayload),
     migrate: () => migrateLite(drizzleLite(client), { migrationsFolder }),
     close: () => client.close()
+  }
+}
+
+/**
+ * pg-boss's executor on postgres.js: values sent as node-postgres sends them, rows typed as on
+ * PGlite. Parameterless text may hold several statements (simple protocol, on one connection given
+ * by `onOneConnection`); the last statement's rows are returned, as node-postgres returns them.
+ */
+function postgresExecutor (sql: postgres.Sql | postgres.TransactionSql, onOneConnection: <T>(fn: (conn: postgres.Sql | postgres.TransactionSql) => Promise<T>) => Promise<T>): SqlExecutor {
+  return {
+    async executeSql (text, values) {
+      if (values?.length) return { rows: normalizePostgresJs(await sql.unsafe(text, values.map(pgValue) as any[])) }
+      return onOneConnection(async (conn) => {
+        const res: any = await conn.unsafe(text)
+        const last = Array.isArray(res) && res.length > 0 && Array.isArray(res[res.length - 1]) ? res[res.length - 1] : res
+        return { rows: normalizePostgresJs(last) }
+      })
+    }
+  }
+}
+
+/** pg-boss's executor on PGlite, with the same row types as everywhere else. */
+function pgliteExecutor (pg: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
+  return {
+    async executeSql (text, values) {
+      if (values?.length) return pg.query(text, values, { parsers: PGLITE_PARSERS })
+      const results = await pg.exec(text, { parsers: PGLITE_PARSERS })
+      return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
+    }
   }
 }
 

@@ -9,7 +9,8 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { finalizeIfDone } from './finalize.js'
 import { canDo, planRequest, planTasks } from './planner.js'
-import { ARCHIVE_QUEUE, createBoss, taskJobOptions, taskQueue, TRANSFER_QUEUE, type ArchiveJob, type TaskJob } from './queue.js'
+import { ARCHIVE_QUEUE, createBoss, enqueue, taskJob, taskQueue, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TaskJob, type TransferJob } from '../jobs/queue.js'
+import { createWaker, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
 import type { TaskMetrics } from '../services/metrics.js'
@@ -23,6 +24,8 @@ export interface EngineOptions {
   retryBaseMs: number
   retryMaxMs: number
   pollSeconds: number
+  /** Archives built at once by one worker process. */
+  archiveConcurrency: number
 }
 
 /**
@@ -51,16 +54,22 @@ export function createEngine (deps: {
     dbh, boss, registry, tasks, requests, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
     circuit, ...(deps.metrics ? { metrics: deps.metrics } : {})
   })
-  const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: { ...runnerOptions, pollSeconds: deps.options.pollSeconds } })
+  const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
   let reaper: NodeJS.Timeout | undefined
   let started = false
+  const waker = createWaker()
+  const workers: Worker[] = []
+  let unlisten: (() => Promise<void>) | null = null
+
+  /** Works a queue in this process (see jobs/worker.ts); stopped with the engine. */
+  function work<T> (opts: Omit<WorkOptions<T>, 'pollMs'> & { pollMs?: number }): void {
+    workers.push(startWorker(boss, waker, log.child({ component: 'worker' }), { pollMs: deps.options.pollSeconds * 1000, ...opts }))
+  }
 
   async function reap () {
     const reaped = await dbh.transaction(async (tx) => {
       const expired = await tasks.reapExpired(tx, { leaseMs: deps.options.leaseMs })
-      for (const task of expired) {
-        await boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(registry.get(task.connectorId)?.timeoutMs ?? 60_000, undefined, tx.executor))
-      }
+      await enqueue(tx, boss, expired.map((task) => taskJob(task, registry.get(task.connectorId)?.timeoutMs ?? 60_000)))
       return expired.length + await transfers.reap(tx)
     })
     if (reaped > 0) log.warn({ reaped }, 'tasks or transfers whose worker stopped were queued again')
@@ -75,37 +84,33 @@ export function createEngine (deps: {
     /** Retention: deletes expired archives and collected data as of `now` (the scheduler's archive_expiry job runs it). */
     sweepExpiredArchives: deps.archives.sweep,
 
+    work,
+
     async start (opts: { workers: boolean }) {
       await boss.start()
       started = true
-      for (const connector of registry.values()) {
-        const queue = taskQueue(connector.id)
-        await boss.createQueue(queue)
-        if (!opts.workers) continue
-        for (let i = 0; i < connector.concurrency; i++) {
-          await boss.work<TaskJob>(queue, { batchSize: 1, pollingIntervalSeconds: deps.options.pollSeconds }, async ([job]) => {
-            if (job) await runTask(job.data.taskId)
-          })
-        }
-      }
+      for (const connector of registry.values()) await boss.createQueue(taskQueue(connector.id))
       await boss.createQueue(TRANSFER_QUEUE)
-      if (opts.workers) await transfers.work()
       await boss.createQueue(ARCHIVE_QUEUE)
-      if (opts.workers) {
-        await boss.work<ArchiveJob>(ARCHIVE_QUEUE, { batchSize: 1, pollingIntervalSeconds: deps.options.pollSeconds, includeMetadata: true }, async ([job]) => {
-          if (job) await deps.archives.build(job.data.requestId, job)
-        })
-        // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
+      if (!opts.workers) return
+      // Jobs queued by any process wake this one's idle workers when their transaction commits.
+      unlisten = await dbh.listen(WAKE_CHANNEL, (queue) => waker.wake(queue))
+      for (const connector of registry.values()) {
+        work<TaskJob>({ queue: taskQueue(connector.id), concurrency: connector.concurrency, handler: (job) => runTask(job.data.taskId) })
       }
-      if (opts.workers) {
-        reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
-        reaper.unref()
-      }
+      work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
+      // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
+      work<ArchiveJob>({ queue: ARCHIVE_QUEUE, concurrency: deps.options.archiveConcurrency, handler: (job) => deps.archives.build(job.data.requestId, job) })
+      reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
+      reaper.unref()
     },
 
     async stop () {
       if (reaper) clearInterval(reaper)
       transfers.interrupt()
+      await Promise.all(workers.splice(0).map((w) => w.stop(10_000)))
+      if (unlisten) await unlisten().catch((err: unknown) => log.warn({ err }, 'could not stop listening for new jobs'))
+      unlisten = null
       if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
       await boss.releaseConnection()
       started = false
@@ -165,8 +170,7 @@ export function createEngine (deps: {
           await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} retried`)
         }
         await recordEvent(tx, requestId, actor, 'task_retried', null, { task_id: taskId, connector: task.connectorId, action: task.action })
-        const connector = registry.get(task.connectorId)
-        await boss.send(taskQueue(task.connectorId), { taskId }, taskJobOptions(connector?.timeoutMs ?? 60_000, undefined, tx.executor))
+        await enqueue(tx, boss, [taskJob(task, registry.get(task.connectorId)?.timeoutMs ?? 60_000)])
         return reset
       })
     },

@@ -4,7 +4,7 @@ import { recordTombstones } from '../backups/tombstones.js'
 import { transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
-import type { Boss } from './queue.js'
+import type { Boss } from '../jobs/queue.js'
 
 /**
  * Closes a request once every task is terminal: completed only when none failed; with failures,

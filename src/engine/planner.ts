@@ -5,7 +5,7 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { RequestType } from '../domain/requests.js'
 import { implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
-import { taskJobOptions, taskQueue, type Boss } from './queue.js'
+import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
 
 /**
  * Which connector actions fulfil each request type; each is planned on every connector able to do it.
@@ -70,9 +70,6 @@ export async function planTasks (tx: TxHandle, requestId: string, action: TaskAc
 }): Promise<TaskRow[]> {
   const connectors = connectorIds.map((id) => deps.registry.get(id)!)
   const planned = await deps.tasks.plan(tx, requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })))
-  for (const task of planned) {
-    const connector = deps.registry.get(task.connectorId)!
-    await deps.boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(connector.timeoutMs, undefined, tx.executor))
-  }
+  await enqueue(tx, deps.boss, planned.map((task) => taskJob(task, deps.registry.get(task.connectorId)!.timeoutMs)))
   return planned
 }

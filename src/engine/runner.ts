@@ -7,7 +7,8 @@ import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
 import { finalizeIfDone } from './finalize.js'
-import { taskJobOptions, taskQueue, type Boss } from './queue.js'
+import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
 import { nextDelayMs } from './backoff.js'
 import type { TaskMetrics } from '../services/metrics.js'
@@ -42,12 +43,12 @@ export function createTaskRunner (deps: {
   const { tasks, options } = deps
 
   return async function runTask (taskId: string): Promise<void> {
-    const task = await tasks.claim(taskId, options.worker, options.leaseMs)
-    if (!task) return // finished, or someone else holds a live lease
+    const claimed = await tasks.claim(taskId, options.worker, options.leaseMs)
+    if (!claimed) return // finished, or someone else holds a live lease
+    const { task, request } = claimed
     const log = deps.log.child({ taskId, connector: task.connectorId, action: task.action, attempt: task.attempts })
     const instance = deps.registry.get(task.connectorId)
-    const request = await deps.requests.findById(task.requestId)
-    if (!instance || !request) {
+    if (!instance) {
       await finish(task, { status: 'failed', errorCode: 'DSR_CONNECTOR_NOT_CONFIGURED', errorMessage: 'connector is not configured in this deployment', outcome: 'failed' })
       return
     }
@@ -55,30 +56,25 @@ export function createTaskRunner (deps: {
       await finish(task, { status: 'skipped', outcome: 'skipped', errorMessage: 'request cancelled' })
       return
     }
-    if (deps.circuit && await deps.circuit.isDown(task.connectorId)) {
+    if (deps.circuit && claimed.connectorDown) {
       await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: its latest health check says down`)
       deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', 0)
       return
     }
 
-    const controller = new AbortController()
-    const timeout = setTimeout(() => controller.abort(), instance.timeoutMs)
-    const heartbeat = setInterval(() => {
-      tasks.heartbeat(task.id, options.worker, options.leaseMs)
-        .then((held) => { if (!held) controller.abort() })
-        .catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'))
-    }, Math.max(500, Math.floor(options.leaseMs / 3)))
-    const ctx: ConnectorContext = { requestId: request.id, subject: request.subject as SubjectIdentity, signal: controller.signal, log }
+    const lease = holdLease({ leaseMs: options.leaseMs, renew: () => tasks.heartbeat(task.id, options.worker, options.leaseMs), log })
+    const timeout = setTimeout(lease.abort, instance.timeoutMs)
+    const ctx: ConnectorContext = { requestId: task.requestId, subject: request.subject as SubjectIdentity, signal: lease.signal, log }
     const started = Date.now()
     try {
-      const result = task.action === 'collect'
-        ? await collect(instance, task, ctx)
-        : await act(instance, task, ctx, request.changes)
-      await finish(task, { status: 'succeeded', result, outcome: 'succeeded' })
+      const { result, lastItems } = task.action === 'collect'
+        ? await collect(instance, task, ctx, claimed.ranBefore)
+        : { result: await act(instance, task, ctx, request.changes), lastItems: [] }
+      await finish(task, { status: 'succeeded', result, outcome: 'succeeded' }, lastItems)
       deps.metrics?.taskAttempt(task.connectorId, task.action, 'succeeded', (Date.now() - started) / 1000)
       log.info({ ms: Date.now() - started }, 'task succeeded')
     } catch (err) {
-      const e = controller.signal.aborted && !(err instanceof ConnectorError)
+      const e = lease.signal.aborted && !(err instanceof ConnectorError)
         ? new ConnectorError(ConnectorErrorCodes.Timeout, 'task timed out or lost its lease', { retryable: true })
         : asConnectorError(err)
       log.warn({ code: e.code, retryable: e.retryable, ms: Date.now() - started }, 'task attempt failed')
@@ -95,7 +91,7 @@ export function createTaskRunner (deps: {
       }
     } finally {
       clearTimeout(timeout)
-      clearInterval(heartbeat)
+      lease.stop()
     }
   }
 
@@ -109,8 +105,9 @@ export function createTaskRunner (deps: {
     }
   }
 
-  async function collect (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext): Promise<TaskResult> {
-    await tasks.clearItems(task.id)
+  /** Streams the person's data in, batch by batch; the last batch is stored with the task's outcome (finish). */
+  async function collect (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, ranBefore: boolean): Promise<{ result: TaskResult, lastItems: NewCollectedItem[] }> {
+    if (ranBefore) await tasks.clearItems(task.id)
     const declared = new Set(instance.streams.map((s) => s.name))
     const streams: Record<string, number> = {}
     let records = 0
@@ -143,8 +140,7 @@ export function createTaskRunner (deps: {
         batch = []
       }
     }
-    await store(batch)
-    return { records, files, bytes, streams }
+    return { result: { records, files, bytes, streams }, lastItems: batch }
   }
 
   /**
@@ -180,15 +176,17 @@ export function createTaskRunner (deps: {
         status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
       })
       if (released) {
-        await deps.boss.send(taskQueue(task.connectorId), { taskId: task.id }, taskJobOptions(instance.timeoutMs, at, tx.executor))
+        await enqueue(tx, deps.boss, [taskJob(task, instance.timeoutMs, at)])
       }
     })
   }
 
-  async function finish (task: TaskRow, next: TaskRelease) {
+  /** Records the task's outcome (with the last collected items) only while this worker holds its lease, and may close the request. */
+  async function finish (task: TaskRow, next: TaskRelease, lastItems: NewCollectedItem[] = []) {
     await deps.dbh.transaction(async (tx) => {
       await tasks.lockRequest(tx, task.requestId)
       if (!await tasks.release(tx, task, options.worker, next)) return
+      if (lastItems.length > 0) await tasks.insertItems(tx, lastItems)
       // A restriction is placed once a system has marked the person's data: recorded with the task's outcome.
       if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
         await markRestrictionPlaced(tx, task.requestId)

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import type { Boss } from './queue.js'
+import { cronQueue, type Boss } from '../jobs/queue.js'
 
 /** A job the scheduler runs on a cron schedule, at most once per period for the whole deployment. */
 export interface ScheduledJob {
@@ -12,8 +12,6 @@ export interface ScheduledJob {
   /** Does the work for the period starting at `slot`; returns counts only (stored in job_runs.details). */
   run (slot: Date): Promise<Record<string, unknown>>
 }
-
-export const cronQueue = (name: string) => `dsr_cron_${name}`
 
 /** The period start of a cron tick: the minute it was sent in. */
 export function minuteSlot (at: Date): Date {
@@ -26,7 +24,15 @@ export function minuteSlot (at: Date): Date {
  * (name, slot) into job_runs, and only the instance whose insert went in runs the job. So a period
  * runs once, provably, even if a tick is delivered twice or two instances tick by hand.
  */
-export function createScheduler (deps: { dbh: DbHandle, boss: Boss, instance: string, log: FastifyBaseLogger, jobs: readonly ScheduledJob[] }) {
+export function createScheduler (deps: {
+  dbh: DbHandle
+  boss: Boss
+  /** Works a queue in this process (the engine's workers). */
+  work: (opts: { queue: string, concurrency: number, pollMs: number, handler (job: { createdOn: Date }): Promise<unknown> }) => void
+  instance: string
+  log: FastifyBaseLogger
+  jobs: readonly ScheduledJob[]
+}) {
   const { dbh, boss, log } = deps
   const byName = new Map(deps.jobs.map((j) => [j.name, j]))
 
@@ -60,9 +66,8 @@ export function createScheduler (deps: { dbh: DbHandle, boss: Boss, instance: st
         const queue = cronQueue(job.name)
         await boss.createQueue(queue)
         await boss.schedule(queue, job.cron, {}, { tz: 'UTC' })
-        await boss.work(queue, { batchSize: 1, pollingIntervalSeconds: 2, includeMetadata: true }, async ([sent]) => {
-          if (sent) await tick(job.name, minuteSlot(sent.createdOn))
-        })
+        // The period is the minute pg-boss cron sent the job in (createdOn: a Date on both databases, see db/pg-types.ts).
+        deps.work({ queue, concurrency: 1, pollMs: 2000, handler: (sent) => tick(job.name, minuteSlot(sent.createdOn)) })
       }
     }
   }

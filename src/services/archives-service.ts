@@ -5,7 +5,7 @@ import { lockArchive, SUPERSEDED_BY, type ArchivesRepository } from '../db/repos
 import { itemsSweptAt } from '../db/repositories/items-repository.js'
 import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
 import { requests } from '../db/schema.js'
-import type { Boss } from '../engine/queue.js'
+import type { Boss } from '../jobs/queue.js'
 import { Errors } from '../errors.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ManifestSummary } from '../archive/manifest.js'

@@ -3,8 +3,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
 import { createTransfersRepository, type TransferRelease, type TransferRow } from '../db/repositories/transfers-repository.js'
-import { TRANSFER_QUEUE, transferJobOptions, type Boss, type TransferJob } from '../engine/queue.js'
+import { enqueue as enqueueJobs, TRANSFER_QUEUE, transferJob, type Boss, type TransferJob } from '../jobs/queue.js'
 import { nextDelayMs } from '../engine/backoff.js'
+import { holdLease } from '../jobs/lease.js'
 import { checkAddresses } from './addresses.js'
 import { matchDestination } from './allowlist.js'
 import { deliver, type DeliveryResult } from './deliver.js'
@@ -18,7 +19,6 @@ export interface TransferRunnerOptions {
   leaseMs: number
   retryBaseMs: number
   retryMaxMs: number
-  pollSeconds: number
 }
 
 /** One attempt's verdict. */
@@ -43,33 +43,28 @@ export function createTransferRunner (deps: {
 }) {
   const { settings, options } = deps
   const repo = createTransfersRepository(deps.dbh)
-  const inFlight = new Set<AbortController>()
+  const inFlight = new Set<ReturnType<typeof holdLease>>()
 
   async function enqueue (tx: TxHandle, transferId: string, startAfter?: Date): Promise<void> {
-    await deps.boss.send(TRANSFER_QUEUE, { transferId } satisfies TransferJob, transferJobOptions(settings.maxDurationMs, startAfter, tx.executor))
+    await enqueueJobs(tx, deps.boss, [transferJob(transferId, settings.maxDurationMs, startAfter)])
   }
 
   async function run (transferId: string): Promise<void> {
     const transfer = await repo.claim(transferId, options.worker, options.leaseMs)
     if (!transfer) return // delivered, failed, or being sent by a live worker
     const log = deps.log.child({ transferId, requestId: transfer.requestId, attempt: transfer.attempts })
-    const controller = new AbortController()
-    inFlight.add(controller)
-    const heartbeat = setInterval(() => {
-      repo.heartbeat(transfer.id, options.worker, options.leaseMs)
-        .then((held) => { if (!held) controller.abort() })
-        .catch((err: unknown) => log.warn({ err }, 'transfer lease heartbeat failed'))
-    }, Math.max(500, Math.floor(options.leaseMs / 3)))
+    const lease = holdLease({ leaseMs: options.leaseMs, renew: () => repo.heartbeat(transfer.id, options.worker, options.leaseMs), log })
+    inFlight.add(lease)
     const started = Date.now()
     let outcome: Outcome
     try {
-      outcome = await attempt(transfer, controller.signal)
+      outcome = await attempt(transfer, lease.signal)
     } catch (err) {
       log.error({ err }, 'transfer attempt broke')
       outcome = { kind: 'retry', code: 'DSR_TRANSFER_INTERNAL', message: 'unexpected error while sending' }
     } finally {
-      clearInterval(heartbeat)
-      inFlight.delete(controller)
+      lease.stop()
+      inFlight.delete(lease)
     }
     const ms = Date.now() - started
     if (outcome.kind === 'delivered') log.info({ responseStatus: outcome.responseStatus, bytes: outcome.bytesSent, ms }, 'transfer delivered')
@@ -153,18 +148,9 @@ export function createTransferRunner (deps: {
     enqueue,
     run,
 
-    /** Works the transfer queue (the queue itself is created by the engine for every role). */
-    async work (): Promise<void> {
-      for (let i = 0; i < settings.concurrency; i++) {
-        await deps.boss.work<TransferJob>(TRANSFER_QUEUE, { batchSize: 1, pollingIntervalSeconds: options.pollSeconds }, async ([job]) => {
-          if (job) await run(job.data.transferId)
-        })
-      }
-    },
-
     /** Cuts the transfers this process is sending; each is recorded as a retry and queued again. */
     interrupt (): void {
-      for (const controller of inFlight) controller.abort()
+      for (const lease of inFlight) lease.abort()
     },
 
     /** Transfers whose worker died: queued again, or failed when no attempts are left. */

@@ -1,8 +1,10 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
-import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type TaskResult, type TaskStatus } from '../schema.js'
+import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type StoredSubject, type TaskResult, type TaskStatus } from '../schema.js'
+import type { RequestStatus } from '../../domain/lifecycle.js'
+import type { RequestRow } from './requests-repository.js'
 import type { TaskAction } from '../../../connectors/types.js'
-import { taskQueue } from '../../engine/queue.js'
+import { TASK_QUEUE_PREFIX } from '../../jobs/queue.js'
 
 export type TaskRow = typeof tasks.$inferSelect
 export type NewCollectedItem = typeof collectedItems.$inferInsert
@@ -32,32 +34,40 @@ export function createTasksRepository (dbh: DbHandle) {
 
     /**
      * Takes the lease on a task if nobody holds a live one: the guarantee that a task never runs
-     * twice at the same time, whatever the queue delivers. The lease and its run record are written
-     * in one transaction, so a worker dying in between cannot leave an attempt without its run; a
-     * run whose lease expired unreaped is closed here as the reaper would close it.
+     * twice at the same time, whatever the queue delivers. One statement, so atomic without a
+     * transaction: the lease, the closing of a run whose lease expired unreaped (as the reaper
+     * would close it), the new run record, and what the worker needs next (the request's state and
+     * subject, the connector's latest health) all come from one snapshot in one round trip.
      */
-    async claim (taskId: string, worker: string, leaseMs: number): Promise<TaskRow | null> {
-      return dbh.transaction(async (tx) => {
-        const [row] = await tx.db.update(tasks).set({
-          status: 'running',
-          attempts: sql`${tasks.attempts} + 1`,
-          leaseOwner: worker,
-          leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
-          startedAt: sql`coalesce(${tasks.startedAt}, now())`,
-          nextAttemptAt: null,
-          updatedAt: sql`now()`
-        }).where(and(
-          eq(tasks.id, taskId),
-          sql`(${tasks.status} in ('pending', 'retry_wait') or (${tasks.status} = 'running' and ${tasks.leaseExpiresAt} < now()))`
-        )).returning()
-        if (!row) return null
-        await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
-          .where(and(eq(taskRuns.taskId, taskId), isNull(taskRuns.endedAt)))
-        // The clock, not the transaction's start: the lease may have been waited for, and the run
-        // starts only once it is taken (after whatever held the row closed the previous run).
-        await tx.db.insert(taskRuns).values({ taskId, attempt: row.attempts, worker, startedAt: sql`clock_timestamp()` })
-        return row
-      })
+    async claim (taskId: string, worker: string, leaseMs: number): Promise<ClaimedTask | null> {
+      const [row] = await dbh.rows<Record<string, unknown>>(sql`
+        with claimed as (
+          update tasks set status = 'running', attempts = attempts + 1, lease_owner = ${worker},
+            lease_expires_at = now() + ${`${leaseMs} milliseconds`}::interval, started_at = coalesce(started_at, now()),
+            next_attempt_at = null, updated_at = now()
+          where id = ${taskId}
+            and (status in ('pending', 'retry_wait') or (status = 'running' and lease_expires_at < now()))
+          returning *
+        ), closed as (
+          update task_runs set ended_at = now(), outcome = 'lease_expired'
+          where task_id = ${taskId} and ended_at is null and exists (select 1 from claimed)
+        ), run as (
+          -- The clock, not the statement's start: the lease may have been waited for.
+          insert into task_runs (task_id, attempt, worker, started_at) select id, attempts, ${worker}, clock_timestamp() from claimed
+        )
+        select claimed.*, r.status as request_status, r.subject as request_subject, r.changes as request_changes,
+          (select h.status from connector_health h where h.connector_id = claimed.connector_id
+            order by h.checked_at desc, h.id desc limit 1) as connector_health,
+          -- Earlier runs only: the statement's snapshot does not see the run inserted above.
+          exists (select 1 from task_runs p where p.task_id = claimed.id) as ran_before
+        from claimed join requests r on r.id = claimed.request_id`)
+      if (!row) return null
+      return {
+        task: taskFromRow(row),
+        request: { status: row.request_status as RequestStatus, subject: row.request_subject as StoredSubject, changes: row.request_changes as RequestRow['changes'] },
+        connectorDown: row.connector_health === 'down',
+        ranBefore: row.ran_before === true
+      }
     },
 
     /** Extends a held lease; false when the lease was lost (the worker must stop). */
@@ -128,7 +138,7 @@ export function createTasksRepository (dbh: DbHandle) {
         where (t.status = 'pending' or (t.status = 'retry_wait' and t.next_attempt_at <= now()))
           and not exists (
             select 1 from pgboss.job j
-            where j.name = ${taskQueue('')} || t.connector_id and j.data->>'taskId' = t.id::text
+            where j.name = ${TASK_QUEUE_PREFIX} || t.connector_id and j.data->>'taskId' = t.id::text
               and (j.state in ('created', 'retry')
                 or (j.state = 'active' and j.started_on > now() - ${`${opts.leaseMs} milliseconds`}::interval)))
         order by t.updated_at limit ${limit} for update of t skip locked`)
@@ -184,6 +194,7 @@ export function createTasksRepository (dbh: DbHandle) {
 
     /** A re-run starts clean: what an interrupted attempt stored is dropped first. */
     async clearItems (taskId: string): Promise<void> {
+      // A task that never ran before has nothing to drop (ClaimedTask.ranBefore).
       await dbh.db.delete(collectedItems).where(eq(collectedItems.taskId, taskId))
     },
 
@@ -193,6 +204,7 @@ export function createTasksRepository (dbh: DbHandle) {
      * another worker) cannot add its items after the new run's clearItems. False when the lease is lost.
      */
     async storeItems (items: NewCollectedItem[], lease: { taskId: string, worker: string }): Promise<boolean> {
+      // The last batch of a task is stored with its outcome instead (release, then insertItems, in one transaction).
       if (items.length === 0) return true
       return dbh.transaction(async (tx) => {
         const held = await tx.db.select({ id: tasks.id }).from(tasks)
@@ -203,7 +215,46 @@ export function createTasksRepository (dbh: DbHandle) {
         return true
       })
     },
+
+    /** Stores items in the caller's transaction, which has checked the lease (release). */
+    async insertItems (tx: TxHandle, items: NewCollectedItem[]): Promise<void> {
+      if (items.length > 0) await tx.db.insert(collectedItems).values(items)
+    },
   }
 }
 
 export type TasksRepository = ReturnType<typeof createTasksRepository>
+
+/** A task whose lease was just taken, with what running it needs. */
+export interface ClaimedTask {
+  task: TaskRow
+  request: { status: RequestStatus, subject: StoredSubject, changes: RequestRow['changes'] }
+  /** The connector's latest stored health check says down. */
+  connectorDown: boolean
+  /** An earlier run (maybe before an operator's retry) may have stored items. */
+  ranBefore: boolean
+}
+
+/** A raw `tasks` row (snake_case, types as db/pg-types.ts gives them) as drizzle would return it. */
+function taskFromRow (r: Record<string, unknown>): TaskRow {
+  return {
+    id: r.id as string,
+    requestId: r.request_id as string,
+    connectorId: r.connector_id as string,
+    action: r.action as TaskRow['action'],
+    status: r.status as TaskStatus,
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    nextAttemptAt: r.next_attempt_at as Date | null,
+    leaseOwner: r.lease_owner as string | null,
+    leaseExpiresAt: r.lease_expires_at as Date | null,
+    result: r.result as TaskResult | null,
+    lastErrorCode: r.last_error_code as string | null,
+    lastErrorMessage: r.last_error_message as string | null,
+    skipReason: r.skip_reason as string | null,
+    startedAt: r.started_at as Date | null,
+    finishedAt: r.finished_at as Date | null,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date
+  }
+}

@@ -74,7 +74,8 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
       leaseMs: opts.config.TASK_LEASE_SECONDS * 1000,
       retryBaseMs: opts.config.TASK_RETRY_BASE_MS,
       retryMaxMs: opts.config.TASK_RETRY_MAX_MS,
-      pollSeconds: opts.config.TASK_POLL_SECONDS
+      pollSeconds: opts.config.TASK_POLL_SECONDS,
+      archiveConcurrency: opts.config.ARCHIVE_CONCURRENCY
     },
     transfers: { settings: transfers, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
     archives: {
@@ -111,7 +112,7 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
   const keyring = createKeyring({ dbh: opts.dbh, config: opts.config })
   fastify.decorate('keyring', keyring)
   const scheduler = createScheduler({
-    dbh: opts.dbh, boss: engine.boss, instance: engine.worker, log: fastify.log.child({ component: 'scheduler' }),
+    dbh: opts.dbh, boss: engine.boss, work: engine.work, instance: engine.worker, log: fastify.log.child({ component: 'scheduler' }),
     jobs: scheduledJobs({ config: opts.config, dbh: opts.dbh, registry: opts.registry, circuit: engine.circuit, sweepExpiredArchives, keyring, log: fastify.log })
   })
   fastify.decorate('metrics', metrics)

@@ -1,0 +1,147 @@
+import PgBoss from 'pg-boss'
+import type { DbHandle, SqlExecutor, TxHandle } from '../db/client.js'
+
+/** Job names and payloads, in one place. */
+export const taskQueue = (connectorId: string) => `${TASK_QUEUE_PREFIX}${connectorId}`
+export const TASK_QUEUE_PREFIX = 'dsr_task_'
+export interface TaskJob { taskId: string }
+/** Direct transfers of archives to other controllers (GDPR Art 20(2)). */
+export const TRANSFER_QUEUE = 'dsr_transfer'
+export interface TransferJob { transferId: string }
+/** Builds the portability archive of a completed access or portability request. */
+export const ARCHIVE_QUEUE = 'dsr_archive'
+export interface ArchiveJob { requestId: string }
+/** One queue per scheduled job (scheduler.ts); pg-boss cron sends to it. */
+export const cronQueue = (name: string) => `dsr_cron_${name}`
+
+/** The channel `pg_notify` wakes idle workers on; the payload is the queue's name. */
+export const WAKE_CHANNEL = 'dsr_jobs'
+
+/**
+ * The retry budget, in one place. A task (or transfer) is tried up to three layers deep:
+ *
+ *  1. HTTP attempts inside one connector call (connectors/http/request.ts): 5 for 5xx and network
+ *     errors, and a separate 12 for 429s, which ask the client to slow down and are not faults.
+ *  2. Task attempts (`maxAttempts`, per connector, 5 by default; transfers: TRANSFER_MAX_ATTEMPTS):
+ *     a retryable failure of a whole call is tried again with exponential backoff and jitter
+ *     (TASK_RETRY_BASE_MS … TASK_RETRY_MAX_MS, or the system's Retry-After). These are ours: each
+ *     is recorded as a run, and the task row says when the next is due.
+ *  3. pg-boss retries of the job (JOB_RETRY_LIMIT below): only for infrastructure failures, when a
+ *     handler throws before it could record anything (the database went away, the process broke).
+ *     A task handler that records its outcome never throws, so these never multiply layer 2.
+ *
+ * So one HTTP request is sent at most 5 × 5 = 25 times for faults (plus rate-limited waits) before
+ * the task fails and a person decides. Archive builds have no attempts of their own: pg-boss
+ * retries them (ARCHIVE_RETRY_LIMIT), and the last failure marks the archive failed.
+ */
+export const JOB_RETRY_LIMIT = 3
+export const ARCHIVE_RETRY_LIMIT = 3
+
+/** A job as pg-boss's `insert` takes it. */
+export interface JobInsert {
+  name: string
+  data: object
+  retryLimit: number
+  retryDelay: number
+  retryBackoff: boolean
+  expireInSeconds: number
+  /** ISO time ending in Z: not fetched before. */
+  startAfter?: string
+}
+
+/** The job of a task: it outlives the connector's timeout; pg-boss retries only infrastructure failures. */
+export function taskJob (task: { id: string, connectorId: string }, timeoutMs: number, startAfter?: Date): JobInsert {
+  return leasedJob(taskQueue(task.connectorId), { taskId: task.id } satisfies TaskJob, timeoutMs, startAfter)
+}
+
+/** The job of a transfer attempt: it outlives the longest attempt; retries are ours. */
+export function transferJob (transferId: string, maxDurationMs: number, startAfter?: Date): JobInsert {
+  return leasedJob(TRANSFER_QUEUE, { transferId } satisfies TransferJob, maxDurationMs, startAfter)
+}
+
+/** The job of an archive build: pg-boss retries it (the build is idempotent); the last failure marks it failed. */
+export function archiveJob (requestId: string): JobInsert {
+  return { name: ARCHIVE_QUEUE, data: { requestId } satisfies ArchiveJob, retryLimit: ARCHIVE_RETRY_LIMIT, retryDelay: 30, retryBackoff: true, expireInSeconds: 6 * 3600 }
+}
+
+function leasedJob (name: string, data: object, maxMs: number, startAfter?: Date): JobInsert {
+  return {
+    name,
+    data,
+    retryLimit: JOB_RETRY_LIMIT,
+    retryDelay: 5,
+    retryBackoff: true,
+    expireInSeconds: Math.ceil(maxMs / 1000) + 60,
+    ...(startAfter ? { startAfter: startAfter.toISOString() } : {})
+  }
+}
+
+/**
+ * Queues jobs in the caller's transaction: they commit with the rows that need them, or not at
+ * all. Workers idle on a queue with a job due now are woken when the transaction commits
+ * (`pg_notify` is delivered at commit), so the job starts at once rather than at the next poll.
+ */
+export async function enqueue (tx: TxHandle, boss: Boss, jobs: readonly JobInsert[]): Promise<void> {
+  if (jobs.length === 0) return
+  await boss.insert(jobs as JobInsert[], { db: tx.executor } as PgBoss.InsertOptions)
+  const now = Date.now()
+  const due = [...new Set(jobs.filter((j) => !j.startAfter || Date.parse(j.startAfter) <= now).map((j) => j.name))]
+  if (due.length > 0) {
+    await tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [due.join(',')])
+  }
+}
+
+/**
+ * The connection pg-boss queries through. pg-boss's own timers (supervision, cron) can have a query
+ * in flight, or start one, after `stop()` returns; once `close()` is called, in-flight queries are
+ * awaited and new ones never settle (pg-boss is stopping), so none meets a pool closed behind it.
+ */
+function gatedExecutor (executor: SqlExecutor): SqlExecutor & { close (): Promise<void> } {
+  const inFlight = new Set<Promise<unknown>>()
+  let closed = false
+  return {
+    executeSql (text, values) {
+      if (closed) return new Promise(() => {})
+      const query = executor.executeSql(text, values)
+      inFlight.add(query)
+      const forget = () => { inFlight.delete(query) }
+      query.then(forget, forget)
+      return query
+    },
+    async close () {
+      closed = true
+      await Promise.allSettled([...inFlight])
+    }
+  }
+}
+
+/** pg-boss on the service's own connection (Postgres or the embedded database). */
+export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule: boolean }): Boss {
+  const db = gatedExecutor(dbh.executor)
+  const boss = new PgBoss({
+    db,
+    schema: 'pgboss',
+    supervise: opts.supervise,
+    schedule: opts.schedule,
+    migrate: true
+  })
+  // pg-boss 10's create_queue inserts the queue row, then alters tables: two processes creating one
+  // new queue at once (workers starting together) deadlock, and the loser would die at boot. It
+  // tries again; the queue then exists and the call does nothing.
+  const createQueue = boss.createQueue.bind(boss)
+  boss.createQueue = async (name: string, options?: Parameters<PgBoss['createQueue']>[1]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await createQueue(name, options)
+      } catch (err) {
+        if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.floor(Math.random() * 100)))
+      }
+    }
+  }
+  return Object.assign(boss, { releaseConnection: db.close })
+}
+
+/** pg-boss, and `releaseConnection()` to call after `stop()`, before the pool closes. */
+export type Boss = PgBoss & { releaseConnection (): Promise<void> }
+
