@@ -54,7 +54,8 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
   const { items, storage } = deps
   const requestId = input.request.id
   const collected = new Set(input.systems.filter((s) => s.status === 'collected').map((s) => s.connector))
-  const systems = overview(deps, collected, (await items.totals(requestId)).filter((t) => collected.has(t.connectorId)))
+  const reader = await readItems(items, requestId)
+  const systems = overview(deps, collected, reader.totals.filter((t) => collected.has(t.connectorId)))
   const missing = missingSystems(input.systems, (id) => deps.registry.get(id)?.displayName ?? id)
 
   const zip = new ZipArchive({ zlib: { level: 6 } })
@@ -75,7 +76,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
     const done: ManifestFile = { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: store ? 'stored' : 'deflated' }
     return done
   }
-  const attachmentsOf = (connector: string, stream: string) => attachmentLinks(items, requestId, connector, stream)
+  const attachmentsOf = (connector: string, stream: string) => attachmentLinks(reader.each(connector, stream, 'file'), connector, stream)
 
   try {
     for (const system of systems) {
@@ -84,7 +85,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
         if (s.records > 0) {
           const columns = new CsvColumns()
           const schema = new SchemaInferrer()
-          const records = () => recordsOf(items, requestId, system.id, s.name)
+          const records = () => recordsOf(reader.each(system.id, s.name, 'record'))
           entries.push(await add({ ...base, path: PATHS.records(system.id, s.name), kind: 'records', media_type: MEDIA_TYPES.records, records: s.records },
             ndjson(records(), (r) => { columns.add(r); schema.add(r) })))
           if (schema.records !== s.records) throw new Error('collected items changed while the archive was built')
@@ -165,14 +166,51 @@ function overview (deps: BuildDeps, collected: ReadonlySet<string>, totals: Stre
   })
 }
 
-async function * recordsOf (items: ItemsRepository, requestId: string, connector: string, stream: string): AsyncGenerator<Record<string, unknown>> {
-  for await (const row of items.each(requestId, connector, stream, 'record')) yield row.data ?? {}
+async function * recordsOf (rows: Iterable<CollectedItemRow> | AsyncIterable<CollectedItemRow>): AsyncGenerator<Record<string, unknown>> {
+  for await (const row of rows) yield row.data ?? {}
+}
+
+/** A request with at most this many items is read in one query and kept in memory while its archive is built. */
+const READ_AT_ONCE = 2_000
+
+/**
+ * The request's items by connector, stream and kind, and their totals. Each stream is read more
+ * than once (NDJSON then CSV; files for the zip, index.html and the manifest): a small request is
+ * read in one query (the common case, and ~30 queries fewer per archive); a larger one page by
+ * page, stream by stream, so memory stays bounded whatever the size.
+ */
+async function readItems (items: ItemsRepository, requestId: string): Promise<{
+  totals: StreamTotals[]
+  each (connector: string, stream: string, kind: 'record' | 'file'): Iterable<CollectedItemRow> | AsyncIterable<CollectedItemRow>
+}> {
+  const first = await items.page(requestId, { limit: READ_AT_ONCE + 1 })
+  if (first.length > READ_AT_ONCE) {
+    const totals = await items.totals(requestId)
+    const has = (c: string, s: string, k: string) => totals.some((t) => t.connectorId === c && t.stream === s && t.kind === k)
+    return { totals, each: (c, s, k) => has(c, s, k) ? items.each(requestId, c, s, k) : [] }
+  }
+  const groups = new Map<string, CollectedItemRow[]>()
+  const totals = new Map<string, StreamTotals>()
+  for (const row of first) {
+    const key = `${row.connectorId}\u0000${row.stream}\u0000${row.kind}`
+    let group = groups.get(key)
+    if (!group) groups.set(key, group = [])
+    group.push(row)
+    const total = totals.get(key)
+    if (!total) totals.set(key, { connectorId: row.connectorId, stream: row.stream, kind: row.kind as 'record' | 'file', count: 1, lastCollectedAt: row.collectedAt })
+    else {
+      total.count++
+      if (row.collectedAt > total.lastCollectedAt) total.lastCollectedAt = row.collectedAt
+    }
+  }
+  const order = (a: StreamTotals, b: StreamTotals) => a.connectorId.localeCompare(b.connectorId) || a.stream.localeCompare(b.stream) || a.kind.localeCompare(b.kind)
+  return { totals: [...totals.values()].sort(order), each: (c, s, k) => groups.get(`${c}\u0000${s}\u0000${k}`) ?? [] }
 }
 
 /** A stream's files in collection order, numbered from 1: the same paths each time they are read. */
-async function * attachmentLinks (items: ItemsRepository, requestId: string, connector: string, stream: string): AsyncGenerator<{ link: AttachmentLink, item: CollectedItemRow }> {
+async function * attachmentLinks (files: Iterable<CollectedItemRow> | AsyncIterable<CollectedItemRow>, connector: string, stream: string): AsyncGenerator<{ link: AttachmentLink, item: CollectedItemRow }> {
   let n = 0
-  for await (const item of items.each(requestId, connector, stream, 'file')) {
+  for await (const item of files) {
     const file = item.file!
     yield { item, link: { connector, stream, name: file.name, bytes: file.size, path: PATHS.attachment(connector, stream, ++n, file.name) } }
   }

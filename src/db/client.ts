@@ -73,7 +73,11 @@ export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
 const dialect = new PgDialect()
 
 function openPostgres (url: string, max: number): DbHandle {
-  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' } })
+  const counts = new Map<string, number>()
+  if (process.env.DSR_COUNT_QUERIES) {
+    process.on('SIGTERM', () => { const top = [...counts].sort((a, b) => b[1] - a[1]); console.error('QUERYCOUNT', JSON.stringify(top.slice(0, 60).map(([q, n]) => [n, q.replace(/\s+/g, ' ').slice(0, 140)]))); process.exit(0) })
+  }
+  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' }, ...(process.env.DSR_COUNT_QUERIES ? { debug: (_c: number, q: string) => { counts.set(q, (counts.get(q) ?? 0) + 1) } } : {}) })
   const db = drizzlePg(client, { schema }) as unknown as Db
   return {
     kind: 'postgres',

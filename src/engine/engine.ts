@@ -1,14 +1,15 @@
 import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { createRequestsRepository, liftRestrictionIn, recordEvent, transitionIn, type RequestRow } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository, liftRestrictionIn, recordEvent, transitionIn, type IntakeEvent, type NewRequestRow, type RequestRow } from '../db/repositories/requests-repository.js'
+import type { RequestStatus } from '../domain/lifecycle.js'
 import { createTasksRepository, type TaskRow } from '../db/repositories/tasks-repository.js'
 import { Errors } from '../errors.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { finalizeIfDone } from './finalize.js'
-import { canDo, planRequest, planTasks } from './planner.js'
+import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from './planner.js'
 import { ARCHIVE_QUEUE, createBoss, enqueue, taskJob, taskQueue, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TaskJob, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
@@ -114,6 +115,33 @@ export function createEngine (deps: {
       if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
       await boss.releaseConnection()
       started = false
+    },
+
+    /**
+     * A request whose identity was verified at intake, stored in one transaction with everything
+     * that follows from it: the row (in_progress, or ready when no connector can serve it), its
+     * audit events (created, verified, planned, started), its tasks and their jobs. Null when the
+     * idempotency key was used before (nothing written). The tasks are returned as stored.
+     */
+    async createVerified (row: NewRequestRow, actor: string, method: string): Promise<{ status: RequestStatus, tasks: TaskRow[] } | null> {
+      const at = row.createdAt
+      const planned: TaskRow[] = planFor(registry, row.type).flatMap(({ action, connectors }) => connectors.map((c) => ({
+        id: randomUUID(), requestId: row.id, connectorId: c.id, action, status: 'pending' as const, attempts: 0, maxAttempts: c.maxAttempts,
+        nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, result: null, lastErrorCode: null, lastErrorMessage: null,
+        skipReason: null, startedAt: null, finishedAt: null, createdAt: at, updatedAt: at
+      })))
+      const status: RequestStatus = planned.length > 0 ? 'in_progress' : 'ready'
+      const events: IntakeEvent[] = [
+        { action: 'created', to: 'received' },
+        { action: 'transition', from: 'received', to: 'ready', reason: `identity verified (${method})`, details: { method } },
+        { action: 'planned', details: plannedDetails(row.type, planned) },
+        ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
+      ]
+      return dbh.transaction(async (tx) => {
+        if (!await requests.insertPlanned(tx, { ...row, status }, actor, events, planned)) return null
+        await enqueue(tx, boss, planned.map((task) => taskJob(task, registry.get(task.connectorId)!.timeoutMs)))
+        return { status, tasks: planned }
+      })
     },
 
     /** Identity verified: the request becomes ready and its tasks are planned, atomically. */

@@ -3,6 +3,7 @@ import { queueArchiveBuild } from '../archive/rebuild.js'
 import { recordTombstones } from '../backups/tombstones.js'
 import { transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { TaskStatus } from '../db/schema.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import type { Boss } from '../jobs/queue.js'
 
@@ -16,8 +17,12 @@ import type { Boss } from '../jobs/queue.js'
  * which systems were not searched. When a retried task closes the request again, the archive is
  * rebuilt and the earlier one, with its links, superseded (see queueArchiveBuild).
  */
-export async function finalizeIfDone (tx: TxHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss): Promise<RequestStatus | null> {
-  const counts = await tasks.statusCounts(tx, requestId)
+export async function finalizeIfDone (
+  tx: TxHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss,
+  /** The request's task counts, when the caller has them from this transaction. */
+  known?: Map<TaskStatus, number>
+): Promise<RequestStatus | null> {
+  const counts = known ?? await tasks.statusCounts(tx, requestId)
   const n = (s: string) => counts.get(s as never) ?? 0
   const open = n('pending') + n('running') + n('retry_wait') + n('waiting')
   if (open > 0 || counts.size === 0) return null

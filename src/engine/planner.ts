@@ -46,21 +46,33 @@ export async function planRequest (tx: TxHandle, request: RequestRow, deps: {
   boss: Boss
   actor: string
 }): Promise<TaskRow[]> {
-  const actions = ACTIONS_FOR_TYPE[request.type]
   const planned: TaskRow[] = []
-  for (const action of actions) {
-    const capable = [...deps.registry.values()].filter((c) => canDo(c, action))
-    planned.push(...await planTasks(tx, request.id, action, capable.map((c) => c.id), deps))
+  for (const { action, connectors } of planFor(deps.registry, request.type)) {
+    planned.push(...await planTasks(tx, request.id, action, connectors.map((c) => c.id), deps))
   }
-  await recordEvent(tx, request.id, deps.actor, 'planned', null, {
+  await recordEvent(tx, request.id, deps.actor, 'planned', null, plannedDetails(request.type, planned))
+  if (planned.length > 0) await transitionIn(tx, request.id, 'in_progress', deps.actor, startedReason(planned.length))
+  return planned
+}
+
+/** Per action a request of `type` needs, the connectors able to carry it out. */
+export function planFor (registry: ConnectorRegistry, type: RequestType): Array<{ action: Capability, connectors: ConnectorInstance[] }> {
+  return ACTIONS_FOR_TYPE[type].map((action) => ({ action, connectors: [...registry.values()].filter((c) => canDo(c, action)) }))
+}
+
+/** The `planned` audit event's details. */
+export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<TaskRow, 'connectorId' | 'action'>>): Record<string, unknown> {
+  const actions = ACTIONS_FOR_TYPE[type]
+  return {
     ...(actions.length === 1 ? { action: actions[0] } : {}),
     actions,
     connectors: [...new Set(planned.map((t) => t.connectorId))],
     tasks: planned.map((t) => ({ connector: t.connectorId, action: t.action }))
-  })
-  if (planned.length > 0) await transitionIn(tx, request.id, 'in_progress', deps.actor, `${planned.length} task(s) planned`)
-  return planned
+  }
 }
+
+/** The reason on the transition to in_progress. */
+export const startedReason = (tasks: number) => `${tasks} task(s) planned`
 
 /** One `action` task per connector (configured ones), each with its job, in the caller's transaction. */
 export async function planTasks (tx: TxHandle, requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {

@@ -184,19 +184,23 @@ export function createTaskRunner (deps: {
   /** Records the task's outcome (with the last collected items) only while this worker holds its lease, and may close the request. */
   async function finish (task: TaskRow, next: TaskRelease, lastItems: NewCollectedItem[] = []) {
     await deps.dbh.transaction(async (tx) => {
-      await tasks.lockRequest(tx, task.requestId)
-      if (!await tasks.release(tx, task, options.worker, next)) return
+      await tasks.lockRequestOnly(tx, task.requestId)
+      const counts = await tasks.finishRun(tx, task, options.worker, next, {
+        action: `task_${next.status}`,
+        reason: next.errorMessage ?? null,
+        details: {
+          task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
+          ...(next.errorCode ? { error_code: next.errorCode } : {}),
+          ...(next.result ? { result: next.result } : {})
+        }
+      })
+      if (!counts) return // the lease was lost: another worker owns the task now
       if (lastItems.length > 0) await tasks.insertItems(tx, lastItems)
       // A restriction is placed once a system has marked the person's data: recorded with the task's outcome.
       if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
         await markRestrictionPlaced(tx, task.requestId)
       }
-      await recordEvent(tx, task.requestId, 'engine', `task_${next.status}`, next.errorMessage ?? null, {
-        task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
-        ...(next.errorCode ? { error_code: next.errorCode } : {}),
-        ...(next.result ? { result: next.result } : {})
-      })
-      await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss)
+      await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss, counts)
     })
   }
 }

@@ -57,11 +57,26 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
   const running = new Set<Promise<void>>()
   let stopping = false
   let slotFreed: (() => void) | null = null
+  // Jobs done here, completed together: one statement for all that finished in the same turn.
+  let done: string[] = []
+  let flushing: Promise<void> | null = null
+
+  function flushCompleted (): Promise<void> {
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const ids = done
+      done = []
+      flushing = null
+      // A job left active (the process died first) expires and is fetched again; its handler is idempotent.
+      await boss.complete(opts.queue, ids).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'could not complete jobs'))
+    })
+    return flushing
+  }
 
   async function runOne (job: FetchedJob<T>): Promise<void> {
     try {
       await opts.handler(job)
-      await boss.complete(opts.queue, job.id)
+      done.push(job.id)
+      void flushCompleted()
     } catch (err) {
       const code = (err as { code?: unknown }).code
       await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })
@@ -114,6 +129,8 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
         new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })
       ])
       clearTimeout(timer)
+      if (done.length > 0) await flushCompleted()
+      else if (flushing) await flushing
     }
   }
 }

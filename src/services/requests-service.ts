@@ -25,7 +25,7 @@ export function createRequestsService (deps: {
   repo: RequestsRepository
   tasks: TasksRepository
   items: ReturnType<typeof createItemsRepository>
-  engine: Pick<Engine, 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
+  engine: Pick<Engine, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
@@ -73,7 +73,9 @@ export function createRequestsService (deps: {
         updatedAt: at
       }
       let result: CreateResult
-      if (await repo.insert(row, principal.name)) {
+      // Verified by the caller (a logged-in account, say): stored, planned and queued in one transaction.
+      const verified = input.verification ? await deps.engine.createVerified(row, principal.name, input.verification.method) : null
+      if (verified || (!input.verification && await repo.insert(row, principal.name))) {
         // One object literal, not `{ ...row, <13 more fields> }`: adding that many properties after
         // a spread drops V8 into dictionary mode, which made building and reading this row the
         // dearest JS on the intake path (the profile put it above the deadline computation).
@@ -81,7 +83,7 @@ export function createRequestsService (deps: {
           id: row.id,
           seq: 0,
           type: row.type,
-          status: row.status,
+          status: verified?.status ?? row.status,
           heldFrom: null,
           regime: row.regime,
           jurisdiction: row.jurisdiction,
@@ -114,15 +116,17 @@ export function createRequestsService (deps: {
           createdAt: row.createdAt,
           updatedAt: row.updatedAt
         }
-        result = { request: { ...toResource(stored), tasks: [], archive: null }, replayed: false }
+        const tasks = (verified?.tasks ?? []).slice().sort((a, b) => a.connectorId.localeCompare(b.connectorId) || a.action.localeCompare(b.action))
+        result = { request: { ...toResource(stored), tasks: tasks.map(toTaskResource), archive: null }, replayed: false }
+        return result
       } else {
         // The key was used before by this client: same body → same request; otherwise refuse.
         const existing = await repo.findByIdempotencyKey(principal.name, idempotencyKey!)
         if (!existing || existing.requestHash !== row.requestHash) throw new Errors.IdempotencyKeyReused()
         result = { request: await this.get(existing.id), replayed: true }
       }
-      // A caller that already verified the person (a logged-in account, say) starts fulfilment at
-      // once. Checked on replays too, so a retry after a crash between the two steps finishes the job.
+      // A replayed verified request that is still waiting for verification (stored unverified, then
+      // the call was retried with verification) starts fulfilment now.
       if (input.verification && result.request.status === 'received') {
         await deps.engine.verify(result.request.id, principal.name, input.verification.method)
         return { ...result, request: await this.get(result.request.id) }

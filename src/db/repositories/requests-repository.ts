@@ -73,6 +73,17 @@ export type TransitionResult =
 
 const jsonText = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
 
+/** $1…$22 of INSERT_REQUEST and INSERT_PLANNED. */
+function requestParams (row: NewRequestRow): unknown[] {
+  return [
+    row.id, row.type, row.status, row.regime, row.jurisdiction ?? null,
+    jsonText(row.subject), jsonText(row.requester), row.channel, row.callbackUrl ?? null, jsonText(row.changes), row.notes ?? null,
+    row.timeZone, row.receivedAt.toISOString(), row.dueAt.toISOString(),
+    row.acknowledgeBy?.toISOString() ?? null, row.extendedDueAt?.toISOString() ?? null, row.deadlineRule,
+    row.createdBy, row.idempotencyKey ?? null, row.requestHash ?? null, row.createdAt.toISOString(), row.updatedAt.toISOString()
+  ]
+}
+
 /**
  * Intake in one statement: the request row and its `created` audit event, atomically, in a single
  * round trip. Its text never changes, so it runs as a prepared statement. An idempotency key the
@@ -97,6 +108,40 @@ const INSERT_REQUEST = `
   )
   select id from r`
 
+/**
+ * A request verified at intake, stored already planned (see insertPlanned): the row, its audit
+ * events in the order given, and its tasks, in one statement; nothing when the idempotency key
+ * was used before.
+ */
+const INSERT_PLANNED = `
+  with r as (
+    insert into requests (
+      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
+      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
+      created_by, idempotency_key, request_hash, created_at, updated_at
+    ) values (
+      $1::uuid, $2::request_type, $3::request_status, $4::regime, $5::text, $6::jsonb, $7::jsonb, $8::channel,
+      $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
+      $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz
+    )
+    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+    returning id, created_at
+  ), e as (
+    insert into request_events (request_id, at, actor, action, from_status, to_status, reason, details)
+    select r.id, r.created_at, $23::text, x.e->>'action', (x.e->>'from')::request_status, (x.e->>'to')::request_status,
+      x.e->>'reason', x.e->'details'
+    from r, jsonb_array_elements($24::jsonb) with ordinality as x(e, i)
+    order by x.i
+  ), t as (
+    insert into tasks (id, request_id, connector_id, action, max_attempts, created_at, updated_at)
+    select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'max_attempts')::int, r.created_at, r.created_at
+    from r, jsonb_array_elements($25::jsonb) as x(t)
+  )
+  select id from r`
+
+/** An audit event written with a new request (insertPlanned). */
+export interface IntakeEvent { action: string, from?: RequestStatus, to?: RequestStatus, reason?: string | null, details?: Record<string, unknown> | null }
+
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
 
@@ -106,15 +151,24 @@ export function createRequestsRepository (dbh: DbHandle) {
      * With an idempotency key already used by the same client, nothing is written and false is returned.
      */
     async insert (row: NewRequestRow, actor: string): Promise<boolean> {
-      const inserted = await dbh.prepared<{ id: string }>(INSERT_REQUEST, [
-        row.id, row.type, row.status, row.regime, row.jurisdiction ?? null,
-        jsonText(row.subject), jsonText(row.requester), row.channel, row.callbackUrl ?? null, jsonText(row.changes), row.notes ?? null,
-        row.timeZone, row.receivedAt.toISOString(), row.dueAt.toISOString(),
-        row.acknowledgeBy?.toISOString() ?? null, row.extendedDueAt?.toISOString() ?? null, row.deadlineRule,
-        row.createdBy, row.idempotencyKey ?? null, row.requestHash ?? null, row.createdAt.toISOString(), row.updatedAt.toISOString(),
-        actor
-      ])
+      const inserted = await dbh.prepared<{ id: string }>(INSERT_REQUEST, [...requestParams(row), actor])
       return inserted.length === 1
+    },
+
+    /**
+     * Stores a request whose identity was verified at intake with its plan, in the caller's
+     * transaction and one statement: the row (status as planned), `events` in order, and `tasks`.
+     * False, with nothing written, when the idempotency key was used before by the same client.
+     */
+    async insertPlanned (tx: TxHandle, row: NewRequestRow, actor: string, events: IntakeEvent[],
+      tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>): Promise<boolean> {
+      const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
+        ...requestParams(row),
+        actor,
+        JSON.stringify(events.map((e) => ({ action: e.action, from: e.from ?? null, to: e.to ?? null, reason: e.reason ?? null, details: e.details ?? null }))),
+        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, max_attempts: t.maxAttempts })))
+      ])
+      return rows.length === 1
     },
 
     async findById (id: string): Promise<RequestRow | null> {

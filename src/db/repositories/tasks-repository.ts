@@ -104,6 +104,39 @@ export function createTasksRepository (dbh: DbHandle) {
     },
 
     /**
+     * Ends a run with the task's outcome, in the caller's transaction (which holds the request's
+     * lock): one statement releases the task (only if `worker` still holds its lease), closes the
+     * run record, appends the audit event, and counts the request's tasks as they now stand.
+     * Null when the lease was lost, in which case nothing is written.
+     */
+    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: { action: string, reason: string | null, details: Record<string, unknown> }): Promise<Map<TaskStatus, number> | null> {
+      const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
+      const rows = await tx.rows<{ mine: boolean, status: TaskStatus, n: number }>(sql`
+        with released as (
+          update tasks set status = ${next.status},
+            result = case when ${next.result !== undefined} then ${next.result === undefined ? null : JSON.stringify(next.result)}::jsonb else result end,
+            last_error_code = ${next.errorCode ?? null}, last_error_message = ${next.errorMessage ?? null},
+            next_attempt_at = ${next.nextAttemptAt?.toISOString() ?? null}::timestamptz, lease_owner = null, lease_expires_at = null,
+            finished_at = case when ${terminal} then now() else finished_at end, updated_at = now()
+          where id = ${task.id} and lease_owner = ${worker} and status = 'running'
+          returning request_id, status
+        ), run as (
+          update task_runs set ended_at = now(), outcome = ${next.outcome}
+          where task_id = ${task.id} and worker = ${worker} and ended_at is null and exists (select 1 from released)
+        ), event as (
+          insert into request_events (request_id, actor, action, reason, details)
+          select request_id, 'engine', ${event.action}, ${event.reason}, ${JSON.stringify(event.details)}::jsonb from released
+        )
+        select true as mine, status, 1 as n from released
+        union all
+        select false, status, count(*)::int from tasks where request_id = ${task.requestId} and id <> ${task.id} group by status`)
+      if (!rows.some((r) => r.mine)) return null
+      const counts = new Map<TaskStatus, number>()
+      for (const r of rows) counts.set(r.status, (counts.get(r.status) ?? 0) + Number(r.n))
+      return counts
+    },
+
+    /**
      * Returns tasks whose worker vanished to pending; the caller re-enqueues them. A worker can vanish
      * holding a lease (running, lease expired), or after taking the task's job from the queue but
      * before claiming it: the task is then pending (or due in retry_wait) with no job left to run it
@@ -179,6 +212,11 @@ export function createTasksRepository (dbh: DbHandle) {
           and exists (select 1 from jsonb_array_elements(coalesce(result->'outcomes', '[]'::jsonb)) o where o->>'status' = 'restricted')
         order by connector_id`)
       return rows.map((r) => r.connector_id)
+    },
+
+    /** Locks the request's row for the caller's transaction; false when there is no such request. */
+    async lockRequestOnly (tx: TxHandle, requestId: string): Promise<boolean> {
+      return (await tx.rows(sql`select 1 from requests where id = ${requestId} for update`)).length === 1
     },
 
     async lockRequest (tx: TxHandle, requestId: string) {
