@@ -70,9 +70,21 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
 
   const entries: ManifestFile[] = []
   const attachments = { count: 0, bytes: 0 }
-  const add = async (file: Omit<ManifestFile, 'bytes' | 'sha256' | 'compression'>, source: Chunks, store = false) => {
+  /** Adds a generated file, or an attachment (`store` says whether its type is already compressed). */
+  const add = async (file: Omit<ManifestFile, 'bytes' | 'sha256' | 'compression'>, source: Chunks, attachmentStored?: boolean) => {
+    const store = attachmentStored ?? false
     const m = measure()
-    await appendEntry(zip, hashed(source, m), { name: file.path, date: input.generatedAt, store })
+    // Generated files (records, schemas, tables, documents) that turn out small are stored whole:
+    // deflating a file this small saves a few hundred bytes at most, and costs a compression stream
+    // of its own (set up, run on the thread pool, torn down). Attachments keep the per-type rule.
+    const { small, rest } = attachmentStored !== undefined ? { rest: source } : await smallContent(source)
+    if (small) {
+      m.hash.update(small)
+      m.bytes = small.length
+      await appendEntry(zip, small, { name: file.path, date: input.generatedAt, store: true })
+      return { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: 'stored' } satisfies ManifestFile
+    }
+    await appendEntry(zip, hashed(rest, m), { name: file.path, date: input.generatedAt, store })
     const done: ManifestFile = { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: store ? 'stored' : 'deflated' }
     return done
   }
@@ -168,6 +180,34 @@ function overview (deps: BuildDeps, collected: ReadonlySet<string>, totals: Stre
 
 async function * recordsOf (rows: Iterable<CollectedItemRow> | AsyncIterable<CollectedItemRow>): AsyncGenerator<Record<string, unknown>> {
   for await (const row of rows) yield row.data ?? {}
+}
+
+/** Files up to this size are stored in the zip as they are, not deflated. */
+const SMALL_FILE_BYTES = 1024
+
+/**
+ * Reads `source` ahead up to SMALL_FILE_BYTES: the whole content when it ends within that (`small`),
+ * otherwise the chunks read so far followed by the rest (`rest`), to be streamed.
+ */
+async function smallContent (source: Chunks): Promise<{ small: Buffer, rest?: undefined } | { small?: undefined, rest: Chunks }> {
+  const it = (Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()) as AsyncIterator<Buffer | string> | Iterator<Buffer | string>
+  const head: Buffer[] = []
+  let size = 0
+  for (;;) {
+    const next = await it.next()
+    if (next.done) return { small: Buffer.concat(head, size) }
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
+    head.push(chunk)
+    size += chunk.length
+    if (size > SMALL_FILE_BYTES) {
+      return {
+        rest: (async function * () {
+          yield * head
+          for (let n = await it.next(); !n.done; n = await it.next()) yield n.value
+        })()
+      }
+    }
+  }
 }
 
 /** A request with at most this many items is read in one query and kept in memory while its archive is built. */

@@ -50,21 +50,23 @@ export async function * ndjson (records: AsyncIterable<Record<string, unknown>>,
  * pipes every appended stream at once and does not pass a source's error on; waiting entry by
  * entry keeps one source open at a time and surfaces its failure.
  */
-export function appendEntry (zip: ZipArchive, source: Readable, data: ZipEntryData): Promise<void> {
+export function appendEntry (zip: ZipArchive, source: Readable | Buffer, data: ZipEntryData): Promise<void> {
   return new Promise((resolve, reject) => {
     const onEntry = (entry: { name: string }) => { if (entry.name === data.name) settle() }
     const onError = (err: Error) => settle(err)
     const settle = (err?: Error) => {
       zip.off('entry', onEntry)
       zip.off('error', onError)
-      source.off('error', onError)
+      if (!Buffer.isBuffer(source)) source.off('error', onError)
       if (err) reject(err)
       else resolve()
     }
     zip.on('entry', onEntry)
     zip.once('error', onError)
-    source.once('error', onError)
-    source.on('error', () => {}) // reported above; later errors (after an abort) must not go unhandled
+    if (!Buffer.isBuffer(source)) {
+      source.once('error', onError)
+      source.on('error', () => {}) // reported above; later errors (after an abort) must not go unhandled
+    }
     zip.append(source, data)
   })
 }

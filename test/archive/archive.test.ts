@@ -116,8 +116,14 @@ t.test('attachments: streamed as stored, safe names, compression per type', asyn
   t.equal(entries.get('files/crm/documents/2-contract 2024_final.pdf')!.compressionMethod, STORED, 'PDF stored')
   t.equal(entries.get('files/crm/documents/3-notes.txt')!.compressionMethod, DEFLATED, 'text deflated')
   t.ok(entries.get('files/crm/documents/3-notes.txt')!.compressedSize < NOTES.length, 'and actually smaller')
-  for (const path of ['data/crm/contacts.ndjson', 'data/crm/contacts.csv', 'schemas/crm/contacts.schema.json', 'index.html', 'README.txt', 'manifest.json']) {
-    t.equal(entries.get(path)!.compressionMethod, DEFLATED, `${path} deflated`)
+  // Generated files: deflated, except those of 1 KiB or less, which are stored whole.
+  const generated = [...entries.values()].filter((e) => !e.name.startsWith('files/'))
+  for (const e of generated) {
+    t.equal(e.compressionMethod, e.data.length <= 1024 ? STORED : DEFLATED, `${e.name} (${e.data.length} bytes) ${e.data.length <= 1024 ? 'stored' : 'deflated'}`)
+  }
+  t.ok(generated.some((e) => e.data.length <= 1024) && generated.some((e) => e.data.length > 1024), 'both kinds are in this archive')
+  for (const f of manifest.files.filter((f) => f.kind !== 'attachment')) {
+    t.equal(f.compression, entries.get(f.path)!.compressionMethod === STORED ? 'stored' : 'deflated', `the manifest says how ${f.path} is kept`)
   }
   const attachments = manifest.files.filter((f) => f.kind === 'attachment')
   t.equal(attachments.length, 3, 'the three files of Ada, not Grace\'s')
