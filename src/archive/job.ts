@@ -37,7 +37,7 @@ export function createArchiveJob (deps: {
   const expiry = (from: Date) => new Date(from.getTime() + deps.retentionDays * DAY_MS)
 
   return async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
-    const request = await requests.findById(requestId)
+    const [request, requestTasks] = await Promise.all([requests.findById(requestId), tasks.forRequest(requestId)])
     if (!request) return
     const claim = await archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id))
     if (!claim) return
@@ -46,28 +46,26 @@ export function createArchiveJob (deps: {
     const log = deps.log.child({ component: 'archive', requestId, archiveId: claim.id, attempt: attempt.retryCount + 1 })
     const started = Date.now()
     try {
-      const systems = systemsOf((await tasks.forRequest(requestId)).filter((t) => t.action === 'collect'))
+      const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
       const built = await buildArchive({ items, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, {
         archiveId: claim.id, storageKey, request, systems, generatedAt: new Date()
       })
       const readyAt = new Date()
-      const kept = await dbh.transaction(async (tx) => {
-        const marked = await archives.markReady(tx, claim.id, {
-          size: built.size,
-          sha256: built.sha256,
-          manifest: built.manifest as unknown as Record<string, unknown>,
-          encryption: built.encryption,
-          readyAt,
-          expiresAt: expiry(readyAt)
-        })
-        if (marked) {
-          await recordEvent(tx, requestId, 'engine', 'archive_ready', null, {
-            archive_id: claim.id, bytes: built.size, files: built.manifest.files, records: built.manifest.records, encrypted: built.encryption !== null,
-            complete: built.manifest.completeness.complete,
-            missing: built.manifest.completeness.systems.filter((s) => s.status !== 'collected').map((s) => s.connector)
-          })
+      const kept = await archives.markReadyWithEvent(claim.id, {
+        size: built.size,
+        sha256: built.sha256,
+        manifest: built.manifest as unknown as Record<string, unknown>,
+        encryption: built.encryption,
+        readyAt,
+        expiresAt: expiry(readyAt)
+      }, {
+        requestId,
+        actor: 'engine',
+        details: {
+          archive_id: claim.id, bytes: built.size, files: built.manifest.files, records: built.manifest.records, encrypted: built.encryption !== null,
+          complete: built.manifest.completeness.complete,
+          missing: built.manifest.completeness.systems.filter((s) => s.status !== 'collected').map((s) => s.connector)
         }
-        return marked
       })
       if (!kept) await storage.delete(storageKey) // a newer attempt owns the row now
       log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files }, kept ? 'archive ready' : 'archive superseded')

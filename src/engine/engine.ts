@@ -137,11 +137,21 @@ export function createEngine (deps: {
         { action: 'planned', details: plannedDetails(row.type, planned) },
         ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
       ]
-      return dbh.transaction(async (tx) => {
-        if (!await requests.insertPlanned(tx, { ...row, status }, actor, events, planned)) return null
-        await enqueue(tx, boss, planned.map((task) => taskJob(task, registry.get(task.connectorId)!.timeoutMs)))
-        return { status, tasks: planned }
-      })
+      const keyUsedBefore = Symbol('idempotency key used before')
+      try {
+        return await dbh.transaction(async (tx) => {
+          // Sent together; when the key was used before nothing is stored, and the jobs roll back.
+          const [inserted] = await Promise.all([
+            requests.insertPlanned(tx, { ...row, status }, actor, events, planned),
+            enqueue(tx, boss, planned.map((task) => taskJob(task, registry.get(task.connectorId)!.timeoutMs)))
+          ])
+          if (!inserted) throw keyUsedBefore
+          return { status, tasks: planned }
+        })
+      } catch (err) {
+        if (err === keyUsedBefore) return null
+        throw err
+      }
     },
 
     /** Identity verified: the request becomes ready and its tasks are planned, atomically. */

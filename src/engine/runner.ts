@@ -184,8 +184,8 @@ export function createTaskRunner (deps: {
   /** Records the task's outcome (with the last collected items) only while this worker holds its lease, and may close the request. */
   async function finish (task: TaskRow, next: TaskRelease, lastItems: NewCollectedItem[] = []) {
     await deps.dbh.transaction(async (tx) => {
-      await tasks.lockRequestOnly(tx, task.requestId)
-      const counts = await tasks.finishRun(tx, task, options.worker, next, {
+      // Sent together: the lock is taken first, and the statement behind it sees the request's tasks as they stand once it is.
+      const [, counts] = await Promise.all([tasks.lockRequestOnly(tx, task.requestId), tasks.finishRun(tx, task, options.worker, next, {
         action: `task_${next.status}`,
         reason: next.errorMessage ?? null,
         details: {
@@ -193,9 +193,8 @@ export function createTaskRunner (deps: {
           ...(next.errorCode ? { error_code: next.errorCode } : {}),
           ...(next.result ? { result: next.result } : {})
         }
-      })
+      }, lastItems)])
       if (!counts) return // the lease was lost: another worker owns the task now
-      if (lastItems.length > 0) await tasks.insertItems(tx, lastItems)
       // A restriction is placed once a system has marked the person's data: recorded with the task's outcome.
       if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
         await markRestrictionPlaced(tx, task.requestId)

@@ -22,7 +22,7 @@ export const WAKE_CHANNEL = 'dsr_jobs'
  *
  *  1. HTTP attempts inside one connector call (connectors/http/request.ts): 5 for 5xx and network
  *     errors, and a separate 12 for 429s, which ask the client to slow down and are not faults.
- *  2. Task attempts (`maxAttempts`, per connector, 5 by default; transfers: TRANSFER_MAX_ATTEMPTS):
+ *  2. Task attempts (`maxAttempts`, per connector, 6 by default; transfers: TRANSFER_MAX_ATTEMPTS, 5):
  *     a retryable failure of a whole call is tried again with exponential backoff and jitter
  *     (TASK_RETRY_BASE_MS … TASK_RETRY_MAX_MS, or the system's Retry-After). These are ours: each
  *     is recorded as a run, and the task row says when the next is due.
@@ -30,7 +30,7 @@ export const WAKE_CHANNEL = 'dsr_jobs'
  *     handler throws before it could record anything (the database went away, the process broke).
  *     A task handler that records its outcome never throws, so these never multiply layer 2.
  *
- * So one HTTP request is sent at most 5 × 5 = 25 times for faults (plus rate-limited waits) before
+ * So one HTTP request is sent at most 5 × 6 = 30 times for faults (plus rate-limited waits) before
  * the task fails and a person decides. Archive builds have no attempts of their own: pg-boss
  * retries them (ARCHIVE_RETRY_LIMIT), and the last failure marks the archive failed.
  */
@@ -83,12 +83,13 @@ function leasedJob (name: string, data: object, maxMs: number, startAfter?: Date
  */
 export async function enqueue (tx: TxHandle, boss: Boss, jobs: readonly JobInsert[]): Promise<void> {
   if (jobs.length === 0) return
-  await boss.insert(jobs as JobInsert[], { db: tx.executor } as PgBoss.InsertOptions)
   const now = Date.now()
   const due = [...new Set(jobs.filter((j) => !j.startAfter || Date.parse(j.startAfter) <= now).map((j) => j.name))]
-  if (due.length > 0) {
-    await tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [due.join(',')])
-  }
+  // Both statements are sent together; the notification is delivered at commit either way.
+  await Promise.all([
+    boss.insert(jobs as JobInsert[], { db: tx.executor } as PgBoss.InsertOptions),
+    due.length > 0 ? tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [due.join(',')]) : null
+  ])
 }
 
 /**

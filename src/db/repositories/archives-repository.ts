@@ -29,8 +29,11 @@ export function createArchivesRepository (dbh: DbHandle) {
      */
     async claimBuild (requestId: string, storageKey: (archiveId: string) => string): Promise<BuildClaim | null> {
       return dbh.transaction(async (tx) => {
-        await createPendingArchive(tx, requestId)
-        const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
+        // Sent together: the row exists (made if missing), then it is locked.
+        const [, [row]] = await Promise.all([
+          createPendingArchive(tx, requestId),
+          tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
+        ])
         if (!row || row.status === 'ready' || row.status === 'expired') return null
         const id = randomUUID()
         await tx.db.update(archives).set({
@@ -41,10 +44,24 @@ export function createArchivesRepository (dbh: DbHandle) {
       })
     },
 
-    /** Marks this attempt's archive ready; false when a newer attempt took the row over meanwhile. */
-    async markReady (tx: TxHandle, id: string, done: Pick<ArchiveRow, 'size' | 'sha256' | 'manifest' | 'encryption' | 'readyAt' | 'expiresAt'>): Promise<boolean> {
-      const rows = await tx.db.update(archives).set({ ...done, status: 'ready', errorCode: null })
-        .where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
+    /**
+     * Marks this attempt's archive ready and appends the request's `archive_ready` event, in one
+     * statement; false (and no event) when a newer attempt took the row over meanwhile.
+     */
+    async markReadyWithEvent (id: string, done: Pick<ArchiveRow, 'size' | 'sha256' | 'manifest' | 'encryption' | 'readyAt' | 'expiresAt'>,
+      event: { requestId: string, actor: string, details: Record<string, unknown> }): Promise<boolean> {
+      const rows = await dbh.rows<{ id: string }>(sql`
+        with marked as (
+          update archives set status = 'ready', error_code = null, size = ${done.size}, sha256 = ${done.sha256},
+            manifest = ${JSON.stringify(done.manifest)}::jsonb, encryption = ${done.encryption === null ? null : JSON.stringify(done.encryption)}::jsonb,
+            ready_at = ${done.readyAt?.toISOString() ?? null}::timestamptz, expires_at = ${done.expiresAt?.toISOString() ?? null}::timestamptz
+          where id = ${id} and status = 'building'
+          returning id
+        ), event as (
+          insert into request_events (request_id, actor, action, details)
+          select ${event.requestId}, ${event.actor}, 'archive_ready', ${JSON.stringify(event.details)}::jsonb from marked
+        )
+        select id from marked`)
       return rows.length === 1
     },
 

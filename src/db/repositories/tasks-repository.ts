@@ -106,10 +106,10 @@ export function createTasksRepository (dbh: DbHandle) {
     /**
      * Ends a run with the task's outcome, in the caller's transaction (which holds the request's
      * lock): one statement releases the task (only if `worker` still holds its lease), closes the
-     * run record, appends the audit event, and counts the request's tasks as they now stand.
-     * Null when the lease was lost, in which case nothing is written.
+     * run record, appends the audit event, stores the last collected items, and counts the
+     * request's tasks as they now stand. Null when the lease was lost: nothing is written.
      */
-    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: { action: string, reason: string | null, details: Record<string, unknown> }): Promise<Map<TaskStatus, number> | null> {
+    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: { action: string, reason: string | null, details: Record<string, unknown> }, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
       const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
       const rows = await tx.rows<{ mine: boolean, status: TaskStatus, n: number }>(sql`
         with released as (
@@ -126,6 +126,12 @@ export function createTasksRepository (dbh: DbHandle) {
         ), event as (
           insert into request_events (request_id, actor, action, reason, details)
           select request_id, 'engine', ${event.action}, ${event.reason}, ${JSON.stringify(event.details)}::jsonb from released
+        ), items as (
+          insert into collected_items (request_id, task_id, connector_id, stream, item_key, kind, data, file)
+          select i.request_id, i.task_id, i.connector_id, i.stream, i.item_key, i.kind, i.data, i.file
+          from jsonb_to_recordset(${items.length > 0 ? JSON.stringify(items.map(itemRecord)) : '[]'}::jsonb)
+            as i(request_id uuid, task_id uuid, connector_id text, stream text, item_key text, kind text, data jsonb, file jsonb)
+          where exists (select 1 from released)
         )
         select true as mine, status, 1 as n from released
         union all
@@ -252,12 +258,7 @@ export function createTasksRepository (dbh: DbHandle) {
         await tx.db.insert(collectedItems).values(items)
         return true
       })
-    },
-
-    /** Stores items in the caller's transaction, which has checked the lease (release). */
-    async insertItems (tx: TxHandle, items: NewCollectedItem[]): Promise<void> {
-      if (items.length > 0) await tx.db.insert(collectedItems).values(items)
-    },
+    }
   }
 }
 
@@ -271,6 +272,11 @@ export interface ClaimedTask {
   connectorDown: boolean
   /** An earlier run (maybe before an operator's retry) may have stored items. */
   ranBefore: boolean
+}
+
+/** An item as finishRun's jsonb_to_recordset reads it. */
+function itemRecord (i: NewCollectedItem) {
+  return { request_id: i.requestId, task_id: i.taskId, connector_id: i.connectorId, stream: i.stream, item_key: i.itemKey, kind: i.kind ?? 'record', data: i.data ?? null, file: i.file ?? null }
 }
 
 /** A raw `tasks` row (snake_case, types as db/pg-types.ts gives them) as drizzle would return it. */
