@@ -89,8 +89,8 @@ function requestParams (row: NewRequestRow): unknown[] {
  * round trip. Its text never changes, so it runs as a prepared statement. An idempotency key the
  * client already used makes it insert nothing and return no row.
  */
-const INSERT_REQUEST = `
-  with r as (
+/** A new request's row ($1…$22, see requestParams); nothing when the client used the idempotency key before. */
+const REQUEST_ROW = `
     insert into requests (
       id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
       time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
@@ -100,7 +100,10 @@ const INSERT_REQUEST = `
       $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
       $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz
     )
-    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing`
+
+const INSERT_REQUEST = `
+  with r as (${REQUEST_ROW}
     returning id, status, created_at
   ), e as (
     insert into request_events (request_id, at, actor, action, to_status)
@@ -114,17 +117,7 @@ const INSERT_REQUEST = `
  * was used before.
  */
 const INSERT_PLANNED = `
-  with r as (
-    insert into requests (
-      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
-      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at
-    ) values (
-      $1::uuid, $2::request_type, $3::request_status, $4::regime, $5::text, $6::jsonb, $7::jsonb, $8::channel,
-      $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
-      $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz
-    )
-    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+  with r as (${REQUEST_ROW}
     returning id, created_at
   ), e as (
     insert into request_events (request_id, at, actor, action, from_status, to_status, reason, details)

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
+import { renewLease } from '../leases.js'
 import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type StoredSubject, type TaskResult, type TaskStatus } from '../schema.js'
 import type { RequestStatus } from '../../domain/lifecycle.js'
 import type { RequestRow } from './requests-repository.js'
@@ -71,13 +72,7 @@ export function createTasksRepository (dbh: DbHandle) {
     },
 
     /** Extends a held lease; false when the lease was lost (the worker must stop). */
-    async heartbeat (taskId: string, worker: string, leaseMs: number): Promise<boolean> {
-      const rows = await dbh.db.update(tasks)
-        .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
-        .where(and(eq(tasks.id, taskId), eq(tasks.leaseOwner, worker), eq(tasks.status, 'running')))
-        .returning({ id: tasks.id })
-      return rows.length === 1
-    },
+    heartbeat: (taskId: string, worker: string, leaseMs: number): Promise<boolean> => renewLease(dbh, 'tasks', taskId, worker, leaseMs),
 
     /**
      * Leaves the running state, only if this worker still holds the lease. Closes the run record.

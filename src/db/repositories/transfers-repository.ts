@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
+import { renewLease } from '../leases.js'
 import { archives, transferAttempts, transfers, TRANSFER_STATUSES } from '../schema.js'
 
 export type TransferRow = typeof transfers.$inferSelect
@@ -73,13 +74,7 @@ export function createTransfersRepository (dbh: DbHandle) {
     },
 
     /** Extends a held lease; false when it was lost (the sender must stop). */
-    async heartbeat (transferId: string, worker: string, leaseMs: number): Promise<boolean> {
-      const rows = await dbh.db.update(transfers)
-        .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
-        .where(and(eq(transfers.id, transferId), eq(transfers.leaseOwner, worker), eq(transfers.status, 'sending')))
-        .returning({ id: transfers.id })
-      return rows.length === 1
-    },
+    heartbeat: (transferId: string, worker: string, leaseMs: number): Promise<boolean> => renewLease(dbh, 'transfers', transferId, worker, leaseMs),
 
     /**
      * Leaves the sending state, only while `worker` holds the lease, and closes the attempt. A
