@@ -32,8 +32,10 @@ const violationLines = (output: string) => output.split('\n').filter((l) => /vio
 
 for (const vendor of ['mailchimp', 'zoom'] as const) {
   if (!existsSync(specOf(vendor))) {
-    t.comment(`SKIP: ${vendor} contract spec not found at ${specOf(vendor)}: put shared/ beside the repo to run the Prism contract check`)
-    t.pass(`skipped ${vendor}: no vendor spec`)
+    // Reported as a skip, never as a pass: nothing was checked.
+    t.test(`${vendor} connector traffic conforms to the vendor OpenAPI (prism proxy --errors)`, {
+      skip: `the ${vendor} contract spec is not at ${specOf(vendor)}: put shared/ beside the repo to run the Prism contract check`
+    }, () => {})
   }
 }
 

@@ -17,8 +17,10 @@ const SPEC = specOf('zendesk')
 const NOT_IN_OAS = /^\/api\/v2\/users\/\d+\/tickets\/requested(\.json)?(\?|$)/
 
 if (!existsSync(SPEC)) {
-  t.comment(`SKIP: Zendesk contract spec not found at ${SPEC}: put shared/ beside the repo to run the Prism contract check`)
-  t.pass('skipped: no vendor spec')
+  // Reported as a skip, never as a pass: nothing was checked.
+  t.test('zendesk connector traffic conforms to the vendor OpenAPI (prism proxy --errors)', {
+    skip: `the Zendesk contract spec is not at ${SPEC}: put shared/ beside the repo to run the Prism contract check`
+  }, () => {})
 } else {
   t.test('zendesk connector traffic conforms to the vendor OpenAPI (prism proxy --errors)', { timeout: 60_000 }, async (t) => {
     const fake = await startZendeskFake()
