@@ -3,7 +3,6 @@ import {
   computeDeadline,
   isValidTimeZone,
   DEADLINE_RULES,
-  DEFAULT_DEADLINE_OPTIONS,
   REGIMES,
   type DeadlineInput,
   type DeadlineOptions
@@ -176,8 +175,17 @@ t.test('shape per regime: acknowledgement only for CCPA, extension where the law
     t.equal(d.acknowledgeBy !== null, ack, `${regime}: acknowledgeBy presence`)
     t.equal(d.extendedDueAt !== null, ext, `${regime}: extendedDueAt presence`)
     t.ok(d.rule.length > 0, `${regime}: has rule text`)
-    t.equal(d.rule, computeDeadline({ regime, receivedAt: noon('2026-06-10') }, DEFAULT_DEADLINE_OPTIONS).rule, `${regime}: default options`)
   }
+})
+
+t.test('without options: the statutory periods, counted by hand from 10 June 2026 (PIPL: 30 days by default)', async t => {
+  const due: Record<typeof REGIMES[number], string> = {
+    gdpr: '2026-07-10', uk_gdpr: '2026-07-10', ccpa: '2026-07-25', lgpd: '2026-06-25', fadp: '2026-07-10', pipeda: '2026-07-10', pipl: '2026-07-10'
+  }
+  for (const regime of REGIMES) {
+    t.equal(computeDeadline({ regime, receivedAt: noon('2026-06-10') }).dueAt.toISOString(), eod(due[regime]), `${regime}: due ${due[regime]}`)
+  }
+  t.equal(computeDeadline({ regime: 'pipl', receivedAt: noon('2026-06-10') }, { piplDays: 15 }).dueAt.toISOString(), eod('2026-06-25'), 'pipl: the configured days when given')
 })
 
 t.test('rule text cites the law', async t => {
