@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { auth, build, KEYS } from './helper.js'
+import { auth, build, KEYS, waitFor } from './helper.js'
 
 /**
  * A subject's identifiers, and the API keys, never reach the logs: a full create/read/cancel cycle
@@ -119,10 +119,11 @@ t.test('no subject identifier or API key appears in any log line', async (t) => 
   const idFromEmail = await send({ url: `/v1/requests/${id}`, headers: auth('reader') }, EMAIL)
   t.equal(idFromEmail.statusCode, 200)
 
-  // "request completed" is written on the response's finish; wait for all of them.
+  // "request completed" is written on the response's finish, which can come after inject resolves:
+  // wait until every request has its line.
   const lines = (): LogLine[] => logs.join('').split('\n').filter((l) => l.trim() !== '').map((raw) => ({ ...(JSON.parse(raw) as object), raw }))
   const completed = () => lines().filter((l) => l.msg === 'request completed').length
-  for (let waited = 0; completed() < sent.length && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor(async () => completed() >= sent.length, 20_000, `a "request completed" line for each of the ${sent.length} requests`)
 
   const all = lines()
   t.ok(all.length >= sent.length, `at least one line per request (${all.length} lines, ${sent.length} requests)`)

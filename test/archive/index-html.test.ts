@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { auth } from '../helper.js'
+import { auth, skipUnlessRequired } from '../helper.js'
 import { completedArchive, readZip } from './fixtures.js'
 
 /** Debian's Chromium, installed by scripts/setup-system.sh (playwright-core brings no browser). */
@@ -15,7 +15,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 interface Section { connector: string, heading: string, streams: Array<{ stream: string, records: number, attachments: number, text: string }> }
 
 if (!existsSync(CHROMIUM)) {
-  t.plan(0, `index.html in a browser: ${CHROMIUM} is not installed (run scripts/setup-system.sh as root)`)
+  skipUnlessRequired(t, 'browser', 'index.html in a browser', `${CHROMIUM} is not installed (run scripts/setup-system.sh as root)`)
 } else {
   const { chromium } = await import('playwright-core')
   const { app, id } = await completedArchive(t)

@@ -9,6 +9,7 @@ import { archives, transferAttempts, transfers } from '../../src/db/schema.js'
 import type { HostResolver } from '../../src/transfers/addresses.js'
 import { transferSettings } from '../../src/transfers/settings.js'
 import { loadConfig } from '../../src/config.js'
+import { TRANSFER_QUEUE } from '../../src/jobs/queue.js'
 import { auth, build, requestBody, waitFor } from '../helper.js'
 
 type Tap = Parameters<typeof build>[0]
@@ -191,8 +192,17 @@ t.test('direct transfers', async (t) => {
 
     // Redelivery of the job (or a second worker) finds it delivered and sends nothing.
     await app.engine.transfers.run(transfer.id)
+    const jobs = () => app.dbh.rows<{ id: string, state: string }>(sql`
+      select id, state from pgboss.job where name = ${TRANSFER_QUEUE} and data->>'transferId' = ${transfer.id}`)
+    const earlier = new Set((await jobs()).map((j) => j.id))
     await app.dbh.transaction((tx) => app.engine.transfers.enqueue(tx, transfer.id))
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // A worker completes a job only after its handler has returned: once the new job has left
+    // 'created' and 'active', the redelivery was taken and handled, and anything it sent has been sent.
+    const redelivery = await waitFor(async () => {
+      const job = (await jobs()).find((j) => !earlier.has(j.id))
+      return job && job.state !== 'created' && job.state !== 'active' ? job : null
+    }, 30_000, 'a worker to handle the redelivered job')
+    t.equal(redelivery.state, 'completed', 'the redelivered job was handled without error')
     t.equal(flakyCalls, 3, 'never sent again')
     t.equal(accepted.length, 1)
     t.equal((await settled(app, requestId, transfer.id)).attempts, 3)
