@@ -2,8 +2,10 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { auth } from '../helper.js'
 import { completedArchive, readZip, sha256 } from './fixtures.js'
+import { createLinkSigner } from '../../src/archive/links.js'
 
-const { app, id, request } = await completedArchive(t, { env: { LINK_SIGNING_KEY: 'a-test-signing-key-of-at-least-32-chars' } })
+const LINK_KEY = 'a-test-signing-key-of-at-least-32-chars'
+const { app, id, request } = await completedArchive(t, { env: { LINK_SIGNING_KEY: LINK_KEY } })
 const url = `/v1/requests/${id}/archive`
 const whole = (await app.inject({ url, headers: auth() })).rawPayload
 const size = whole.length
@@ -94,6 +96,15 @@ t.test('signed links: no API key needed; tampering, expiry and revocation refuse
   const short = (await app.inject({ method: 'POST', url: `${url}/links`, headers: auth(), payload: { expires_in_seconds: 1 } })).json()
   await new Promise((resolve) => setTimeout(resolve, 1100))
   await refused(short.url, 403, 'DSR_LINK_EXPIRED', 'an expired link')
+
+  // Expiry is checked twice, each on its own: the signed `exp` (a link whose stored row says it is
+  // still valid, signed with an `exp` in the past) and the stored row (signed far ahead, row expired).
+  const signer = createLinkSigner(LINK_KEY)
+  const fresh = (await app.inject({ method: 'POST', url: `${url}/links`, headers: auth(), payload: {} })).json() as { id: string, url: string }
+  await refused(signer.url(fresh.id, new Date(Date.now() - 60_000)), 403, 'DSR_LINK_EXPIRED', 'signed with an exp in the past, row still valid')
+  const rowExpired = (await app.inject({ method: 'POST', url: `${url}/links`, headers: auth(), payload: {} })).json() as { id: string, url: string }
+  await app.dbh.rows(sql`update archive_links set expires_at = now() - interval '1 second' where id = ${rowExpired.id}`)
+  await refused(signer.url(rowExpired.id, new Date(Date.now() + 3_600_000)), 403, 'DSR_LINK_EXPIRED', 'row expired, signed exp still ahead')
 
   const revoke = await app.inject({ method: 'DELETE', url: `${url}/links/${link.id}`, headers: auth('admin') })
   t.equal(revoke.statusCode, 204)
