@@ -7,7 +7,7 @@ import type { RequestRow, RequestsRepository } from '../db/repositories/requests
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
-import type { Engine } from '../engine/engine.js'
+import type { FulfilmentService } from './fulfilment-service.js'
 import type { CreateRequest, DataSubjectRequest, ExtensionNotice, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 import { decodeCursor, encodeCursor, toResource, toTaskResource } from './request-resource.js'
@@ -25,7 +25,7 @@ export function createRequestsService (deps: {
   repo: RequestsRepository
   tasks: TasksRepository
   items: ReturnType<typeof createItemsRepository>
-  engine: Pick<Engine, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
+  fulfilment: Pick<FulfilmentService, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
@@ -74,7 +74,7 @@ export function createRequestsService (deps: {
       }
       let result: CreateResult
       // Verified by the caller (a logged-in account, say): stored, planned and queued in one transaction.
-      const verified = input.verification ? await deps.engine.createVerified(row, principal.name, input.verification.method) : null
+      const verified = input.verification ? await deps.fulfilment.createVerified(row, principal.name, input.verification.method) : null
       if (verified || (!input.verification && await repo.insert(row, principal.name))) {
         // One object literal, not `{ ...row, <13 more fields> }`: adding that many properties after
         // a spread drops V8 into dictionary mode, which made building and reading this row the
@@ -128,7 +128,7 @@ export function createRequestsService (deps: {
       // A replayed verified request that is still waiting for verification (stored unverified, then
       // the call was retried with verification) starts fulfilment now.
       if (input.verification && result.request.status === 'received') {
-        await deps.engine.verify(result.request.id, principal.name, input.verification.method)
+        await deps.fulfilment.verify(result.request.id, principal.name, input.verification.method)
         return { ...result, request: await this.get(result.request.id) }
       }
       return result
@@ -167,17 +167,17 @@ export function createRequestsService (deps: {
     },
 
     async verify (id: string, principal: Principal, method: string): Promise<DataSubjectRequest> {
-      await deps.engine.verify(id, principal.name, method)
+      await deps.fulfilment.verify(id, principal.name, method)
       return this.get(id)
     },
 
     async retryTask (id: string, taskId: string, principal: Principal): Promise<DataSubjectRequest> {
-      await deps.engine.retryTask(id, taskId, principal.name)
+      await deps.fulfilment.retryTask(id, taskId, principal.name)
       return this.get(id)
     },
 
     async skipTask (id: string, taskId: string, principal: Principal, reason: string): Promise<DataSubjectRequest> {
-      await deps.engine.skipTask(id, taskId, principal.name, reason)
+      await deps.fulfilment.skipTask(id, taskId, principal.name, reason)
       return this.get(id)
     },
 
@@ -272,7 +272,7 @@ export function createRequestsService (deps: {
     /**
      * Lifts the restriction a completed restriction or objection request placed, once, after the
      * person was told (GDPR Art 18(3): `notified_subject_at` is required, not in the future, not
-     * before the request was received). Plans the unrestrict tasks; see engine.liftRestriction.
+     * before the request was received). Plans the unrestrict tasks; see fulfilment-service liftRestriction.
      * The reason is personal data as far as this service knows: never put in an error or a log.
      */
     async liftRestriction (id: string, input: LiftRestriction, principal: Principal): Promise<DataSubjectRequest> {
@@ -281,7 +281,7 @@ export function createRequestsService (deps: {
       const existing = await repo.findById(id)
       if (!existing) throw new Errors.RequestNotFound(id)
       checkNotifiedAt(notifiedSubjectAt, existing.receivedAt, at, ': the person is told before the restriction is lifted')
-      await deps.engine.liftRestriction(id, principal.name, { reason: input.reason, notifiedSubjectAt, now: at })
+      await deps.fulfilment.liftRestriction(id, principal.name, { reason: input.reason, notifiedSubjectAt, now: at })
       return this.get(id)
     },
 

@@ -6,6 +6,7 @@ import { createItemsRepository } from '../../db/repositories/items-repository.js
 import { createRequestsService } from '../../services/requests-service.js'
 import type { KeyRecord } from '../../services/api-keys.js'
 import { createEngine, type Engine } from '../../engine/engine.js'
+import { createFulfilmentService } from '../../services/fulfilment-service.js'
 import type { ConnectorRegistry } from '../../connectors/registry.js'
 import type { BlobStore } from '../../storage/blob-store.js'
 import { createTransfersService } from '../../services/transfers-service.js'
@@ -101,7 +102,9 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     repo: createRequestsRepository(opts.dbh),
     tasks: engine.tasks,
     items: createItemsRepository(opts.dbh),
-    engine,
+    fulfilment: createFulfilmentService({
+      dbh: opts.dbh, registry: opts.registry, tasks: engine.tasks, requests: createRequestsRepository(opts.dbh), boss: engine.boss, log: fastify.log
+    }),
     deadlines: { piplDays: opts.config.PIPL_RESPONSE_DAYS },
     archiveOf: archivesService.summary
   }))
