@@ -143,9 +143,15 @@ t.test('the webhook is signed: an independent HMAC-SHA256 over `${timestamp}.${r
 t.test('each request is notified once per kind, over many runs and concurrent runs', async (t) => {
   const dbh = await testDb(t)
   const app = await newApp(t, dbh)
-  // Real Postgres: a second pool, as another instance would have. PGlite lives in this process: shared.
+  // Real Postgres: a second pool, as another instance would have. PGlite is one session in this
+  // process, and opening its data directory again gives an independent copy that neither sees the
+  // first one's writes nor is seen by it: the other instance can only share the first's handle.
   const dbh2 = dbh.url ? await openDb({ url: dbh.url }) : dbh
   if (dbh2 !== dbh) t.teardown(() => dbh2.close())
+  else {
+    t.comment('embedded database: PGlite is a single session, and cannot be opened twice on one data directory; ' +
+      'the concurrent runs share one connection here, so the claim race between two connections is tested on Postgres only (DATABASE_URL)')
+  }
   const hook = await receiver(t)
   const { log } = captureLog()
   const run = (now: Date, handle: DbHandle = dbh) =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { WindowCounter, delay, listen, noFaults, readText, sendJson } from './common.js'
+import { WindowCounter, bodyText, delay, listen, noFaults, sendJson } from './common.js'
 
 /**
  * A stateful HubSpot CRM fake (v3 objects and search, v4 associations, GDPR delete) written from the
@@ -113,8 +113,8 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
     throw new Error(`operator ${f.operator} not faked`)
   }
 
-  const server = await listen(async (req, res) => {
-    const raw = await readText(req)
+  const server = await listen(async (req, res, received) => {
+    const raw = bodyText(received)
     const url = new URL(req.url ?? '/', 'http://fake')
     const path = url.pathname
     const isSearch = req.method === 'POST' && /\/search$/.test(path)
@@ -123,8 +123,8 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
     state.callsByRoute[route] = (state.callsByRoute[route] ?? 0) + 1
     if (state.faults.latencyMs > 0) await delay(state.faults.latencyMs)
     if (req.headers.authorization !== `Bearer ${token}`) return error(res, 401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found.')
-    const overBurst = burst.hit()
-    const overSearch = isSearch && searchWindow.hit()
+    const overBurst = burst.hit(received)
+    const overSearch = isSearch && searchWindow.hit(received)
     const limitHeaders: Record<string, string> = isSearch
       ? {}
       : { 'X-HubSpot-RateLimit-Interval-Milliseconds': '10000', 'X-HubSpot-RateLimit-Max': String(burst.limit), 'X-HubSpot-RateLimit-Remaining': String(burst.remaining) }

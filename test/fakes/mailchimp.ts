@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { delay, listen, noFaults, readJson, seeded, send, type Call, type Faults } from './common.js'
+import { bodyJson, delay, listen, noFaults, seeded, send, type Call, type Faults, type Received } from './common.js'
 
 /**
  * A stateful fake of the Mailchimp Marketing API 3.0 subset the connector uses: audiences, members by
@@ -119,7 +119,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
     return { slice: items.slice(offset, offset + count) }
   }
 
-  async function route (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function route (req: IncomingMessage, res: ServerResponse, url: URL, received: Received): Promise<void> {
     const method = req.method ?? 'GET'
     const path = url.pathname.replace(/^\/3\.0/, '')
     if (method === 'GET' && path === '/ping') return send(res, 200, { health_status: "Everything's Chimpy!" })
@@ -138,7 +138,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
 
     if (!hash) {
       if (method === 'POST') {
-        const body = await readJson(req) as { email_address?: string, status?: string } | undefined
+        const body = bodyJson(received) as { email_address?: string, status?: string } | undefined
         if (!body?.email_address || !body.status) return send(res, 400, problem(400, 'Invalid Resource', 'The resource submitted could not be validated.'), {}, 'application/problem+json')
         const h = md5(body.email_address)
         if (forgotten.has(h)) return send(res, 400, problem(400, 'Forgotten Email Not Subscribed', `${body.email_address} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`), {}, 'application/problem+json')
@@ -152,7 +152,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
     const member = list.members.get(hash)
 
     if (sub === '' && method === 'PUT') {
-      const body = await readJson(req) as { email_address?: string, status_if_new?: string, status?: string } | undefined
+      const body = bodyJson(received) as { email_address?: string, status_if_new?: string, status?: string } | undefined
       if (!body?.email_address || !body.status_if_new) return send(res, 400, problem(400, 'Invalid Resource', 'The resource submitted could not be validated.'), {}, 'application/problem+json')
       if (forgotten.has(hash)) return send(res, 400, problem(400, 'Forgotten Email Not Subscribed', `${body.email_address} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`), {}, 'application/problem+json')
       const next: FakeMember = member ?? { email: body.email_address, status: body.status_if_new as FakeMember['status'], fullName: '', tags: [], activity: [] }
@@ -163,7 +163,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
     if (!member) return notFound()
     if (sub === '' && method === 'GET') return send(res, 200, memberJson(list.id, hash, member))
     if (sub === '' && method === 'PATCH') {
-      const body = await readJson(req) as { status?: string } | undefined
+      const body = bodyJson(received) as { status?: string } | undefined
       if (body?.status !== undefined) {
         if (!['subscribed', 'unsubscribed', 'cleaned', 'pending'].includes(body.status)) return send(res, 400, problem(400, 'Invalid Resource', 'The resource submitted could not be validated.'), {}, 'application/problem+json')
         member.status = body.status as FakeMember['status']
@@ -194,9 +194,11 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
     return notFound()
   }
 
-  const server = await listen(async (req, res) => {
+  // Mailchimp limits connections at once, not calls per window: a call is in flight from when it has
+  // arrived until it is answered.
+  const server = await listen(async (req, res, received) => {
     const url = new URL(req.url ?? '/', 'http://fake')
-    state.calls.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: Date.now() })
+    state.calls.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: received.at })
     state.inFlight++
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight)
     try {
@@ -220,7 +222,7 @@ export async function startMailchimpFake (opts: { apiKey?: string, maxConnection
         state.injected429++
         return send(res, 429, problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`), {}, 'application/problem+json')
       }
-      await route(req, res, url)
+      await route(req, res, url, received)
     } finally {
       state.inFlight--
     }

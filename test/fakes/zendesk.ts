@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { WindowCounter, delay, listen, noFaults, readText, sendJson } from './common.js'
+import { WindowCounter, delay, listen, noFaults, sendJson } from './common.js'
 
 /**
  * A stateful Zendesk Support fake written from shared/vendor-contracts/README.md §2: user search
@@ -107,7 +107,7 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     })
   }
 
-  const server = await listen(async (req, res) => {
+  const server = await listen(async (req, res, received) => {
     const url = new URL(req.url ?? '/', 'http://fake')
     const path = url.pathname.replace(/\.json$/, '')
     const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/g, '/{id}')}`
@@ -116,9 +116,9 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     if (state.faults.latencyMs > 0) await delay(state.faults.latencyMs)
     const attachment = /^\/attachments\/token\/tok(\d+)\/$/.exec(url.pathname)
     if (!attachment && req.headers.authorization !== auth) return sendJson(res, 401, { error: "Couldn't authenticate you" })
-    if (account.hit()) { state.violations++; return tooMany(res, account.resetSeconds()) }
+    if (account.hit(received)) { state.violations++; return tooMany(res, account.resetSeconds()) }
     const permanent = req.method === 'DELETE' && path.startsWith('/api/v2/deleted_users/')
-    if (permanent && deletions.hit()) { state.violations++; return tooMany(res, deletions.resetSeconds()) }
+    if (permanent && deletions.hit(received)) { state.violations++; return tooMany(res, deletions.resetSeconds()) }
     if (state.faults.fail429Ratio > 0 && random() < state.faults.fail429Ratio) { state.injected429++; return tooMany(res, opts.faultRetryAfterSeconds ?? 1) }
     if (state.faults.failStatus && state.faults.failStatus.times > 0) {
       state.faults.failStatus.times--

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { delay, listen, noFaults, seeded, send, type Call, type Faults } from './common.js'
+import { WindowCounter, delay, listen, noFaults, seeded, send, type Call, type Faults } from './common.js'
 
 /**
  * A stateful fake of the Zoom API subset the connector uses: Server-to-Server OAuth token endpoint,
@@ -108,7 +108,8 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
   const faults = noFaults()
   const state: ZoomFakeState = { webinars: structuredClone(opts.seed ?? defaultSeed()), ghosts: [], tokensIssued: 0, calls: [], violations: 0, injected429: 0, perCategory: { Light: 0, Medium: 0, Heavy: 0 } }
   const tokens = new Map<string, number>()
-  const windows: Record<Category, number[]> = { Light: [], Medium: [], Heavy: [] }
+  // Zoom's per-second limit of each category, for the account.
+  const windows: Record<Category, WindowCounter> = { Light: new WindowCounter(limits.Light, 1000), Medium: new WindowCounter(limits.Medium, 1000), Heavy: new WindowCounter(limits.Heavy, 1000) }
   const fake = { tokenTtl: opts.tokenTtl ?? 3600 }
 
   const err = (res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}) =>
@@ -181,10 +182,9 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
     return err(res, 404, 404, 'Not found')
   }
 
-  const server = await listen(async (req, res) => {
+  const server = await listen(async (req, res, received) => {
     const url = new URL(req.url ?? '/', 'http://fake')
-    state.calls.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: Date.now() })
-    for await (const _ of req) void _
+    state.calls.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: received.at })
     if (url.pathname === '/oauth/token') {
       const authz = req.headers.authorization ?? ''
       const [id, secret] = authz.startsWith('Basic ') ? Buffer.from(authz.slice(6), 'base64').toString('utf8').split(':') : []
@@ -199,11 +199,7 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
     const path = url.pathname.replace(/^\/v2/, '')
     const category = CATEGORY_OF(req.method ?? 'GET', path)
     state.perCategory[category]++
-    const now = Date.now()
-    const win = windows[category]
-    while (win.length > 0 && win[0]! <= now - 1000) win.shift()
-    win.push(now)
-    if (win.length > limits[category]) {
+    if (windows[category].hit(received)) {
       state.violations++
       return tooMany(res, category)
     }
