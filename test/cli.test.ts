@@ -9,6 +9,7 @@ import postgres from 'postgres'
 import { sql } from 'drizzle-orm'
 import { EnvSchema } from '../src/config.js'
 import { openDb } from '../src/db/client.js'
+import { NO_CHILD_COVERAGE } from './child-env.js'
 
 // Child processes start tsx and, for migrate, a database: give the file room on a busy machine.
 t.setTimeout(300_000)
@@ -27,7 +28,7 @@ function cleanEnv (over: Record<string, string> = {}): NodeJS.ProcessEnv {
   for (const key of Object.keys(env)) {
     if (key === 'NODE_OPTIONS' || key === 'TAP' || key.startsWith('TAP_') || key.startsWith('_TAPJS_') || key.startsWith('TS_NODE_')) delete env[key]
   }
-  return { ...env, ...over }
+  return { ...env, ...NO_CHILD_COVERAGE, ...over }
 }
 
 interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }

@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { EnvSchema } from '../src/config.js'
+import { NO_CHILD_COVERAGE } from './child-env.js'
 
 /**
  * The service as a newcomer runs it: a real process from a shell with none of the service's settings
@@ -34,7 +35,7 @@ function newcomerEnv (port: number, dataDir: string): NodeJS.ProcessEnv {
   for (const key of Object.keys(env)) {
     if (key === 'NODE_OPTIONS' || key === 'TAP' || key.startsWith('TAP_') || key.startsWith('_TAPJS_') || key.startsWith('TS_NODE_')) delete env[key]
   }
-  return { ...env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir }
+  return { ...env, ...NO_CHILD_COVERAGE, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir }
 }
 
 export interface Server {

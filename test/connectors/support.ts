@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { ConnectorContext, SubjectIdentity } from '../../connectors/types.js'
+import { NO_CHILD_COVERAGE } from '../child-env.js'
 
 /** What vendor connector tests share: a silent logger, a context, draining generators, and Prism. */
 
@@ -33,7 +34,7 @@ export const specOf = (vendor: string) => join(import.meta.dirname, `../../../sh
 export async function startPrism (t: Test, spec: string, upstream: string): Promise<{ url: string, output: () => string }> {
   const port = await freePort()
   const prism = spawn(join(import.meta.dirname, '../../node_modules/.bin/prism'),
-    ['proxy', '--errors', spec, upstream, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ['proxy', '--errors', spec, upstream, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_CHILD_COVERAGE } })
   let output = ''
   prism.stdout.on('data', (d: Buffer) => { output += d.toString() })
   prism.stderr.on('data', (d: Buffer) => { output += d.toString() })

@@ -14,6 +14,7 @@ import { createLocalBlobStore } from '../../src/storage/blob-store.js'
 import { hashKey } from '../../src/services/api-keys.js'
 import { drivers } from '../../connectors/index.js'
 import { auth, testKeys, waitFor } from '../helper.js'
+import { NO_CHILD_COVERAGE } from '../child-env.js'
 
 /**
  * Crash safety with real processes: two worker processes share one service database and run the
@@ -213,6 +214,7 @@ t.test('workers killed mid-task: every request completes, runs never overlap, er
   await app.ready()
 
   const workerEnv: Record<string, string> = {
+    ...NO_CHILD_COVERAGE,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? tmp,
     DATABASE_URL: serviceUrl,

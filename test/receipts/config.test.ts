@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { ConfigError, EnvSchema, loadConfig } from '../../src/config.js'
 import { parseConnectorFile } from '../../src/connectors/registry.js'
+import { NO_CHILD_COVERAGE } from '../child-env.js'
 
 /**
  * The erasure-proof settings are checked at boot like the other secrets: a bad value stops the
@@ -88,7 +89,7 @@ t.test('the server stops with exit 78 on a bad key, naming it without its value'
   const secret = 'my-signing-secret-that-is-not-a-key'
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    env: { ...env, DATA_DIR: dataDir, PORT: '0', RECEIPT_SIGNING_KEY: secret },
+    env: { ...env, ...NO_CHILD_COVERAGE, DATA_DIR: dataDir, PORT: '0', RECEIPT_SIGNING_KEY: secret },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
