@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
+# Node.js 24, the active LTS, at an exact release: the image changes only when this line does, and a
+# security release is taken by changing it. Node 20 reached end of life on 2026-04-30. Keep the
+# version equal to the one CI runs the suite on (scripts/setup-node24.sh).
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
 # Build stage: install everything, compile, then drop dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci
@@ -12,7 +17,7 @@ COPY drizzle ./drizzle
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled code, production dependencies and migrations, run as the unprivileged `node` user.
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 RUN apt-get update && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
