@@ -2,7 +2,6 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -43,14 +42,13 @@ export function createEngine (deps: {
 }) {
   const { dbh, registry, log } = deps
   const tasks = createTasksRepository(dbh)
-  const requests = createRequestsRepository(dbh)
   const boss = createBoss(dbh, { supervise: true, schedule: true })
   boss.on('error', (err) => log.error({ err }, 'job queue error'))
   const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
   const circuit = createCircuit({ dbh, registry, boss, log: log.child({ component: 'circuit' }) })
   const runTask = createTaskRunner({
-    dbh, boss, registry, tasks, requests, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
+    dbh, boss, registry, tasks, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
     circuit, ...(deps.metrics ? { metrics: deps.metrics } : {})
   })
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { markRestrictionPlaced, recordEvent, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { markRestrictionPlaced, type RequestRow } from '../db/repositories/requests-repository.js'
 import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { TaskResult } from '../db/schema.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -32,7 +32,6 @@ export function createTaskRunner (deps: {
   boss: Boss
   registry: ConnectorRegistry
   tasks: TasksRepository
-  requests: RequestsRepository
   storage: BlobStore
   log: FastifyBaseLogger
   options: RunnerOptions
