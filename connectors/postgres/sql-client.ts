@@ -21,12 +21,20 @@ export interface SqlQueryable {
   query<T = Row> (text: string, params: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>>
 }
 
+/** One statement with its positional parameters. */
+export interface Statement { text: string, params: readonly unknown[] }
+
 /**
  * The few things the connector needs from a database, over postgres.js or PGlite. Parameters
  * are positional (`$1`); strings and numbers go untyped so the server infers each from its use.
  */
 export interface SqlClient extends SqlQueryable {
   readonly kind: 'postgres' | 'pglite'
+  /**
+   * Runs independent statements in one round trip: pipelined on one connection, each on its own
+   * (as separate queries would run, each committed before the next begins). Results in order.
+   */
+  many<T = Row> (statements: readonly Statement[], opts?: QueryOptions): Promise<Array<QueryResult<T>>>
   /** Streams the rows in batches of at most `batchSize`; the next batch is read when asked for. */
   cursor<T = Row> (text: string, params: readonly unknown[], batchSize: number, opts?: QueryOptions): AsyncIterable<T[]>
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
@@ -56,8 +64,20 @@ function postgresJsClient (sql: postgres.Sql, owned: boolean): SqlClient {
   return {
     kind: 'postgres',
     query: (text, params, opts) => pjsQuery(sql, text, params, opts),
+    async many<T = Row> (statements: readonly Statement[], opts?: QueryOptions): Promise<Array<QueryResult<T>>> {
+      if (statements.length <= 1) return Promise.all(statements.map((s) => pjsQuery<T>(sql, s.text, s.params, opts)))
+      // Issued in one turn on one connection, postgres.js writes them together.
+      const conn = await sql.reserve()
+      try {
+        const runs = statements.map((s) => pjsQuery<T>(conn, s.text, s.params, opts))
+        for (const run of runs) run.catch(() => {}) // each is awaited below; the first failure is thrown
+        return await Promise.all(runs)
+      } finally {
+        conn.release()
+      }
+    },
     async * cursor<T = Row> (text: string, params: readonly unknown[], batchSize: number, opts?: QueryOptions): AsyncIterable<T[]> {
-      const q = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])
+      const q = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
       const stop = cancelOnAbort(q, opts?.signal)
       try {
         for await (const rows of q.cursor(batchSize)) yield normalizePostgresJs(rows) as unknown as T[]
@@ -75,9 +95,9 @@ function postgresJsClient (sql: postgres.Sql, owned: boolean): SqlClient {
   }
 }
 
-async function pjsQuery<T> (sql: postgres.Sql | postgres.TransactionSql, text: string, params: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+async function pjsQuery<T> (sql: postgres.Sql | postgres.TransactionSql | postgres.ReservedSql, text: string, params: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
   opts?.signal?.throwIfAborted()
-  const q = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])
+  const q = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
   const stop = cancelOnAbort(q, opts?.signal)
   try {
     const res = await q
@@ -105,6 +125,11 @@ function pgliteClient (pg: PGlite): SqlClient {
   return {
     kind: 'pglite',
     query: (text, params, opts) => query(pg, text, params, opts),
+    async many (statements, opts) {
+      const results = []
+      for (const s of statements) results.push(await query(pg, s.text, s.params, opts))
+      return results as any
+    },
     /**
      * PGlite has one connection: a real cursor would hold its transaction open while the
      * caller stores each batch in that same database, and deadlock. Its data is small, so

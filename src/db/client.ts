@@ -74,7 +74,7 @@ const dialect = new PgDialect()
 
 function openPostgres (url: string, max: number): DbHandle {
   const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' } })
-  const db = drizzlePg(client, { schema }) as unknown as Db
+  const db = drizzlePg(preparing(client), { schema }) as unknown as Db
   return {
     kind: 'postgres',
     raw: { kind: 'postgres', sql: client },
@@ -101,13 +101,16 @@ function openPostgres (url: string, max: number): DbHandle {
       try {
         const begun = conn.unsafe('begin').execute()
         begun.catch(() => {})
-        // drizzle reads the type parsers from `client.options`, which a reserved connection's sql lacks (it shares the pool's).
-        const txDb = drizzlePg(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql, { schema }) as unknown as Db
+        let txDb: Db | undefined
         const result = await fn({
-          db: txDb,
+          // Built when first used: many transactions never touch drizzle's query builder.
+          get db () {
+            // drizzle reads the type parsers from `client.options`, which a reserved connection's sql lacks (it shares the pool's).
+            return txDb ??= drizzlePg(preparing(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql), { schema }) as unknown as Db
+          },
           async rows (query) {
             const { sql: text, params } = dialect.sqlToQuery(query)
-            return normalizePostgresJs(await conn.unsafe(text, params as any[]))
+            return normalizePostgresJs(await conn.unsafe(text, params as any[], { prepare: true }))
           },
           executor: postgresExecutor(conn, (fn) => fn(conn))
         })
@@ -175,7 +178,7 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
 function postgresExecutor (sql: postgres.Sql | postgres.TransactionSql, onOneConnection: <T>(fn: (conn: postgres.Sql | postgres.TransactionSql) => Promise<T>) => Promise<T>): SqlExecutor {
   return {
     async executeSql (text, values) {
-      if (values?.length) return { rows: normalizePostgresJs(await sql.unsafe(text, values.map(pgValue) as any[])) }
+      if (values?.length) return { rows: normalizePostgresJs(await sql.unsafe(text, values.map(pgValue) as any[], { prepare: true })) }
       return onOneConnection(async (conn) => {
         const res: any = await conn.unsafe(text)
         const last = Array.isArray(res) && res.length > 0 && Array.isArray(res[res.length - 1]) ? res[res.length - 1] : res
@@ -194,6 +197,25 @@ function pgliteExecutor (pg: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
       return { rows: results.length > 0 ? results[results.length - 1]!.rows : [] }
     }
   }
+}
+
+/**
+ * The client with every parameterised statement prepared (named), as drizzle's queries are not
+ * unless given a name. postgres.js sends an unnamed statement with parameters in two round trips
+ * (Parse and Describe, then wait for the parameter types before Bind and Execute), and nothing
+ * else can be pipelined on the connection meanwhile; a prepared one, after its first use on a
+ * connection, takes one round trip and skips Postgres's parse and plan. The statements kept per
+ * connection are few (the service's SQL texts are fixed, or vary only with bounded list lengths)
+ * and go with the connection (postgres.js recycles a connection after 30 to 60 minutes).
+ */
+function preparing<T extends postgres.Sql> (sql: T): T {
+  const unsafe = sql.unsafe.bind(sql)
+  return new Proxy(sql, {
+    get (target, prop, receiver) {
+      if (prop === 'unsafe') return (text: string, args?: any[], opts?: postgres.UnsafeQueryOptions) => unsafe(text, args, { ...opts, prepare: true })
+      return Reflect.get(target, prop, receiver)
+    }
+  })
 }
 
 /** Values as node-postgres would send them (pg-boss passes objects, dates and undefined). */

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import postgres from 'postgres'
 import { createPostgresConnector, postgresConnector } from '../../connectors/postgres/index.js'
 import { sqlClientFromUrl, type SqlClient } from '../../connectors/postgres/sql-client.js'
+import { BATCH_SIZE } from '../../connectors/postgres/collect.js'
 import { ConnectorError, ConnectorErrorCodes, type CollectedItem, type Connector, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
 import { openDb, type DbHandle } from '../../src/db/client.js'
 import {
@@ -118,6 +119,7 @@ t.test('a subject nothing can identify costs no query at all', async (t) => {
   const spy: SqlClient = {
     kind: real.kind,
     query: (text, params, opts) => { calls.push('query'); return real.query(text, params, opts) },
+    many: (statements, opts) => { calls.push(...statements.map(() => 'query')); return real.many(statements, opts) },
     cursor: (text, params, size, opts) => { calls.push('cursor'); return real.cursor(text, params, size, opts) },
     transaction: (fn) => { calls.push('transaction'); return real.transaction(fn) },
     close: () => real.close()
@@ -131,6 +133,37 @@ t.test('a subject nothing can identify costs no query at all', async (t) => {
   t.strictSame(calls, [], 'the catalog is cached and no table is queried')
   await drain(connector.collect!(ctx({ phone: '+15550000002' })))
   t.equal(calls.length, 7, 'a phone number reaches 7 tables through customers: preferences and newsletter are not queried')
+})
+
+t.test('collect: small tables come from one probe round trip, a table past a batch streams through a cursor', async (t) => {
+  const { url, sql } = await shopDatabase(t)
+  // One more than two cursor batches of Ada's rows, and a few of Bob's.
+  await sql.unsafe(`create table crm.page_views (id serial primary key, customer_id int references crm.customers(id), path text)`)
+  await sql.unsafe(`insert into crm.page_views (customer_id, path)
+    select c.id, '/p/' || g from crm.customers c, generate_series(1, case when lower(c.email) = 'ada.lovelace@example.com' then ${2 * BATCH_SIZE + 1} else 3 end) g`)
+  const config = shopConfig(url)
+  config.datasets[0]!.tables.push({ table: 'crm.page_views', primary_key: ['id'], references: [{ column: 'customer_id', table: 'crm.customers', to: 'id' }], erase: 'delete' })
+  const real = sqlClientFromUrl(url, { max: 2 })
+  const calls: string[] = []
+  const spy: SqlClient = {
+    ...real,
+    many: (statements, opts) => { calls.push(`many ${statements.length}`); return real.many(statements, opts) },
+    cursor: (text, params, size, opts) => { calls.push(`cursor ${/FROM "crm"\."(\w+)"/.exec(text)?.[1]}`); return real.cursor(text, params, size, opts) },
+    close: () => real.close()
+  }
+  const connector = createPostgresConnector(config, spy, captureLog().log)
+  t.teardown(() => connector.close?.())
+  const items = await drain(connector.collect!(ctx(ADA))) as Array<CollectedItem & { type: 'record' }>
+  const views = items.filter((i) => i.stream === 'page_views')
+  const [counted] = await sql.unsafe<Array<{ n: number }>>(`select count(*)::int as n from crm.page_views v join crm.customers c on c.id = v.customer_id where lower(c.email) = 'ada.lovelace@example.com'`)
+  const n = counted!.n
+  t.equal(views.length, n, `every one of Ada's ${n} page views`)
+  t.equal(new Set(views.map((v) => v.key)).size, n, 'each once')
+  t.strictSame(keysByStream(items.filter((i) => i.stream !== 'page_views')), sortedKeys(ADA_KEYS), 'the other tables as before')
+  const tables = config.datasets.flatMap((d) => d.tables).length
+  // page_views is the last table, so its cursor comes after every probe round trip (at most 8 tables each).
+  const probes = Array.from({ length: Math.ceil(tables / 8) }, (_, i) => `many ${Math.min(8, tables - 8 * i)}`)
+  t.strictSame(calls, [...probes, 'cursor page_views'], 'the tables are probed together; only the one past a batch is read again, through a cursor')
 })
 
 t.test('erase orders tables even when the config lists every parent first, across reversed datasets', async (t) => {
