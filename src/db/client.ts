@@ -47,6 +47,12 @@ export interface DbHandle extends TxHandle {
    */
   prepared<T = Record<string, unknown>> (text: string, params: unknown[]): Promise<T[]>
   /**
+   * Runs statements one after another on one connection, sent together (one round trip): each is
+   * committed on its own before the next begins, so a later one sees what an earlier one wrote,
+   * and what any other transaction committed before it started.
+   */
+  inOrder (queries: readonly SQL[]): Promise<Array<Array<Record<string, unknown>>>>
+  /**
    * Runs `fn` in one transaction. Its handle also serves pg-boss (`send(…, { db: tx.executor })`),
    * so jobs are enqueued atomically with the rows that need them.
    */
@@ -87,6 +93,19 @@ function openPostgres (url: string, max: number): DbHandle {
     },
     async prepared (text, params) {
       return normalizePostgresJs(await client.unsafe(text, params as any[], { prepare: true })) as any[]
+    },
+    async inOrder (queries) {
+      const conn = await client.reserve()
+      try {
+        const runs = queries.map((query) => {
+          const { sql: text, params } = dialect.sqlToQuery(query)
+          return conn.unsafe(text, params as any[], { prepare: true })
+        })
+        for (const run of runs) run.catch(() => {}) // each is awaited below; the first failure is thrown
+        return (await Promise.all(runs)).map((rows) => normalizePostgresJs(rows))
+      } finally {
+        conn.release()
+      }
     },
     executor: postgresExecutor(client, async (fn) => {
       // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
@@ -147,6 +166,14 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     },
     async prepared (text, params) {
       return (await client.query(text, params, { parsers: PGLITE_PARSERS })).rows as any[]
+    },
+    async inOrder (queries) {
+      const results = []
+      for (const query of queries) {
+        const { sql: text, params } = dialect.sqlToQuery(query)
+        results.push((await client.query<Record<string, unknown>>(text, params, { parsers: PGLITE_PARSERS })).rows)
+      }
+      return results
     },
     executor: pgliteExecutor(client),
     async transaction (fn) {

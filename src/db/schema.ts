@@ -131,6 +131,7 @@ export const apiKeys = pgTable('api_keys', {
 export const TASK_STATUSES = ['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped'] as const
 export type TaskStatus = typeof TASK_STATUSES[number]
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'skipped']
+export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'retry_wait', 'waiting']
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES)
 export const taskAction = pgEnum('task_action', TASK_ACTIONS)

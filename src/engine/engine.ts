@@ -9,6 +9,7 @@ import { ARCHIVE_QUEUE, createBoss, enqueue, taskJob, taskQueue, TRANSFER_QUEUE,
 import { createWaker, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
+import { closeIfDone } from './finalize.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
 import type { TransferSettings } from '../transfers/settings.js'
@@ -70,6 +71,12 @@ export function createEngine (deps: {
       return expired.length + await transfers.reap(tx)
     })
     if (reaped > 0) log.warn({ reaped }, 'tasks or transfers whose worker stopped were queued again')
+    // A worker that finished a request's last task and stopped before closing the request.
+    let closed = 0
+    for (const requestId of await tasks.stranded()) {
+      if (await closeIfDone(dbh, requestId, tasks, 'engine', boss)) closed++
+    }
+    if (closed > 0) log.warn({ closed }, 'requests whose last task finished without closing them were closed')
   }
 
   return {

@@ -1,9 +1,9 @@
-import type { TxHandle } from '../db/client.js'
+import type { DbHandle, TxHandle } from '../db/client.js'
 import { queueArchiveBuild } from '../archive/rebuild.js'
 import { recordTombstones } from '../backups/tombstones.js'
 import { transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
-import type { TaskStatus } from '../db/schema.js'
+import { OPEN_TASK_STATUSES, type TaskStatus } from '../db/schema.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import type { Boss } from '../jobs/queue.js'
 
@@ -24,7 +24,7 @@ export async function finalizeIfDone (
 ): Promise<RequestStatus | null> {
   const counts = known ?? await tasks.statusCounts(tx, requestId)
   const n = (s: string) => counts.get(s as never) ?? 0
-  const open = n('pending') + n('running') + n('retry_wait') + n('waiting')
+  const open = OPEN_TASK_STATUSES.reduce((sum, s) => sum + n(s), 0)
   if (open > 0 || counts.size === 0) return null
   const failed = n('failed')
   const done = n('succeeded') + n('skipped')
@@ -38,4 +38,18 @@ export async function finalizeIfDone (
   // An erasure leaves backup tombstones for the systems that erased something (src/backups/tombstones.ts).
   await recordTombstones(tx, moved.row, final)
   return final
+}
+
+/**
+ * Closes a request whose tasks may all be finished, in a transaction of its own that takes the
+ * request's lock first and counts its tasks after it (both sent together): for a worker that
+ * finished a task outside the lock (TasksRepository.finish) and found none open, and for the
+ * reaper's stranded requests. Of several callers at once, one closes it and the others find it
+ * closed.
+ */
+export async function closeIfDone (dbh: DbHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss): Promise<RequestStatus | null> {
+  return dbh.transaction(async (tx) => {
+    const [locked, counts] = await Promise.all([tasks.lockRequestOnly(tx, requestId), tasks.statusCounts(tx, requestId)])
+    return locked ? finalizeIfDone(tx, requestId, tasks, actor, boss, counts) : null
+  })
 }

@@ -2,11 +2,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { markRestrictionPlaced, type RequestRow } from '../db/repositories/requests-repository.js'
 import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
-import type { TaskResult } from '../db/schema.js'
+import { OPEN_TASK_STATUSES, type TaskResult } from '../db/schema.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
-import { finalizeIfDone } from './finalize.js'
+import { closeIfDone, finalizeIfDone } from './finalize.js'
 import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
 import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
@@ -180,26 +180,37 @@ export function createTaskRunner (deps: {
     })
   }
 
-  /** Records the task's outcome (with the last collected items) only while this worker holds its lease, and may close the request. */
+  /**
+   * Records the task's outcome (with the last collected items) only while this worker holds its
+   * lease, and closes the request when it was the last task. The outcome commits on its own, in
+   * one round trip with a count of the request's tasks after it (TasksRepository.finish); only
+   * when none is left open is the request locked and closed (closeIfDone). A restriction placed
+   * is recorded with the outcome, in one transaction under the request's lock.
+   */
   async function finish (task: TaskRow, next: TaskRelease, lastItems: NewCollectedItem[] = []) {
-    await deps.dbh.transaction(async (tx) => {
-      // Sent together: the lock is taken first, and the statement behind it sees the request's tasks as they stand once it is.
-      const [, counts] = await Promise.all([tasks.lockRequestOnly(tx, task.requestId), tasks.finishRun(tx, task, options.worker, next, {
-        action: `task_${next.status}`,
-        reason: next.errorMessage ?? null,
-        details: {
-          task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
-          ...(next.errorCode ? { error_code: next.errorCode } : {}),
-          ...(next.result ? { result: next.result } : {})
-        }
-      }, lastItems)])
-      if (!counts) return // the lease was lost: another worker owns the task now
-      // A restriction is placed once a system has marked the person's data: recorded with the task's outcome.
-      if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
-        await markRestrictionPlaced(tx, task.requestId)
+    const event = {
+      action: `task_${next.status}`,
+      reason: next.errorMessage ?? null,
+      details: {
+        task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
+        ...(next.errorCode ? { error_code: next.errorCode } : {}),
+        ...(next.result ? { result: next.result } : {})
       }
-      await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss, counts)
-    })
+    }
+    if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
+      await deps.dbh.transaction(async (tx) => {
+        // Sent together: the lock is taken first, and the statement behind it sees the request's tasks as they stand once it is.
+        const [, counts] = await Promise.all([tasks.lockRequestOnly(tx, task.requestId), tasks.finishRun(tx, task, options.worker, next, event, lastItems)])
+        if (!counts) return // the lease was lost: another worker owns the task now
+        await markRestrictionPlaced(tx, task.requestId)
+        await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss, counts)
+      })
+      return
+    }
+    const counts = await tasks.finish(task, options.worker, next, event, lastItems)
+    if (!counts) return // the lease was lost: another worker owns the task now
+    if (OPEN_TASK_STATUSES.some((s) => (counts.get(s) ?? 0) > 0)) return
+    await closeIfDone(deps.dbh, task.requestId, tasks, 'engine', deps.boss)
   }
 }
 

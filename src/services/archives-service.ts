@@ -160,7 +160,7 @@ export function createArchivesService (deps: {
     async rebuild (requestId: string, actor: string, boss: Boss): Promise<ArchiveSummary> {
       await deps.dbh.transaction(async (tx) => {
         const [request] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
-          .where(eq(requests.id, requestId)).for('update')
+          .where(eq(requests.id, requestId)).for('no key update')
         if (!request) throw new Errors.RequestNotFound(requestId)
         if (request.type !== 'access' && request.type !== 'portability') {
           throw new Errors.ArchiveNotRebuildable(`a ${request.type} request has no archive`)

@@ -220,7 +220,7 @@ export type RequestsRepository = ReturnType<typeof createRequestsRepository>
 export async function transitionIn (
   tx: TxHandle, id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>
 ): Promise<TransitionResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
   if (!current) return { status: 'not_found' }
   if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status }
   const now = new Date()
@@ -263,7 +263,7 @@ async function updateWithEvent (
  * ahead of the extended date.
  */
 export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput): Promise<ExtensionResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
   if (!current) return { status: 'not_found' }
   if (current.extensionTakenAt !== null) return { status: 'already_taken', row: current }
   if (current.extendedDueAt === null) return { status: 'not_available', row: current }
@@ -295,7 +295,7 @@ export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput)
  * are written together. Also allowed after the request closed: it is a fact about the past.
  */
 export async function recordExtensionNoticeIn (tx: TxHandle, id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }): Promise<ExtensionNoticeResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
   if (!current) return { status: 'not_found' }
   if (current.extensionTakenAt === null) return { status: 'not_taken', row: current }
   if (current.extensionNotifiedSubjectAt !== null) return { status: 'already_recorded', row: current }
@@ -325,7 +325,7 @@ export async function markRestrictionPlaced (tx: TxHandle, id: string): Promise<
  * systems could no longer find the records to lift). The request stays completed: see lifecycle.ts.
  */
 export async function liftRestrictionIn (tx: TxHandle, id: string, input: LiftInput): Promise<LiftResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('update')
+  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
   if (!current) return { status: 'not_found' }
   if (!RESTRICTING_TYPES.includes(current.type)) return { status: 'not_applicable', row: current }
   if (current.restrictionLiftedAt !== null) return { status: 'already_lifted', row: current }

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
-import { collectedItems, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type StoredSubject, type TaskResult, type TaskStatus } from '../schema.js'
+import { collectedItems, OPEN_TASK_STATUSES, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type StoredSubject, type TaskResult, type TaskStatus } from '../schema.js'
 import type { RequestStatus } from '../../domain/lifecycle.js'
 import type { RequestRow } from './requests-repository.js'
 import type { TaskAction } from '../../../connectors/types.js'
@@ -104,37 +104,46 @@ export function createTasksRepository (dbh: DbHandle) {
      * run record, appends the audit event, stores the last collected items, and counts the
      * request's tasks as they now stand. Null when the lease was lost: nothing is written.
      */
-    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: { action: string, reason: string | null, details: Record<string, unknown> }, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
-      const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
+    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
       const rows = await tx.rows<{ mine: boolean, status: TaskStatus, n: number }>(sql`
-        with released as (
-          update tasks set status = ${next.status},
-            result = case when ${next.result !== undefined} then ${next.result === undefined ? null : JSON.stringify(next.result)}::jsonb else result end,
-            last_error_code = ${next.errorCode ?? null}, last_error_message = ${next.errorMessage ?? null},
-            next_attempt_at = ${next.nextAttemptAt?.toISOString() ?? null}::timestamptz, lease_owner = null, lease_expires_at = null,
-            finished_at = case when ${terminal} then now() else finished_at end, updated_at = now()
-          where id = ${task.id} and lease_owner = ${worker} and status = 'running'
-          returning request_id, status
-        ), run as (
-          update task_runs set ended_at = now(), outcome = ${next.outcome}
-          where task_id = ${task.id} and worker = ${worker} and ended_at is null and exists (select 1 from released)
-        ), event as (
-          insert into request_events (request_id, actor, action, reason, details)
-          select request_id, 'engine', ${event.action}, ${event.reason}, ${JSON.stringify(event.details)}::jsonb from released
-        ), items as (
-          insert into collected_items (request_id, task_id, connector_id, stream, item_key, kind, data, file)
-          select i.request_id, i.task_id, i.connector_id, i.stream, i.item_key, i.kind, i.data, i.file
-          from jsonb_to_recordset(${items.length > 0 ? JSON.stringify(items.map(itemRecord)) : '[]'}::jsonb)
-            as i(request_id uuid, task_id uuid, connector_id text, stream text, item_key text, kind text, data jsonb, file jsonb)
-          where exists (select 1 from released)
-        )
+        ${releaseRun(task, worker, next, event, items)}
         select true as mine, status, 1 as n from released
         union all
         select false, status, count(*)::int from tasks where request_id = ${task.requestId} and id <> ${task.id} group by status`)
       if (!rows.some((r) => r.mine)) return null
-      const counts = new Map<TaskStatus, number>()
-      for (const r of rows) counts.set(r.status, (counts.get(r.status) ?? 0) + Number(r.n))
-      return counts
+      return countsOf(rows)
+    },
+
+    /**
+     * The same outcome without a transaction or the request's lock: the statement commits on its
+     * own, and a second one, sent with it on the same connection, counts the request's tasks once
+     * it has. Of tasks finishing at once, the last to commit therefore sees every other one
+     * finished (each count starts after its own commit), so at least one of them finds the
+     * request done; closing it is then guarded by the request's lock (finalize.ts). One round
+     * trip, and no worker waits on another's lock. Null when the lease was lost.
+     */
+    async finish (task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
+      const [mine, counts] = await dbh.inOrder([
+        sql`${releaseRun(task, worker, next, event, items)} select status from released`,
+        sql`select status, count(*)::int as n from tasks where request_id = ${task.requestId} group by status`
+      ])
+      if (mine!.length === 0) return null
+      return countsOf(counts as Array<{ status: TaskStatus, n: number }>)
+    },
+
+    /**
+     * Requests left in progress with every task finished: the worker that finished the last task
+     * stopped before it could close the request (finish commits the outcome on its own). The
+     * reaper closes them.
+     */
+    async stranded (limit = 100): Promise<string[]> {
+      const rows = await dbh.rows<{ id: string }>(sql`
+        select r.id from requests r
+        where r.status = 'in_progress'
+          and exists (select 1 from tasks t where t.request_id = r.id)
+          and not exists (select 1 from tasks t where t.request_id = r.id and t.status in (${sql.join(OPEN_TASK_STATUSES.map((st) => sql`${st}`), sql`, `)}))
+        order by r.updated_at limit ${limit}`)
+      return rows.map((r) => r.id)
     },
 
     /**
@@ -215,13 +224,18 @@ export function createTasksRepository (dbh: DbHandle) {
       return rows.map((r) => r.connector_id)
     },
 
-    /** Locks the request's row for the caller's transaction; false when there is no such request. */
+    /**
+     * Locks the request's row for the caller's transaction; false when there is no such request.
+     * Every lock on a request is FOR NO KEY UPDATE: it serialises whoever changes the request,
+     * without waiting on the rows that merely reference it being written (task outcomes, events,
+     * items: their foreign-key checks take KEY SHARE, which FOR UPDATE would wait for).
+     */
     async lockRequestOnly (tx: TxHandle, requestId: string): Promise<boolean> {
-      return (await tx.rows(sql`select 1 from requests where id = ${requestId} for update`)).length === 1
+      return (await tx.rows(sql`select 1 from requests where id = ${requestId} for no key update`)).length === 1
     },
 
     async lockRequest (tx: TxHandle, requestId: string) {
-      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('update')
+      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('no key update')
       return row ?? null
     },
 
@@ -269,7 +283,47 @@ export interface ClaimedTask {
   ranBefore: boolean
 }
 
-/** An item as finishRun's jsonb_to_recordset reads it. */
+/** The audit event a run's outcome appends. */
+export interface RunEvent { action: string, reason: string | null, details: Record<string, unknown> }
+
+/**
+ * The CTEs that end a run (used by finishRun and finish): release the task only if `worker` still
+ * holds its lease, close the run record, append the audit event, store the last collected items.
+ * `released` holds the task's row when it was this worker's to release, and nothing otherwise.
+ */
+function releaseRun (task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[]) {
+  const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
+  return sql`
+    with released as (
+      update tasks set status = ${next.status},
+        result = case when ${next.result !== undefined} then ${next.result === undefined ? null : JSON.stringify(next.result)}::jsonb else result end,
+        last_error_code = ${next.errorCode ?? null}, last_error_message = ${next.errorMessage ?? null},
+        next_attempt_at = ${next.nextAttemptAt?.toISOString() ?? null}::timestamptz, lease_owner = null, lease_expires_at = null,
+        finished_at = case when ${terminal} then now() else finished_at end, updated_at = now()
+      where id = ${task.id} and lease_owner = ${worker} and status = 'running'
+      returning request_id, status
+    ), run as (
+      update task_runs set ended_at = now(), outcome = ${next.outcome}
+      where task_id = ${task.id} and worker = ${worker} and ended_at is null and exists (select 1 from released)
+    ), event as (
+      insert into request_events (request_id, actor, action, reason, details)
+      select request_id, 'engine', ${event.action}, ${event.reason}, ${JSON.stringify(event.details)}::jsonb from released
+    ), items as (
+      insert into collected_items (request_id, task_id, connector_id, stream, item_key, kind, data, file)
+      select i.request_id, i.task_id, i.connector_id, i.stream, i.item_key, i.kind, i.data, i.file
+      from jsonb_to_recordset(${items.length > 0 ? JSON.stringify(items.map(itemRecord)) : '[]'}::jsonb)
+        as i(request_id uuid, task_id uuid, connector_id text, stream text, item_key text, kind text, data jsonb, file jsonb)
+      where exists (select 1 from released)
+    )`
+}
+
+function countsOf (rows: ReadonlyArray<{ mine?: boolean, status: TaskStatus, n: number }>): Map<TaskStatus, number> {
+  const counts = new Map<TaskStatus, number>()
+  for (const r of rows) counts.set(r.status, (counts.get(r.status) ?? 0) + Number(r.n))
+  return counts
+}
+
+/** An item as releaseRun's jsonb_to_recordset reads it. */
 function itemRecord (i: NewCollectedItem) {
   return { request_id: i.requestId, task_id: i.taskId, connector_id: i.connectorId, stream: i.stream, item_key: i.itemKey, kind: i.kind ?? 'record', data: i.data ?? null, file: i.file ?? null }
 }
