@@ -29,6 +29,9 @@ t.test('GET /metrics after a known workload', async (t) => {
   t.equal(ext.statusCode, 200, 'extension taken')
   await app.dbh.rows(sql`update requests set due_at = now() - interval '1 day' where id = ${extended}`)
   await waitFor(async () => (await app.inject({ url: `/v1/requests/${done}`, headers: auth() })).json().status === 'partially_completed', 20_000, 'the request to settle')
+  // A task waiting for a retry due tomorrow: on its queue until then.
+  await app.dbh.rows(sql`insert into tasks (request_id, connector_id, action, status, attempts, max_attempts, next_attempt_at)
+    values (${extended}, 'crm', 'collect', 'retry_wait', 1, 6, now() + interval '1 day')`)
   await app.engine.circuit.check('crm')
   ;(registry.get('billing')!.connector as MemoryConnector).setFault('health', { status: 503, times: 1 })
   await app.engine.circuit.check('billing')
@@ -63,5 +66,7 @@ t.test('GET /metrics after a known workload', async (t) => {
 
   t.equal(value('dsr_connector_up', { connector: 'crm' }), 1)
   t.equal(value('dsr_connector_up', { connector: 'billing' }), 0)
-  t.ok((value('dsr_queue_jobs', { queue: 'dsr_task_crm' }) ?? 0) >= 1, 'the crm task queue has its job')
+  t.equal(value('dsr_queue_jobs', { queue: 'dsr_task_crm', state: 'retry_wait' }), 1, 'the crm task queue: its task waiting for a retry')
+  t.equal(value('dsr_queue_jobs', { queue: 'dsr_task_crm', state: 'succeeded' }), undefined, 'finished tasks are off the queue')
+  t.ok((value('dsr_queue_jobs', { queue: 'dsr_archive' }) ?? 0) >= 1, 'the archive queue has the job of the settled request')
 })

@@ -9,7 +9,7 @@ import { requestEvents, requests, type StoredSubject } from '../db/schema.js'
 import { backupRestoreErasures, backupRestores, backupTombstones } from '../db/schema-proof.js'
 import { computeDeadline, type Regime } from '../domain/deadlines.js'
 import { TERMINAL_STATUSES } from '../domain/lifecycle.js'
-import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import { queueTasks, type Boss } from '../jobs/queue.js'
 import { Errors, validationError } from '../errors.js'
 import type { Keyring } from '../receipts/keys.js'
 import type { CreateRestore, Restore } from '../schemas/backups.js'
@@ -118,7 +118,7 @@ export function createRestoresService (deps: {
     await tx.db.insert(requestEvents).values({ requestId: id, at, actor, action: 'created', toStatus: 'received', details: link })
     await transitionIn(tx, id, 'ready', actor, `identity established by request ${original.id}`, link)
     const planned = await deps.tasks.plan(tx, id, 'erase', [{ id: connector.id, maxAttempts: connector.maxAttempts }])
-    await enqueue(tx, deps.boss, planned.map((task) => taskJob(task, connector.timeoutMs)))
+    await queueTasks(tx, planned)
     await recordEvent(tx, id, actor, 'planned', null, { action: 'erase', connectors: [connector.id], restore_id: input.restoreId })
     await transitionIn(tx, id, 'in_progress', actor, `${planned.length} task(s) planned`)
     await recordEvent(tx, original.id, actor, 'erased_again_after_restore', null, { ...link, request_id: id })

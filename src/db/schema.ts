@@ -167,7 +167,9 @@ export const tasks = pgTable('tasks', {
   updatedAt: tz('updated_at').notNull().defaultNow()
 }, (t) => [
   uniqueIndex('tasks_request_connector_action').on(t.requestId, t.connectorId, t.action),
-  index('tasks_status_lease').on(t.status, t.leaseExpiresAt)
+  index('tasks_status_lease').on(t.status, t.leaseExpiresAt),
+  // Tasks are their own queue: a connector's claimable tasks, oldest first (TasksRepository.claimNext).
+  index('tasks_queue').on(t.connectorId, t.createdAt, t.id).where(sql`${t.status} in ('pending', 'retry_wait', 'running')`)
 ])
 
 /** Every attempt at a task, by which worker and when: the record that no task ran twice at once. */

@@ -6,7 +6,7 @@ import { recordEvent } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { ConnectorErrorCodes, type ConnectorError, type HealthResult } from '../../connectors/types.js'
-import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import { queueTasks, type Boss } from '../jobs/queue.js'
 
 /** A stored health check: the latest one per connector is that connector's current health. */
 export interface StoredHealth {
@@ -84,13 +84,13 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
     return { ...row, resumed }
   }
 
-  /** Waiting tasks of the connector become pending again, each with its job, atomically. */
+  /** Waiting tasks of the connector become pending again, atomically, and its idle workers are woken. */
   async function resume (connectorId: string): Promise<number> {
     const instance = registry.get(connectorId)
     const resumed = await dbh.transaction(async (tx) => {
       const rows = await tx.db.update(tasks).set({ status: 'pending', lastErrorCode: null, lastErrorMessage: null, updatedAt: sql`now()` })
         .where(and(eq(tasks.connectorId, connectorId), eq(tasks.status, 'waiting'))).returning({ id: tasks.id, requestId: tasks.requestId, connectorId: tasks.connectorId })
-      await enqueue(tx, boss, rows.map((task) => taskJob(task, instance?.timeoutMs ?? 60_000)))
+      await queueTasks(tx, rows)
       for (const task of rows) {
         await recordEvent(tx, task.requestId, 'engine', 'task_resumed', `connector ${connectorId} is healthy again`, { task_id: task.id, connector: connectorId })
       }

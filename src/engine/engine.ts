@@ -5,8 +5,8 @@ import type { DbHandle } from '../db/client.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { ARCHIVE_QUEUE, createBoss, enqueue, taskJob, taskQueue, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TaskJob, type TransferJob } from '../jobs/queue.js'
-import { createWaker, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
+import { ARCHIVE_QUEUE, createBoss, taskQueue, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TransferJob } from '../jobs/queue.js'
+import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
 import { closeIfDone } from './finalize.js'
@@ -50,7 +50,9 @@ export function createEngine (deps: {
   const circuit = createCircuit({ dbh, registry, boss, log: log.child({ component: 'circuit' }) })
   const runTask = createTaskRunner({
     dbh, boss, registry, tasks, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
-    circuit, ...(deps.metrics ? { metrics: deps.metrics } : {})
+    circuit, ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    // This process's idle workers of the connector wake when the retry is due (others find it by polling).
+    onRetryDue: (connectorId, at) => { setTimeout(() => waker.wake(taskQueue(connectorId)), Math.max(0, at.getTime() - Date.now())).unref() }
   })
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
   let reaper: NodeJS.Timeout | undefined
@@ -64,13 +66,14 @@ export function createEngine (deps: {
     workers.push(startWorker(boss, waker, log.child({ component: 'worker' }), { pollMs: deps.options.pollSeconds * 1000, ...opts }))
   }
 
+  /**
+   * Work whose worker stopped. A task whose lease ran out needs nothing here: the next claim of its
+   * connector takes it over (TasksRepository.claimNext). Transfers are queued again, and requests
+   * whose last task finished without closing them are closed.
+   */
   async function reap () {
-    const reaped = await dbh.transaction(async (tx) => {
-      const expired = await tasks.reapExpired(tx, { leaseMs: deps.options.leaseMs })
-      await enqueue(tx, boss, expired.map((task) => taskJob(task, registry.get(task.connectorId)?.timeoutMs ?? 60_000)))
-      return expired.length + await transfers.reap(tx)
-    })
-    if (reaped > 0) log.warn({ reaped }, 'tasks or transfers whose worker stopped were queued again')
+    const reaped = await dbh.transaction((tx) => transfers.reap(tx))
+    if (reaped > 0) log.warn({ reaped }, 'transfers whose worker stopped were queued again')
     // A worker that finished a request's last task and stopped before closing the request.
     let closed = 0
     for (const requestId of await tasks.stranded()) {
@@ -93,14 +96,25 @@ export function createEngine (deps: {
     async start (opts: { workers: boolean }) {
       await boss.start()
       started = true
-      for (const connector of registry.values()) await boss.createQueue(taskQueue(connector.id))
       await boss.createQueue(TRANSFER_QUEUE)
       await boss.createQueue(ARCHIVE_QUEUE)
       if (!opts.workers) return
       // Jobs queued by any process wake this one's idle workers when their transaction commits.
       unlisten = await dbh.listen(WAKE_CHANNEL, (queue) => waker.wake(queue))
+      // Tasks are their own queue: each connector's workers claim its due tasks, several per statement.
       for (const connector of registry.values()) {
-        work<TaskJob>({ queue: taskQueue(connector.id), concurrency: connector.concurrency, handler: (job) => runTask(job.data.taskId) })
+        workers.push(startDrain(waker, log.child({ component: 'worker' }), {
+          queue: taskQueue(connector.id),
+          concurrency: connector.concurrency,
+          pollMs: deps.options.pollSeconds * 1000,
+          async fetch (n) {
+            const { claimed, nextDueAt } = await tasks.claimNext(connector.id, n, worker, deps.options.leaseMs)
+            const tookOver = claimed.filter((c) => c.tookOver).length
+            if (tookOver > 0) log.warn({ connector: connector.id, tasks: tookOver }, 'tasks whose worker stopped were taken over')
+            return { jobs: claimed, dueInMs: nextDueAt ? nextDueAt.getTime() - Date.now() : null }
+          },
+          run: runTask
+        }))
       }
       work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
       // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).

@@ -5,7 +5,7 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { RequestType } from '../domain/requests.js'
 import { implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
-import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import { queueTasks, type Boss } from '../jobs/queue.js'
 
 /**
  * Which connector actions fulfil each request type; each is planned on every connector able to do it.
@@ -74,7 +74,7 @@ export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<T
 /** The reason on the transition to in_progress. */
 export const startedReason = (tasks: number) => `${tasks} task(s) planned`
 
-/** One `action` task per connector (configured ones), each with its job, in the caller's transaction. */
+/** One `action` task per connector (configured ones), in the caller's transaction; their workers are woken when it commits. */
 export async function planTasks (tx: TxHandle, requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {
   registry: ConnectorRegistry
   tasks: TasksRepository
@@ -82,6 +82,6 @@ export async function planTasks (tx: TxHandle, requestId: string, action: TaskAc
 }): Promise<TaskRow[]> {
   const connectors = connectorIds.map((id) => deps.registry.get(id)!)
   const planned = await deps.tasks.plan(tx, requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })))
-  await enqueue(tx, deps.boss, planned.map((task) => taskJob(task, deps.registry.get(task.connectorId)!.timeoutMs)))
+  await queueTasks(tx, planned)
   return planned
 }

@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { markRestrictionPlaced, type RequestRow } from '../db/repositories/requests-repository.js'
-import type { NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { ClaimedTask, NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import { OPEN_TASK_STATUSES, type TaskResult } from '../db/schema.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
 import { closeIfDone, finalizeIfDone } from './finalize.js'
-import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import type { Boss } from '../jobs/queue.js'
 import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
 import { nextDelayMs } from './backoff.js'
@@ -23,9 +23,10 @@ export interface RunnerOptions {
 }
 
 /**
- * Runs one task: takes its lease, calls the connector with a timeout, stores what streams in, and
- * records the outcome. Retryable failures are rescheduled with exponential backoff and jitter (or
- * the system's Retry-After); permanent ones fail the task at once.
+ * Runs one claimed task (TasksRepository.claimNext took its lease): calls the connector with a
+ * timeout, stores what streams in, and records the outcome. Retryable failures are rescheduled
+ * with exponential backoff and jitter (or the system's Retry-After); permanent ones fail the task
+ * at once.
  */
 export function createTaskRunner (deps: {
   dbh: DbHandle
@@ -38,14 +39,14 @@ export function createTaskRunner (deps: {
   /** The circuit breaker: tasks of a down connector wait instead of using up their attempts. */
   circuit?: Pick<Circuit, 'isDown' | 'check' | 'park'>
   metrics?: TaskMetrics
+  /** Told when a task of this process will be due again, so an idle worker wakes for it. */
+  onRetryDue?: (connectorId: string, at: Date) => void
 }) {
   const { tasks, options } = deps
 
-  return async function runTask (taskId: string): Promise<void> {
-    const claimed = await tasks.claim(taskId, options.worker, options.leaseMs)
-    if (!claimed) return // finished, or someone else holds a live lease
+  return async function runTask (claimed: ClaimedTask): Promise<void> {
     const { task, request } = claimed
-    const log = deps.log.child({ taskId, connector: task.connectorId, action: task.action, attempt: task.attempts })
+    const log = deps.log.child({ taskId: task.id, connector: task.connectorId, action: task.action, attempt: task.attempts })
     const instance = deps.registry.get(task.connectorId)
     if (!instance) {
       await finish(task, { status: 'failed', errorCode: 'DSR_CONNECTOR_NOT_CONFIGURED', errorMessage: 'connector is not configured in this deployment', outcome: 'failed' })
@@ -170,14 +171,11 @@ export function createTaskRunner (deps: {
   async function retryLater (task: TaskRow, instance: ConnectorInstance, e: ConnectorError) {
     const delay = nextDelayMs({ attempt: task.attempts, baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, retryAfterMs: e.retryAfterMs })
     const at = new Date(Date.now() + delay)
-    await deps.dbh.transaction(async (tx) => {
-      const released = await tasks.release(tx, task, options.worker, {
-        status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
-      })
-      if (released) {
-        await enqueue(tx, deps.boss, [taskJob(task, instance.timeoutMs, at)])
-      }
-    })
+    const released = await deps.dbh.transaction((tx) => tasks.release(tx, task, options.worker, {
+      status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
+    }))
+    // Due again at `at`, when a claim takes it.
+    if (released) deps.onRetryDue?.(task.connectorId, at)
   }
 
   /**

@@ -1,10 +1,16 @@
 import PgBoss from 'pg-boss'
 import type { DbHandle, SqlExecutor, TxHandle } from '../db/client.js'
 
-/** Job names and payloads, in one place. */
-export const taskQueue = (connectorId: string) => `${TASK_QUEUE_PREFIX}${connectorId}`
-export const TASK_QUEUE_PREFIX = 'dsr_task_'
-export interface TaskJob { taskId: string }
+/**
+ * Queues and payloads, in one place.
+ *
+ * Tasks are their own queue: a task row already holds all a job would (its state, when its next
+ * attempt is due, its lease, its attempts), so workers claim due tasks of their connector straight
+ * from the `tasks` table, several in one statement (TasksRepository.claimNext), and a task's
+ * outcome is its completion. `taskQueue(connector)` names the queue for waking idle workers.
+ * Archive builds, transfers and scheduled jobs are pg-boss jobs.
+ */
+export const taskQueue = (connectorId: string) => `dsr_task_${connectorId}`
 /** Direct transfers of archives to other controllers (GDPR Art 20(2)). */
 export const TRANSFER_QUEUE = 'dsr_transfer'
 export interface TransferJob { transferId: string }
@@ -26,9 +32,10 @@ export const WAKE_CHANNEL = 'dsr_jobs'
  *     a retryable failure of a whole call is tried again with exponential backoff and jitter
  *     (TASK_RETRY_BASE_MS … TASK_RETRY_MAX_MS, or the system's Retry-After). These are ours: each
  *     is recorded as a run, and the task row says when the next is due.
- *  3. pg-boss retries of the job (JOB_RETRY_LIMIT below): only for infrastructure failures, when a
- *     handler throws before it could record anything (the database went away, the process broke).
- *     A task handler that records its outcome never throws, so these never multiply layer 2.
+ *  3. Infrastructure failures, when the worker could record nothing (the database went away, the
+ *     process broke): a task's lease runs out and another claim takes it over, counting an
+ *     attempt; a transfer's pg-boss job is retried (JOB_RETRY_LIMIT below). A worker that records
+ *     its outcome never throws, so these never multiply layer 2.
  *
  * So one HTTP request is sent at most 5 × 6 = 30 times for faults (plus rate-limited waits) before
  * the task fails and a person decides. Archive builds have no attempts of their own: pg-boss
@@ -47,11 +54,6 @@ export interface JobInsert {
   expireInSeconds: number
   /** ISO time ending in Z: not fetched before. */
   startAfter?: string
-}
-
-/** The job of a task: it outlives the connector's timeout; pg-boss retries only infrastructure failures. */
-export function taskJob (task: { id: string, connectorId: string }, timeoutMs: number, startAfter?: Date): JobInsert {
-  return leasedJob(taskQueue(task.connectorId), { taskId: task.id } satisfies TaskJob, timeoutMs, startAfter)
 }
 
 /** The job of a transfer attempt: it outlives the longest attempt; retries are ours. */
@@ -77,6 +79,25 @@ function leasedJob (name: string, data: object, maxMs: number, startAfter?: Date
 }
 
 /**
+ * Wakes the idle workers of these tasks' connectors when the caller's transaction commits (the
+ * tasks themselves, pending in the caller's transaction, are what the workers claim).
+ */
+export async function queueTasks (tx: TxHandle, tasks: ReadonlyArray<{ connectorId: string }>): Promise<void> {
+  if (tasks.length === 0) return
+  await wake(tx, taskWake(tasks).queues)
+}
+
+/** What wakes these tasks' workers: the channel, and their connectors' queues (for a statement that notifies itself). */
+export function taskWake (tasks: ReadonlyArray<{ connectorId: string }>): { channel: string, queues: string[] } {
+  return { channel: WAKE_CHANNEL, queues: [...new Set(tasks.map((t) => taskQueue(t.connectorId)))] }
+}
+
+/** `pg_notify` on WAKE_CHANNEL for each queue, delivered when the caller's transaction commits. */
+function wake (tx: TxHandle, queues: readonly string[]) {
+  return tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [queues.join(',')])
+}
+
+/**
  * Queues jobs in the caller's transaction: they commit with the rows that need them, or not at
  * all. Workers idle on a queue with a job due now are woken when the transaction commits
  * (`pg_notify` is delivered at commit), so the job starts at once rather than at the next poll.
@@ -88,7 +109,7 @@ export async function enqueue (tx: TxHandle, boss: Boss, jobs: readonly JobInser
   // Both statements are sent together; the notification is delivered at commit either way.
   await Promise.all([
     boss.insert(jobs as JobInsert[], { db: tx.executor } as PgBoss.InsertOptions),
-    due.length > 0 ? tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [due.join(',')]) : null
+    due.length > 0 ? wake(tx, due) : null
   ])
 }
 

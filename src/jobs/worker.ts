@@ -43,46 +43,32 @@ export function createWaker () {
 
 export type Waker = ReturnType<typeof createWaker>
 
+/** What a drain loop needs: how to take work, and how to do one piece of it. */
+export interface DrainOptions<J> {
+  /** The queue's name: what wakes its idle workers (createWaker). */
+  queue: string
+  /** Jobs of this queue run at once in this process, at most. */
+  concurrency: number
+  /** How long an idle worker sleeps before it looks again when nothing woke it. */
+  pollMs: number
+  /** Takes up to `n` jobs due now; `dueInMs` says when the next one not yet due will be, if known. */
+  fetch (n: number): Promise<{ jobs: J[], dueInMs?: number | null }>
+  /** Does one job; it records its own outcome. */
+  run (job: J): Promise<void>
+}
+
 /**
  * Works one queue: keeps up to `concurrency` jobs running, and fetches again as soon as a slot is
- * free, so a queue with jobs waiting drains as fast as its handlers run. Only an empty fetch makes
- * it sleep, until a job is queued (the waker) or `pollMs` passes (jobs due later, or queued by a
- * process that does not notify). pg-boss 10's own `work()` waits out the polling interval after
- * every fetch, jobs waiting or not, which capped a worker at one job per interval.
- *
- * A handler that resolves completes its job; one that throws fails it, and pg-boss retries it
- * within the job's retryLimit (the error's code is kept, never its message: it could hold data).
+ * free, so a queue with jobs waiting drains as fast as its jobs run. Only an empty fetch makes it
+ * sleep, until a job is queued (the waker), the next job not yet due becomes due, or `pollMs`
+ * passes (jobs queued by a process that does not notify, leases that ran out). pg-boss 10's own
+ * `work()` waits out the polling interval after every fetch, jobs waiting or not, which capped a
+ * worker at one job per interval.
  */
-export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger, opts: WorkOptions<T>) {
+export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: DrainOptions<J>) {
   const running = new Set<Promise<void>>()
   let stopping = false
   let slotFreed: (() => void) | null = null
-  // Jobs done here, completed together: one statement for all that finished in the same turn.
-  let done: string[] = []
-  let flushing: Promise<void> | null = null
-
-  function flushCompleted (): Promise<void> {
-    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      const ids = done
-      done = []
-      flushing = null
-      // A job left active (the process died first) expires and is fetched again; its handler is idempotent.
-      await boss.complete(opts.queue, ids).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'could not complete jobs'))
-    })
-    return flushing
-  }
-
-  async function runOne (job: FetchedJob<T>): Promise<void> {
-    try {
-      await opts.handler(job)
-      done.push(job.id)
-      void flushCompleted()
-    } catch (err) {
-      const code = (err as { code?: unknown }).code
-      await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })
-        .catch((failErr: unknown) => log.error({ err: failErr, queue: opts.queue }, 'could not record a failed job'))
-    }
-  }
 
   async function loop (): Promise<void> {
     while (!stopping) {
@@ -91,19 +77,20 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
         await new Promise<void>((resolve) => { slotFreed = resolve })
         continue
       }
-      let jobs: Array<FetchedJob<T>>
+      let fetched: { jobs: J[], dueInMs?: number | null }
       try {
-        jobs = await boss.fetch<T>(opts.queue, { batchSize: free, includeMetadata: true }) ?? []
+        fetched = await opts.fetch(free)
       } catch (err) {
         log.error({ err, queue: opts.queue }, 'fetching jobs failed')
-        jobs = []
+        fetched = { jobs: [] }
       }
-      if (jobs.length === 0) {
-        await waker.wait(opts.queue, opts.pollMs)
+      if (fetched.jobs.length === 0) {
+        const due = fetched.dueInMs
+        await waker.wait(opts.queue, due !== undefined && due !== null ? Math.max(0, Math.min(opts.pollMs, due)) : opts.pollMs)
         continue
       }
-      for (const job of jobs) {
-        const run = runOne(job).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'job handler broke'))
+      for (const job of fetched.jobs) {
+        const run = opts.run(job).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'job handler broke'))
           .finally(() => {
             running.delete(run)
             const freed = slotFreed
@@ -129,10 +116,57 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
         new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })
       ])
       clearTimeout(timer)
+    }
+  }
+}
+
+/**
+ * Works one pg-boss queue (startDrain). A handler that resolves completes its job; one that
+ * throws fails it, and pg-boss retries it within the job's retryLimit (the error's code is kept,
+ * never its message: it could hold data).
+ */
+export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger, opts: WorkOptions<T>) {
+  // Jobs done here, completed together: one statement for all that finished in the same turn.
+  let done: string[] = []
+  let flushing: Promise<void> | null = null
+
+  function flushCompleted (): Promise<void> {
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const ids = done
+      done = []
+      flushing = null
+      // A job left active (the process died first) expires and is fetched again; its handler is idempotent.
+      await boss.complete(opts.queue, ids).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'could not complete jobs'))
+    })
+    return flushing
+  }
+
+  const drain = startDrain<FetchedJob<T>>(waker, log, {
+    queue: opts.queue,
+    concurrency: opts.concurrency,
+    pollMs: opts.pollMs,
+    fetch: async (n) => ({ jobs: await boss.fetch<T>(opts.queue, { batchSize: n, includeMetadata: true }) ?? [] }),
+    async run (job) {
+      try {
+        await opts.handler(job)
+        done.push(job.id)
+        void flushCompleted()
+      } catch (err) {
+        const code = (err as { code?: unknown }).code
+        await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })
+          .catch((failErr: unknown) => log.error({ err: failErr, queue: opts.queue }, 'could not record a failed job'))
+      }
+    }
+  })
+
+  return {
+    /** Stops fetching and waits for the jobs running here (at most `timeoutMs`), then completes them. */
+    async stop (timeoutMs: number): Promise<void> {
+      await drain.stop(timeoutMs)
       if (done.length > 0) await flushCompleted()
       else if (flushing) await flushing
     }
   }
 }
 
-export type Worker = ReturnType<typeof startWorker>
+export type Worker = { stop (timeoutMs: number): Promise<void> }

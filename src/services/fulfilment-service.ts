@@ -8,7 +8,7 @@ import { Errors } from '../errors.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import { finalizeIfDone } from '../engine/finalize.js'
 import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
-import { enqueue, taskJob, type Boss } from '../jobs/queue.js'
+import { queueTasks, taskWake, type Boss } from '../jobs/queue.js'
 
 /**
  * What people and callers ask of a request's fulfilment: verify it (at intake or later), retry or
@@ -27,10 +27,11 @@ export function createFulfilmentService (deps: {
 
   return {
     /**
-     * A request whose identity was verified at intake, stored in one transaction with everything
+     * A request whose identity was verified at intake, stored in one statement with everything
      * that follows from it: the row (in_progress, or ready when no connector can serve it), its
-     * audit events (created, verified, planned, started), its tasks and their jobs. Null when the
-     * idempotency key was used before (nothing written). The tasks are returned as stored.
+     * audit events (created, verified, planned, started) and its tasks, which wake their workers
+     * as it commits. Null when the idempotency key was used before (nothing written). The tasks
+     * are returned as stored.
      */
     async createVerified (row: NewRequestRow, actor: string, method: string): Promise<{ status: RequestStatus, tasks: TaskRow[] } | null> {
       const at = row.createdAt
@@ -46,21 +47,8 @@ export function createFulfilmentService (deps: {
         { action: 'planned', details: plannedDetails(row.type, planned) },
         ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
       ]
-      const keyUsedBefore = Symbol('idempotency key used before')
-      try {
-        return await dbh.transaction(async (tx) => {
-          // Sent together; when the key was used before nothing is stored, and the jobs roll back.
-          const [inserted] = await Promise.all([
-            requests.insertPlanned(tx, { ...row, status }, actor, events, planned),
-            enqueue(tx, boss, planned.map((task) => taskJob(task, registry.get(task.connectorId)!.timeoutMs)))
-          ])
-          if (!inserted) throw keyUsedBefore
-          return { status, tasks: planned }
-        })
-      } catch (err) {
-        if (err === keyUsedBefore) return null
-        throw err
-      }
+      const inserted = await requests.insertPlanned(dbh, { ...row, status }, actor, events, planned, taskWake(planned))
+      return inserted ? { status, tasks: planned } : null
     },
 
     /** Identity verified: the request becomes ready and its tasks are planned, atomically. */
@@ -117,7 +105,7 @@ export function createFulfilmentService (deps: {
           await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} retried`)
         }
         await recordEvent(tx, requestId, actor, 'task_retried', null, { task_id: taskId, connector: task.connectorId, action: task.action })
-        await enqueue(tx, boss, [taskJob(task, registry.get(task.connectorId)?.timeoutMs ?? 60_000)])
+        await queueTasks(tx, [task])
         return reset
       })
     },

@@ -4,6 +4,8 @@ import type { DbHandle } from '../db/client.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import { OPEN_STATUSES } from '../domain/lifecycle.js'
 import { latestHealth } from '../engine/circuit.js'
+import { OPEN_TASK_STATUSES } from '../db/schema.js'
+import { taskQueue } from '../jobs/queue.js'
 
 /** What the runner reports about each task attempt. */
 export interface TaskMetrics {
@@ -76,11 +78,16 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
   })
   new Gauge({
     name: 'dsr_queue_jobs',
-    help: 'Jobs on the pg-boss queues, by queue and state',
+    help: 'Work on the queues, by queue and state: open tasks by status (dsr_task_<connector>), pg-boss jobs by state',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect () {
       this.reset()
+      // Tasks are their own queue (jobs/queue.ts): those not finished, by status.
+      const open = await dbh.rows<{ connector_id: string, status: string, n: number }>(sql`
+        select connector_id, status::text as status, count(*)::int as n from tasks
+        where status in (${sql.join(OPEN_TASK_STATUSES.map((s) => sql`${s}`), sql`, `)}) group by connector_id, status`)
+      for (const r of open) this.set({ queue: taskQueue(r.connector_id), state: r.status }, Number(r.n))
       try {
         const rows = await dbh.rows<{ name: string, state: string, n: number }>(sql`
           select name, state::text as state, count(*)::int as n from pgboss.job group by name, state`)

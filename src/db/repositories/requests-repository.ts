@@ -113,8 +113,9 @@ const INSERT_REQUEST = `
 
 /**
  * A request verified at intake, stored already planned (see insertPlanned): the row, its audit
- * events in the order given, and its tasks, in one statement; nothing when the idempotency key
- * was used before.
+ * events in the order given, and its tasks, in one statement, which also wakes the idle workers
+ * of the tasks' connectors when it commits (jobs/queue.ts); nothing when the idempotency key was
+ * used before.
  */
 const INSERT_PLANNED = `
   with r as (${REQUEST_ROW}
@@ -129,8 +130,10 @@ const INSERT_PLANNED = `
     insert into tasks (id, request_id, connector_id, action, max_attempts, created_at, updated_at)
     select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'max_attempts')::int, r.created_at, r.created_at
     from r, jsonb_array_elements($25::jsonb) as x(t)
+  ), w as (
+    select pg_notify($26::text, q) from r, unnest($27::text[]) as q
   )
-  select id from r`
+  select id, (select count(*) from w) as woken from r`
 
 /** An audit event written with a new request (insertPlanned). */
 export interface IntakeEvent { action: string, from?: RequestStatus, to?: RequestStatus, reason?: string | null, details?: Record<string, unknown> | null }
@@ -149,17 +152,21 @@ export function createRequestsRepository (dbh: DbHandle) {
     },
 
     /**
-     * Stores a request whose identity was verified at intake with its plan, in the caller's
-     * transaction and one statement: the row (status as planned), `events` in order, and `tasks`.
+     * Stores a request whose identity was verified at intake with its plan, in one statement (on
+     * its own, or in the caller's transaction): the row (status as planned), `events` in order, and `tasks`.
      * False, with nothing written, when the idempotency key was used before by the same client.
      */
     async insertPlanned (tx: TxHandle, row: NewRequestRow, actor: string, events: IntakeEvent[],
-      tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>): Promise<boolean> {
+      tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>,
+      /** Notified when the statement commits: `pg_notify(channel, queue)` for each queue (the tasks' workers). */
+      wake: { channel: string, queues: readonly string[] }): Promise<boolean> {
       const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
         ...requestParams(row),
         actor,
         JSON.stringify(events.map((e) => ({ action: e.action, from: e.from ?? null, to: e.to ?? null, reason: e.reason ?? null, details: e.details ?? null }))),
-        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, max_attempts: t.maxAttempts })))
+        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, max_attempts: t.maxAttempts }))),
+        wake.channel,
+        `{${wake.queues.map((q) => JSON.stringify(q)).join(',')}}`
       ])
       return rows.length === 1
     },

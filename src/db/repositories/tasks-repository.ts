@@ -5,7 +5,6 @@ import { collectedItems, OPEN_TASK_STATUSES, requests, taskRuns, tasks, TERMINAL
 import type { RequestStatus } from '../../domain/lifecycle.js'
 import type { RequestRow } from './requests-repository.js'
 import type { TaskAction } from '../../../connectors/types.js'
-import { TASK_QUEUE_PREFIX } from '../../jobs/queue.js'
 
 export type TaskRow = typeof tasks.$inferSelect
 export type NewCollectedItem = typeof collectedItems.$inferInsert
@@ -34,40 +33,59 @@ export function createTasksRepository (dbh: DbHandle) {
     },
 
     /**
-     * Takes the lease on a task if nobody holds a live one: the guarantee that a task never runs
-     * twice at the same time, whatever the queue delivers. One statement, so atomic without a
-     * transaction: the lease, the closing of a run whose lease expired unreaped (as the reaper
-     * would close it), the new run record, and what the worker needs next (the request's state and
-     * subject, the connector's latest health) all come from one snapshot in one round trip.
+     * Claims up to `limit` of a connector's tasks that are due: pending, in retry_wait with their
+     * next attempt due, or running under a lease that ran out (its worker stopped; that run is
+     * closed as `lease_expired`, as before). Tasks are their own queue (jobs/queue.ts), and this is
+     * its fetch: one statement takes the leases (FOR UPDATE SKIP LOCKED: workers in any number of
+     * processes never take the same task, and a task never runs twice at the same time), opens
+     * the new run records, and returns with each task what its worker needs (the request's state
+     * and subject, the connector's latest health), from one snapshot in one round trip.
+     * `nextDueAt` is when the connector's next task waiting on a retry becomes due, for the
+     * worker's sleep when nothing was due now.
      */
-    async claim (taskId: string, worker: string, leaseMs: number): Promise<ClaimedTask | null> {
-      const [row] = await dbh.rows<Record<string, unknown>>(sql`
-        with claimed as (
-          update tasks set status = 'running', attempts = attempts + 1, lease_owner = ${worker},
-            lease_expires_at = now() + ${`${leaseMs} milliseconds`}::interval, started_at = coalesce(started_at, now()),
+    async claimNext (connectorId: string, limit: number, worker: string, leaseMs: number): Promise<{ claimed: ClaimedTask[], nextDueAt: Date | null }> {
+      const rows = await dbh.rows<Record<string, unknown>>(sql`
+        with picked as (
+          select id, status = 'running' as took_over from tasks
+          where connector_id = ${connectorId}
+            and (status = 'pending' or (status = 'retry_wait' and next_attempt_at <= now()) or (status = 'running' and lease_expires_at < now()))
+          order by created_at, id
+          limit ${limit}
+          for update skip locked
+        ), claimed as (
+          update tasks t set status = 'running', attempts = t.attempts + 1, lease_owner = ${worker},
+            lease_expires_at = now() + ${`${leaseMs} milliseconds`}::interval, started_at = coalesce(t.started_at, now()),
             next_attempt_at = null, updated_at = now()
-          where id = ${taskId}
-            and (status in ('pending', 'retry_wait') or (status = 'running' and lease_expires_at < now()))
-          returning *
+          from picked where t.id = picked.id
+          returning t.*, picked.took_over
         ), closed as (
           update task_runs set ended_at = now(), outcome = 'lease_expired'
-          where task_id = ${taskId} and ended_at is null and exists (select 1 from claimed)
+          where task_id in (select id from claimed) and ended_at is null
         ), run as (
-          -- The clock, not the statement's start: the lease may have been waited for.
+          -- The clock, not the statement's start: the row lock may have been waited for.
           insert into task_runs (task_id, attempt, worker, started_at) select id, attempts, ${worker}, clock_timestamp() from claimed
         )
-        select claimed.*, r.status as request_status, r.subject as request_subject, r.changes as request_changes,
-          (select h.status from connector_health h where h.connector_id = claimed.connector_id
-            order by h.checked_at desc, h.id desc limit 1) as connector_health,
-          -- Earlier runs only: the statement's snapshot does not see the run inserted above.
-          exists (select 1 from task_runs p where p.task_id = claimed.id) as ran_before
-        from claimed join requests r on r.id = claimed.request_id`)
-      if (!row) return null
+        select due.next_due, c.* from (
+          select min(next_attempt_at) as next_due from tasks
+          where connector_id = ${connectorId} and status = 'retry_wait' and next_attempt_at > now()
+        ) due left join lateral (
+          select claimed.*, r.status as request_status, r.subject as request_subject, r.changes as request_changes,
+            (select h.status from connector_health h where h.connector_id = claimed.connector_id
+              order by h.checked_at desc, h.id desc limit 1) as connector_health,
+            -- Earlier runs only: the statement's snapshot does not see the runs inserted above.
+            exists (select 1 from task_runs p where p.task_id = claimed.id) as ran_before
+          from claimed join requests r on r.id = claimed.request_id
+        ) c on true`)
+      const nextDueAt = (rows[0]?.next_due as Date | null | undefined) ?? null
       return {
-        task: taskFromRow(row),
-        request: { status: row.request_status as RequestStatus, subject: row.request_subject as StoredSubject, changes: row.request_changes as RequestRow['changes'] },
-        connectorDown: row.connector_health === 'down',
-        ranBefore: row.ran_before === true
+        nextDueAt,
+        claimed: rows.filter((row) => row.id !== null && row.id !== undefined).map((row) => ({
+          task: taskFromRow(row),
+          request: { status: row.request_status as RequestStatus, subject: row.request_subject as StoredSubject, changes: row.request_changes as RequestRow['changes'] },
+          connectorDown: row.connector_health === 'down',
+          ranBefore: row.ran_before === true,
+          tookOver: row.took_over === true
+        }))
       }
     },
 
@@ -144,51 +162,6 @@ export function createTasksRepository (dbh: DbHandle) {
           and not exists (select 1 from tasks t where t.request_id = r.id and t.status in (${sql.join(OPEN_TASK_STATUSES.map((st) => sql`${st}`), sql`, `)}))
         order by r.updated_at limit ${limit}`)
       return rows.map((r) => r.id)
-    },
-
-    /**
-     * Returns tasks whose worker vanished to pending; the caller re-enqueues them. A worker can vanish
-     * holding a lease (running, lease expired), or after taking the task's job from the queue but
-     * before claiming it: the task is then pending (or due in retry_wait) with no job left to run it
-     * but one pg-boss holds active for a dead worker until the job expires (the connector's timeout
-     * plus a minute). Such an orphan (no queued job, and no job taken within the last lease) is
-     * queued again too; a duplicate job is harmless, since claim runs a task only once.
-     *
-     * The orphan grace is one task lease (`leaseMs`, TASK_LEASE_SECONDS), not a constant: a live
-     * worker claims its task straight after taking the job, in one short transaction, and a worker
-     * that cannot do that within a lease could not keep a claimed task's lease alive either, which
-     * the first half of this reaper already treats as a dead worker. So both halves give a worker
-     * the same time, and the grace scales with the lease (seconds in tests, longer where leases are).
-     */
-    async reapExpired (tx: TxHandle, opts: { leaseMs: number, limit?: number }): Promise<TaskRow[]> {
-      const limit = opts.limit ?? 100
-      const expired = await tx.rows<{ id: string }>(sql`
-        select id from tasks where status = 'running' and lease_expires_at < now()
-        order by lease_expires_at limit ${limit} for update skip locked`)
-      const ids = expired.map((r) => r.id)
-      if (ids.length > 0) {
-        await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'lease_expired' })
-          .where(and(inArray(taskRuns.taskId, ids), isNull(taskRuns.endedAt)))
-      }
-      // Jobs are in pg-boss's schema (queue.ts), one queue per connector: taskQueue(connectorId).
-      // This reads pgboss.job (pg-boss 10's columns name, data, state, started_on: recheck them on
-      // a pg-boss upgrade) because its public API cannot ask this question: pg-boss 10 looks jobs
-      // up only by queue and job id (getJobById(name, id)), tasks do not keep their jobs' ids, and
-      // even with them it would be a call per task. Here it is one anti-join for the whole batch,
-      // in the reaper's transaction.
-      const orphans = await tx.rows<{ id: string }>(sql`
-        select t.id from tasks t
-        where (t.status = 'pending' or (t.status = 'retry_wait' and t.next_attempt_at <= now()))
-          and not exists (
-            select 1 from pgboss.job j
-            where j.name = ${TASK_QUEUE_PREFIX} || t.connector_id and j.data->>'taskId' = t.id::text
-              and (j.state in ('created', 'retry')
-                or (j.state = 'active' and j.started_on > now() - ${`${opts.leaseMs} milliseconds`}::interval)))
-        order by t.updated_at limit ${limit} for update of t skip locked`)
-      ids.push(...orphans.map((r) => r.id))
-      if (ids.length === 0) return []
-      return tx.db.update(tasks).set({ status: 'pending', leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
-        .where(inArray(tasks.id, ids)).returning()
     },
 
     async get (taskId: string, db: TxHandle = dbh): Promise<TaskRow | null> {
@@ -281,6 +254,8 @@ export interface ClaimedTask {
   connectorDown: boolean
   /** An earlier run (maybe before an operator's retry) may have stored items. */
   ranBefore: boolean
+  /** The task was running under a lease that ran out (its worker stopped): this claim took it over. */
+  tookOver?: boolean
 }
 
 /** The audit event a run's outcome appends. */

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_queue" ON "tasks" USING btree ("connector_id","created_at","id") WHERE "tasks"."status" in ('pending', 'retry_wait', 'running');
