@@ -13,7 +13,7 @@ import { SchemaInferrer } from './json-schema.js'
 import { isCompressed, MEDIA_TYPES, PATHS } from './layout.js'
 import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary, type ManifestSystem } from './manifest.js'
 import { readmeText } from './readme.js'
-import { appendEntry, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
+import { appendEntry, gathered, gatheredStream, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
 
 export interface BuildInput {
   archiveId: string
@@ -63,7 +63,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
   const whole = measure()
   const sealer = deps.encryptionKey ? createSealer(deps.encryptionKey, input.archiveId) : null
   const body = new PassThrough()
-  const piping = pipeline(zip, tap(whole), sealer ? sealer.transform : new PassThrough(), body)
+  const piping = pipeline(zip, tap(whole), gatheredStream(), sealer ? sealer.transform : new PassThrough(), body)
   const putting = storage.put(input.storageKey, body)
   piping.catch(() => {})
   putting.catch(() => {})
@@ -84,7 +84,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
       await appendEntry(zip, small, { name: file.path, date: input.generatedAt, store: true })
       return { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: 'stored' } satisfies ManifestFile
     }
-    await appendEntry(zip, hashed(rest, m), { name: file.path, date: input.generatedAt, store })
+    await appendEntry(zip, hashed(attachmentStored === undefined ? gathered(rest) : rest, m), { name: file.path, date: input.generatedAt, store })
     const done: ManifestFile = { ...file, bytes: m.bytes, sha256: m.hash.digest('hex'), compression: store ? 'stored' : 'deflated' }
     return done
   }
@@ -126,7 +126,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
         [readmeText({ ...meta, systems: input.systems.length, missing })])
     ]
     const header = manifestHeader(input.request, input.generatedAt, input.systems)
-    await appendEntry(zip, hashed(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs]), measure()),
+    await appendEntry(zip, hashed(gathered(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs])), measure()),
       { name: PATHS.manifest, date: input.generatedAt })
     await zip.finalize()
     await piping

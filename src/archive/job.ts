@@ -37,10 +37,11 @@ export function createArchiveJob (deps: {
   const expiry = (from: Date) => new Date(from.getTime() + deps.retentionDays * DAY_MS)
 
   return async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
-    const [request, requestTasks] = await Promise.all([requests.findById(requestId), tasks.forRequest(requestId)])
-    if (!request) return
-    const claim = await archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id))
-    if (!claim) return
+    // One round trip: the request, its tasks and the claim on its archive row, sent together.
+    const [request, requestTasks, claim] = await dbh.transaction((tx) => Promise.all([
+      requests.findById(requestId, tx), tasks.forRequest(requestId, tx), archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), tx)
+    ]))
+    if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
     const storageKey = archiveStorageKey(requestId, claim.id)
     const log = deps.log.child({ component: 'archive', requestId, archiveId: claim.id, attempt: attempt.retryCount + 1 })

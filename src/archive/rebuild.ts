@@ -25,14 +25,17 @@ export type QueuedBuild =
  *    due again so the next sweep deletes what was collected since.
  */
 export async function queueArchiveBuild (tx: TxHandle, requestId: string, boss: Boss, opts: { actor: string, reason: string }): Promise<QueuedBuild> {
-  const current = await lockArchive(tx, requestId)
-  if (await itemsSweptAt(tx, requestId)) {
+  // Sent together: one round trip.
+  const [current, swept] = await Promise.all([lockArchive(tx, requestId), itemsSweptAt(tx, requestId)])
+  if (swept) {
     if (current?.status === 'expired') await markSweptArchiveDue(tx, current.id, ITEMS_SWEPT_CODE, new Date())
     await recordEvent(tx, requestId, opts.actor, 'archive_not_rebuilt', opts.reason, { archive_id: current?.id ?? null, error_code: ITEMS_SWEPT_CODE })
     return { kind: 'items_swept', archive: current }
   }
   if (!current) {
-    await createPendingArchive(tx, requestId)
+    // Sent together with the job: one round trip.
+    await Promise.all([createPendingArchive(tx, requestId), enqueue(tx, boss, [archiveJob(requestId)])])
+    return { kind: 'queued', superseded: null }
   } else {
     const next = await supersedeArchive(tx, current)
     // The build claims the row under yet another id: archive_ready names the one that was built.

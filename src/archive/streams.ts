@@ -20,6 +20,55 @@ export function hashed (source: Chunks, m: Measure): Readable {
   })(), { objectMode: false })
 }
 
+/**
+ * `source` in chunks of at least `size` bytes (the last may be smaller). Generated files come as
+ * many small pieces (an HTML section, a manifest entry), and each piece written to a deflate
+ * stream is a trip to the thread pool and back: gathered, a small file is deflated in one.
+ */
+export async function * gathered (source: Chunks, size = 65_536): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of source) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    parts.push(b)
+    bytes += b.length
+    if (bytes >= size) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
+      parts = []
+      bytes = 0
+    }
+  }
+  if (bytes > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
+}
+
+/**
+ * A pass-through that hands on at least `size` bytes at a time (the last piece may be smaller):
+ * a zip comes out of archiver in pieces of a few bytes each (headers, descriptors, small entries),
+ * and every piece written on its own costs a file write.
+ */
+export function gatheredStream (size = 65_536): Transform {
+  let parts: Buffer[] = []
+  let bytes = 0
+  const take = () => {
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
+    parts = []
+    bytes = 0
+    return out
+  }
+  return new Transform({
+    transform (chunk: Buffer, _enc, cb) {
+      parts.push(chunk)
+      bytes += chunk.length
+      if (bytes >= size) cb(null, take())
+      else cb()
+    },
+    flush (cb) {
+      if (bytes > 0) cb(null, take())
+      else cb()
+    }
+  })
+}
+
 /** A pass-through that measures into `m`. */
 export function tap (m: Measure): Transform {
   return new Transform({

@@ -1,7 +1,7 @@
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { queueArchiveBuild } from '../archive/rebuild.js'
 import { recordTombstones } from '../backups/tombstones.js'
-import { transitionIn } from '../db/repositories/requests-repository.js'
+import { transitionFrom, transitionIn, type RequestRow } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import { OPEN_TASK_STATUSES, type TaskStatus } from '../db/schema.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
@@ -20,7 +20,9 @@ import type { Boss } from '../jobs/queue.js'
 export async function finalizeIfDone (
   tx: TxHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss,
   /** The request's task counts, when the caller has them from this transaction. */
-  known?: Map<TaskStatus, number>
+  known?: Map<TaskStatus, number>,
+  /** The request's row, when the caller locked and read it in this transaction. */
+  locked?: RequestRow
 ): Promise<RequestStatus | null> {
   const counts = known ?? await tasks.statusCounts(tx, requestId)
   const n = (s: string) => counts.get(s as never) ?? 0
@@ -29,8 +31,9 @@ export async function finalizeIfDone (
   const failed = n('failed')
   const done = n('succeeded') + n('skipped')
   const final: RequestStatus = failed === 0 ? 'completed' : done > 0 ? 'partially_completed' : 'failed'
-  const moved = await transitionIn(tx, requestId, final, actor,
-    failed === 0 ? 'every task finished' : `${failed} task(s) failed`, { succeeded: n('succeeded'), skipped: n('skipped'), failed })
+  const why = failed === 0 ? 'every task finished' : `${failed} task(s) failed`
+  const outcome = { succeeded: n('succeeded'), skipped: n('skipped'), failed }
+  const moved = locked ? await transitionFrom(tx, locked, final, actor, why, outcome) : await transitionIn(tx, requestId, final, actor, why, outcome)
   if (moved.status !== 'moved') return null
   if (final !== 'failed' && (moved.row.type === 'access' || moved.row.type === 'portability')) {
     await queueArchiveBuild(tx, requestId, boss, { actor, reason: `request ${final}` })
@@ -49,7 +52,7 @@ export async function finalizeIfDone (
  */
 export async function closeIfDone (dbh: DbHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss): Promise<RequestStatus | null> {
   return dbh.transaction(async (tx) => {
-    const [locked, counts] = await Promise.all([tasks.lockRequestOnly(tx, requestId), tasks.statusCounts(tx, requestId)])
-    return locked ? finalizeIfDone(tx, requestId, tasks, actor, boss, counts) : null
+    const [locked, counts] = await Promise.all([tasks.lockRequest(tx, requestId), tasks.statusCounts(tx, requestId)])
+    return locked ? finalizeIfDone(tx, requestId, tasks, actor, boss, counts, locked) : null
   })
 }

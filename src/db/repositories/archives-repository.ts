@@ -24,24 +24,27 @@ export function createArchivesRepository (dbh: DbHandle) {
     },
 
     /**
-     * Starts a build attempt: a ready or expired archive is left alone (null); otherwise the row gets a
-     * fresh id, so the file of an earlier, interrupted attempt is never mistaken for this one's.
+     * Starts a build attempt, in one statement: a ready or expired archive is left alone (null);
+     * otherwise the row (made if missing, while the request exists) gets a fresh id, so the file of
+     * an earlier, interrupted attempt is never mistaken for this one's. `previousKey` names that
+     * file, to delete. Two attempts at once both claim, one after the other (the row's lock): the
+     * later one owns the row, and the earlier one's `markReadyWithEvent` finds it taken over.
      */
-    async claimBuild (requestId: string, storageKey: (archiveId: string) => string): Promise<BuildClaim | null> {
-      return dbh.transaction(async (tx) => {
-        // Sent together: the row exists (made if missing), then it is locked.
-        const [, [row]] = await Promise.all([
-          createPendingArchive(tx, requestId),
-          tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
-        ])
-        if (!row || row.status === 'ready' || row.status === 'expired') return null
-        const id = randomUUID()
-        await tx.db.update(archives).set({
-          id, status: 'building', storageKey: storageKey(id), errorCode: null, size: null, sha256: null,
-          manifest: null, encryption: null, readyAt: null, expiresAt: null
-        }).where(eq(archives.id, row.id))
-        return { id, previousKey: row.storageKey }
-      })
+    async claimBuild (requestId: string, storageKey: (archiveId: string) => string, db: TxHandle = dbh): Promise<BuildClaim | null> {
+      const id = randomUUID()
+      const [row] = await db.rows<{ claimed: string | null, previous_key: string | null }>(sql`
+        with old as (
+          select storage_key from archives where request_id = ${requestId}
+        ), claimed as (
+          insert into archives (id, request_id, status, storage_key)
+          select ${id}::uuid, ${requestId}::uuid, 'building', ${storageKey(id)} where exists (select 1 from requests where id = ${requestId})
+          on conflict (request_id) do update set id = excluded.id, status = 'building', storage_key = excluded.storage_key,
+            error_code = null, size = null, sha256 = null, manifest = null, encryption = null, ready_at = null, expires_at = null
+          where archives.status not in ('ready', 'expired')
+          returning id
+        )
+        select (select id from claimed) as claimed, (select storage_key from old) as previous_key`)
+      return row?.claimed ? { id, previousKey: row.previous_key } : null
     },
 
     /**

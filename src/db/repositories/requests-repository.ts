@@ -171,8 +171,8 @@ export function createRequestsRepository (dbh: DbHandle) {
       return rows.length === 1
     },
 
-    async findById (id: string): Promise<RequestRow | null> {
-      const [row] = await db.select().from(requests).where(eq(requests.id, id)).limit(1)
+    async findById (id: string, on: TxHandle = dbh): Promise<RequestRow | null> {
+      const [row] = await on.db.select().from(requests).where(eq(requests.id, id)).limit(1)
       return row ?? null
     },
 
@@ -229,16 +229,28 @@ export async function transitionIn (
 ): Promise<TransitionResult> {
   const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
   if (!current) return { status: 'not_found' }
+  return transitionFrom(tx, current, to, actor, reason, details)
+}
+
+/**
+ * transitionIn for a request the caller has already locked and read in its transaction (`current`).
+ * The update and its audit event are sent together: one round trip.
+ */
+export async function transitionFrom (
+  tx: TxHandle, current: RequestRow, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>
+): Promise<TransitionResult> {
   if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status }
   const now = new Date()
-  const [row] = await tx.db.update(requests).set({
-    status: to,
-    heldFrom: to === 'on_hold' ? current.status : null,
-    updatedAt: now
-  }).where(eq(requests.id, id)).returning()
-  await tx.db.insert(requestEvents).values({
-    requestId: id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
-  })
+  const [[row]] = await Promise.all([
+    tx.db.update(requests).set({
+      status: to,
+      heldFrom: to === 'on_hold' ? current.status : null,
+      updatedAt: now
+    }).where(eq(requests.id, current.id)).returning(),
+    tx.db.insert(requestEvents).values({
+      requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
+    })
+  ])
   return { status: 'moved', row: row! }
 }
 
@@ -254,8 +266,11 @@ async function updateWithEvent (
   tx: TxHandle, id: string, at: Date, set: Partial<typeof requests.$inferInsert>,
   event: { actor: string, action: string, reason: string | null, details: Record<string, unknown> }
 ): Promise<RequestRow> {
-  const [row] = await tx.db.update(requests).set({ ...set, updatedAt: at }).where(eq(requests.id, id)).returning()
-  await tx.db.insert(requestEvents).values({ requestId: id, at, ...event })
+  // Sent together: one round trip.
+  const [[row]] = await Promise.all([
+    tx.db.update(requests).set({ ...set, updatedAt: at }).where(eq(requests.id, id)).returning(),
+    tx.db.insert(requestEvents).values({ requestId: id, at, ...event })
+  ])
   return row!
 }
 
