@@ -26,6 +26,8 @@ export interface BuildInput {
    */
   systems: readonly ManifestSystem[]
   generatedAt: Date
+  /** The request's first READ_AT_ONCE + 1 items, when the caller read them already (items.page). */
+  firstItems?: CollectedItemRow[]
 }
 
 export interface BuildDeps {
@@ -54,7 +56,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
   const { items, storage } = deps
   const requestId = input.request.id
   const collected = new Set(input.systems.filter((s) => s.status === 'collected').map((s) => s.connector))
-  const reader = await readItems(items, requestId)
+  const reader = await readItems(items, requestId, input.firstItems)
   const systems = overview(deps, collected, reader.totals.filter((t) => collected.has(t.connectorId)))
   const missing = missingSystems(input.systems, (id) => deps.registry.get(id)?.displayName ?? id)
 
@@ -211,7 +213,7 @@ async function smallContent (source: Chunks): Promise<{ small: Buffer, rest?: un
 }
 
 /** A request with at most this many items is read in one query and kept in memory while its archive is built. */
-const READ_AT_ONCE = 2_000
+export const READ_AT_ONCE = 2_000
 
 /**
  * The request's items by connector, stream and kind, and their totals. Each stream is read more
@@ -219,11 +221,11 @@ const READ_AT_ONCE = 2_000
  * read in one query (the common case, and ~30 queries fewer per archive); a larger one page by
  * page, stream by stream, so memory stays bounded whatever the size.
  */
-async function readItems (items: ItemsRepository, requestId: string): Promise<{
+async function readItems (items: ItemsRepository, requestId: string, firstItems?: CollectedItemRow[]): Promise<{
   totals: StreamTotals[]
   each (connector: string, stream: string, kind: 'record' | 'file'): Iterable<CollectedItemRow> | AsyncIterable<CollectedItemRow>
 }> {
-  const first = await items.page(requestId, { limit: READ_AT_ONCE + 1 })
+  const first = firstItems ?? await items.page(requestId, { limit: READ_AT_ONCE + 1 })
   if (first.length > READ_AT_ONCE) {
     const totals = await items.totals(requestId)
     const has = (c: string, s: string, k: string) => totals.some((t) => t.connectorId === c && t.stream === s && t.kind === k)

@@ -6,7 +6,7 @@ import { createItemsRepository } from '../db/repositories/items-repository.js'
 import { createRequestsRepository, recordEvent } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { buildArchive } from './builder.js'
+import { buildArchive, READ_AT_ONCE } from './builder.js'
 import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 
@@ -37,9 +37,11 @@ export function createArchiveJob (deps: {
   const expiry = (from: Date) => new Date(from.getTime() + deps.retentionDays * DAY_MS)
 
   return async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
-    // One round trip: the request, its tasks and the claim on its archive row, sent together.
-    const [request, requestTasks, claim] = await dbh.transaction((tx) => Promise.all([
-      requests.findById(requestId, tx), tasks.forRequest(requestId, tx), archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), tx)
+    // One round trip: the request, its tasks, the claim on its archive row and the first page of
+    // its items, sent together (independent statements, each on its own).
+    const [request, requestTasks, claim, firstItems] = await dbh.together((on) => Promise.all([
+      requests.findById(requestId, on), tasks.forRequest(requestId, on),
+      archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), on), items.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
     ]))
     if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
@@ -49,7 +51,7 @@ export function createArchiveJob (deps: {
     try {
       const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
       const built = await buildArchive({ items, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, {
-        archiveId: claim.id, storageKey, request, systems, generatedAt: new Date()
+        archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), firstItems
       })
       const readyAt = new Date()
       const kept = await archives.markReadyWithEvent(claim.id, {

@@ -53,6 +53,11 @@ export interface DbHandle extends TxHandle {
    */
   inOrder (queries: readonly SQL[]): Promise<Array<Array<Record<string, unknown>>>>
   /**
+   * Runs `fn` on one connection, without a transaction: statements it sends in one turn go out
+   * in one write (one round trip), each committed on its own. For independent statements.
+   */
+  together<T> (fn: (on: TxHandle) => Promise<T>): Promise<T>
+  /**
    * Runs `fn` in one transaction. Its handle also serves pg-boss (`send(…, { db: tx.executor })`),
    * so jobs are enqueued atomically with the rows that need them.
    */
@@ -112,6 +117,14 @@ function openPostgres (url: string, max: number): DbHandle {
       const conn = await client.reserve()
       try { return await fn(conn) } finally { conn.release() }
     }),
+    async together (fn) {
+      const conn = await client.reserve()
+      try {
+        return await fn(onConnection(conn, client))
+      } finally {
+        conn.release()
+      }
+    },
     async transaction (fn) {
       // A reserved connection, not sql.begin: BEGIN is sent without waiting for its answer, so it
       // travels with the transaction's first statement (one write, one round trip fewer). Should
@@ -120,19 +133,7 @@ function openPostgres (url: string, max: number): DbHandle {
       try {
         const begun = conn.unsafe('begin').execute()
         begun.catch(() => {})
-        let txDb: Db | undefined
-        const result = await fn({
-          // Built when first used: many transactions never touch drizzle's query builder.
-          get db () {
-            // drizzle reads the type parsers from `client.options`, which a reserved connection's sql lacks (it shares the pool's).
-            return txDb ??= drizzlePg(preparing(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql), { schema }) as unknown as Db
-          },
-          async rows (query) {
-            const { sql: text, params } = dialect.sqlToQuery(query)
-            return normalizePostgresJs(await conn.unsafe(text, params as any[], { prepare: true }))
-          },
-          executor: postgresExecutor(conn, (fn) => fn(conn))
-        })
+        const result = await fn(onConnection(conn, client))
         await begun
         await conn.unsafe('commit')
         return result
@@ -149,6 +150,24 @@ function openPostgres (url: string, max: number): DbHandle {
     },
     migrate: () => migratePg(drizzlePg(client), { migrationsFolder }),
     close: () => client.end({ timeout: 5 })
+  }
+}
+
+/** The three ways in, bound to one reserved connection (a transaction's, or `together`'s). */
+function onConnection (conn: postgres.ReservedSql, client: postgres.Sql): TxHandle {
+  let connDb: Db | undefined
+  return {
+    // Built when first used: much work on a connection never touches drizzle's query builder.
+    // Without the schema (the relational query API is not used), so building it costs no schema walk.
+    get db () {
+      // drizzle reads the type parsers from `client.options`, which a reserved connection's sql lacks (it shares the pool's).
+      return connDb ??= drizzlePg(preparing(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql)) as unknown as Db
+    },
+    async rows (query) {
+      const { sql: text, params } = dialect.sqlToQuery(query)
+      return normalizePostgresJs(await conn.unsafe(text, params as any[], { prepare: true }))
+    },
+    executor: postgresExecutor(conn, (fn) => fn(conn))
   }
 }
 
@@ -176,6 +195,8 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
       return results
     },
     executor: pgliteExecutor(client),
+    // One session: every statement already goes over the same connection.
+    together (fn) { return fn(this) },
     async transaction (fn) {
       // PGlite has one session: other queries wait until this transaction ends, so code inside
       // must use the handle it is given, never the outer one.

@@ -12,7 +12,7 @@ export interface StreamTotals { connectorId: string, stream: string, kind: ItemK
 export function createItemsRepository (dbh: DbHandle) {
   return {
     /** Items of a request in collection order (keyset by id), optionally for one connector, stream or kind. */
-    async page (requestId: string, f: { connector?: string, stream?: string, kind?: ItemKind, afterId?: number, limit: number }): Promise<CollectedItemRow[]> {
+    async page (requestId: string, f: { connector?: string, stream?: string, kind?: ItemKind, afterId?: number, limit: number }, on: TxHandle = dbh): Promise<CollectedItemRow[]> {
       const where: Array<SQL | undefined> = [
         eq(collectedItems.requestId, requestId),
         f.connector ? eq(collectedItems.connectorId, f.connector) : undefined,
@@ -20,7 +20,7 @@ export function createItemsRepository (dbh: DbHandle) {
         f.kind ? eq(collectedItems.kind, f.kind) : undefined,
         f.afterId !== undefined ? gt(collectedItems.id, f.afterId) : undefined
       ]
-      return dbh.db.select().from(collectedItems).where(and(...where)).orderBy(asc(collectedItems.id)).limit(f.limit)
+      return on.db.select().from(collectedItems).where(and(...where)).orderBy(asc(collectedItems.id)).limit(f.limit)
     },
 
     /** Every item of one stream and kind, read page by page: never all at once. */
