@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
   TASK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 900_000 }),
   TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 }),
   ARCHIVE_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4 }),
+  ARCHIVE_THREADS: Type.Integer({ minimum: 0, maximum: 16, default: 1 }),
   SCHEDULER_ENABLED: Type.Boolean({ default: true }),
   HEALTH_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
   RETENTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '17 3 * * *' }),

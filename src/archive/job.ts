@@ -6,7 +6,10 @@ import { createItemsRepository } from '../db/repositories/items-repository.js'
 import { createRequestsRepository, recordEvent } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { buildArchive, READ_AT_ONCE } from './builder.js'
+import { Readable } from 'node:stream'
+import { Piscina } from 'piscina'
+import { buildArchive, READ_AT_ONCE, type BuildInput, type BuiltArchive } from './builder.js'
+import type { SystemInfo, ThreadResult, ThreadTask } from './build-thread.js'
 import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 
@@ -28,20 +31,50 @@ export function createArchiveJob (deps: {
   log: FastifyBaseLogger
   retentionDays: number
   encryptionKey: Buffer | null
+  /** Threads that build small archives off the main thread (ARCHIVE_THREADS); 0 builds every archive on it. */
+  threads?: number
 }) {
   const { dbh, storage } = deps
+  // Started with the first build: a process that builds no archives (ROLE=api) starts no threads.
+  let pool: Piscina<ThreadTask, ThreadResult> | null = null
+  const threads = () => pool ??= new Piscina<ThreadTask, ThreadResult>({
+    // The worker module beside this one: .ts when run from the sources, .js when built.
+    filename: new URL(`./build-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href,
+    maxThreads: deps.threads!,
+    idleTimeout: 60_000
+  })
+  const systemsInfo = (): SystemInfo[] => [...deps.registry.values()].map((c) => ({
+    id: c.id, displayName: c.displayName, streams: c.streams.map((s) => ({ name: s.name, description: s.description, categories: [...s.categories] }))
+  }))
+
+  /**
+   * Builds the zip and stores it. A small request (its items all read with the claim, records only)
+   * is built on an archive thread and stored from here; a larger one, or one with files, streams
+   * from the database and storage on this thread, page by page.
+   */
+  async function build (input: BuildInput, log: FastifyBaseLogger): Promise<BuiltArchive & { thread: boolean }> {
+    const items = input.firstItems
+    if (!deps.threads || !items || items.length > READ_AT_ONCE || items.some((i) => i.kind !== 'record')) {
+      return { ...await buildArchive({ items: itemsRepo, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, input), thread: false }
+    }
+    const { firstItems: _, ...rest } = input
+    const done = await threads().run({ input: rest, items, systems: systemsInfo(), encryptionKey: deps.encryptionKey })
+    for (const warning of done.warnings) log.warn(warning)
+    await storage.put(input.storageKey, Readable.from([Buffer.from(done.bytes.buffer, done.bytes.byteOffset, done.bytes.byteLength)]))
+    return { ...done.built, thread: true }
+  }
   const archives = createArchivesRepository(dbh)
-  const items = createItemsRepository(dbh)
+  const itemsRepo = createItemsRepository(dbh)
   const requests = createRequestsRepository(dbh)
   const tasks = createTasksRepository(dbh)
   const expiry = (from: Date) => new Date(from.getTime() + deps.retentionDays * DAY_MS)
 
-  return async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
+  return Object.assign(async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
     // One round trip: the request, its tasks, the claim on its archive row and the first page of
     // its items, sent together (independent statements, each on its own).
     const [request, requestTasks, claim, firstItems] = await dbh.together((on) => Promise.all([
       requests.findById(requestId, on), tasks.forRequest(requestId, on),
-      archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), on), items.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
+      archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), on), itemsRepo.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
     ]))
     if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
@@ -50,9 +83,7 @@ export function createArchiveJob (deps: {
     const started = Date.now()
     try {
       const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
-      const built = await buildArchive({ items, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, {
-        archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), firstItems
-      })
+      const built = await build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), firstItems }, log)
       const readyAt = new Date()
       const kept = await archives.markReadyWithEvent(claim.id, {
         size: built.size,
@@ -71,7 +102,7 @@ export function createArchiveJob (deps: {
         }
       })
       if (!kept) await storage.delete(storageKey) // a newer attempt owns the row now
-      log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files }, kept ? 'archive ready' : 'archive superseded')
+      log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files, thread: built.thread }, kept ? 'archive ready' : 'archive superseded')
     } catch (err) {
       await storage.delete(storageKey).catch(() => {})
       const code = typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('DSR_')
@@ -86,7 +117,12 @@ export function createArchiveJob (deps: {
       log.error({ err, code, final }, 'archive build failed')
       throw err
     }
-  }
+  }, {
+    /** Ends the archive threads (when the engine stops). */
+    async close (): Promise<void> {
+      await pool?.destroy()
+    }
+  })
 }
 
 export type ArchiveJobRunner = ReturnType<typeof createArchiveJob>

@@ -65,6 +65,9 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     ...archiveDeps, log: fastify.log, itemsRetentionDays: opts.config.COLLECTED_ITEMS_RETENTION_DAYS ?? archiveRetentionDays
   })
   const metrics = createMetrics({ dbh: opts.dbh, connectors: opts.registry })
+  const archiveJob = createArchiveJob({
+    ...archiveDeps, registry: opts.registry, log: fastify.log, retentionDays: archiveRetentionDays, encryptionKey, threads: opts.config.ARCHIVE_THREADS
+  })
   const engine = createEngine({
     metrics,
     dbh: opts.dbh,
@@ -80,7 +83,7 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     },
     transfers: { settings: transfers, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
     archives: {
-      build: createArchiveJob({ ...archiveDeps, registry: opts.registry, log: fastify.log, retentionDays: archiveRetentionDays, encryptionKey }),
+      build: archiveJob,
       sweep: sweepExpiredArchives
     }
   })
@@ -128,5 +131,6 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
   }
   fastify.addHook('onClose', async () => {
     await engine.stop()
+    await archiveJob.close()
   })
 }, { name: 'services' })
