@@ -1,9 +1,9 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
-import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
+import { auth, build, registryOf } from '../helper.js'
 import { createArchiveJob } from '../../src/archive/job.js'
-import { readZip, sha256 } from './fixtures.js'
+import { ADA, archivedRequest, readZip, sha256 } from './fixtures.js'
 
 /**
  * A small request's archive is built on an archive thread (ARCHIVE_THREADS, src/archive/build-thread.ts)
@@ -12,7 +12,6 @@ import { readZip, sha256 } from './fixtures.js'
  * on Postgres when DATABASE_URL is set.
  */
 
-const ADA = 'ada@example.com'
 const systems = ['crm', 'support'].map((id) => ({
   id,
   driver: 'memory',
@@ -30,11 +29,7 @@ t.test('built on a thread, sealed there, the same archive as the main thread bui
   const registry = await registryOf(systems)
   const key = randomBytes(32).toString('base64')
   const app = await build(t, { registry, logs, env: { TASK_POLL_SECONDS: '0.5', ARCHIVE_THREADS: '1', ARCHIVE_ENCRYPTION_KEY: key } })
-  const id = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
-    payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
-  })).json().id as string
-  await waitFor(async () => (await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json().archive?.status === 'ready', 30_000, 'the archive')
+  const { id } = await archivedRequest(app)
 
   const ready = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'archive ready' && l.requestId === id)
   t.equal(ready?.thread, true, 'built on an archive thread')
@@ -63,11 +58,7 @@ t.test('built on a thread, sealed there, the same archive as the main thread bui
 t.test('with ARCHIVE_THREADS=0 every archive is built on the main thread', async (t) => {
   const logs: string[] = []
   const app = await build(t, { registry: await registryOf(systems), logs, env: { TASK_POLL_SECONDS: '0.5', ARCHIVE_THREADS: '0' } })
-  const id = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
-    payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
-  })).json().id as string
-  await waitFor(async () => (await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json().archive?.status === 'ready', 30_000, 'the archive')
+  const { id } = await archivedRequest(app)
   const ready = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'archive ready' && l.requestId === id)
   t.equal(ready?.thread, false)
 })
