@@ -43,7 +43,8 @@ export function createArchiveJob (deps: {
     maxThreads: deps.threads!,
     idleTimeout: 60_000
   })
-  const systemsInfo = (): SystemInfo[] => [...deps.registry.values()].map((c) => ({
+  // What the archive thread needs of the connectors: fixed for the process's life, so made once.
+  const systemsInfo: SystemInfo[] = [...deps.registry.values()].map((c) => ({
     id: c.id, displayName: c.displayName, streams: c.streams.map((s) => ({ name: s.name, description: s.description, categories: [...s.categories] }))
   }))
 
@@ -58,7 +59,7 @@ export function createArchiveJob (deps: {
       return { ...await buildArchive({ items: itemsRepo, storage, registry: deps.registry, encryptionKey: deps.encryptionKey, log }, input), thread: false }
     }
     const { firstItems: _, ...rest } = input
-    const done = await threads().run({ input: rest, items, systems: systemsInfo(), encryptionKey: deps.encryptionKey })
+    const done = await threads().run({ input: rest, items, systems: systemsInfo, encryptionKey: deps.encryptionKey })
     for (const warning of done.warnings) log.warn(warning)
     await storage.put(input.storageKey, Readable.from([Buffer.from(done.bytes.buffer, done.bytes.byteOffset, done.bytes.byteLength)]))
     return { ...done.built, thread: true }

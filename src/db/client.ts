@@ -47,14 +47,9 @@ export interface DbHandle extends TxHandle {
    */
   prepared<T = Record<string, unknown>> (text: string, params: unknown[]): Promise<T[]>
   /**
-   * Runs statements one after another on one connection, sent together (one round trip): each is
-   * committed on its own before the next begins, so a later one sees what an earlier one wrote,
-   * and what any other transaction committed before it started.
-   */
-  inOrder (queries: readonly SQL[]): Promise<Array<Array<Record<string, unknown>>>>
-  /**
    * Runs `fn` on one connection, without a transaction: statements it sends in one turn go out
-   * in one write (one round trip), each committed on its own. For independent statements.
+   * in one write (one round trip) and run in the order sent, each committed on its own before the
+   * next begins, so a later one sees what an earlier one wrote.
    */
   together<T> (fn: (on: TxHandle) => Promise<T>): Promise<T>
   /**
@@ -98,19 +93,6 @@ function openPostgres (url: string, max: number): DbHandle {
     },
     async prepared (text, params) {
       return normalizePostgresJs(await client.unsafe(text, params as any[], { prepare: true })) as any[]
-    },
-    async inOrder (queries) {
-      const conn = await client.reserve()
-      try {
-        const runs = queries.map((query) => {
-          const { sql: text, params } = dialect.sqlToQuery(query)
-          return conn.unsafe(text, params as any[], { prepare: true })
-        })
-        for (const run of runs) run.catch(() => {}) // each is awaited below; the first failure is thrown
-        return (await Promise.all(runs)).map((rows) => normalizePostgresJs(rows))
-      } finally {
-        conn.release()
-      }
     },
     executor: postgresExecutor(client, async (fn) => {
       // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
@@ -185,14 +167,6 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     },
     async prepared (text, params) {
       return (await client.query(text, params, { parsers: PGLITE_PARSERS })).rows as any[]
-    },
-    async inOrder (queries) {
-      const results = []
-      for (const query of queries) {
-        const { sql: text, params } = dialect.sqlToQuery(query)
-        results.push((await client.query<Record<string, unknown>>(text, params, { parsers: PGLITE_PARSERS })).rows)
-      }
-      return results
     },
     executor: pgliteExecutor(client),
     // One session: every statement already goes over the same connection.

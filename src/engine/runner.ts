@@ -83,7 +83,7 @@ export function createTaskRunner (deps: {
         await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: ${e.code}, and a health check says down`)
         deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', seconds)
       } else if (e.retryable && task.attempts < task.maxAttempts) {
-        await retryLater(task, instance, e)
+        await retryLater(task, e)
         deps.metrics?.taskAttempt(task.connectorId, task.action, 'retry', seconds)
       } else {
         await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
@@ -168,7 +168,7 @@ export function createTaskRunner (deps: {
     return { outcomes }
   }
 
-  async function retryLater (task: TaskRow, instance: ConnectorInstance, e: ConnectorError) {
+  async function retryLater (task: TaskRow, e: ConnectorError) {
     const delay = nextDelayMs({ attempt: task.attempts, baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, retryAfterMs: e.retryAfterMs })
     const at = new Date(Date.now() + delay)
     const released = await deps.dbh.transaction((tx) => tasks.release(tx, task, options.worker, {

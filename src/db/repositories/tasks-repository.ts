@@ -141,12 +141,12 @@ export function createTasksRepository (dbh: DbHandle) {
      * trip, and no worker waits on another's lock. Null when the lease was lost.
      */
     async finish (task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
-      const [mine, counts] = await dbh.inOrder([
-        sql`${releaseRun(task, worker, next, event, items)} select status from released`,
-        sql`select status, count(*)::int as n from tasks where request_id = ${task.requestId} group by status`
-      ])
-      if (mine!.length === 0) return null
-      return countsOf(counts as Array<{ status: TaskStatus, n: number }>)
+      // Sent together on one connection, in this order, each statement committed on its own.
+      const [mine, counts] = await dbh.together((on) => Promise.all([
+        on.rows(sql`${releaseRun(task, worker, next, event, items)} select status from released`),
+        this.statusCounts(on, task.requestId)
+      ]))
+      return mine.length === 0 ? null : counts
     },
 
     /**
@@ -212,10 +212,9 @@ export function createTasksRepository (dbh: DbHandle) {
       return row ?? null
     },
 
-    async statusCounts (tx: TxHandle, requestId: string): Promise<Map<TaskStatus, number>> {
-      const rows = await tx.db.select({ status: tasks.status, n: sql<number>`count(*)::int` })
-        .from(tasks).where(eq(tasks.requestId, requestId)).groupBy(tasks.status)
-      return new Map(rows.map((r) => [r.status, Number(r.n)]))
+    async statusCounts (on: TxHandle, requestId: string): Promise<Map<TaskStatus, number>> {
+      return countsOf(await on.rows<{ status: TaskStatus, n: number }>(sql`
+        select status, count(*)::int as n from tasks where request_id = ${requestId} group by status`))
     },
 
     /** A re-run starts clean: what an interrupted attempt stored is dropped first. */
