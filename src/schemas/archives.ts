@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { Nullable } from './common.js'
 
 const dateTime = Type.String({ format: 'date-time' })
 
@@ -6,11 +7,11 @@ export const ArchiveSummarySchema = Type.Object({
   status: Type.Enum(['building', 'ready', 'failed', 'expired'], {
     description: 'building until the zip is stored; ready to download; failed after its last attempt; expired once deleted by retention'
   }),
-  size: Type.Union([Type.Integer(), Type.Null()], { description: 'Bytes of the zip as downloaded' }),
-  sha256: Type.Union([Type.String({ pattern: '^[a-f0-9]{64}$' }), Type.Null()], { description: 'SHA-256 of the zip as downloaded; also its ETag' }),
-  ready_at: Type.Union([dateTime, Type.Null()]),
-  expires_at: Type.Union([dateTime, Type.Null()], { description: 'When the archive and the collected data are deleted' }),
-  complete: Type.Union([Type.Boolean(), Type.Null()], {
+  size: Nullable(Type.Integer(), { description: 'Bytes of the zip as downloaded' }),
+  sha256: Nullable(Type.String({ pattern: '^[a-f0-9]{64}$' }), { description: 'SHA-256 of the zip as downloaded; also its ETag' }),
+  ready_at: Nullable(dateTime),
+  expires_at: Nullable(dateTime, { description: 'When the archive and the collected data are deleted' }),
+  complete: Nullable(Type.Boolean(), {
     description: 'Whether every system the request covers was searched (null until built); when false, missing names the others'
   }),
   missing: Type.Array(Type.Object({

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { Nullable } from './common.js'
 
 /** Backup restores and the re-erasures they start. Inline schemas (no $id), as in receipts.ts. */
 
@@ -20,7 +21,7 @@ export const RestoreSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   connector: Type.String(),
   backup_taken_at: dateTime,
-  note: Type.Union([Type.String(), Type.Null()]),
+  note: Nullable(Type.String()),
   created_by: Type.String(),
   created_at: dateTime,
   status: Type.Enum(['in_progress', 'completed', 'completed_with_failures'], {

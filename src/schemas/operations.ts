@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox'
-import { ref } from './common.js'
+import { Nullable, ref } from './common.js'
 
 const dateTime = Type.String({ format: 'date-time' })
 const HealthStatus = Type.Enum(['ok', 'down', 'unknown'], { description: 'unknown: never checked yet' })
@@ -7,9 +7,9 @@ const HealthStatus = Type.Enum(['ok', 'down', 'unknown'], { description: 'unknow
 export const ConnectorHealthSchema = Type.Object({
   connector: Type.String(),
   status: HealthStatus,
-  latency_ms: Type.Union([Type.Integer(), Type.Null()]),
-  checked_at: Type.Union([dateTime, Type.Null()]),
-  message: Type.Union([Type.String(), Type.Null()], { description: 'Why it is down (never data)' })
+  latency_ms: Nullable(Type.Integer()),
+  checked_at: Nullable(dateTime),
+  message: Nullable(Type.String(), { description: 'Why it is down (never data)' })
 }, { $id: 'ConnectorHealth', additionalProperties: false })
 
 export const ConnectorSchema = Type.Object({

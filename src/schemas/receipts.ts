@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { Nullable } from './common.js'
 
 /**
  * The signed erasure receipt and the key set that verifies it. Inline schemas (no $id): the OpenAPI
@@ -34,11 +35,11 @@ export const ReceiptConnectorSchema = Type.Object({
   action: Type.String(),
   status: Type.Enum(['succeeded', 'failed', 'skipped']),
   attempts: Type.Integer({ minimum: 0 }),
-  first_attempt_at: Type.Union([dateTime, Type.Null()]),
-  finished_at: Type.Union([dateTime, Type.Null()]),
+  first_attempt_at: Nullable(dateTime),
+  finished_at: Nullable(dateTime),
   outcomes: Type.Array(ReceiptOutcomeSchema),
-  error_code: Type.Union([Type.String(), Type.Null()], { description: 'Why a failed task failed (a code, never a message)' }),
-  backups: Type.Union([ReceiptBackupsSchema, Type.Null()], {
+  error_code: Nullable(Type.String(), { description: 'Why a failed task failed (a code, never a message)' }),
+  backups: Nullable(ReceiptBackupsSchema, {
     description: 'Null where the system erased nothing (its backups hold nothing this erasure removed)'
   })
 }, { additionalProperties: false })
@@ -69,11 +70,11 @@ export const ErasureReceiptPayloadSchema = Type.Object({
     name: Type.String(),
     reason: Type.String()
   }, { additionalProperties: false }), { description: 'Systems configured when the receipt was issued that this request did not reach, and why' }),
-  restore: Type.Union([Type.Object({
+  restore: Nullable(Type.Object({
     restore_id: uuid,
     original_request_id: uuid,
     backup_taken_at: dateTime
-  }, { additionalProperties: false }), Type.Null()], { description: 'Set on an erasure made again after a system was restored from a backup' })
+  }, { additionalProperties: false }), { description: 'Set on an erasure made again after a system was restored from a backup' })
 }, { additionalProperties: false })
 
 export type ErasureReceiptPayload = Static<typeof ErasureReceiptPayloadSchema>

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUESTER_KINDS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
-import { ref } from './common.js'
+import { Nullable, ref } from './common.js'
 import { ArchiveSummarySchema } from './archives.js'
 
 const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex SHA-256' })
@@ -85,7 +85,7 @@ export const CreateRequestSchema = Type.Object({
 export type CreateRequest = Static<typeof CreateRequestSchema>
 
 const dateTime = Type.String({ format: 'date-time' })
-const nullableDateTime = Type.Union([dateTime, Type.Null()])
+const nullableDateTime = Nullable(dateTime)
 
 export const TaskSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -95,7 +95,7 @@ export const TaskSchema = Type.Object({
   attempts: Type.Integer(),
   max_attempts: Type.Integer(),
   next_attempt_at: nullableDateTime,
-  result: Type.Union([Type.Object({
+  result: Nullable(Type.Object({
     records: Type.Optional(Type.Integer()),
     files: Type.Optional(Type.Integer()),
     bytes: Type.Optional(Type.Integer()),
@@ -107,11 +107,11 @@ export const TaskSchema = Type.Object({
       externalRef: Type.Optional(Type.String()),
       reason: Type.Optional(Type.String())
     })))
-  }), Type.Null()], { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…); never values' }),
-  last_error_code: Type.Union([Type.String(), Type.Null()]),
-  last_error_message: Type.Union([Type.String(), Type.Null()]),
-  skip_reason: Type.Union([Type.String(), Type.Null()]),
-  waiting_on: Type.Union([Type.String(), Type.Null()], {
+  }), { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…); never values' }),
+  last_error_code: Nullable(Type.String()),
+  last_error_message: Nullable(Type.String()),
+  skip_reason: Nullable(Type.String()),
+  waiting_on: Nullable(Type.String(), {
     description: 'While status is waiting: the connector whose health check says down (last_error_message says why). The task resumes by itself when it recovers.'
   }),
   started_at: nullableDateTime,
@@ -123,7 +123,7 @@ export const ExtensionSchema = Type.Object({
   taken_at: { ...dateTime, description: 'When the extension was recorded' },
   reason: Type.String({ description: 'Why the request needs more time (complexity, number of requests), as staff wrote it' }),
   by: Type.String({ description: 'Name of the API key that took it' }),
-  notified_subject_at: Type.Union([dateTime, Type.Null()], {
+  notified_subject_at: Nullable(dateTime, {
     description: 'When the person was told of the extension and its reasons; null if not recorded'
   })
 }, { $id: 'Extension', additionalProperties: false })
@@ -134,12 +134,12 @@ export const RestrictionSchema = Type.Object({
     ...dateTime,
     description: "When a system first marked the person's data as restricted (a restrict task succeeded with records restricted)"
   },
-  lifted_at: Type.Union([dateTime, Type.Null()], {
+  lifted_at: Nullable(dateTime, {
     description: 'When the lift was recorded and its unrestrict tasks planned (POST /v1/requests/{id}/restriction/lift); null while the restriction holds'
   }),
-  lifted_by: Type.Union([Type.String(), Type.Null()], { description: 'Name of the API key that lifted it' }),
-  lift_reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it was lifted, as staff wrote it' }),
-  notified_subject_at: Type.Union([dateTime, Type.Null()], {
+  lifted_by: Nullable(Type.String(), { description: 'Name of the API key that lifted it' }),
+  lift_reason: Nullable(Type.String(), { description: 'Why it was lifted, as staff wrote it' }),
+  notified_subject_at: Nullable(dateTime, {
     description: 'When the person was told that the restriction would be lifted (GDPR Art 18(3): before it is lifted)'
   })
 }, { $id: 'Restriction', additionalProperties: false })
@@ -149,15 +149,15 @@ export const DataSubjectRequestSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   type: RequestTypeSchema,
   status: RequestStatusSchema,
-  held_from: Type.Union([RequestStatusSchema, Type.Null()]),
+  held_from: Nullable(RequestStatusSchema),
   regime: RegimeSchema,
-  jurisdiction: Type.Union([Type.String(), Type.Null()]),
+  jurisdiction: Nullable(Type.String()),
   subject: ref(SubjectSchema),
   requester: ref(RequesterSchema),
   channel: Type.Enum([...CHANNELS]),
-  callback_url: Type.Union([Type.String(), Type.Null()]),
-  changes: Type.Union([Type.Array(ChangeSchema), Type.Null()]),
-  notes: Type.Union([Type.String(), Type.Null()]),
+  callback_url: Nullable(Type.String()),
+  changes: Nullable(Type.Array(ChangeSchema)),
+  notes: Nullable(Type.String()),
   received_at: dateTime,
   due_at: { ...dateTime, description: 'The statutory deadline, without extension (the same as deadline.due_at)' },
   effective_due_at: {
@@ -165,7 +165,7 @@ export const DataSubjectRequestSchema = Type.Object({
     description: 'The deadline the request is judged by: deadline.extended_due_at once the extension is taken, due_at otherwise. ' +
       'Overdue filters, deadline warnings and metrics use it.'
   },
-  extension: Type.Union([ref(ExtensionSchema), Type.Null()], {
+  extension: Nullable(ref(ExtensionSchema), {
     description: 'The statutory extension, once taken (POST /v1/requests/{id}/extension); null until then'
   }),
   deadline: Type.Object({
@@ -173,17 +173,17 @@ export const DataSubjectRequestSchema = Type.Object({
     due_date: Type.String({ format: 'date', description: 'The due day in time_zone' }),
     time_zone: Type.String(),
     acknowledge_by: nullableDateTime,
-    extended_due_at: Type.Union([dateTime, Type.Null()], {
+    extended_due_at: Nullable(dateTime, {
       description: 'Latest date if extended: the deadline with the statutory extension, null where the law has none. ' +
         'Only a possibility until the extension is taken (see extension and effective_due_at).'
     }),
     rule: Type.String()
   }, { additionalProperties: false }),
-  restriction: Type.Union([ref(RestrictionSchema), Type.Null()], {
+  restriction: Nullable(ref(RestrictionSchema), {
     description: "Restriction of processing (restriction and objection requests): placed once a system marked the person's data, " +
       'then lifted explicitly. The unrestrict tasks of a lift are listed with the other tasks. Null for other types and until placed.'
   }),
-  identifiers_redacted_at: Type.Union([dateTime, Type.Null()], {
+  identifiers_redacted_at: Nullable(dateTime, {
     description: 'When the personal data of this closed request was removed (REQUEST_IDENTIFIERS_RETENTION_DAYS after it closed): ' +
       'subject is then empty, requester keeps only its kind, callback_url and notes are null, changes keep their field names only, ' +
       'and free-text reasons read "[redacted]". What was asked, when, and what each system did stay.'
@@ -191,7 +191,7 @@ export const DataSubjectRequestSchema = Type.Object({
   created_at: dateTime,
   updated_at: dateTime,
   tasks: Type.Optional(Type.Array(ref(TaskSchema), { description: 'One per connector and action; included when a single request is read' })),
-  archive: Type.Optional(Type.Union([ref(ArchiveSummarySchema), Type.Null()], {
+  archive: Type.Optional(Nullable(ref(ArchiveSummarySchema), {
     description: 'The portability archive (access and portability requests, once completed); included when a single request is read'
   })),
   links: Type.Object({
@@ -260,7 +260,7 @@ export type ListRequestsQuery = Static<typeof ListRequestsQuerySchema>
 
 export const RequestListSchema = Type.Object({
   data: Type.Array(ref(DataSubjectRequestSchema)),
-  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page; null on the last page' })
+  next_cursor: Nullable(Type.String(), { description: 'Pass as cursor for the next page; null on the last page' })
 }, { $id: 'RequestList', additionalProperties: false })
 
 export const CancelRequestSchema = Type.Object({
@@ -328,10 +328,10 @@ export const RequestEventSchema = Type.Object({
   at: dateTime,
   actor: Type.String({ description: 'Name of the API key or component that acted' }),
   action: Type.String({ examples: ['created', 'transition'] }),
-  from_status: Type.Union([RequestStatusSchema, Type.Null()]),
-  to_status: Type.Union([RequestStatusSchema, Type.Null()]),
-  reason: Type.Union([Type.String(), Type.Null()]),
-  details: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])
+  from_status: Nullable(RequestStatusSchema),
+  to_status: Nullable(RequestStatusSchema),
+  reason: Nullable(Type.String()),
+  details: Nullable(Type.Object({}, { additionalProperties: true }))
 }, { $id: 'RequestEvent', additionalProperties: false })
 
 export const RequestEventListSchema = Type.Object({
@@ -360,16 +360,16 @@ export const CollectedItemSchema = Type.Object({
   stream: Type.String(),
   key: Type.String(),
   kind: Type.Enum(['record', 'file']),
-  data: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  file: Type.Union([Type.Object({
+  data: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  file: Nullable(Type.Object({
     name: Type.String(), content_type: Type.String(), size: Type.Integer(), sha256: Type.String()
-  }), Type.Null()]),
+  })),
   collected_at: dateTime
 }, { $id: 'CollectedItem', additionalProperties: false })
 
 export const CollectedItemListSchema = Type.Object({
   data: Type.Array(ref(CollectedItemSchema)),
-  next_cursor: Type.Union([Type.String(), Type.Null()])
+  next_cursor: Nullable(Type.String())
 }, { $id: 'CollectedItemList', additionalProperties: false })
 
 export const requestSchemas = [

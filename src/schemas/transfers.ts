@@ -1,9 +1,9 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { TRANSFER_STATUSES } from '../db/schema.js'
-import { ref } from './common.js'
+import { Nullable, ref } from './common.js'
 
 const dateTime = Type.String({ format: 'date-time' })
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const nullable = <T extends TSchema>(schema: T) => Nullable(schema)
 
 export const CreateTransferSchema = Type.Object({
   destination: Type.String({
