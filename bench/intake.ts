@@ -262,7 +262,7 @@ async function main (): Promise<void> {
   console.log(`  database: ${dbLabel}`)
   console.log(`  load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per round, ${ROUNDS} rounds alternating baseline/service, ${WARMUP} s warm-up each`)
   console.log('  autocannon runs in this same process, so both servers share its CPU cost on the same event loop')
-  console.log(`  service:  ${A.url}  (buildApp, LOG_LEVEL=silent, auth + validation + deadline + CTE insert with audit event)`)
+  console.log(`  service:  ${A.url}  (buildApp, LOG_LEVEL=silent, auth + validation + deadline + insert with audit event, group commit)`)
   console.log(`  baseline: ${B.url}  (Fastify() defaults, JSON body parse + one plain INSERT into requests)`)
   console.log()
 

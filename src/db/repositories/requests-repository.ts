@@ -112,6 +112,44 @@ const INSERT_REQUEST = `
   select id from r`
 
 /**
+ * Several new requests in one statement (see insert): the columns of INSERT_REQUEST's $1…$23 as
+ * one text array each, a row per element, in order. A request is stored with its audit event or,
+ * when its client used the idempotency key before (also earlier in the same batch), not at all.
+ */
+const INSERT_REQUESTS = `
+  with x as (
+    select * from unnest(
+      $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+      $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]
+    ) with ordinality as x(
+      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
+      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
+      created_by, idempotency_key, request_hash, created_at, updated_at, actor, i
+    )
+  ), r as (
+    insert into requests (
+      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
+      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
+      created_by, idempotency_key, request_hash, created_at, updated_at
+    )
+    select id::uuid, type::request_type, status::request_status, regime::regime, jurisdiction, subject::jsonb, requester::jsonb,
+      channel::channel, callback_url, changes::jsonb, notes, time_zone, received_at::timestamptz, due_at::timestamptz,
+      acknowledge_by::timestamptz, extended_due_at::timestamptz, deadline_rule, created_by, idempotency_key, request_hash,
+      created_at::timestamptz, updated_at::timestamptz
+    from x order by i
+    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
+    returning id, status, created_at
+  ), e as (
+    insert into request_events (request_id, at, actor, action, to_status)
+    select r.id, r.created_at, x.actor, 'created', r.status from r join x on x.id::uuid = r.id order by x.i
+  )
+  select id from r`
+
+/** The most requests one intake statement stores (see insert). */
+const INSERT_BATCH_MAX = 64
+
+/**
  * A request verified at intake, stored already planned (see insertPlanned): the row, its audit
  * events in the order given, and its tasks, in one statement, which also wakes the idle workers
  * of the tasks' connectors when it commits (jobs/queue.ts); nothing when the idempotency key was
@@ -141,14 +179,46 @@ export interface IntakeEvent { action: string, from?: RequestStatus, to?: Reques
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
 
+  // Intake group commit: requests that arrive while the event loop is busy are stored together,
+  // in one statement and one commit, when the loop next turns (setImmediate). Each caller still
+  // waits for its own row to commit, and its request is atomic with its audit event as before.
+  // Under load this saves a round trip, a commit and the client work of a statement per request.
+  interface Pending { params: unknown[], id: string, resolve: (stored: boolean) => void, reject: (err: unknown) => void }
+  let pending: Pending[] = []
+  const flush = () => {
+    const batch = pending
+    pending = []
+    for (let at = 0; at < batch.length; at += INSERT_BATCH_MAX) void store(batch.slice(at, at + INSERT_BATCH_MAX))
+  }
+  const storeOne = async (p: Pending) => {
+    try {
+      p.resolve((await dbh.prepared<{ id: string }>(INSERT_REQUEST, p.params)).length === 1)
+    } catch (err) { p.reject(err) }
+  }
+  const store = async (batch: Pending[]) => {
+    if (batch.length === 1) return storeOne(batch[0]!)
+    const columns = batch[0]!.params.map((_, c) => batch.map((p) => p.params[c]))
+    let stored: Set<string>
+    try {
+      stored = new Set((await dbh.prepared<{ id: string }>(INSERT_REQUESTS, columns)).map((r) => r.id))
+    } catch {
+      // One request the database refuses must not fail the others: each is tried on its own.
+      await Promise.all(batch.map(storeOne))
+      return
+    }
+    for (const p of batch) p.resolve(stored.has(p.id))
+  }
+
   return {
     /**
      * Stores a new request and its `created` audit event in one statement (one round trip, atomic).
      * With an idempotency key already used by the same client, nothing is written and false is returned.
      */
     async insert (row: NewRequestRow, actor: string): Promise<boolean> {
-      const inserted = await dbh.prepared<{ id: string }>(INSERT_REQUEST, [...requestParams(row), actor])
-      return inserted.length === 1
+      return new Promise<boolean>((resolve, reject) => {
+        if (pending.length === 0) setImmediate(flush)
+        pending.push({ params: [...requestParams(row), actor], id: row.id, resolve, reject })
+      })
     },
 
     /**
