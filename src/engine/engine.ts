@@ -2,10 +2,10 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { createTasksRepository } from '../db/repositories/tasks-repository.js'
+import { createTasksRepository, type ClaimedTask } from '../db/repositories/tasks-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { ARCHIVE_QUEUE, createBoss, taskQueue, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TransferJob } from '../jobs/queue.js'
+import { ARCHIVE_QUEUE, createBoss, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
@@ -15,6 +15,9 @@ import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
 import type { TransferSettings } from '../transfers/settings.js'
 import type { ArchiveJobRunner } from '../archive/job.js'
 import type { SweepExpiredArchives } from '../archive/retention.js'
+
+/** How long a worker that found a finished request's lock held waits before it looks at the request again. */
+const CLOSE_RECHECK_MS = 250
 
 export interface EngineOptions {
   leaseMs: number
@@ -52,8 +55,23 @@ export function createEngine (deps: {
     dbh, boss, registry, tasks, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
     circuit, ...(deps.metrics ? { metrics: deps.metrics } : {}),
     // This process's idle workers of the connector wake when the retry is due (others find it by polling).
-    onRetryDue: (connectorId, at) => { setTimeout(() => waker.wake(taskQueue(connectorId)), Math.max(0, at.getTime() - Date.now())).unref() }
+    onRetryDue: (_connectorId, at) => { setTimeout(() => waker.wake(TASK_QUEUE), Math.max(0, at.getTime() - Date.now())).unref() },
+    onCloseBusy: (requestId) => {
+      // Looked at again once the holder (most often the worker closing it) is likely done. Should
+      // this process stop first, the reaper closes a request left with every task finished.
+      const timer = setTimeout(() => {
+        closeRechecks.delete(timer)
+        const closing = closeIfDone(dbh, requestId, tasks, 'engine', boss)
+          .catch((err: unknown) => log.error({ err, requestId }, 'closing the request failed'))
+          .finally(() => closingNow.delete(closing))
+        closingNow.add(closing)
+      }, CLOSE_RECHECK_MS)
+      timer.unref()
+      closeRechecks.add(timer)
+    }
   })
+  const closeRechecks = new Set<NodeJS.Timeout>()
+  const closingNow = new Set<Promise<unknown>>()
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
   let reaper: NodeJS.Timeout | undefined
   let started = false
@@ -101,16 +119,18 @@ export function createEngine (deps: {
       if (!opts.workers) return
       // Jobs queued by any process wake this one's idle workers when their transaction commits.
       unlisten = await dbh.listen(WAKE_CHANNEL, (queue) => waker.wake(queue))
-      // Tasks are their own queue: each connector's workers claim its due tasks, several per statement.
-      for (const connector of registry.values()) {
-        workers.push(startDrain(waker, log.child({ component: 'worker' }), {
-          queue: taskQueue(connector.id),
-          concurrency: connector.concurrency,
+      // Tasks are their own queue: one drain claims the due tasks of every connector with a free
+      // slot in one statement, within each connector's concurrency.
+      if (registry.size > 0) {
+        workers.push(startDrain<ClaimedTask>(waker, log.child({ component: 'worker' }), {
+          queue: TASK_QUEUE,
+          concurrency: new Map([...registry.values()].map((c) => [c.id, c.concurrency])),
+          keyOf: (claimed) => claimed.task.connectorId,
           pollMs: deps.options.pollSeconds * 1000,
-          async fetch (n) {
-            const { claimed, nextDueAt } = await tasks.claimNext(connector.id, n, worker, deps.options.leaseMs)
-            const tookOver = claimed.filter((c) => c.tookOver).length
-            if (tookOver > 0) log.warn({ connector: connector.id, tasks: tookOver }, 'tasks whose worker stopped were taken over')
+          async fetch (free) {
+            const { claimed, nextDueAt } = await tasks.claimNext(free, worker, deps.options.leaseMs)
+            const tookOver = claimed.filter((c) => c.tookOver)
+            if (tookOver.length > 0) log.warn({ connectors: [...new Set(tookOver.map((c) => c.task.connectorId))], tasks: tookOver.length }, 'tasks whose worker stopped were taken over')
             return { jobs: claimed, dueInMs: nextDueAt ? nextDueAt.getTime() - Date.now() : null }
           },
           run: runTask
@@ -125,8 +145,11 @@ export function createEngine (deps: {
 
     async stop () {
       if (reaper) clearInterval(reaper)
+      for (const timer of closeRechecks) clearTimeout(timer)
+      closeRechecks.clear()
       transfers.interrupt()
       await Promise.all(workers.splice(0).map((w) => w.stop(10_000)))
+      await Promise.allSettled([...closingNow])
       if (unlisten) await unlisten().catch((err: unknown) => log.warn({ err }, 'could not stop listening for new jobs'))
       unlisten = null
       if (started) await boss.stop({ graceful: true, wait: true, timeout: 10_000 })

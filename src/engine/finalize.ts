@@ -49,10 +49,17 @@ export async function finalizeIfDone (
  * finished a task outside the lock (TasksRepository.finish) and found none open, and for the
  * reaper's stranded requests. Of several callers at once, one closes it and the others find it
  * closed.
+ *
+ * With `ifFree`, a caller that finds the lock held does not wait for it: it answers `busy`. Two
+ * workers that finish a request's last tasks at the same moment both find none open; the second
+ * would otherwise hold a connection waiting for the first one's close to commit.
  */
-export async function closeIfDone (dbh: DbHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss): Promise<RequestStatus | null> {
+export async function closeIfDone (
+  dbh: DbHandle, requestId: string, tasks: TasksRepository, actor: string, boss: Boss, opts: { ifFree?: boolean } = {}
+): Promise<RequestStatus | 'busy' | null> {
   return dbh.transaction(async (tx) => {
-    const [locked, counts] = await Promise.all([tasks.lockRequest(tx, requestId), tasks.statusCounts(tx, requestId)])
-    return locked ? finalizeIfDone(tx, requestId, tasks, actor, boss, counts, locked) : null
+    const [locked, counts] = await Promise.all([tasks.lockRequest(tx, requestId, { skipLocked: opts.ifFree === true }), tasks.statusCounts(tx, requestId)])
+    if (!locked) return opts.ifFree && counts.size > 0 ? 'busy' : null
+    return finalizeIfDone(tx, requestId, tasks, actor, boss, counts, locked)
   })
 }

@@ -41,6 +41,8 @@ export function createTaskRunner (deps: {
   metrics?: TaskMetrics
   /** Told when a task of this process will be due again, so an idle worker wakes for it. */
   onRetryDue?: (connectorId: string, at: Date) => void
+  /** Told when a request whose tasks are all finished could not be closed at once: another held its lock. */
+  onCloseBusy?: (requestId: string) => void
 }) {
   const { tasks, options } = deps
 
@@ -208,7 +210,9 @@ export function createTaskRunner (deps: {
     const counts = await tasks.finish(task, options.worker, next, event, lastItems)
     if (!counts) return // the lease was lost: another worker owns the task now
     if (OPEN_TASK_STATUSES.some((s) => (counts.get(s) ?? 0) > 0)) return
-    await closeIfDone(deps.dbh, task.requestId, tasks, 'engine', deps.boss)
+    // Someone holds the request's lock: most often the worker that finished its other last task,
+    // closing it. The request is looked at again later (onCloseBusy).
+    if (await closeIfDone(deps.dbh, task.requestId, tasks, 'engine', deps.boss, { ifFree: true }) === 'busy') deps.onCloseBusy?.(task.requestId)
   }
 }
 

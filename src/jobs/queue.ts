@@ -5,11 +5,14 @@ import type { DbHandle, SqlExecutor, TxHandle } from '../db/client.js'
  * Queues and payloads, in one place.
  *
  * Tasks are their own queue: a task row already holds all a job would (its state, when its next
- * attempt is due, its lease, its attempts), so workers claim due tasks of their connector straight
- * from the `tasks` table, several in one statement (TasksRepository.claimNext), and a task's
- * outcome is its completion. `taskQueue(connector)` names the queue for waking idle workers.
+ * attempt is due, its lease, its attempts), so a process's workers claim due tasks straight from
+ * the `tasks` table, of every connector with a free slot in one statement
+ * (TasksRepository.claimNext), and a task's outcome is its completion. TASK_QUEUE names the queue
+ * for waking idle workers: one notification per request planned, whatever its connectors.
  * Archive builds, transfers and scheduled jobs are pg-boss jobs.
  */
+export const TASK_QUEUE = 'dsr_tasks'
+/** A connector's part of the task queue, as the metrics name it. */
 export const taskQueue = (connectorId: string) => `dsr_task_${connectorId}`
 /** Direct transfers of archives to other controllers (GDPR Art 20(2)). */
 export const TRANSFER_QUEUE = 'dsr_transfer'
@@ -89,7 +92,7 @@ export async function queueTasks (tx: TxHandle, tasks: ReadonlyArray<{ connector
 
 /** What wakes these tasks' workers: the channel, and their connectors' queues (for a statement that notifies itself). */
 export function taskWake (tasks: ReadonlyArray<{ connectorId: string }>): { channel: string, queues: string[] } {
-  return { channel: WAKE_CHANNEL, queues: [...new Set(tasks.map((t) => taskQueue(t.connectorId)))] }
+  return { channel: WAKE_CHANNEL, queues: tasks.length > 0 ? [TASK_QUEUE] : [] }
 }
 
 /** `pg_notify` on WAKE_CHANNEL for each queue, delivered when the caller's transaction commits. */

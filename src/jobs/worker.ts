@@ -21,9 +21,19 @@ export interface WorkOptions<T> {
  */
 export function createWaker () {
   const waiting = new Map<string, Set<() => void>>()
+  const wakes = new Map<string, number>()
   return {
-    /** Resolves when `queue` gets work, or after `ms`; `stop` ends every wait at once. */
-    wait (queue: string, ms: number): Promise<void> {
+    /** How many times `queue` was woken so far: a drain notes it before it fetches (see wait). */
+    count (queue: string): number {
+      return wakes.get(queue) ?? 0
+    },
+    /**
+     * Resolves when `queue` gets work, or after `ms`; `stop` ends every wait at once. Given the
+     * `count` noted before a fetch, it resolves at once if the queue was woken since: work queued
+     * while the fetch was under way is not slept through.
+     */
+    wait (queue: string, ms: number, since?: number): Promise<void> {
+      if (since !== undefined && since !== (wakes.get(queue) ?? 0)) return Promise.resolve()
       return new Promise((resolve) => {
         let set = waiting.get(queue)
         if (!set) waiting.set(queue, set = new Set())
@@ -33,9 +43,11 @@ export function createWaker () {
       })
     },
     wake (queue: string): void {
+      wakes.set(queue, (wakes.get(queue) ?? 0) + 1)
       for (const done of [...waiting.get(queue) ?? []]) done()
     },
     wakeAll (): void {
+      for (const queue of waiting.keys()) wakes.set(queue, (wakes.get(queue) ?? 0) + 1)
       for (const set of waiting.values()) for (const done of [...set]) done()
     }
   }
@@ -47,58 +59,78 @@ export type Waker = ReturnType<typeof createWaker>
 export interface DrainOptions<J> {
   /** The queue's name: what wakes its idle workers (createWaker). */
   queue: string
-  /** Jobs of this queue run at once in this process, at most. */
-  concurrency: number
+  /**
+   * Jobs of this queue run at once in this process, at most, per key: a queue whose jobs share
+   * one limit has one key. The task queue's keys are its connectors.
+   */
+  concurrency: ReadonlyMap<string, number>
+  /** The key a job counts against. */
+  keyOf (job: J): string
   /** How long an idle worker sleeps before it looks again when nothing woke it. */
   pollMs: number
-  /** Takes up to `n` jobs due now; `dueInMs` says when the next one not yet due will be, if known. */
-  fetch (n: number): Promise<{ jobs: J[], dueInMs?: number | null }>
+  /**
+   * Takes jobs due now, up to the given number per key (only keys with a free slot are given), in
+   * one go; `dueInMs` says when the next one not yet due will be, if known.
+   */
+  fetch (free: ReadonlyMap<string, number>): Promise<{ jobs: J[], dueInMs?: number | null }>
   /** Does one job; it records its own outcome. */
   run (job: J): Promise<void>
 }
 
 /**
- * Works one queue: keeps up to `concurrency` jobs running, and fetches again as soon as a slot is
- * free, so a queue with jobs waiting drains as fast as its jobs run. Only an empty fetch makes it
- * sleep, until a job is queued (the waker), the next job not yet due becomes due, or `pollMs`
- * passes (jobs queued by a process that does not notify, leases that ran out). pg-boss 10's own
- * `work()` waits out the polling interval after every fetch, jobs waiting or not, which capped a
- * worker at one job per interval.
+ * Works one queue: keeps up to each key's `concurrency` jobs running, with one fetch for all its
+ * keys, and fetches again as soon as there may be more: when work is queued (the waker, also
+ * while a fetch was under way), or when a slot frees for a key whose last fetch took all it asked
+ * for. A key whose fetch came back short has nothing waiting, and its free slots wait for work to
+ * be queued. Otherwise it sleeps until the next job not yet due becomes due, or `pollMs` passes
+ * (jobs queued by a process that does not notify, leases that ran out). pg-boss 10's own `work()`
+ * waits out the polling interval after every fetch, jobs waiting or not, which capped a worker at
+ * one job per interval.
  */
 export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: DrainOptions<J>) {
   const running = new Set<Promise<void>>()
+  const busy = new Map<string, number>()
+  /** Keys whose last fetch took as many jobs as it asked for: more may be waiting. */
+  const more = new Set<string>()
   let stopping = false
-  let slotFreed: (() => void) | null = null
+
+  function start (job: J): void {
+    const key = opts.keyOf(job)
+    busy.set(key, (busy.get(key) ?? 0) + 1)
+    const run = opts.run(job).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'job handler broke'))
+      .finally(() => {
+        running.delete(run)
+        busy.set(key, (busy.get(key) ?? 1) - 1)
+        if (more.has(key)) waker.wake(opts.queue)
+      })
+    running.add(run)
+  }
 
   async function loop (): Promise<void> {
     while (!stopping) {
-      const free = opts.concurrency - running.size
-      if (free <= 0) {
-        await new Promise<void>((resolve) => { slotFreed = resolve })
-        continue
+      const free = new Map<string, number>()
+      for (const [key, limit] of opts.concurrency) {
+        const n = limit - (busy.get(key) ?? 0)
+        if (n > 0) free.set(key, n)
       }
-      let fetched: { jobs: J[], dueInMs?: number | null }
-      try {
-        fetched = await opts.fetch(free)
-      } catch (err) {
-        log.error({ err, queue: opts.queue }, 'fetching jobs failed')
-        fetched = { jobs: [] }
+      const woken = waker.count(opts.queue)
+      let dueInMs: number | null | undefined
+      if (free.size > 0) {
+        let jobs: J[] = []
+        try {
+          ({ jobs, dueInMs } = await opts.fetch(free))
+        } catch (err) {
+          log.error({ err, queue: opts.queue }, 'fetching jobs failed')
+        }
+        const taken = new Map<string, number>()
+        for (const job of jobs) {
+          const key = opts.keyOf(job)
+          taken.set(key, (taken.get(key) ?? 0) + 1)
+          start(job)
+        }
+        for (const [key, n] of free) (taken.get(key) ?? 0) >= n ? more.add(key) : more.delete(key)
       }
-      if (fetched.jobs.length === 0) {
-        const due = fetched.dueInMs
-        await waker.wait(opts.queue, due !== undefined && due !== null ? Math.max(0, Math.min(opts.pollMs, due)) : opts.pollMs)
-        continue
-      }
-      for (const job of fetched.jobs) {
-        const run = opts.run(job).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'job handler broke'))
-          .finally(() => {
-            running.delete(run)
-            const freed = slotFreed
-            slotFreed = null
-            freed?.()
-          })
-        running.add(run)
-      }
+      await waker.wait(opts.queue, dueInMs !== undefined && dueInMs !== null ? Math.max(0, Math.min(opts.pollMs, dueInMs)) : opts.pollMs, woken)
     }
   }
 
@@ -108,7 +140,6 @@ export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: Drain
     async stop (timeoutMs: number): Promise<void> {
       stopping = true
       waker.wake(opts.queue)
-      slotFreed?.()
       await looping
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
@@ -143,9 +174,10 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
 
   const drain = startDrain<FetchedJob<T>>(waker, log, {
     queue: opts.queue,
-    concurrency: opts.concurrency,
+    concurrency: new Map([[opts.queue, opts.concurrency]]),
+    keyOf: () => opts.queue,
     pollMs: opts.pollMs,
-    fetch: async (n) => ({ jobs: await boss.fetch<T>(opts.queue, { batchSize: n, includeMetadata: true }) ?? [] }),
+    fetch: async (free) => ({ jobs: await boss.fetch<T>(opts.queue, { batchSize: free.get(opts.queue)!, includeMetadata: true }) ?? [] }),
     async run (job) {
       try {
         await opts.handler(job)

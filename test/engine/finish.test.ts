@@ -1,6 +1,8 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
 import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
+import { closeIfDone } from '../../src/engine/finalize.js'
 
 /**
  * How a request closes. A task's outcome commits on its own, with a count of the request's tasks
@@ -71,3 +73,44 @@ for (const embedded of [false, true]) {
     t.pass('the archive of a partially completed access request was built')
   })
 }
+
+// Another session holding the request's lock needs a second connection: Postgres only.
+t.test('a worker that finds a finished request locked does not wait: it closes it once the lock is let go', { skip: process.env.DATABASE_URL ? false : 'DATABASE_URL is not set' }, async (t) => {
+  // A minute's lease: the reaper sweeps every 30 s, so a close within seconds is the worker's own.
+  const dbh = await testDb(t)
+  const registry = await registryOf([{ ...systems[0]!, settings: { ...systems[0]!.settings, faults: { collect: { status: 503, times: 1, retry_after_seconds: 1 } } } }])
+  const app = await build(t, { dbh, registry, env: { TASK_POLL_SECONDS: '0.5', TASK_LEASE_SECONDS: '60' } })
+  const created = await app.inject({
+    method: 'POST', url: '/v1/requests', headers: auth(),
+    payload: requestBody({ subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
+  })
+  const id = created.json().id as string
+  const taskStatus = async () => (await dbh.rows<{ status: string }>(sql`select status from tasks where request_id = ${id}`))[0]?.status
+  await waitFor(async () => (await taskStatus()) === 'retry_wait', 10_000, 'the first attempt to fail with a 503')
+
+  // Someone else (an operator's action, say) holds the request's lock while its last task finishes.
+  const other = postgres(dbh.url!, { max: 1, onnotice: () => {} })
+  t.teardown(() => other.end({ timeout: 5 }))
+  const holder = await other.reserve()
+  await holder`begin`
+  await holder`select 1 from requests where id = ${id} for no key update`
+  await waitFor(async () => (await taskStatus()) === 'succeeded', 10_000, 'the retry to succeed')
+
+  const started = Date.now()
+  const answer = await closeIfDone(dbh, id, app.engine.tasks, 'test', app.engine.boss, { ifFree: true })
+  t.equal(answer, 'busy', 'a closer that may not wait answers busy')
+  t.ok(Date.now() - started < 2000, 'at once, without waiting for the lock')
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const [held] = await dbh.rows<{ status: string }>(sql`select status from requests where id = ${id}`)
+  t.equal(held!.status, 'in_progress', 'not closed while the lock is held')
+
+  await holder`commit`
+  holder.release()
+  await waitFor(async () => {
+    const [row] = await dbh.rows<{ status: string }>(sql`select status from requests where id = ${id}`)
+    return row!.status === 'completed'
+  }, 5_000, 'the worker to close the request once the lock was let go')
+  const [closings] = await dbh.rows<{ n: number }>(sql`
+    select count(*)::int as n from request_events where request_id = ${id} and action = 'transition' and to_status = 'completed'`)
+  t.equal(closings!.n, 1, 'closed once')
+})

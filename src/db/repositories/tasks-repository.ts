@@ -33,25 +33,30 @@ export function createTasksRepository (dbh: DbHandle) {
     },
 
     /**
-     * Claims up to `limit` of a connector's tasks that are due: pending, in retry_wait with their
-     * next attempt due, or running under a lease that ran out (its worker stopped; that run is
-     * closed as `lease_expired`, as before). Tasks are their own queue (jobs/queue.ts), and this is
-     * its fetch: one statement takes the leases (FOR UPDATE SKIP LOCKED: workers in any number of
-     * processes never take the same task, and a task never runs twice at the same time), opens
-     * the new run records, and returns with each task what its worker needs (the request's state
-     * and subject, the connector's latest health), from one snapshot in one round trip.
-     * `nextDueAt` is when the connector's next task waiting on a retry becomes due, for the
-     * worker's sleep when nothing was due now.
+     * Claims due tasks of several connectors at once, up to each one's limit: pending, in
+     * retry_wait with their next attempt due, or running under a lease that ran out (its worker
+     * stopped; that run is closed as `lease_expired`, as before). Tasks are their own queue
+     * (jobs/queue.ts), and this is its fetch: one statement takes the leases (FOR UPDATE SKIP
+     * LOCKED: workers in any number of processes never take the same task, and a task never runs
+     * twice at the same time), opens the new run records, and returns with each task what its
+     * worker needs (the request's state and subject, the connector's latest health), from one
+     * snapshot in one round trip. `nextDueAt` is when the next task of these connectors waiting on
+     * a retry becomes due, for the worker's sleep when nothing was due now.
      */
-    async claimNext (connectorId: string, limit: number, worker: string, leaseMs: number): Promise<{ claimed: ClaimedTask[], nextDueAt: Date | null }> {
+    async claimNext (limits: ReadonlyMap<string, number>, worker: string, leaseMs: number): Promise<{ claimed: ClaimedTask[], nextDueAt: Date | null }> {
+      const connectorIds = [...limits.keys()]
       const rows = await dbh.rows<Record<string, unknown>>(sql`
-        with picked as (
-          select id, status = 'running' as took_over from tasks
-          where connector_id = ${connectorId}
-            and (status = 'pending' or (status = 'retry_wait' and next_attempt_at <= now()) or (status = 'running' and lease_expires_at < now()))
-          order by created_at, id
-          limit ${limit}
-          for update skip locked
+        with wanted as (
+          select * from unnest(${`{${connectorIds.map((c) => JSON.stringify(c)).join(',')}}`}::text[], ${`{${[...limits.values()].join(',')}}`}::int[]) as w(connector_id, n)
+        ), picked as (
+          select p.id, p.took_over from wanted w cross join lateral (
+            select id, status = 'running' as took_over from tasks
+            where connector_id = w.connector_id
+              and (status = 'pending' or (status = 'retry_wait' and next_attempt_at <= now()) or (status = 'running' and lease_expires_at < now()))
+            order by created_at, id
+            limit w.n
+            for update skip locked
+          ) p
         ), claimed as (
           update tasks t set status = 'running', attempts = t.attempts + 1, lease_owner = ${worker},
             lease_expires_at = now() + ${`${leaseMs} milliseconds`}::interval, started_at = coalesce(t.started_at, now()),
@@ -67,7 +72,7 @@ export function createTasksRepository (dbh: DbHandle) {
         )
         select due.next_due, c.* from (
           select min(next_attempt_at) as next_due from tasks
-          where connector_id = ${connectorId} and status = 'retry_wait' and next_attempt_at > now()
+          where connector_id in (select connector_id from wanted) and status = 'retry_wait' and next_attempt_at > now()
         ) due left join lateral (
           select claimed.*, r.status as request_status, r.subject as request_subject, r.changes as request_changes,
             (select h.status from connector_health h where h.connector_id = claimed.connector_id
@@ -207,8 +212,9 @@ export function createTasksRepository (dbh: DbHandle) {
       return (await tx.rows(sql`select 1 from requests where id = ${requestId} for no key update`)).length === 1
     },
 
-    async lockRequest (tx: TxHandle, requestId: string) {
-      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('no key update')
+    /** The request's row, locked for the caller's transaction; null when there is none, or, with `skipLocked`, when another holds its lock. */
+    async lockRequest (tx: TxHandle, requestId: string, opts: { skipLocked?: boolean } = {}) {
+      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
       return row ?? null
     },
 
