@@ -10,7 +10,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest()
  * OpenAPI document: it is for Prometheus, not for API clients.
  */
 const metrics: FastifyPluginAsync = async (fastify) => {
-  fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+  fastify.get('/metrics', { config: { public: 'metrics' }, schema: { hide: true } }, async (request, reply) => {
     const token = fastify.config.METRICS_TOKEN
     if (token) {
       const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''

@@ -5,6 +5,7 @@ import { JwksSchema } from '../src/schemas/receipts.js'
 /** Public keys that verify erasure receipts (RFC 7517 key set). Open: they are public. */
 const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/.well-known/jwks.json', {
+    config: { public: 'jwks' },
     schema: {
       tags: ['receipts'],
       operationId: 'getReceiptKeys',

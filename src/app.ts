@@ -43,14 +43,16 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   // ("body/ must be object") where the API promises 415.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(errors)
-  await fastify.register(swagger)
   await fastify.register(services, {
     ...opts,
     registry: opts.registry ?? new Map(),
     storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config)),
     startEngine: opts.startEngine ?? true
   })
+  // Before swagger and the routes: it sees every route registered after it, refuses one with
+  // neither a scope nor a public reason, and writes the route's OpenAPI security.
   await fastify.register(auth)
+  await fastify.register(swagger)
   await fastify.register(routes)
 }
 

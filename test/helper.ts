@@ -103,6 +103,8 @@ export interface BuildOptions {
   logs?: string[]
   /** DNS for direct transfers (the system resolver otherwise). */
   resolveHost?: HostResolver
+  /** The API keys the app accepts (testKeys() otherwise). */
+  apiKeys?: Map<string, KeyRecord>
 }
 
 /** Builds the real app on a real database and closes it when the test ends. */
@@ -115,7 +117,7 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
   t.teardown(() => rm(storageDir, { recursive: true, force: true }))
   const app = await buildApp({
-    config, dbh, apiKeys: testKeys(), storage: createLocalBlobStore(storageDir), ...(opts.registry ? { registry: opts.registry } : {}),
+    config, dbh, apiKeys: opts.apiKeys ?? testKeys(), storage: createLocalBlobStore(storageDir), ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {})
   }, overrides)
   let closed: Promise<unknown> | undefined

@@ -16,10 +16,12 @@ const ReadySchema = Type.Object({
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/live', {
+    config: { public: 'health' },
     schema: { tags: ['health'], summary: 'The process is up', response: { 200: LiveSchema } }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
+    config: { public: 'health' },
     schema: {
       tags: ['health'],
       summary: 'The database is reachable, its migrations are current and no required connector is down',

@@ -10,13 +10,13 @@ import { DownloadHeadersSchema, SignedLinkParamsSchema, SignedLinkQuerySchema, z
 const archiveLinks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:linkId', {
     exposeHeadRoute: false,
+    config: { public: 'signed_link' },
     schema: {
       tags: ['archives'],
       operationId: 'downloadArchiveByLink',
       summary: 'Download an archive through a signed link',
       description: 'Streams the zip like GET /v1/requests/{id}/archive, with the same byte ranges, without an API key. ' +
         'Every use is counted on the link and recorded in the request\'s audit trail (actor link:<id>).',
-      security: [{ signedLink: [] }],
       params: SignedLinkParamsSchema,
       querystring: SignedLinkQuerySchema,
       headers: DownloadHeadersSchema,

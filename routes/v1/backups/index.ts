@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
 import { createRestoresService } from '../../../src/backups/restores.js'
 
@@ -31,7 +31,6 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
         'The same connector and `backup_taken_at` again is the same restore: 200 with it as it stands and ' +
         '`Idempotent-Replayed: true`; nobody is erased twice for one restore. `note` is kept with the restore, never logged.\n\n' +
         '422 `DSR_RESTORE_CONNECTOR_INVALID`: no such connector, or it cannot erase.',
-      security,
       body: CreateRestoreSchema,
       response: {
         200: RestoreSchema,
@@ -54,7 +53,6 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['backups'],
       operationId: 'getBackupRestore',
       summary: 'A backup restore and how far its re-erasures are',
-      security,
       params: RestoreParamsSchema,
       response: { 200: RestoreSchema, ...authErrorResponses, 404: ref(ErrorSchema) }
     }

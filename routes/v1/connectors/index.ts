@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
 import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
@@ -34,7 +34,6 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'listConnectors',
       summary: 'The configured connectors with their latest stored health check',
-      security,
       response: { 200: ref(ConnectorListSchema), ...authErrorResponses }
     }
   }, async () => {
@@ -59,7 +58,6 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'connectorHealthSummary',
       summary: 'How many connectors are ok, down or not yet checked, and each one\'s status',
-      security,
       response: { 200: ref(ConnectorHealthSummarySchema), ...authErrorResponses }
     }
   }, async () => {
@@ -75,7 +73,6 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'getConnectorHealth',
       summary: 'A connector\'s latest stored health check, or (live=true) one run now and stored',
-      security,
       params: ConnectorParamsSchema,
       querystring: Type.Object({ live: Type.Boolean({ default: false }) }, { additionalProperties: false }),
       response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
@@ -94,7 +91,6 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'sweepConnectorRetention',
       summary: 'Run the connector\'s retention sweep now (dry_run=true only counts)',
       description: 'Deletes or blanks what is older than each retention rule allows, and records a retention_sweep system event with counts only.',
-      security,
       params: ConnectorParamsSchema,
       querystring: Type.Object({ dry_run: Type.Boolean({ default: false }) }, { additionalProperties: false }),
       response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }

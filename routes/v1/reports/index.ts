@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ref } from '../../../src/schemas/common.js'
 import { DeadlineReportSchema } from '../../../src/schemas/operations.js'
 import { findDeadlines } from '../../../src/engine/deadline-monitor.js'
 
@@ -12,7 +12,6 @@ const reports: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['reports'],
       operationId: 'deadlineReport',
       summary: 'Open requests due within the window, and those overdue',
-      security,
       querystring: Type.Object({
         window_hours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760, description: 'Default DEADLINE_WARNING_HOURS (72)' }))
       }, { additionalProperties: false }),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
   ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
 } from '../../../src/schemas/archives.js'
@@ -38,7 +38,6 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'downloadArchive',
       summary: "Download the request's archive (zip)",
       description: downloadDescription,
-      security,
       params: IdParamsSchema,
       headers: DownloadHeadersSchema,
       response: downloadResponses
@@ -55,7 +54,6 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['archives'],
       operationId: 'headArchive',
       summary: "The archive's headers (size, ETag) without its content",
-      security,
       params: IdParamsSchema,
       headers: DownloadHeadersSchema,
       response: downloadResponses
@@ -74,7 +72,6 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Create a signed download link for the person (no API key needed to use it)',
       description: 'The link works until it expires (ARCHIVE_LINK_TTL_SECONDS, 7 days, by default; at most 30 days and never ' +
         'past the archive\'s expiry) or is revoked. Its signature is not stored: keep the URL, it cannot be shown again.',
-      security,
       params: IdParamsSchema,
       body: ref(CreateArchiveLinkSchema),
       response: { 201: ref(ArchiveLinkSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema), 410: ref(ErrorSchema) }
@@ -91,7 +88,6 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'rebuildArchive',
       summary: 'Rebuild an archive whose build failed or that expired',
       description: rebuildDescription,
-      security,
       params: IdParamsSchema,
       response: { 202: ref(ArchiveSummarySchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
     }
@@ -107,7 +103,6 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'revokeArchiveLink',
       summary: 'Revoke a signed download link',
       description: 'The link answers 403 DSR_LINK_REVOKED from now on. Revoking twice is not an error.',
-      security,
       params: ArchiveLinkParamsSchema,
       response: { 204: Type.Null({ description: 'Revoked' }), ...authErrorResponses, 404: ref(ErrorSchema) }
     }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema, ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
 
 /** Taking the statutory deadline extension, explicitly and on record. */
@@ -23,7 +23,6 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
         'Repeating exactly the call that took it (same API key, `reason` and `notified_subject_at`) is safe: ' +
         'it answers 200 with the request as it stands and the header `Idempotent-Replayed: true`, and writes nothing.\n\n' +
         'The reason may name people or circumstances: it is kept with the request and its audit trail, and never logged.',
-      security,
       params: IdParamsSchema,
       body: ref(TakeExtensionSchema),
       response: {
@@ -55,7 +54,6 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
         '- 409 `DSR_EXTENSION_NOT_TAKEN`: the deadline was not extended;\n' +
         '- 409 `DSR_EXTENSION_NOTICE_ALREADY_RECORDED`: a different date is on record.\n\n' +
         'Repeating the call with the date on record answers 200 with `Idempotent-Replayed: true` and writes nothing.',
-      security,
       params: IdParamsSchema,
       body: ref(ExtensionNoticeSchema),
       response: {

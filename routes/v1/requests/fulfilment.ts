@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
   CollectedItemListSchema, DataSubjectRequestSchema, ItemsQuerySchema, SkipTaskSchema, TaskParamsSchema, VerificationSchema
 } from '../../../src/schemas/requests.js'
@@ -15,7 +15,6 @@ const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'verifyRequest',
       summary: "Record that the requester's identity was verified; fulfilment starts",
       description: 'Moves the request to ready and plans one task per connector that can carry out its action, atomically.',
-      security,
       params: IdParamsSchema,
       body: ref(VerificationSchema),
       response: { 200: ref(DataSubjectRequestSchema), ...withRequest }
@@ -28,7 +27,6 @@ const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'retryTask',
       summary: 'Run a failed task again (after fixing the cause)',
-      security,
       params: TaskParamsSchema,
       response: { 200: ref(DataSubjectRequestSchema), ...withRequest }
     }
@@ -40,7 +38,6 @@ const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'skipTask',
       summary: 'Mark a task as not to be done, with the reason on record',
-      security,
       params: TaskParamsSchema,
       body: ref(SkipTaskSchema),
       response: { 200: ref(DataSubjectRequestSchema), ...withRequest }
@@ -54,7 +51,6 @@ const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listCollectedItems',
       summary: 'What was collected about the subject, in collection order',
-      security,
       params: IdParamsSchema,
       querystring: ItemsQuerySchema,
       response: { 200: ref(CollectedItemListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
   CancelRequestSchema, CreateRequestSchema, DataSubjectRequestSchema, ListRequestsQuerySchema,
   RequestEventListSchema, RequestListSchema
@@ -24,7 +24,6 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Submit a data subject request',
       description: 'Stores the request with its legal deadline and an audit event, and returns it. ' +
         'Retries with the same Idempotency-Key and body return the same request (header Idempotent-Replayed: true).',
-      security,
       headers: IdempotencyHeadersSchema,
       body: ref(CreateRequestSchema),
       response: {
@@ -49,7 +48,6 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listRequests',
       summary: 'List requests, newest first',
-      security,
       querystring: ListRequestsQuerySchema,
       response: { 200: ref(RequestListSchema), ...authErrorResponses }
     }
@@ -61,7 +59,6 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'getRequest',
       summary: 'Get one request with its status and deadline',
-      security,
       params: IdParamsSchema,
       response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
     }
@@ -73,7 +70,6 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'cancelRequest',
       summary: 'Cancel an open request, with a reason',
-      security,
       params: IdParamsSchema,
       body: ref(CancelRequestSchema),
       response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
@@ -87,7 +83,6 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listRequestEvents',
       summary: "The request's audit trail, oldest first",
-      security,
       params: IdParamsSchema,
       response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
     }

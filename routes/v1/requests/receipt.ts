@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { ErasureReceiptResponseSchema } from '../../../src/schemas/receipts.js'
 import { JWKS_PATH, receiptFor } from '../../../src/receipts/receipt.js'
 
@@ -30,7 +30,6 @@ const receipt: FastifyPluginAsyncTypebox = async (fastify) => {
         '`/.well-known/jwks.json`. The receipt is issued once per closing of the request and stored: asking again returns ' +
         'the same bytes. A request that closes again after a retried task gets a new receipt.\n\n' +
         '409 `DSR_RECEIPT_NOT_AVAILABLE`: not an erasure request, or not (or no longer) completed or partially completed.',
-      security,
       params: IdParamsSchema,
       response: {
         200: ErasureReceiptResponseSchema,

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema, LiftRestrictionSchema } from '../../../src/schemas/requests.js'
 
 /** Lifting a restriction of processing, explicitly, once, after the person was told. */
@@ -25,7 +25,6 @@ const restriction: FastifyPluginAsyncTypebox = async (fastify) => {
         '- `DSR_RESTRICTION_ALREADY_LIFTED`: it was lifted before (a restriction is lifted once);\n' +
         '- `DSR_RESTRICTION_SUBJECT_REDACTED`: the request\'s identifiers were removed, so the systems cannot find the records.\n\n' +
         'The reason may name people or circumstances: it is kept with the request and its audit trail, and never logged.',
-      security,
       params: IdParamsSchema,
       body: ref(LiftRestrictionSchema),
       response: {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref, apiKeySecurity as security } from '../../../src/schemas/common.js'
+import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, TransferSchema } from '../../../src/schemas/transfers.js'
 
 /** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
@@ -13,7 +13,6 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Checks the destination against TRANSFER_ALLOWLIST and its DNS answers before anything connects to it, ' +
         'then queues the delivery: one streamed POST of the zip (Content-Digest, Idempotency-Key = transfer id), retried ' +
         'on 5xx, 408, 429, timeouts and dropped connections. Redirects are not followed.',
-      security,
       params: IdParamsSchema,
       body: ref(CreateTransferSchema),
       response: {
@@ -37,7 +36,6 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['transfers'],
       operationId: 'listTransfers',
       summary: "The request's direct transfers, oldest first, with every attempt",
-      security,
       params: IdParamsSchema,
       response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
     }
@@ -49,7 +47,6 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['transfers'],
       operationId: 'getTransfer',
       summary: 'One direct transfer, with every attempt and the receiver\'s answers',
-      security,
       params: TransferParamsSchema,
       response: { 200: ref(TransferSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
     }

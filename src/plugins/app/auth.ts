@@ -1,27 +1,82 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, RouteOptions } from 'fastify'
 import { Errors } from '../../errors.js'
 import { hashKey, hasScope, type KeyRecord, type Scope } from '../../services/api-keys.js'
+import { apiKeySecurity } from '../../schemas/common.js'
+
+/**
+ * The only reasons a route may be reached without an API key. A route names one of them
+ * (`config.public`), or it needs a scope (`config.scope`); a route with neither stops the service
+ * at start.
+ */
+export const PUBLIC_REASONS = {
+  health: 'liveness and readiness probes',
+  docs: 'the OpenAPI document and Swagger UI',
+  metrics: 'the Prometheus scrape, behind its own METRICS_TOKEN when that is set',
+  jwks: 'the public keys that receipts are verified with',
+  signed_link: "a person's archive download, authorised by the link's signature"
+} as const
+export type PublicReason = keyof typeof PUBLIC_REASONS
+
+/** Routes of plugins that cannot be given a config (Swagger UI's), public by their prefix. */
+const PUBLIC_PREFIXES: ReadonlyArray<readonly [string, PublicReason]> = [['/docs', 'docs']]
+
+/** Who may call a route: a scope, or a reason it is public. */
+export type RouteAccess = { method: string, url: string } & ({ scope: Scope, public?: undefined } | { scope?: undefined, public: PublicReason })
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The scope a route requires; routes without one are open (health, docs). */
+    /** The scope a route requires. Every route needs one unless it is public by name (`public`). */
     scope?: Scope
+    /** Why a route needs no API key: one of PUBLIC_REASONS. */
+    public?: PublicReason
   }
   interface FastifyRequest {
     principal: KeyRecord | null
   }
+  interface FastifyInstance {
+    /** Every route with the scope it needs or the reason it is public, as registered. */
+    routeAccess: readonly RouteAccess[]
+  }
 }
 
 /**
- * API-key authentication. Keys arrive as `Authorization: Bearer <key>` or `X-API-Key`; only their
- * SHA-256 is compared, against keys held as hashes. No key → 401, a key without the route's scope → 403.
+ * API-key authentication, denying by default. Keys arrive as `Authorization: Bearer <key>` or
+ * `X-API-Key`; only their SHA-256 is compared, against keys held as hashes. No key → 401, a key
+ * without the route's scope → 403. A route's OpenAPI `security` is derived here from its scope, so
+ * the document and the check cannot disagree.
  */
 export default fp(async function auth (fastify) {
+  const routes: RouteAccess[] = []
+  fastify.decorate('routeAccess', routes)
   fastify.decorateRequest('principal', null)
+
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    const config = (route.config ??= {}) as { scope?: Scope, public?: PublicReason }
+    const method = [route.method].flat().join(',')
+    const open = config.public ?? PUBLIC_PREFIXES.find(([prefix]) => route.url.startsWith(prefix))?.[1]
+    if (open !== undefined && !Object.hasOwn(PUBLIC_REASONS, open)) {
+      throw new Error(`${method} ${route.url}: config.public must be one of ${Object.keys(PUBLIC_REASONS).join(', ')}, not ${open}`)
+    }
+    if (config.scope && open) throw new Error(`${method} ${route.url}: a route has a scope or is public, not both`)
+    if (!config.scope && !open) {
+      throw new Error(`${method} ${route.url} has no scope: give it config.scope, or config.public naming why it is open (${Object.keys(PUBLIC_REASONS).join(', ')})`)
+    }
+    if (config.scope) {
+      route.schema = { ...route.schema, security: apiKeySecurity }
+      routes.push({ method, url: route.url, scope: config.scope })
+    } else {
+      config.public = open!
+      if (open === 'signed_link') route.schema = { ...route.schema, security: [{ signedLink: [] }] }
+      routes.push({ method, url: route.url, public: open! })
+    }
+  })
+
   fastify.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config.scope
-    if (!scope) return
+    const { scope, public: open } = request.routeOptions.config
+    if (open || request.is404) return
+    // Unreachable for registered routes (onRoute refuses a route with neither), and refused if it were not.
+    if (!scope) throw new Errors.Unauthenticated()
     const key = presentedKey(request)
     const principal = key ? fastify.apiKeys.get(hashKey(key)) : undefined
     if (!principal) throw new Errors.Unauthenticated()

@@ -41,5 +41,5 @@ export default fp(async function swaggerPlugin (fastify) {
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
-  fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+  fastify.get('/openapi.json', { config: { public: 'docs' }, schema: { hide: true } }, async () => fastify.swagger())
 }, { name: 'swagger' })
