@@ -220,8 +220,12 @@ async function main () {
       for (const [label, rs] of runs) {
         if (label === zipLabel) continue
         const r: RunResult = {
-          ms: median(rs.map((x) => x.ms)), cpuMs: median(rs.map((x) => x.cpuMs)), bytesIn: rs[0]!.bytesIn, bytesOut: rs[0]!.bytesOut,
-          peakRssMb: Math.max(...rs.map((x) => x.peakRssMb)), maxRssMb: Math.max(...rs.map((x) => x.maxRssMb))
+          ms: median(rs.map((x) => x.ms)),
+          cpuMs: median(rs.map((x) => x.cpuMs)),
+          bytesIn: rs[0]!.bytesIn,
+          bytesOut: rs[0]!.bytesOut,
+          peakRssMb: Math.max(...rs.map((x) => x.peakRssMb)),
+          maxRssMb: Math.max(...rs.map((x) => x.maxRssMb))
         }
         const ratio = rate(r.bytesIn, r.ms) / zipRate
         const cpuRatio = rate(r.bytesIn, r.cpuMs) / zipCpuRate
@@ -272,8 +276,13 @@ async function writeContent (dir: string, attachments: number, size: number, rec
     const lines: string[] = []
     for (let i = s; i < records; i += streams.length) {
       lines.push(JSON.stringify({
-        id: `${stream}-${i}`, email: `user${i % 9973}@example.com`, name: `Person ${i % 5003}`, city: cities[i % cities.length],
-        plan: plans[i % plans.length], score: (i * 7919) % 1000, created_at: new Date(1_700_000_000_000 + i * 61_000).toISOString()
+        id: `${stream}-${i}`,
+        email: `user${i % 9973}@example.com`,
+        name: `Person ${i % 5003}`,
+        city: cities[i % cities.length],
+        plan: plans[i % plans.length],
+        score: (i * 7919) % 1000,
+        created_at: new Date(1_700_000_000_000 + i * 61_000).toISOString()
       }))
     }
     const text = `${lines.join('\n')}\n`

@@ -126,9 +126,9 @@ async function main (): Promise<void> {
   // Archive readiness is read from the database, one query every 20 ms for every request waiting:
   // polling the API once per client would load the service with reads the benchmark does not measure.
   const waiting = new Map<string, (readyAt: Date) => void>()
-  let polling = true
+  const polling = new AbortController()
   const poller = (async () => {
-    while (polling) {
+    while (!polling.signal.aborted) {
       if (waiting.size > 0) {
         const ids = [...waiting.keys()]
         const rows = await db<Array<{ request_id: string, ready_at: Date }>>`
@@ -167,7 +167,7 @@ async function main (): Promise<void> {
   const timeout = setTimeout(() => { console.error('not finished after 10 minutes'); cleanup().finally(() => process.exit(1)) }, 600_000)
   await Promise.all(Array.from({ length: CONCURRENCY }, () => client()))
   clearTimeout(timeout)
-  polling = false
+  polling.abort()
   await poller
 
   const [check] = await db<Array<{ completed: string, ready: string }>>`

@@ -28,7 +28,8 @@ t.test('every route has a scope or a public reason, and the scope is enforced', 
     const method = route.method as 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
     const url = urlOf(route.url)
     const call = (key?: string) => app.inject({
-      method, url,
+      method,
+      url,
       headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(method === 'GET' || method === 'HEAD' ? {} : { 'content-type': 'application/json' }) },
       ...(method === 'GET' || method === 'HEAD' ? {} : { payload: '{}' })
     })

@@ -117,7 +117,11 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
   t.teardown(() => rm(storageDir, { recursive: true, force: true }))
   const app = await buildApp({
-    config, dbh, apiKeys: opts.apiKeys ?? testKeys(), storage: createLocalBlobStore(storageDir), ...(opts.registry ? { registry: opts.registry } : {}),
+    config,
+    dbh,
+    apiKeys: opts.apiKeys ?? testKeys(),
+    storage: createLocalBlobStore(storageDir),
+    ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {})
   }, overrides)
   let closed: Promise<unknown> | undefined

@@ -7,7 +7,8 @@ import type { MemoryConnector } from '../connectors/memory/index.js'
 const ADA = 'ada@example.com'
 const TOKEN = 'metrics-token-0123456789'
 const system = (id: string, faults?: Record<string, unknown>) => ({
-  id, driver: 'memory',
+  id,
+  driver: 'memory',
   settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [{ id: 1, email: ADA }] }], ...(faults ? { faults } : {}) }
 })
 

@@ -24,7 +24,9 @@ t.test('sample systems: access shows every stream, erasure leaves nothing of the
   }, 60_000, 'the request to settle')
 
   const access = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
   })).json()
   const accessDone = await settle(access.id)
@@ -48,7 +50,9 @@ t.test('sample systems: access shows every stream, erasure leaves nothing of the
   const before = (await others())[0]?.digest
 
   const erasure = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ type: 'erasure', subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
   })).json()
   const erased = await settle(erasure.id)
@@ -77,7 +81,9 @@ t.test('sample systems: access shows every stream, erasure leaves nothing of the
   t.equal((await others())[0]?.digest, before, 'everyone else is untouched')
 
   const again = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
   })).json()
   await settle(again.id)

@@ -32,7 +32,8 @@ t.test('npm run sandbox: the five systems answer through the vendors\' APIs', as
 
   const run = async (type: string): Promise<Request> => {
     const created = await fetch(`${server.base}/v1/requests`, {
-      method: 'POST', headers,
+      method: 'POST',
+      headers,
       body: JSON.stringify({ type, regime: 'gdpr', subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
     })
     t.equal(created.status, 202)

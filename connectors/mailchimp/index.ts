@@ -130,7 +130,7 @@ export function createMailchimpConnector (config: MailchimpConfig, deps: Connect
     return ctx.subject.email ? subscriberHash(ctx.subject.email) : undefined
   }
 
-  const strip = ({ _links, ...rest }: Record<string, unknown>) => { void _links; return rest }
+  const strip = ({ _links, ...rest }: Record<string, unknown>) => rest
 
   async function * paged<T> (route: string, path: string, field: string, signal: AbortSignal): AsyncGenerator<{ item: T, index: number }> {
     for (let offset = 0; ;) {

@@ -115,7 +115,6 @@ function cancelOnAbort (q: { cancel (): unknown }, signal: AbortSignal | undefin
   return () => signal.removeEventListener('abort', onAbort)
 }
 
-
 function pgliteClient (pg: PGlite): SqlClient {
   const query = async <T>(on: PGlite | Transaction, text: string, params: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> => {
     opts?.signal?.throwIfAborted()

@@ -266,8 +266,16 @@ async function * attachmentEntries (systems: SystemOverview[], of: (c: string, s
       for await (const { link, item } of of(system.id, s.name)) {
         const file = item.file!
         yield {
-          path: link.path, kind: 'attachment', media_type: file.contentType, connector: system.id, stream: s.name, categories: s.categories,
-          records: null, bytes: file.size, sha256: file.sha256, collected_at: item.collectedAt.toISOString(),
+          path: link.path,
+          kind: 'attachment',
+          media_type: file.contentType,
+          connector: system.id,
+          stream: s.name,
+          categories: s.categories,
+          records: null,
+          bytes: file.size,
+          sha256: file.sha256,
+          collected_at: item.collectedAt.toISOString(),
           compression: isCompressed(file.contentType, file.name) ? 'stored' : 'deflated'
         }
       }

@@ -37,12 +37,12 @@ export function createArchiveJob (deps: {
   const { dbh, storage } = deps
   // Started with the first build: a process that builds no archives (ROLE=api) starts no threads.
   let pool: Piscina<ThreadTask, ThreadResult> | null = null
-  const threads = () => pool ??= new Piscina<ThreadTask, ThreadResult>({
+  const threads = () => (pool ??= new Piscina<ThreadTask, ThreadResult>({
     // The worker module beside this one: .ts when run from the sources, .js when built.
     filename: new URL(`./build-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href,
     maxThreads: deps.threads!,
     idleTimeout: 60_000
-  })
+  }))
   // What the archive thread needs of the connectors: fixed for the process's life, so made once.
   const systemsInfo: SystemInfo[] = [...deps.registry.values()].map((c) => ({
     id: c.id, displayName: c.displayName, streams: c.streams.map((s) => ({ name: s.name, description: s.description, categories: [...s.categories] }))
@@ -97,7 +97,11 @@ export function createArchiveJob (deps: {
         requestId,
         actor: 'engine',
         details: {
-          archive_id: claim.id, bytes: built.size, files: built.manifest.files, records: built.manifest.records, encrypted: built.encryption !== null,
+          archive_id: claim.id,
+          bytes: built.size,
+          files: built.manifest.files,
+          records: built.manifest.records,
+          encrypted: built.encryption !== null,
           complete: built.manifest.completeness.complete,
           missing: built.manifest.completeness.systems.filter((s) => s.status !== 'collected').map((s) => s.connector)
         }

@@ -13,7 +13,7 @@ import * as proofSchema from './schema-proof.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
-export const migrationsFolder = [ '../../drizzle', '../../../drizzle' ]
+export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
@@ -143,7 +143,7 @@ function onConnection (conn: postgres.ReservedSql, client: postgres.Sql): TxHand
     // Without the schema (the relational query API is not used), so building it costs no schema walk.
     get db () {
       // drizzle reads the type parsers from `client.options`, which a reserved connection's sql lacks (it shares the pool's).
-      return connDb ??= drizzlePg(preparing(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql)) as unknown as Db
+      return (connDb ??= drizzlePg(preparing(Object.assign(conn, { options: client.options }) as unknown as postgres.Sql)) as unknown as Db)
     },
     async rows (query) {
       const { sql: text, params } = dialect.sqlToQuery(query)

@@ -70,8 +70,8 @@ export function normalizePostgresJs<T> (rows: T[] & { columns?: readonly ColumnI
       row[c.name] = c.type === DATE
         ? (v instanceof Date ? v.toISOString().slice(0, 10) : v)
         : TIMESTAMP.has(c.type)
-        ? toDate(v)
-        : typeof v === 'string' ? timestampArrayFromText(v) : Array.isArray(v) ? v.map(toDate) : v
+          ? toDate(v)
+          : typeof v === 'string' ? timestampArrayFromText(v) : Array.isArray(v) ? v.map(toDate) : v
     }
   }
   return out

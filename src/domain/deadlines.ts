@@ -37,31 +37,59 @@ export interface RegimeRule {
 
 export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
   gdpr: {
-    period: 'months', amount: 1, rollForward: 'none', acknowledgeBusinessDays: null, extendedAmount: 3,
+    period: 'months',
+    amount: 1,
+    rollForward: 'none',
+    acknowledgeBusinessDays: null,
+    extendedAmount: 3,
     rule: 'GDPR Art 12(3): one month from receipt; extendable by two further months (3 in total)'
   },
   uk_gdpr: {
-    period: 'months', amount: 1, rollForward: 'uk_working_day', acknowledgeBusinessDays: null, extendedAmount: 3,
+    period: 'months',
+    amount: 1,
+    rollForward: 'uk_working_day',
+    acknowledgeBusinessDays: null,
+    extendedAmount: 3,
     rule: 'UK GDPR Art 12(3) (ICO guidance): one calendar month from receipt, next working day if it ends on a weekend or bank holiday; extendable by two further months'
   },
   ccpa: {
-    period: 'days', amount: 45, rollForward: 'none', acknowledgeBusinessDays: 10, extendedAmount: 90,
+    period: 'days',
+    amount: 45,
+    rollForward: 'none',
+    acknowledgeBusinessDays: 10,
+    extendedAmount: 90,
     rule: 'CCPA regs 11 CCR §7021: confirm within 10 business days, respond within 45 calendar days; extendable by 45 days (90 in total)'
   },
   lgpd: {
-    period: 'days', amount: 15, rollForward: 'none', acknowledgeBusinessDays: null, extendedAmount: null,
+    period: 'days',
+    amount: 15,
+    rollForward: 'none',
+    acknowledgeBusinessDays: null,
+    extendedAmount: null,
     rule: 'LGPD Art 19(II): complete response within 15 days of the request'
   },
   fadp: {
-    period: 'days', amount: 30, rollForward: 'none', acknowledgeBusinessDays: null, extendedAmount: null,
+    period: 'days',
+    amount: 30,
+    rollForward: 'none',
+    acknowledgeBusinessDays: null,
+    extendedAmount: null,
     rule: 'FADP Art 25 with DPO Art 18(1): 30 days from receipt; no fixed extension (delay must be notified)'
   },
   pipeda: {
-    period: 'days', amount: 30, rollForward: 'none', acknowledgeBusinessDays: null, extendedAmount: 60,
+    period: 'days',
+    amount: 30,
+    rollForward: 'none',
+    acknowledgeBusinessDays: null,
+    extendedAmount: 60,
     rule: 'PIPEDA s.8(3): 30 days after receipt; s.8(4) extension of up to 30 more days'
   },
   pipl: {
-    period: 'days', amount: 'piplDays', rollForward: 'none', acknowledgeBusinessDays: null, extendedAmount: null,
+    period: 'days',
+    amount: 'piplDays',
+    rollForward: 'none',
+    acknowledgeBusinessDays: null,
+    extendedAmount: null,
     rule: 'PIPL Art 50: respond promptly; service deadline set at {n} days from receipt'
   }
 }

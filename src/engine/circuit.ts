@@ -6,7 +6,7 @@ import { recordEvent } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { ConnectorErrorCodes, type ConnectorError, type HealthResult } from '../../connectors/types.js'
-import { queueTasks, type Boss } from '../jobs/queue.js'
+import { queueTasks } from '../jobs/queue.js'
 
 /** A stored health check: the latest one per connector is that connector's current health. */
 export interface StoredHealth {
@@ -66,8 +66,8 @@ export function mayBeDown (e: ConnectorError): boolean {
  * latest check says down has its tasks parked as `waiting` (the attempt that found it down is not
  * counted) instead of burning retries, and the first ok check afterwards puts them back on the queue.
  */
-export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistry, boss: Boss, log: FastifyBaseLogger }) {
-  const { dbh, registry, boss, log } = deps
+export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistry, log: FastifyBaseLogger }) {
+  const { dbh, registry, log } = deps
 
   /** Stores a check; when it is ok, resumes the connector's waiting tasks. */
   async function store (connectorId: string, result: HealthResult, checkedAt = new Date()): Promise<StoredHealth & { resumed: number }> {
@@ -86,7 +86,6 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
 
   /** Waiting tasks of the connector become pending again, atomically, and its idle workers are woken. */
   async function resume (connectorId: string): Promise<number> {
-    const instance = registry.get(connectorId)
     const resumed = await dbh.transaction(async (tx) => {
       const rows = await tx.db.update(tasks).set({ status: 'pending', lastErrorCode: null, lastErrorMessage: null, updatedAt: sql`now()` })
         .where(and(eq(tasks.connectorId, connectorId), eq(tasks.status, 'waiting'))).returning({ id: tasks.id, requestId: tasks.requestId, connectorId: tasks.connectorId })

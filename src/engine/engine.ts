@@ -50,10 +50,17 @@ export function createEngine (deps: {
   boss.on('error', (err) => log.error({ err }, 'job queue error'))
   const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
-  const circuit = createCircuit({ dbh, registry, boss, log: log.child({ component: 'circuit' }) })
+  const circuit = createCircuit({ dbh, registry, log: log.child({ component: 'circuit' }) })
   const runTask = createTaskRunner({
-    dbh, boss, registry, tasks, storage: deps.storage, log: log.child({ component: 'engine' }), options: runnerOptions,
-    circuit, ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    dbh,
+    boss,
+    registry,
+    tasks,
+    storage: deps.storage,
+    log: log.child({ component: 'engine' }),
+    options: runnerOptions,
+    circuit,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     // This process's idle workers of the connector wake when the retry is due (others find it by polling).
     onRetryDue: (_connectorId, at) => { setTimeout(() => waker.wake(TASK_QUEUE), Math.max(0, at.getTime() - Date.now())).unref() },
     onCloseBusy: (requestId) => {

@@ -192,7 +192,10 @@ export function createTaskRunner (deps: {
       action: `task_${next.status}`,
       reason: next.errorMessage ?? null,
       details: {
-        task_id: task.id, connector: task.connectorId, action: task.action, attempts: task.attempts,
+        task_id: task.id,
+        connector: task.connectorId,
+        action: task.action,
+        attempts: task.attempts,
         ...(next.errorCode ? { error_code: next.errorCode } : {}),
         ...(next.result ? { result: next.result } : {})
       }

@@ -169,4 +169,3 @@ export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule:
 
 /** pg-boss, and `releaseConnection()` to call after `stop()`, before the pool closes. */
 export type Boss = PgBoss & { releaseConnection (): Promise<void> }
-

@@ -92,7 +92,7 @@ export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: Drain
   const busy = new Map<string, number>()
   /** Keys whose last fetch took as many jobs as it asked for: more may be waiting. */
   const more = new Set<string>()
-  let stopping = false
+  const stopping = new AbortController()
 
   function start (job: J): void {
     const key = opts.keyOf(job)
@@ -107,7 +107,7 @@ export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: Drain
   }
 
   async function loop (): Promise<void> {
-    while (!stopping) {
+    while (!stopping.signal.aborted) {
       const free = new Map<string, number>()
       for (const [key, limit] of opts.concurrency) {
         const n = limit - (busy.get(key) ?? 0)
@@ -138,7 +138,7 @@ export function startDrain<J> (waker: Waker, log: FastifyBaseLogger, opts: Drain
   return {
     /** Stops fetching and waits for the jobs running here (at most `timeoutMs`). */
     async stop (timeoutMs: number): Promise<void> {
-      stopping = true
+      stopping.abort()
       waker.wake(opts.queue)
       await looping
       let timer: NodeJS.Timeout | undefined
@@ -182,7 +182,7 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
       try {
         await opts.handler(job)
         done.push(job.id)
-        void flushCompleted()
+        flushCompleted() // never rejects: a failure to complete is logged
       } catch (err) {
         const code = (err as { code?: unknown }).code
         await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })

@@ -36,9 +36,24 @@ export function createFulfilmentService (deps: {
     async createVerified (row: NewRequestRow, actor: string, method: string): Promise<{ status: RequestStatus, tasks: TaskRow[] } | null> {
       const at = row.createdAt
       const planned: TaskRow[] = planFor(registry, row.type).flatMap(({ action, connectors }) => connectors.map((c) => ({
-        id: randomUUID(), requestId: row.id, connectorId: c.id, action, status: 'pending' as const, attempts: 0, maxAttempts: c.maxAttempts,
-        nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, result: null, lastErrorCode: null, lastErrorMessage: null,
-        skipReason: null, startedAt: null, finishedAt: null, createdAt: at, updatedAt: at
+        id: randomUUID(),
+        requestId: row.id,
+        connectorId: c.id,
+        action,
+        status: 'pending' as const,
+        attempts: 0,
+        maxAttempts: c.maxAttempts,
+        nextAttemptAt: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        result: null,
+        lastErrorCode: null,
+        lastErrorMessage: null,
+        skipReason: null,
+        startedAt: null,
+        finishedAt: null,
+        createdAt: at,
+        updatedAt: at
       })))
       const status: RequestStatus = planned.length > 0 ? 'in_progress' : 'ready'
       const events: IntakeEvent[] = [

@@ -37,22 +37,22 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
     registers: [registry]
   })
 
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'dsr_requests',
+    registers: [], // registered below, in this app's registry only
     help: 'Requests by type, status and regime',
     labelNames: ['type', 'status', 'regime'] as const,
-    registers: [registry],
     async collect () {
       const rows = await dbh.rows<{ type: string, status: string, regime: string, n: number }>(sql`
         select type, status, regime, count(*)::int as n from requests group by type, status, regime`)
       this.reset()
       for (const r of rows) this.set({ type: r.type, status: r.status, regime: r.regime }, Number(r.n))
     }
-  })
-  new Gauge({
+  }))
+  registry.registerMetric(new Gauge({
     name: 'dsr_requests_overdue',
+    registers: [], // registered below, in this app's registry only
     help: 'Open requests past their effective due date (the extended date only where the extension was taken)',
-    registers: [registry],
     async collect () {
       // Not coalesce(extended_due_at, due_at): intake stores extended_due_at wherever the law
       // allows an extension, taken or not, so that would hide requests that are late.
@@ -61,12 +61,12 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
         where status in (${openList}) and effective_due_at < now()`)
       this.set(Number(row?.n ?? 0))
     }
-  })
-  new Gauge({
+  }))
+  registry.registerMetric(new Gauge({
     name: 'dsr_connector_up',
+    registers: [], // registered below, in this app's registry only
     help: 'Latest stored health check per connector: 1 ok, 0 down (absent until first checked)',
     labelNames: ['connector'] as const,
-    registers: [registry],
     async collect () {
       const latest = await latestHealth(dbh)
       this.reset()
@@ -75,12 +75,12 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
         if (h) this.set({ connector: c.id }, h.status === 'ok' ? 1 : 0)
       }
     }
-  })
-  new Gauge({
+  }))
+  registry.registerMetric(new Gauge({
     name: 'dsr_queue_jobs',
+    registers: [], // registered below, in this app's registry only
     help: 'Work on the queues, by queue and state: open tasks by status (dsr_task_<connector>), pg-boss jobs by state',
     labelNames: ['queue', 'state'] as const,
-    registers: [registry],
     async collect () {
       this.reset()
       // Tasks are their own queue (jobs/queue.ts): those not finished, by status.
@@ -96,7 +96,7 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
         // pg-boss has not created its schema yet (engine not started): no jobs to report.
       }
     }
-  })
+  }))
 
   return {
     registry,

@@ -6,8 +6,17 @@ import { auth } from '../helper.js'
 import { ADA, ADA_CONTACTS, ADA_TICKETS, completedArchive, NOTES, PDF, PNG, readZip, sha256 } from './fixtures.js'
 
 interface ManifestFile {
-  path: string, kind: string, media_type: string, connector: string | null, stream: string | null, categories: string[]
-  records: number | null, bytes: number, sha256: string, collected_at: string | null, compression: string
+  path: string,
+  kind: string,
+  media_type: string,
+  connector: string | null,
+  stream: string | null,
+  categories: string[]
+  records: number | null,
+  bytes: number,
+  sha256: string,
+  collected_at: string | null,
+  compression: string
 }
 
 const { app, id, request } = await completedArchive(t)
@@ -21,7 +30,9 @@ const DEFLATED = 8
 
 t.test('the request shows its ready archive; the download is that zip', async (t) => {
   t.match(request.archive, {
-    status: 'ready', size: zip.length, sha256: sha256(zip),
+    status: 'ready',
+    size: zip.length,
+    sha256: sha256(zip),
     links: { download: `/v1/requests/${id}/archive`, links: `/v1/requests/${id}/archive/links` }
   })
   t.ok(Date.parse(request.archive.expires_at) - Date.parse(request.archive.ready_at) === 30 * 86_400_000, 'kept 30 days by default')

@@ -89,7 +89,7 @@ t.test('signed links: no API key needed; tampering, expiry and revocation refuse
   }
   await refused(variant({ exp, sig: (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1) }), 403, 'DSR_LINK_INVALID', 'a tampered signature')
   await refused(variant({ exp: String(Number(exp) + 86_400), sig }), 403, 'DSR_LINK_INVALID', 'a longer expiry, same signature')
-  await refused(variant({ exp, sig }, `/v1/archive-links/00000000-0000-4000-8000-000000000000`), 403, 'DSR_LINK_INVALID', 'another link id')
+  await refused(variant({ exp, sig }, '/v1/archive-links/00000000-0000-4000-8000-000000000000'), 403, 'DSR_LINK_INVALID', 'another link id')
   await refused(variant({ exp, sig: sig.slice(0, 10) }), 403, 'DSR_LINK_INVALID', 'a short signature')
   await refused(variant({ exp }), 401, 'DSR_LINK_UNSIGNED', 'no signature')
 

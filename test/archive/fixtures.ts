@@ -56,13 +56,18 @@ export function systems (opts: Systems = {}) {
       settings: {
         streams: [
           {
-            name: 'contacts', description: 'People and how to reach them', categories: ['contact', 'identity'],
+            name: 'contacts',
+            description: 'People and how to reach them',
+            categories: ['contact', 'identity'],
             match: { email: 'email' },
             records: [...ADA_CONTACTS, { id: 'c3', email: GRACE, name: 'Grace Hopper' }]
           },
           { name: 'deals', description: 'Sales opportunities', categories: ['commercial'], match: { email: 'email' }, records: [{ id: 'd1', email: GRACE }] },
           {
-            name: 'documents', description: 'Signed documents and photos', categories: ['documents'], match: { email: 'email' },
+            name: 'documents',
+            description: 'Signed documents and photos',
+            categories: ['documents'],
+            match: { email: 'email' },
             files: [
               file('f1', 'photo.png', 'image/png', PNG),
               file('f2', 'contract 2024/final.pdf', 'application/pdf', PDF),
@@ -80,7 +85,9 @@ export function systems (opts: Systems = {}) {
       display_name: 'Help Desk',
       settings: {
         streams: [{
-          name: 'tickets', description: 'Support conversations', categories: ['communications'],
+          name: 'tickets',
+          description: 'Support conversations',
+          categories: ['communications'],
           match: { email: 'requester' },
           records: [...ADA_TICKETS, { id: 't9', requester: GRACE, subject: 'Grace\'s ticket', comments: [], priority: 1 }]
         }]
@@ -105,7 +112,9 @@ export async function completedArchive (t: Tap, opts: { env?: Record<string, str
 /** A new access request for Ada, verified at intake, once its archive is ready. */
 export async function archivedRequest (app: Awaited<ReturnType<typeof build>>) {
   const created = await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
   })
   if (created.statusCode !== 202) throw new Error(`request not created: ${created.body}`)

@@ -55,7 +55,9 @@ t.test('a stored file that no longer matches its hash fails the build; the last 
 
 t.test('only completed access and portability requests get an archive', async (t) => {
   const erasure = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ type: 'erasure', subject: { email: ADA }, verification: { method: 'account_login' } })
   })).json()
   const done = await waitFor(async () => {
@@ -64,7 +66,9 @@ t.test('only completed access and portability requests get an archive', async (t
   })
   t.equal(done.archive, null)
   const portability = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ type: 'portability', subject: { email: 'nobody@example.com' }, verification: { method: 'account_login' } })
   })).json()
   const ready = await waitFor(async () => {

@@ -47,7 +47,9 @@ async function closedWithArchive (id: string, status: string, notArchive?: strin
 
 async function newRequest (): Promise<string> {
   const created = await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
   })
   if (created.statusCode !== 202) throw new Error(`request not created: ${created.body}`)
@@ -287,12 +289,17 @@ t.test('the statement for each outcome: skipped with its reason, failed with its
   const missing = missingSystems(systems, (id) => id.toUpperCase())
   const readme = readmeText({ requestId: 'r', requestType: 'access', regime: 'gdpr', generatedAt: new Date(0), systems: systems.length, missing })
   t.match(readme, /3 of the 4 systems this request covers were not searched/)
-  t.match(readme, /  - SHOP \(shop\): the system did not answer in time \[DSR_CONNECTOR_TIMEOUT\]\r\n/)
-  t.match(readme, /  - SUPPORT \(support\): not searched: Help desk retired in 2024\r\n/, 'a skipped system has no code, its reason')
-  t.match(readme, /  - WIKI \(wiki\): the search had not finished when this archive was made \[DSR_TASK_UNFINISHED\]/)
+  t.match(readme, / {2}- SHOP \(shop\): the system did not answer in time \[DSR_CONNECTOR_TIMEOUT\]\r\n/)
+  t.match(readme, / {2}- SUPPORT \(support\): not searched: Help desk retired in 2024\r\n/, 'a skipped system has no code, its reason')
+  t.match(readme, / {2}- WIKI \(wiki\): the search had not finished when this archive was made \[DSR_TASK_UNFINISHED\]/)
   let html = ''
   for await (const chunk of overviewHtml({
-    requestId: 'r', requestType: 'access', regime: 'gdpr', generatedAt: new Date(0), systems: [], missing: [{ ...missing[1]!, displayName: '<b>Support</b>' }],
+    requestId: 'r',
+    requestType: 'access',
+    regime: 'gdpr',
+    generatedAt: new Date(0),
+    systems: [],
+    missing: [{ ...missing[1]!, displayName: '<b>Support</b>' }],
     attachments: async function * () {}
   })) html += chunk
   t.match(html, /<li data-connector="support" data-status="skipped"><strong>&#60;b&#62;Support&#60;\/b&#62;<\/strong>: not searched: Help desk retired in 2024<\/li>/, 'escaped, no code attribute')

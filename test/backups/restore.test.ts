@@ -39,7 +39,7 @@ async function restoreBackup (): Promise<void> {
 const requestCount = async () => Number((await dbh.rows<{ n: number }>(sql`select count(*)::int as n from requests where type = 'erasure'`))[0]!.n)
 const adaLeft = async () => {
   const left = await remaining(q, ADA_KEYS)
-  const [invoices] = await q(`select count(*)::int as n from crm.invoices where id in (701, 702) and not anonymised`)
+  const [invoices] = await q('select count(*)::int as n from crm.invoices where id in (701, 702) and not anonymised')
   return { ...left, invoices: Number(invoices!.n) } as Record<string, number>
 }
 const ADA_GONE = { customers: 0, orders: 0, order_items: 0, support_tickets: 0, ticket_messages: 0, invoices: 0, preferences: 0, audit_log: 0, newsletter: 0 }
@@ -101,8 +101,13 @@ t.test('a restore of a backup taken before the erasure erases her again there, a
   t.equal(res.statusCode, 202)
   const restore = res.json()
   t.match(restore, {
-    id: String, connector: 'shop', backup_taken_at: backupTakenAt.toISOString(), note: NOTE, created_by: 'admin',
-    count: 1, tombstones: { matched: 1, expired: 0, unreadable: 0 }
+    id: String,
+    connector: 'shop',
+    backup_taken_at: backupTakenAt.toISOString(),
+    note: NOTE,
+    created_by: 'admin',
+    count: 1,
+    tombstones: { matched: 1, expired: 0, unreadable: 0 }
   })
   t.equal(restore.requests.length, 1)
   t.equal(restore.requests[0].original_request_id, ada.id, 'linked to her erasure')

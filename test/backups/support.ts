@@ -65,7 +65,9 @@ export const FAST = { TASK_RETRY_BASE_MS: '50', TASK_POLL_SECONDS: '0.5', TASK_L
 /** Files an erasure for `email`, identity verified at intake, and waits for it to close. */
 export async function erase (app: App, email: string): Promise<{ id: string, status: string, tasks: Array<Record<string, any>> }> {
   const created = await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth('writer'),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth('writer'),
     payload: requestBody({ type: 'erasure', subject: { email }, verification: { method: 'account_login' } })
   })
   if (created.statusCode !== 202) throw new Error(`erasure not accepted: ${created.statusCode} ${created.body}`)

@@ -12,7 +12,10 @@ async function scripted (t: Test, statuses: number[]) {
   const server = createServer((_req, res) => {
     calls++
     const status = script.shift() ?? 200
-    if (status === 200) return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+    if (status === 200) {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+      return
+    }
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'no' }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -76,7 +76,8 @@ t.test('hubspot: erase GDPR-deletes by e-mail and by id, then blocklisting of un
   t.same(await drain(blocking.erase!(ctx({ email: 'ada@example.com' }))), [{ status: 'not_found', stream: 'contacts' }])
   t.ok(fake.state.blocklist.has('ada@example.com'), 'gdpr-delete of an unknown address blocklists it')
   const recreate = await fetch(`${fake.url}/crm/v3/objects/contacts`, {
-    method: 'POST', headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ properties: { email: 'ada@example.com' } })
   })
   t.equal(recreate.status, 400, 'HubSpot refuses to re-create a blocklisted address')
@@ -115,17 +116,34 @@ t.test('hubspot: rectify is declared, and every mapped property is one HubSpot h
 t.test('hubspot: rectify maps the fields and PATCHes exactly what HubSpot expects; the fake keeps the history', async (t) => {
   const { fake, sent, connector } = await spied(t)
   const changes = {
-    first_name: 'Grace Brewster', last_name: 'Murray Hopper', phone: '+1 202 555 0143', mobile_phone: '+1 202 555 0199',
-    street_address: '1 Navy Yard', city: 'Arlington', state: 'VA', postal_code: '22202', country: 'US',
-    company: 'US Navy', job_title: 'Rear Admiral'
+    first_name: 'Grace Brewster',
+    last_name: 'Murray Hopper',
+    phone: '+1 202 555 0143',
+    mobile_phone: '+1 202 555 0199',
+    street_address: '1 Navy Yard',
+    city: 'Arlington',
+    state: 'VA',
+    postal_code: '22202',
+    country: 'US',
+    company: 'US Navy',
+    job_title: 'Rear Admiral'
   }
   t.strictSame(await rectify(connector, 'Grace@Example.com', changes), [{ status: 'rectified', stream: 'contacts', count: 1 }])
   t.strictSame(patches(sent), [{
     path: '/crm/v3/objects/contacts/103',
     body: {
       properties: {
-        firstname: 'Grace Brewster', lastname: 'Murray Hopper', phone: '+1 202 555 0143', mobilephone: '+1 202 555 0199',
-        address: '1 Navy Yard', city: 'Arlington', state: 'VA', zip: '22202', country: 'US', company: 'US Navy', jobtitle: 'Rear Admiral'
+        firstname: 'Grace Brewster',
+        lastname: 'Murray Hopper',
+        phone: '+1 202 555 0143',
+        mobilephone: '+1 202 555 0199',
+        address: '1 Navy Yard',
+        city: 'Arlington',
+        state: 'VA',
+        zip: '22202',
+        country: 'US',
+        company: 'US Navy',
+        jobtitle: 'Rear Admiral'
       }
     }
   }], 'one PATCH of the contact by id, body {properties: {name: string}}')
@@ -146,7 +164,9 @@ t.test('hubspot: rectify maps the fields and PATCHes exactly what HubSpot expect
 t.test('hubspot: rectify names the fields HubSpot has no property for, instead of dropping them', async (t) => {
   const { fake, sent, connector } = await spied(t)
   t.strictSame(await rectify(connector, 'grace@example.com', { Last_Name: 'Murray Hopper', loyalty_tier: 'gold', hs_lead_status: 'OPEN', constructor: 'x' }), [{
-    status: 'rectified', stream: 'contacts', count: 1,
+    status: 'rectified',
+    stream: 'contacts',
+    count: 1,
     reason: 'no hubspot contact property for field(s) loyalty_tier, hs_lead_status, constructor: left unchanged'
   }])
   t.strictSame(patches(sent).map((p) => p.body), [{ properties: { lastname: 'Murray Hopper' } }], 'only mapped properties are sent; HubSpot internals never')
@@ -235,7 +255,8 @@ t.test('hubspot fake: PATCH refuses unknown and read-only properties the way Hub
   const fake = await startHubspotFake()
   t.teardown(fake.close)
   const res = await fetch(`${fake.url}/crm/v3/objects/contacts/102`, {
-    method: 'PATCH', headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ properties: { hs_additional_emails: 'x@example.com', favourite_food: 'cake', lastname: 'Byron' } })
   })
   t.equal(res.status, 400)
@@ -248,7 +269,7 @@ t.test('hubspot fake: PATCH refuses unknown and read-only properties the way Hub
 })
 
 t.test('hubspot: 429 backoff follows policyName; retried until it answers', async (t) => {
-  const res = (policyName: string, interval?: string) => ({ status: 429, headers: new Headers(interval ? { 'x-hubspot-ratelimit-interval-milliseconds': interval } : {}) , body: { policyName } })
+  const res = (policyName: string, interval?: string) => ({ status: 429, headers: new Headers(interval ? { 'x-hubspot-ratelimit-interval-milliseconds': interval } : {}), body: { policyName } })
   t.equal(hubspotRetryAfter(res('SECONDLY')), 1000)
   t.equal(hubspotRetryAfter(res('TEN_SECONDLY_ROLLING', '10000')), 10_000)
   t.equal(hubspotRetryAfter(res('DAILY')), 3_600_000)

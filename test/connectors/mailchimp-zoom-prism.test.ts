@@ -68,8 +68,15 @@ if (existsSync(specOf('zoom'))) {
     const prism = await startPrism(t, specOf('zoom'), fake.baseUrl)
     const rec = recording()
     const c = createZoomConnector({
-      base_url: prism.url, token_url: fake.tokenUrl, account_id: fake.accountId, client_id: fake.clientId, client_secret: fake.clientSecret,
-      user_id: 'me', page_size: 2, reports: true, rate_limits: { light: 100, medium: 100, heavy: 100 }
+      base_url: prism.url,
+      token_url: fake.tokenUrl,
+      account_id: fake.accountId,
+      client_id: fake.clientId,
+      client_secret: fake.clientSecret,
+      user_id: 'me',
+      page_size: 2,
+      reports: true,
+      rate_limits: { light: 100, medium: 100, heavy: 100 }
     }, { fetch: rec.fetch, log: quiet }, { retry: { attempts: 1 } })
     t.match(await c.health({ signal: AbortSignal.timeout(10_000) }), { status: 'ok' })
     const grace = await drain(c.collect!(ctx('grace@example.com')))

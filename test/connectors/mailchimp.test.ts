@@ -75,14 +75,16 @@ t.test('mailchimp: erase deletes permanently; re-adding the address is then refu
 
   const auth = `Basic ${Buffer.from(`x:${fake.apiKey}`).toString('base64')}`
   const put = await fetch(`${fake.baseUrl}/lists/aud00001/members/${md5('ada@example.com')}`, {
-    method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' },
+    method: 'PUT',
+    headers: { authorization: auth, 'content-type': 'application/json' },
     body: JSON.stringify({ email_address: 'ada@example.com', status_if_new: 'subscribed' })
   })
   t.equal(put.status, 400)
   t.match(put.headers.get('content-type'), /problem\+json/)
   t.match(await put.json(), { title: 'Forgotten Email Not Subscribed', status: 400 })
   const post = await fetch(`${fake.baseUrl}/lists/aud00003/members`, {
-    method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
     body: JSON.stringify({ email_address: 'ada@example.com', status: 'subscribed' })
   })
   t.equal(post.status, 400, 'POST re-add is refused too')
@@ -130,7 +132,8 @@ t.test('mailchimp: errors are mapped from problem+json, without identifiers', as
 
 t.test('mailchimp: at most max_connections at once; 429s under fail429Ratio 0.5 are ridden out', async (t) => {
   const seed = Array.from({ length: 12 }, (_, i) => ({
-    id: `aud${String(i).padStart(5, '0')}`, name: `Audience ${i}`,
+    id: `aud${String(i).padStart(5, '0')}`,
+    name: `Audience ${i}`,
     members: [{ email: 'ada@example.com', status: 'subscribed' as const, fullName: 'Ada Lovelace', tags: ['x'], activity: [] }]
   }))
   const fake = await startMailchimpFake({ maxConnections: 3, seed })

@@ -5,11 +5,17 @@ import { connectorContract } from './contract.js'
 const config: MemoryConfig = {
   streams: [
     {
-      name: 'contacts', description: 'Contacts', categories: ['contact'], match: { email: 'email', phone: 'phone' },
+      name: 'contacts',
+      description: 'Contacts',
+      categories: ['contact'],
+      match: { email: 'email', phone: 'phone' },
       records: [{ id: 1, email: 'ada@example.com', phone: '+447700900001' }, { id: 2, email: 'grace@example.com' }]
     },
     {
-      name: 'orders', description: 'Orders', categories: ['commercial'], match: { customer_id: 'customer' },
+      name: 'orders',
+      description: 'Orders',
+      categories: ['commercial'],
+      match: { customer_id: 'customer' },
       records: [{ id: 10, customer: 'c-1', email: 'ada@example.com' }, { id: 11, customer: 'c-2', email: 'grace@example.com' }]
     }
   ]

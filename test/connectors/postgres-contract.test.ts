@@ -46,16 +46,16 @@ connectorContract(t, 'postgres', () => fixture('', () => {}, () => ({})))
 connectorContract(t, 'postgres (restricting)', () => fixture(`
     alter table crm.customers add column processing_restricted boolean not null default false;
     alter table public.newsletter_subscriptions add column processing text not null default 'active';`,
-  (config) => {
-    config.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted' }
-    config.datasets[1]!.tables[0]!.restrict = { column: 'processing', value: 'restricted', lifted: 'active' }
-  },
-  (sql) => ({
-    async restrictedOf (who) {
-      const email = (who.email ?? '').toLowerCase()
-      const [row] = await sql`select
+(config) => {
+  config.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted' }
+  config.datasets[1]!.tables[0]!.restrict = { column: 'processing', value: 'restricted', lifted: 'active' }
+},
+(sql) => ({
+  async restrictedOf (who) {
+    const email = (who.email ?? '').toLowerCase()
+    const [row] = await sql`select
         (select count(*) from crm.customers where lower(email) = ${email} and processing_restricted)
       + (select count(*) from public.newsletter_subscriptions where lower(email) = ${email} and processing = 'restricted') as n`
-      return Number(row!.n)
-    }
-  })))
+    return Number(row!.n)
+  }
+})))

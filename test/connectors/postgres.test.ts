@@ -138,7 +138,7 @@ t.test('a subject nothing can identify costs no query at all', async (t) => {
 t.test('collect: small tables come from one probe round trip, a table past a batch streams through a cursor', async (t) => {
   const { url, sql } = await shopDatabase(t)
   // One more than two cursor batches of Ada's rows, and a few of Bob's.
-  await sql.unsafe(`create table crm.page_views (id serial primary key, customer_id int references crm.customers(id), path text)`)
+  await sql.unsafe('create table crm.page_views (id serial primary key, customer_id int references crm.customers(id), path text)')
   await sql.unsafe(`insert into crm.page_views (customer_id, path)
     select c.id, '/p/' || g from crm.customers c, generate_series(1, case when lower(c.email) = 'ada.lovelace@example.com' then ${2 * BATCH_SIZE + 1} else 3 end) g`)
   const config = shopConfig(url)
@@ -155,7 +155,7 @@ t.test('collect: small tables come from one probe round trip, a table past a bat
   t.teardown(() => connector.close?.())
   const items = await drain(connector.collect!(ctx(ADA))) as Array<CollectedItem & { type: 'record' }>
   const views = items.filter((i) => i.stream === 'page_views')
-  const [counted] = await sql.unsafe<Array<{ n: number }>>(`select count(*)::int as n from crm.page_views v join crm.customers c on c.id = v.customer_id where lower(c.email) = 'ada.lovelace@example.com'`)
+  const [counted] = await sql.unsafe<Array<{ n: number }>>('select count(*)::int as n from crm.page_views v join crm.customers c on c.id = v.customer_id where lower(c.email) = \'ada.lovelace@example.com\'')
   const n = counted!.n
   t.equal(views.length, n, `every one of Ada's ${n} page views`)
   t.equal(new Set(views.map((v) => v.key)).size, n, 'each once')
@@ -309,7 +309,7 @@ async function marks (q: Query) {
     customers: await ids('select id from crm.customers where processing_restricted'),
     since: await ids('select id from crm.customers where restricted_since is not null'),
     orders: await ids('select id from crm.orders where on_hold'),
-    newsletter: await ids(`select id from public.newsletter_subscriptions where processing <> 'active'`)
+    newsletter: await ids('select id from public.newsletter_subscriptions where processing <> \'active\'')
   }
 }
 
@@ -402,7 +402,7 @@ t.test('restrict settings: checked by the schema, at create, and against the dat
   await t.rejects(drain(connector.unrestrict!(ctx(ADA))), { code: ConnectorErrorCodes.Config, retryable: false })
   t.equal((await drain(connector.collect!(ctx(ADA)))).length, 15, 'collect still works')
 
-  await sql.unsafe(RESTRICT_SQL + `alter table crm.customers add column note text, add column held_on date not null default now();`)
+  await sql.unsafe(RESTRICT_SQL + 'alter table crm.customers add column note text, add column held_on date not null default now();')
   const cases: Array<[string, (c: ReturnType<typeof restrictConfig>) => void, RegExp]> = [
     ['a text value on a boolean', (c) => { c.datasets[0]!.tables[0]!.restrict = { column: 'processing_restricted', value: 'yes', lifted: 'no' } }, /restrict\/value: a boolean column needs true or false/],
     ['null lifted on NOT NULL', (c) => { c.datasets[0]!.tables[1]!.restrict = { column: 'on_hold', lifted: null } }, /tables\/1 \(crm\.orders\)\/restrict\/lifted: null on a NOT NULL column/],

@@ -11,7 +11,8 @@ const memory = (id: string, settings: Record<string, unknown> = {}) => ({
   id, driver: 'memory', settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [] }], ...settings }
 })
 const pg = (id: string, url: unknown) => ({
-  id, driver: 'postgres',
+  id,
+  driver: 'postgres',
   settings: { url, datasets: [{ name: 'd', tables: [{ table: 'customers', primary_key: ['id'], identity: [{ column: 'email', kind: 'email' }], erase: 'delete' }] }] }
 })
 

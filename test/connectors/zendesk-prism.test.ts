@@ -62,4 +62,3 @@ if (!existsSync(SPEC)) {
     t.ok(bypassed.length > 0, `${bypassed.length} call(s) to /users/{id}/tickets/requested bypassed Prism (not in the OAS)`)
   })
 }
-

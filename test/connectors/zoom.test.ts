@@ -11,8 +11,16 @@ const GRACE = { email: 'grace@example.com' }
 const fastRetry = { retry: { baseDelayMs: 5, attempts: 8 } }
 
 const settings = (fake: ZoomFake, extra: Partial<ZoomConfig> = {}): ZoomConfig => ({
-  base_url: fake.baseUrl, token_url: fake.tokenUrl, account_id: fake.accountId, client_id: fake.clientId, client_secret: fake.clientSecret,
-  user_id: 'me', page_size: 2, reports: true, rate_limits: { light: fake.limits.Light, medium: fake.limits.Medium, heavy: fake.limits.Heavy }, ...extra
+  base_url: fake.baseUrl,
+  token_url: fake.tokenUrl,
+  account_id: fake.accountId,
+  client_id: fake.clientId,
+  client_secret: fake.clientSecret,
+  user_id: 'me',
+  page_size: 2,
+  reports: true,
+  rate_limits: { light: fake.limits.Light, medium: fake.limits.Medium, heavy: fake.limits.Heavy },
+  ...extra
 })
 const emailOf = (i: CollectedItem) => i.type === 'record' ? String(i.data.email ?? i.data.user_email ?? '').toLowerCase() : ''
 

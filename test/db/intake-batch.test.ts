@@ -55,9 +55,21 @@ for (const embedded of [false, true]) {
     const row = (over: Partial<NewRequestRow> = {}): NewRequestRow => {
       const at = new Date()
       return {
-        id: randomUUID(), type: 'access', status: 'received', regime: 'gdpr', subject: { email: 'x@example.com' },
-        requester: { kind: 'subject' }, channel: 'api', timeZone: 'UTC', receivedAt: at, dueAt: at, deadlineRule: 'test',
-        createdBy: 'test', createdAt: at, updatedAt: at, ...over
+        id: randomUUID(),
+        type: 'access',
+        status: 'received',
+        regime: 'gdpr',
+        subject: { email: 'x@example.com' },
+        requester: { kind: 'subject' },
+        channel: 'api',
+        timeZone: 'UTC',
+        receivedAt: at,
+        dueAt: at,
+        deadlineRule: 'test',
+        createdBy: 'test',
+        createdAt: at,
+        updatedAt: at,
+        ...over
       } as NewRequestRow
     }
     const good = [row(), row(), row()]

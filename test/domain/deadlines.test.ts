@@ -65,12 +65,17 @@ const cases: Case[] = [
   {
     name: 'ccpa received Sat 7 Mar in Los Angeles: ack Fri 20 Mar, due 21 Apr (PDT)',
     input: { regime: 'ccpa', receivedAt: new Date('2026-03-07T20:00:00Z'), timeZone: 'America/Los_Angeles' },
-    dueDate: '2026-04-21', dueAt: '2026-04-22T06:59:59.999Z', acknowledgeBy: '2026-03-21T06:59:59.999Z'
+    dueDate: '2026-04-21',
+    dueAt: '2026-04-22T06:59:59.999Z',
+    acknowledgeBy: '2026-03-21T06:59:59.999Z'
   },
   {
     name: 'ccpa 2026-01-01T02:00Z is Wed 31 Dec 2025 in Los Angeles: ack Wed 14 Jan, due 14 Feb (PST), extended 31 Mar (PDT)',
     input: { regime: 'ccpa', receivedAt: new Date('2026-01-01T02:00:00Z'), timeZone: 'America/Los_Angeles' },
-    dueDate: '2026-02-14', dueAt: '2026-02-15T07:59:59.999Z', acknowledgeBy: '2026-01-15T07:59:59.999Z', extendedDueAt: '2026-04-01T06:59:59.999Z'
+    dueDate: '2026-02-14',
+    dueAt: '2026-02-15T07:59:59.999Z',
+    acknowledgeBy: '2026-01-15T07:59:59.999Z',
+    extendedDueAt: '2026-04-01T06:59:59.999Z'
   },
 
   // ---- LGPD: 15 days, no extension ----
@@ -79,24 +84,30 @@ const cases: Case[] = [
   {
     name: 'lgpd 20 Dec in Sao Paulo -> 4 Jan 2027 (UTC-3)',
     input: { regime: 'lgpd', receivedAt: new Date('2026-12-20T12:00:00Z'), timeZone: 'America/Sao_Paulo' },
-    dueDate: '2027-01-04', dueAt: '2027-01-05T02:59:59.999Z', extendedDueAt: null
+    dueDate: '2027-01-04',
+    dueAt: '2027-01-05T02:59:59.999Z',
+    extendedDueAt: null
   },
 
   // ---- Swiss FADP: 30 days, no fixed extension ----
   {
     name: 'fadp 15 Feb in Zurich -> 17 Mar (CET)',
     input: { regime: 'fadp', receivedAt: new Date('2026-02-15T10:00:00Z'), timeZone: 'Europe/Zurich' },
-    dueDate: '2026-03-17', dueAt: '2026-03-17T22:59:59.999Z', extendedDueAt: null
+    dueDate: '2026-03-17',
+    dueAt: '2026-03-17T22:59:59.999Z',
+    extendedDueAt: null
   },
   {
     name: 'fadp 2026-07-14T23:30Z is 15 Jul in Zurich -> 14 Aug (CEST)',
     input: { regime: 'fadp', receivedAt: new Date('2026-07-14T23:30:00Z'), timeZone: 'Europe/Zurich' },
-    dueDate: '2026-08-14', dueAt: '2026-08-14T21:59:59.999Z'
+    dueDate: '2026-08-14',
+    dueAt: '2026-08-14T21:59:59.999Z'
   },
   {
     name: 'fadp due on the DST switch day 29 Mar ends in CEST',
     input: { regime: 'fadp', receivedAt: new Date('2026-02-27T12:00:00Z'), timeZone: 'Europe/Zurich' },
-    dueDate: '2026-03-29', dueAt: '2026-03-29T21:59:59.999Z'
+    dueDate: '2026-03-29',
+    dueAt: '2026-03-29T21:59:59.999Z'
   },
 
   // ---- PIPEDA: 30 days, extension to 60 ----
@@ -104,14 +115,18 @@ const cases: Case[] = [
   {
     name: 'pipeda 2026-11-21T03:00Z is 20 Nov in Toronto -> 20 Dec, extended 19 Jan 2027 (EST)',
     input: { regime: 'pipeda', receivedAt: new Date('2026-11-21T03:00:00Z'), timeZone: 'America/Toronto' },
-    dueDate: '2026-12-20', dueAt: '2026-12-21T04:59:59.999Z', extendedDueAt: '2027-01-20T04:59:59.999Z'
+    dueDate: '2026-12-20',
+    dueAt: '2026-12-21T04:59:59.999Z',
+    extendedDueAt: '2027-01-20T04:59:59.999Z'
   },
 
   // ---- PIPL: configurable days (default 30), no extension ----
   {
     name: 'pipl default 30 days: local midnight 15 Jan in Shanghai -> 14 Feb',
     input: { regime: 'pipl', receivedAt: new Date('2026-01-14T16:00:00Z'), timeZone: 'Asia/Shanghai' },
-    dueDate: '2026-02-14', dueAt: '2026-02-14T15:59:59.999Z', extendedDueAt: null
+    dueDate: '2026-02-14',
+    dueAt: '2026-02-14T15:59:59.999Z',
+    extendedDueAt: null
   },
   { name: 'pipl piplDays 15: 15 Jan -> 30 Jan', input: { regime: 'pipl', receivedAt: noon('2026-01-15') }, options: { piplDays: 15 }, dueDate: '2026-01-30', extendedDueAt: null },
   { name: 'pipl piplDays 45: 1 Dec -> 15 Jan 2027', input: { regime: 'pipl', receivedAt: noon('2026-12-01') }, options: { piplDays: 45 }, dueDate: '2027-01-15', acknowledgeBy: null },
@@ -120,32 +135,40 @@ const cases: Case[] = [
   {
     name: 'gdpr 2026-03-31T23:30Z is 1 Apr in Tokyo -> 1 May local',
     input: { regime: 'gdpr', receivedAt: new Date('2026-03-31T23:30:00Z'), timeZone: 'Asia/Tokyo' },
-    dueDate: '2026-05-01', dueAt: '2026-05-01T14:59:59.999Z', extendedDueAt: '2026-07-01T14:59:59.999Z'
+    dueDate: '2026-05-01',
+    dueAt: '2026-05-01T14:59:59.999Z',
+    extendedDueAt: '2026-07-01T14:59:59.999Z'
   },
   {
     name: 'gdpr same instant with default UTC is 31 Mar -> 30 Apr, ends 23:59:59.999Z',
     input: { regime: 'gdpr', receivedAt: new Date('2026-03-31T23:30:00Z') },
-    dueDate: '2026-04-30', dueAt: '2026-04-30T23:59:59.999Z'
+    dueDate: '2026-04-30',
+    dueAt: '2026-04-30T23:59:59.999Z'
   },
   {
     name: 'gdpr 2026-01-01T02:00Z is 31 Dec 2025 in Los Angeles -> 31 Jan 2026',
     input: { regime: 'gdpr', receivedAt: new Date('2026-01-01T02:00:00Z'), timeZone: 'America/Los_Angeles' },
-    dueDate: '2026-01-31', dueAt: '2026-02-01T07:59:59.999Z'
+    dueDate: '2026-01-31',
+    dueAt: '2026-02-01T07:59:59.999Z'
   },
   {
     name: 'uk London: due Mon 20 Apr during BST ends 22:59:59.999Z',
     input: { regime: 'uk_gdpr', receivedAt: new Date('2026-03-20T10:00:00Z'), timeZone: 'Europe/London' },
-    dueDate: '2026-04-20', dueAt: '2026-04-20T22:59:59.999Z'
+    dueDate: '2026-04-20',
+    dueAt: '2026-04-20T22:59:59.999Z'
   },
   {
     name: 'gdpr London: 2026-09-30T23:30Z is 1 Oct (BST) -> Sun 1 Nov (GMT)',
     input: { regime: 'gdpr', receivedAt: new Date('2026-09-30T23:30:00Z'), timeZone: 'Europe/London' },
-    dueDate: '2026-11-01', dueAt: '2026-11-01T23:59:59.999Z'
+    dueDate: '2026-11-01',
+    dueAt: '2026-11-01T23:59:59.999Z'
   },
   {
     name: 'uk London: same receipt, Sun 1 Nov -> Mon 2 Nov (GMT); extension New Year Fri 1 Jan 2027 -> Mon 4 Jan',
     input: { regime: 'uk_gdpr', receivedAt: new Date('2026-09-30T23:30:00Z'), timeZone: 'Europe/London' },
-    dueDate: '2026-11-02', dueAt: '2026-11-02T23:59:59.999Z', extendedDueAt: '2027-01-04T23:59:59.999Z'
+    dueDate: '2026-11-02',
+    dueAt: '2026-11-02T23:59:59.999Z',
+    extendedDueAt: '2027-01-04T23:59:59.999Z'
   }
 ]
 

@@ -93,8 +93,14 @@ t.test('connector routes', async (t) => {
   const app = await build(t, { registry, env })
   const list = (await app.inject({ url: '/v1/connectors', headers: auth('outsider') })).json()
   t.match(list.data[0], {
-    id: 'crm', driver: 'memory', display_name: 'The CRM', capabilities: ['collect', 'erase'], required: true, health_check_seconds: 30,
-    streams: [{ name: 'contacts' }], health: { status: 'unknown', checked_at: null }
+    id: 'crm',
+    driver: 'memory',
+    display_name: 'The CRM',
+    capabilities: ['collect', 'erase'],
+    required: true,
+    health_check_seconds: 30,
+    streams: [{ name: 'contacts' }],
+    health: { status: 'unknown', checked_at: null }
   })
   t.equal((await app.inject({ url: '/v1/connectors', headers: auth('reader') })).statusCode, 403)
   t.match((await app.inject({ url: '/v1/connectors/crm/health', headers: auth() })).json(), { status: 'unknown' })

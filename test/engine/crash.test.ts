@@ -169,11 +169,14 @@ t.test('workers killed mid-task: every request completes, runs never overlap, er
   const tmp = await mkdtemp(join(tmpdir(), 'dsr-crash-'))
   const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} })
   const workers: Worker[] = []
+  // Assigned below; declared first so the teardown can run whatever step failed.
+  /* eslint-disable prefer-const */
   let svc: postgres.Sql | undefined
   let shop: postgres.Sql | undefined
   let dbh: DbHandle | undefined
   let registry: ConnectorRegistry | undefined
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
+  /* eslint-enable prefer-const */
 
   // Should this process be killed (tap's timeout), the workers must not outlive it.
   const killAll = () => { for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL') }
@@ -206,8 +209,13 @@ t.test('workers killed mid-task: every request completes, runs never overlap, er
   const quiet = { debug () {}, info () {}, warn () {}, error () {} }
   registry = await createRegistry(readConnectorFile(connectorFile), { drivers, env: { SHOP_DATABASE_URL: shopUrl }, log: quiet })
   const config = loadConfig({
-    ROLE: 'api', LOG_LEVEL: 'silent', DATABASE_URL: serviceUrl, DATA_DIR: tmp,
-    TASK_LEASE_SECONDS: String(LEASE_SECONDS), TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '100'
+    ROLE: 'api',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: serviceUrl,
+    DATA_DIR: tmp,
+    TASK_LEASE_SECONDS: String(LEASE_SECONDS),
+    TASK_POLL_SECONDS: '0.5',
+    TASK_RETRY_BASE_MS: '100'
   })
   // Started first, so pg-boss creates its schema and the queue once, before the workers race for it.
   app = await buildApp({ config, dbh, apiKeys: testKeys(), registry, storage: createLocalBlobStore(join(tmp, 'api-storage')), startEngine: true })
@@ -301,7 +309,9 @@ t.test('workers killed mid-task: every request completes, runs never overlap, er
     const batch = Array.from({ length: Math.min(10, SUBJECTS - first + 1) }, (_, i) => first + i)
     await Promise.all(batch.map(async (n) => {
       const res = await app!.inject({
-        method: 'POST', url: '/v1/requests', headers: auth(),
+        method: 'POST',
+        url: '/v1/requests',
+        headers: auth(),
         payload: { type: typeOf(n), subject: { email: email(n) }, regime: 'gdpr', verification: { method: 'account_login' } }
       })
       t.equal(res.statusCode, 202, `request for subject ${n} accepted`)

@@ -41,7 +41,9 @@ t.test('an access request over 3 connectors completes although one answers 503 t
   const registry = await registryOf(systems({ support: { collect: { status: 503, times: 2 } } }))
   const app = await build(t, { registry, env })
   const created = await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
   })
   t.equal(created.statusCode, 202)
@@ -99,7 +101,9 @@ t.test('skip closes a request with the reason on record', async (t) => {
   const registry = await registryOf(systems({ newsletter: { collect: { status: 403, times: 1 } } }))
   const app = await build(t, { registry, env })
   const id = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
   })).json().id
   const settled = await settle(app, id)
@@ -122,7 +126,9 @@ t.test('an erasure removes the subject everywhere and leaves others intact', asy
   const registry = await registryOf(systems())
   const app = await build(t, { registry, env })
   const id = (await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ type: 'erasure', subject: { email: ADA }, verification: { method: 'document_check' } })
   })).json().id
   const done = await settle(app, id)

@@ -28,7 +28,9 @@ for (const embedded of [false, true]) {
     const app = await build(t, { dbh: await testDb(t, { embedded }), registry: await registryOf(systems), env })
     const ids = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
       const res = await app.inject({
-        method: 'POST', url: '/v1/requests', headers: auth(),
+        method: 'POST',
+        url: '/v1/requests',
+        headers: auth(),
         payload: requestBody({ subject: { email: people[i % people.length] }, verification: { method: 'account_login' } })
       })
       t.equal(res.statusCode, 202)
@@ -81,7 +83,9 @@ t.test('a worker that finds a finished request locked does not wait: it closes i
   const registry = await registryOf([{ ...systems[0]!, settings: { ...systems[0]!.settings, faults: { collect: { status: 503, times: 1, retry_after_seconds: 1 } } } }])
   const app = await build(t, { dbh, registry, env: { TASK_POLL_SECONDS: '0.5', TASK_LEASE_SECONDS: '60' } })
   const created = await app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth(),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth(),
     payload: requestBody({ subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } })
   })
   const id = created.json().id as string

@@ -16,7 +16,9 @@ async function setup (t: Test) {
   const fake = await startHubspotFake()
   t.teardown(fake.close)
   const registry = await registryOf([{
-    id: 'crm', driver: 'hubspot', max_attempts: 2,
+    id: 'crm',
+    driver: 'hubspot',
+    max_attempts: 2,
     settings: { base_url: fake.url, token: { env: 'HUBSPOT_TOKEN' } }
   }], { HUBSPOT_TOKEN: fake.token })
   const logs: string[] = []
@@ -41,7 +43,9 @@ function leaks (logs: string[], values: Record<string, string>) {
 /** A rectification request, verified at intake (so it is planned and runs at once). */
 const create = (app: Awaited<ReturnType<typeof build>>, email: string, changes: Array<{ field: string, value: unknown }>) =>
   app.inject({
-    method: 'POST', url: '/v1/requests', headers: auth('writer'),
+    method: 'POST',
+    url: '/v1/requests',
+    headers: auth('writer'),
     payload: requestBody({ type: 'rectification', subject: { email }, changes, verification: { method: 'account_login' } })
   })
 
@@ -59,10 +63,16 @@ t.test('a rectification request corrects the contact in HubSpot through the engi
   t.equal(done.status, 'completed')
   t.equal(done.tasks.length, 1)
   t.match(done.tasks[0], {
-    connector: 'crm', action: 'rectify', status: 'succeeded', attempts: 1, last_error_code: null,
+    connector: 'crm',
+    action: 'rectify',
+    status: 'succeeded',
+    attempts: 1,
+    last_error_code: null,
     result: {
       outcomes: [{
-        status: 'rectified', stream: 'contacts', count: 1,
+        status: 'rectified',
+        stream: 'contacts',
+        count: 1,
         reason: 'no hubspot contact property for field(s) loyalty_tier: left unchanged'
       }]
     }
@@ -83,9 +93,14 @@ t.test('a rectification request corrects the contact in HubSpot through the engi
   t.ok(logs.some((l) => l.includes('hubspot contacts rectified')), 'the connector logged (so the check below has lines to look at)')
   t.ok(logs.some((l) => l.includes('task succeeded')), 'the runner logged')
   t.strictSame(leaks(logs, {
-    'old e-mail': 'grace@example.com', 'old last name': 'Hopper', 'old first name': 'Grace',
-    'new e-mail': 'grace.hopper@navy.example', 'new e-mail domain': 'navy.example',
-    'new last name': 'Quillfeather', 'new first name': 'Gracia', 'unmapped value': 'platinum-zq'
+    'old e-mail': 'grace@example.com',
+    'old last name': 'Hopper',
+    'old first name': 'Grace',
+    'new e-mail': 'grace.hopper@navy.example',
+    'new e-mail domain': 'navy.example',
+    'new last name': 'Quillfeather',
+    'new first name': 'Gracia',
+    'unmapped value': 'platinum-zq'
   }), [], 'no old or new value in any log line')
 })
 
@@ -105,7 +120,10 @@ t.test('an e-mail HubSpot holds as an additional address fails the task, coded, 
   t.equal(fake.state.contacts.get('102')!.properties.email, 'ada.lovelace@work.example', 'and keeps its own primary address')
   t.ok(logs.some((l) => l.includes('DSR_RECTIFY_ADDITIONAL_EMAIL')), 'the failure is logged, by code')
   t.strictSame(leaks(logs, {
-    'old e-mail': 'ada@example.com', 'work e-mail': 'ada.lovelace@work.example', 'new e-mail': 'analytical-zq',
-    'old last name': 'Lovelace', 'new last name': 'Byronsdottir'
+    'old e-mail': 'ada@example.com',
+    'work e-mail': 'ada.lovelace@work.example',
+    'new e-mail': 'analytical-zq',
+    'old last name': 'Lovelace',
+    'new last name': 'Byronsdottir'
   }), [], 'no old or new value in any log line')
 })

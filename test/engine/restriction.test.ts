@@ -210,7 +210,10 @@ function memorySystems (faults: Record<string, unknown> = {}) {
       driver: 'memory',
       settings: {
         streams: [{
-          name: 'contacts', match: { email: 'email' }, restrict: { field: 'restricted' }, opt_out: { field: 'marketing', value: false },
+          name: 'contacts',
+          match: { email: 'email' },
+          restrict: { field: 'restricted' },
+          opt_out: { field: 'marketing', value: false },
           records: [{ id: 1, email: ADA, marketing: true, restricted: false }, { id: 2, email: 'grace@example.com', marketing: true, restricted: false }]
         }],
         ...(faults.crm ? { faults: faults.crm } : {})
@@ -221,7 +224,9 @@ function memorySystems (faults: Record<string, unknown> = {}) {
       driver: 'memory',
       settings: {
         streams: [{
-          name: 'members', match: { email: 'email' }, opt_out: { field: 'status', value: 'unsubscribed' },
+          name: 'members',
+          match: { email: 'email' },
+          opt_out: { field: 'status', value: 'unsubscribed' },
           records: [{ id: 7, email: ADA, status: 'subscribed' }, { id: 8, email: 'grace@example.com', status: 'subscribed' }]
         }]
       }

@@ -84,8 +84,13 @@ t.test('two instances on one database: every scheduled job runs once per period,
     (1, 'p1@example.com', now() - interval '60 days'), (2, 'p2@example.com', now() - interval '40 days'), (3, 'p3@example.com', now() - interval '5 days')`)
 
   const env = {
-    TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '50', TASK_LEASE_SECONDS: '5', SCHEDULER_ENABLED: 'true',
-    DEADLINE_WEBHOOK_URL: hook.url, DEADLINE_WEBHOOK_SECRET: SECRET, ...CRONS
+    TASK_POLL_SECONDS: '0.5',
+    TASK_RETRY_BASE_MS: '50',
+    TASK_LEASE_SECONDS: '5',
+    SCHEDULER_ENABLED: 'true',
+    DEADLINE_WEBHOOK_URL: hook.url,
+    DEADLINE_WEBHOOK_SECRET: SECRET,
+    ...CRONS
   }
   const a = await build(t, { dbh, env, registry: await connectors(dbh) })
   const b = await build(t, { dbh: dbh2, env, registry: await connectors(dbh2) })
@@ -110,8 +115,13 @@ t.test('two instances on one database: every scheduled job runs once per period,
   // An archive past its expiry (archive_expiry):
   const archived = await create({ subject: { email: 'alan@example.com' } })
   await dbh.db.insert(archives).values({
-    requestId: archived, status: 'ready', storageKey: `archives/${archived}/old.zip`, size: 1, sha256: '0'.repeat(64),
-    readyAt: new Date(Date.now() - 40 * DAY), expiresAt: new Date(Date.now() - DAY)
+    requestId: archived,
+    status: 'ready',
+    storageKey: `archives/${archived}/old.zip`,
+    size: 1,
+    sha256: '0'.repeat(64),
+    readyAt: new Date(Date.now() - 40 * DAY),
+    expiresAt: new Date(Date.now() - DAY)
   })
   // A closed erasure, with a pending tombstone and no receipt yet (erasure_proof):
   const erasure = await create({ type: 'erasure', subject: { email: ADA }, verification: { method: 'account_login' } })

@@ -93,8 +93,12 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
     sendJson(res, status, { status: 'error', message, correlationId: randomUUID(), category }, extra)
   const tooMany = (res: ServerResponse, policy: 'TEN_SECONDLY_ROLLING' | 'SECONDLY', headers: Record<string, string>) =>
     sendJson(res, 429, {
-      status: 'error', message: `You have reached your ${policy.toLowerCase()} limit.`, errorType: 'RATE_LIMIT',
-      correlationId: randomUUID(), policyName: policy, requestId: randomUUID()
+      status: 'error',
+      message: `You have reached your ${policy.toLowerCase()} limit.`,
+      errorType: 'RATE_LIMIT',
+      correlationId: randomUUID(),
+      policyName: policy,
+      requestId: randomUUID()
     }, headers)
   const view = (o: Obj, props: string[] | undefined, withHistory: string[] | undefined) => {
     const names = props ?? ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname']
@@ -153,14 +157,19 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
       const page = hits.slice(from, from + limit)
       const next = from + limit < hits.length ? String(from + limit) : undefined
       return sendJson(res, 200, {
-        total: hits.length, results: page.map((c) => view(c, body.properties, undefined)),
+        total: hits.length,
+        results: page.map((c) => view(c, body.properties, undefined)),
         ...(next ? { paging: { next: { after: next, link: `?after=${next}` } } } : {})
       })
     }
     if (req.method === 'GET' && path === '/crm/v3/properties/contacts') {
       return sendJson(res, 200, {
         results: Object.entries(CONTACT_PROPERTIES).map(([name, p]) => ({
-          name, label: name, type: 'string', fieldType: 'text', groupName: 'contactinformation',
+          name,
+          label: name,
+          type: 'string',
+          fieldType: 'text',
+          groupName: 'contactinformation',
           modificationMetadata: { archivable: false, readOnlyDefinition: true, readOnlyValue: p.readOnly }
         }))
       }, limitHeaders)
@@ -254,7 +263,10 @@ export async function startHubspotFake (opts: HubspotFakeOptions = {}) {
       const found = ids.map((id) => store.get(id)).filter((o): o is Obj => o !== undefined)
       const missing = ids.filter((id) => !store.has(id))
       return sendJson(res, missing.length > 0 ? 207 : 200, {
-        status: 'COMPLETE', results: found.map((o) => view(o, body.properties, body.propertiesWithHistory)), startedAt: now, completedAt: now,
+        status: 'COMPLETE',
+        results: found.map((o) => view(o, body.properties, body.propertiesWithHistory)),
+        startedAt: now,
+        completedAt: now,
         ...(missing.length > 0 ? { numErrors: 1, errors: [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Could not get some objects' }] } : {})
       }, limitHeaders)
     }

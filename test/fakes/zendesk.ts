@@ -28,7 +28,11 @@ export const ATTACHMENT_BYTES = Buffer.from(Array.from({ length: 70_000 }, (_, i
 export function seedZendesk () {
   const users = new Map<number, User>()
   const u = (id: number, name: string, email: string, extra: string[] = []) => users.set(id, {
-    id, name, email, role: 'end-user', state: 'active',
+    id,
+    name,
+    email,
+    role: 'end-user',
+    state: 'active',
     identities: [email, ...extra].map((value, i) => ({ id: id * 10 + i, type: 'email', value }))
   })
   u(1, 'Agent Smith', 'agent@helpdesk.example')
@@ -70,28 +74,90 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
     res.end('Number of allowed API requests per minute exceeded')
   }
   const userJson = (u: User) => ({
-    id: u.id, url: `${base}/api/v2/users/${u.id}.json`, name: u.name, email: u.email, role: u.role, active: u.state === 'active',
-    verified: true, locale: 'en-US', locale_id: 1, time_zone: 'London', iana_time_zone: 'Europe/London', organization_id: 900,
-    phone: null, photo: null, shared_phone_number: null, tags: [], user_fields: {}, created_at: T0, updated_at: T0
+    id: u.id,
+    url: `${base}/api/v2/users/${u.id}.json`,
+    name: u.name,
+    email: u.email,
+    role: u.role,
+    active: u.state === 'active',
+    verified: true,
+    locale: 'en-US',
+    locale_id: 1,
+    time_zone: 'London',
+    iana_time_zone: 'Europe/London',
+    organization_id: 900,
+    phone: null,
+    photo: null,
+    shared_phone_number: null,
+    tags: [],
+    user_fields: {},
+    created_at: T0,
+    updated_at: T0
   })
   const deletedUserJson = (u: User) => ({
-    id: u.id, url: `${base}/api/v2/deleted_users/${u.id}.json`, name: u.name, email: u.email, role: u.role, active: false,
-    locale: 'en-US', locale_id: 1, organization_id: 900, time_zone: 'London', phone: null, photo: null, shared_phone_number: null, created_at: T0, updated_at: T0
+    id: u.id,
+    url: `${base}/api/v2/deleted_users/${u.id}.json`,
+    name: u.name,
+    email: u.email,
+    role: u.role,
+    active: false,
+    locale: 'en-US',
+    locale_id: 1,
+    organization_id: 900,
+    time_zone: 'London',
+    phone: null,
+    photo: null,
+    shared_phone_number: null,
+    created_at: T0,
+    updated_at: T0
   })
   const ticketJson = (t: Ticket) => ({
-    id: t.id, url: `${base}/api/v2/tickets/${t.id}.json`, subject: t.subject, raw_subject: t.subject, description: t.comments[0]?.body ?? '',
-    status: 'open', priority: 'normal', type: 'question', requester_id: t.requester_id, submitter_id: t.requester_id, assignee_id: 1,
-    organization_id: 900, group_id: 1, collaborator_ids: [], follower_ids: [], email_cc_ids: [], tags: [], custom_fields: [],
-    via: { channel: 'email' }, created_at: T0, updated_at: T0
+    id: t.id,
+    url: `${base}/api/v2/tickets/${t.id}.json`,
+    subject: t.subject,
+    raw_subject: t.subject,
+    description: t.comments[0]?.body ?? '',
+    status: 'open',
+    priority: 'normal',
+    type: 'question',
+    requester_id: t.requester_id,
+    submitter_id: t.requester_id,
+    assignee_id: 1,
+    organization_id: 900,
+    group_id: 1,
+    collaborator_ids: [],
+    follower_ids: [],
+    email_cc_ids: [],
+    tags: [],
+    custom_fields: [],
+    via: { channel: 'email' },
+    created_at: T0,
+    updated_at: T0
   })
   const commentJson = (c: Comment) => ({
-    id: c.id, type: 'Comment', author_id: c.author_id, body: c.body, html_body: `<p>${c.body}</p>`, plain_body: c.body, public: true, audit_id: c.id + 1,
-    created_at: T0, via: { channel: 'web', source: {} }, metadata: { system: { client: 'Mozilla/5.0', ip_address: '192.0.2.1' } },
+    id: c.id,
+    type: 'Comment',
+    author_id: c.author_id,
+    body: c.body,
+    html_body: `<p>${c.body}</p>`,
+    plain_body: c.body,
+    public: true,
+    audit_id: c.id + 1,
+    created_at: T0,
+    via: { channel: 'web', source: {} },
+    metadata: { system: { client: 'Mozilla/5.0', ip_address: '192.0.2.1' } },
     attachments: c.attachments.map((a) => ({
-      id: a.id, file_name: a.file_name, content_type: a.content_type, size: a.bytes.length, inline: false, deleted: false,
+      id: a.id,
+      file_name: a.file_name,
+      content_type: a.content_type,
+      size: a.bytes.length,
+      inline: false,
+      deleted: false,
       content_url: `${base}/attachments/token/tok${a.id}/?name=${encodeURIComponent(a.file_name)}`,
       mapped_content_url: `${base}/attachments/token/tok${a.id}/?name=${encodeURIComponent(a.file_name)}`,
-      url: `${base}/api/v2/attachments/${a.id}.json`, malware_scan_result: 'malware_not_found', thumbnails: []
+      url: `${base}/api/v2/attachments/${a.id}.json`,
+      malware_scan_result: 'malware_not_found',
+      thumbnails: []
     }))
   })
   /** Cursor pagination: page[size] (≤100) and page[after]; meta + links. */
@@ -131,7 +197,8 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
       res.writeHead(200, { 'content-type': a.content_type, 'content-length': String(a.bytes.length) })
       // Sent in pieces, as a large download would arrive.
       for (let i = 0; i < a.bytes.length; i += 16_384) res.write(a.bytes.subarray(i, i + 16_384))
-      return void res.end()
+      res.end()
+      return
     }
     if (req.method === 'GET' && path === '/api/v2/users/me') return sendJson(res, 200, { user: userJson(state.users.get(1)!) })
     if (req.method === 'GET' && path === '/api/v2/users/search') {
@@ -144,7 +211,9 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
       nextUrl.searchParams.set('query', url.searchParams.get('query') ?? ''); nextUrl.searchParams.set('per_page', String(perPage)); nextUrl.searchParams.set('page', String(page + 1))
       return sendJson(res, 200, {
         users: hits.slice((page - 1) * perPage, page * perPage).map(userJson),
-        next_page: page * perPage < hits.length ? nextUrl.toString() : null, previous_page: null, count: hits.length
+        next_page: page * perPage < hits.length ? nextUrl.toString() : null,
+        previous_page: null,
+        count: hits.length
       })
     }
     if ((m = /^\/api\/v2\/users\/(\d+)\/identities$/.exec(path)) && req.method === 'GET') {
@@ -166,7 +235,8 @@ export async function startZendeskFake (opts: ZendeskFakeOptions = {}) {
       const t = state.tickets.get(Number(m[1]))
       if (!t || t.state !== 'open') return notFound(res)
       t.state = 'deleted'; state.log.push(`delete ticket ${t.id}`)
-      return void res.writeHead(204).end()
+      res.writeHead(204).end()
+      return
     }
     if ((m = /^\/api\/v2\/deleted_tickets\/(\d+)$/.exec(path)) && req.method === 'DELETE') {
       const t = state.tickets.get(Number(m[1]))

@@ -64,7 +64,10 @@ export function defaultSeed (): FakeWebinar[] {
   const filler = (from: number, wid: number) => Array.from({ length: 5 }, (_, i) => reg(from + i, `guest${wid}-${i}@example.org`, 'Guest', String(i), 'approved'))
   return [
     {
-      id: 81000000001, uuid: 'aW1vbmtleTE9PQ==', topic: 'Intro to data subject requests', start_time: '2024-05-10T15:00:00Z',
+      id: 81000000001,
+      uuid: 'aW1vbmtleTE9PQ==',
+      topic: 'Intro to data subject requests',
+      start_time: '2024-05-10T15:00:00Z',
       registrants: [reg(1, 'ada@example.com', 'Ada', 'Lovelace', 'approved'), reg(2, 'Grace@Example.com', 'Grace', 'Hopper', 'approved'), ...filler(100, 1)],
       report: {
         participants: [
@@ -147,7 +150,8 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
         webinars: p.slice.map((w) => ({ id: w.id, uuid: w.uuid, host_id: 'h0stF4ke', topic: w.topic, type: 5, start_time: w.start_time, duration: 60, timezone: 'UTC', created_at: '2024-04-01T09:00:00Z', join_url: `https://zoom.example/w/${w.id}`, is_simulive: false }))
       })
     }
-    const w = (m = /^\/(?:webinars|report\/webinars)\/(\d+)/.exec(path)) ? state.webinars.find((x) => x.id === Number(m![1])) : undefined
+    m = /^\/(?:webinars|report\/webinars)\/(\d+)/.exec(path)
+    const w = m ? state.webinars.find((x) => x.id === Number(m![1])) : undefined
     if (m && !w) return err(res, 404, 3001, `Webinar does not exist: ${m[1]}.`)
     if (!w) return err(res, 404, 404, 'Not found')
     const regJson = (r: FakeRegistrant) => ({ ...r, join_url: `https://zoom.example/w/${w.id}?tk=${r.id}`, custom_questions: [], comments: '' })
@@ -223,7 +227,12 @@ export async function startZoomFake (opts: { limits?: Partial<Record<Category, n
     url: server.url,
     baseUrl: `${server.url}/v2`,
     tokenUrl: `${server.url}/oauth/token`,
-    accountId, clientId, clientSecret, state, faults, limits,
+    accountId,
+    clientId,
+    clientSecret,
+    state,
+    faults,
+    limits,
     get tokenTtl () { return fake.tokenTtl },
     set tokenTtl (v: number) { fake.tokenTtl = v },
     expireTokens: () => tokens.clear(),

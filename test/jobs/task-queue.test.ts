@@ -34,7 +34,9 @@ for (const embedded of [false, true]) {
     await new Promise((resolve) => setTimeout(resolve, 300))
     const started = Date.now()
     const atIntake = (await app.inject({
-      method: 'POST', url: '/v1/requests', headers: auth(),
+      method: 'POST',
+      url: '/v1/requests',
+      headers: auth(),
       payload: requestBody({ subject: { email: ADA }, verification: { method: 'account_login' } })
     })).json().id
     const done = await settled(atIntake)

@@ -34,7 +34,9 @@ async function scenario (t: Test, dbh: DbHandle) {
   let most = 0
   const seen: number[] = []
   const drain = startWorker<{ n: number }>(boss, waker, log, {
-    queue: 'drain', concurrency: 3, pollMs: 60_000,
+    queue: 'drain',
+    concurrency: 3,
+    pollMs: 60_000,
     async handler (j) {
       most = Math.max(most, ++running)
       await new Promise((resolve) => setTimeout(resolve, 5))
@@ -58,7 +60,9 @@ async function scenario (t: Test, dbh: DbHandle) {
   await boss.createQueue('flaky')
   const attempts: number[] = []
   const flaky = startWorker<{ n: number }>(boss, waker, log, {
-    queue: 'flaky', concurrency: 1, pollMs: 200,
+    queue: 'flaky',
+    concurrency: 1,
+    pollMs: 200,
     async handler (j) {
       attempts.push(j.retryCount)
       if (j.retryCount === 0) throw Object.assign(new Error('ada@example.com broke it'), { code: 'DSR_TEST_BROKEN' })

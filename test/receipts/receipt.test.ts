@@ -69,8 +69,16 @@ t.test('the receipt of a completed erasure is signed, verifiable with the publis
 
   const r = body.receipt
   t.match(r, {
-    type: 'erasure_receipt', version: 1, issuer: 'dsar-service', request_id: ada.id, regime: 'gdpr', status: 'completed',
-    received_at: String, completed_at: String, issued_at: String, restore: null
+    type: 'erasure_receipt',
+    version: 1,
+    issuer: 'dsar-service',
+    request_id: ada.id,
+    regime: 'gdpr',
+    status: 'completed',
+    received_at: String,
+    completed_at: String,
+    issued_at: String,
+    restore: null
   })
   t.ok(Date.parse(r.completed_at) >= Date.parse(r.received_at))
 

@@ -239,7 +239,7 @@ const ERROR_KEYS = new Set(['statusCode', 'code', 'message', 'details'])
 const PARTS = new Set(['body', 'querystring', 'params', 'headers'])
 
 type Inject = (opts: { method: Case['method'], url: string, headers: Record<string, string>, payload?: string }) =>
-  Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>
+Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>
 
 /** Sends one case and checks the refusal: a 4xx in the error shape, with the expected code and field. */
 async function check (t: Test, inject: Inject, c: Case, id: string) {

@@ -149,7 +149,9 @@ t.test('direct transfers', async (t) => {
     const requestId = await newRequest(app)
     const archive = await storeArchive(app, requestId)
     const created = await app.inject({
-      method: 'POST', url: `/v1/requests/${requestId}/transfers`, headers: auth(),
+      method: 'POST',
+      url: `/v1/requests/${requestId}/transfers`,
+      headers: auth(),
       payload: { destination: `${flaky.origin}/v1/import?batch=7`, authorization: TOKEN, notes: 'Art 20(2) request' }
     })
     t.equal(created.statusCode, 202, created.body)
@@ -287,8 +289,13 @@ t.test('direct transfers', async (t) => {
     t.equal(created.statusCode, 202)
     const done = await settled(app, requestId, created.json().id)
     t.match(done, {
-      status: 'failed', attempts: 1, response_status: 400, last_error_code: 'DSR_TRANSFER_REJECTED', has_authorization: false,
-      response_excerpt: '{"error":"unsupported archive layout"}', delivered_sha256: null
+      status: 'failed',
+      attempts: 1,
+      response_status: 400,
+      last_error_code: 'DSR_TRANSFER_REJECTED',
+      has_authorization: false,
+      response_excerpt: '{"error":"unsupported archive layout"}',
+      delivered_sha256: null
     })
     t.equal(rejecting.connections, 1)
     const [row] = await app.dbh.db.select().from(transfers).where(eq(transfers.id, done.id))
@@ -346,8 +353,15 @@ t.test('direct transfers', async (t) => {
     const dead = async (attempts: number, maxAttempts: number) => {
       const id = randomUUID()
       await app.dbh.db.insert(transfers).values({
-        id, requestId, destination: `${strict.origin}/in`, status: 'sending', attempts, maxAttempts, createdBy: 'admin',
-        leaseOwner: 'a-worker-that-died', leaseExpiresAt: new Date(Date.now() - 1000)
+        id,
+        requestId,
+        destination: `${strict.origin}/in`,
+        status: 'sending',
+        attempts,
+        maxAttempts,
+        createdBy: 'admin',
+        leaseOwner: 'a-worker-that-died',
+        leaseExpiresAt: new Date(Date.now() - 1000)
       })
       await app.dbh.db.insert(transferAttempts).values({ transferId: id, attempt: attempts, worker: 'a-worker-that-died' })
       return id

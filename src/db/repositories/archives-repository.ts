@@ -143,8 +143,16 @@ export async function lockArchive (tx: TxHandle, requestId: string): Promise<Arc
  */
 export async function supersedeArchive (tx: TxHandle, current: ArchiveRow): Promise<{ linksRevoked: number }> {
   await tx.db.update(archives).set({
-    id: randomUUID(), status: 'building', errorCode: null, size: null, sha256: null, manifest: null, encryption: null,
-    readyAt: null, expiresAt: null, deletedAt: null
+    id: randomUUID(),
+    status: 'building',
+    errorCode: null,
+    size: null,
+    sha256: null,
+    manifest: null,
+    encryption: null,
+    readyAt: null,
+    expiresAt: null,
+    deletedAt: null
   }).where(eq(archives.id, current.id))
   const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
     .where(and(eq(archiveLinks.requestId, current.requestId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })

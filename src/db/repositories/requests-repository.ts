@@ -188,7 +188,8 @@ export function createRequestsRepository (dbh: DbHandle) {
   const flush = () => {
     const batch = pending
     pending = []
-    for (let at = 0; at < batch.length; at += INSERT_BATCH_MAX) void store(batch.slice(at, at + INSERT_BATCH_MAX))
+    // store() settles every caller's promise itself and never rejects.
+    for (let at = 0; at < batch.length; at += INSERT_BATCH_MAX) store(batch.slice(at, at + INSERT_BATCH_MAX))
   }
   const storeOne = async (p: Pending) => {
     try {

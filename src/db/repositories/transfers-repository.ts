@@ -123,12 +123,21 @@ export function createTransfersRepository (dbh: DbHandle) {
       await tx.db.update(transferAttempts).set({ endedAt: sql`now()`, outcome: 'lease_expired', errorCode: 'DSR_TRANSFER_WORKER_LOST' })
         .where(and(inArray(transferAttempts.transferId, ids), isNull(transferAttempts.endedAt)))
       const retry = await tx.db.update(transfers).set({
-        status: 'retry_wait', leaseOwner: null, leaseExpiresAt: null, lastErrorCode: 'DSR_TRANSFER_WORKER_LOST',
-        lastErrorMessage: 'the worker sending it stopped', updatedAt: sql`now()`
+        status: 'retry_wait',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        lastErrorCode: 'DSR_TRANSFER_WORKER_LOST',
+        lastErrorMessage: 'the worker sending it stopped',
+        updatedAt: sql`now()`
       }).where(and(inArray(transfers.id, ids), sql`${transfers.attempts} < ${transfers.maxAttempts}`)).returning()
       const failed = await tx.db.update(transfers).set({
-        status: 'failed', leaseOwner: null, leaseExpiresAt: null, authHeaderSealed: null, finishedAt: sql`now()`,
-        lastErrorCode: 'DSR_TRANSFER_WORKER_LOST', lastErrorMessage: 'the worker sending it stopped, and no attempts are left',
+        status: 'failed',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        authHeaderSealed: null,
+        finishedAt: sql`now()`,
+        lastErrorCode: 'DSR_TRANSFER_WORKER_LOST',
+        lastErrorMessage: 'the worker sending it stopped, and no attempts are left',
         updatedAt: sql`now()`
       }).where(and(inArray(transfers.id, ids), eq(transfers.status, 'sending'))).returning()
       return { retry, failed }

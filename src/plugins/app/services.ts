@@ -92,8 +92,12 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     fastify.log.warn('LINK_SIGNING_KEY is not set: signed archive links use a key made for this process; they stop working when it restarts and are refused by other processes')
   }
   const archivesService = createArchivesService({
-    ...archiveDeps, archives: createArchivesRepository(opts.dbh), requests: createRequestsRepository(opts.dbh),
-    signer, encryptionKey, linkTtlSeconds: opts.config.ARCHIVE_LINK_TTL_SECONDS
+    ...archiveDeps,
+    archives: createArchivesRepository(opts.dbh),
+    requests: createRequestsRepository(opts.dbh),
+    signer,
+    encryptionKey,
+    linkTtlSeconds: opts.config.ARCHIVE_LINK_TTL_SECONDS
   })
   fastify.decorate('config', opts.config)
   fastify.decorate('dbh', opts.dbh)
@@ -118,7 +122,11 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
   const keyring = createKeyring({ dbh: opts.dbh, config: opts.config })
   fastify.decorate('keyring', keyring)
   const scheduler = createScheduler({
-    dbh: opts.dbh, boss: engine.boss, work: engine.work, instance: engine.worker, log: fastify.log.child({ component: 'scheduler' }),
+    dbh: opts.dbh,
+    boss: engine.boss,
+    work: engine.work,
+    instance: engine.worker,
+    log: fastify.log.child({ component: 'scheduler' }),
     jobs: scheduledJobs({ config: opts.config, dbh: opts.dbh, registry: opts.registry, circuit: engine.circuit, sweepExpiredArchives, keyring, log: fastify.log })
   })
   fastify.decorate('metrics', metrics)
