@@ -15,6 +15,11 @@ import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
 import services from './plugins/app/services.js'
 import auth from './plugins/app/auth.js'
+import connectorsService from './plugins/app/connectors-service.js'
+import readinessService from './plugins/app/readiness-service.js'
+import receiptsService from './plugins/app/receipts-service.js'
+import reportsService from './plugins/app/reports-service.js'
+import restoresService from './plugins/app/restores-service.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
@@ -49,6 +54,8 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
     storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config)),
     startEngine: opts.startEngine ?? true
   })
+  // One plugin per service; routes call services, never the database, the engine or a queue.
+  for (const service of [connectorsService, readinessService, receiptsService, reportsService, restoresService]) await fastify.register(service)
   // Before swagger and the routes: it sees every route registered after it, refuses one with
   // neither a scope nor a public reason, and writes the route's OpenAPI security.
   await fastify.register(auth)

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { readinessWithConnectors } from '../../src/services/readiness.js'
 
 const LiveSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 const ReadySchema = Type.Object({
@@ -28,7 +27,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {
-    const result = await readinessWithConnectors(fastify.dbh, fastify.connectors)
+    const result = await fastify.readinessService.check()
     return reply.status(result.status === 'ok' ? 200 : 503).send(result)
   })
 }

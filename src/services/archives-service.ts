@@ -33,6 +33,8 @@ export function createArchivesService (deps: {
   signer: LinkSigner
   encryptionKey: Buffer | null
   linkTtlSeconds: number
+  /** Where a rebuild's build job is queued. */
+  boss: Boss
   now?: () => Date
 }) {
   const { archives } = deps
@@ -157,7 +159,7 @@ export function createArchivesService (deps: {
      * superseded. Refused (409) for a ready or building archive, an open request, and once retention
      * deleted the collected items: then only running the request again helps.
      */
-    async rebuild (requestId: string, actor: string, boss: Boss): Promise<ArchiveSummary> {
+    async rebuild (requestId: string, actor: string): Promise<ArchiveSummary> {
       await deps.dbh.transaction(async (tx) => {
         const [request] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
           .where(eq(requests.id, requestId)).for('no key update')
@@ -172,7 +174,7 @@ export function createArchivesService (deps: {
         const expired = current !== null && (current.status === 'expired' || (current.status === 'ready' && current.expiresAt !== null && current.expiresAt <= now()))
         if (current && current.status !== 'failed' && !expired) throw new Errors.ArchiveNotRebuildable(`the archive is ${current.status}`)
         if (await itemsSweptAt(tx, requestId)) throw new Errors.ArchiveItemsSwept()
-        const queued = await queueArchiveBuild(tx, requestId, boss, { actor, reason: 'rebuild requested' })
+        const queued = await queueArchiveBuild(tx, requestId, deps.boss, { actor, reason: 'rebuild requested' })
         if (queued.kind !== 'queued') throw new Errors.ArchiveItemsSwept() // not reached: checked above under the same locks
         await recordEvent(tx, requestId, actor, 'archive_rebuild_requested', null, {
           archive_id: current?.id ?? null, previous_status: current?.status ?? null, error_code: current?.errorCode ?? null

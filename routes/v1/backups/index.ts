@@ -1,19 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
-import { createRestoresService } from '../../../src/backups/restores.js'
 
 /** Backup restores: erase again everyone a restored backup brought back. */
 const backups: FastifyPluginAsyncTypebox = async (fastify) => {
-  const restores = createRestoresService({
-    dbh: fastify.dbh,
-    config: fastify.config,
-    registry: fastify.connectors,
-    keyring: fastify.keyring,
-    tasks: fastify.engine.tasks,
-    boss: fastify.engine.boss
-  })
-
   fastify.post('/restores', {
     config: { scope: 'admin' },
     schema: {
@@ -42,7 +32,7 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const { restore, replayed } = await restores.create(request.body, request.principal!)
+    const { restore, replayed } = await fastify.restoresService.create(request.body, request.principal!)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.status(replayed ? 200 : 202).send(restore)
   })
@@ -56,7 +46,7 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
       params: RestoreParamsSchema,
       response: { 200: RestoreSchema, ...authErrorResponses, 404: ref(ErrorSchema) }
     }
-  }, async (request) => restores.get(request.params.id))
+  }, async (request) => fastify.restoresService.get(request.params.id))
 }
 
 export default backups

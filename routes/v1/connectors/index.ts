@@ -6,7 +6,6 @@ import {
 } from '../../../src/schemas/operations.js'
 import { Errors } from '../../../src/errors.js'
 import type { StoredHealth } from '../../../src/engine/circuit.js'
-import { runSweep } from '../../../src/engine/retention.js'
 
 const ConnectorParamsSchema = Type.Object({ id: Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$', description: 'Connector id' }) }, { additionalProperties: false })
 
@@ -37,7 +36,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ref(ConnectorListSchema), ...authErrorResponses }
     }
   }, async () => {
-    const latest = await fastify.engine.circuit.latest()
+    const latest = await fastify.connectorsService.latestHealth()
     return {
       data: [...fastify.connectors.values()].map((c) => ({
         id: c.id,
@@ -61,7 +60,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ref(ConnectorHealthSummarySchema), ...authErrorResponses }
     }
   }, async () => {
-    const latest = await fastify.engine.circuit.latest()
+    const latest = await fastify.connectorsService.latestHealth()
     const list = [...fastify.connectors.keys()].map((id) => healthOf(id, latest.get(id)))
     const count = (s: string) => list.filter((h) => h.status === s).length
     return { counts: { ok: count('ok'), down: count('down'), unknown: count('unknown') }, connectors: list }
@@ -80,8 +79,8 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { id } = request.params
     instanceOf(id)
-    if (request.query.live) return healthOf(id, await fastify.engine.circuit.check(id))
-    return healthOf(id, (await fastify.engine.circuit.latest()).get(id))
+    if (request.query.live) return healthOf(id, await fastify.connectorsService.checkNow(id))
+    return healthOf(id, (await fastify.connectorsService.latestHealth()).get(id))
   })
 
   fastify.post('/:id/retention/sweep', {
@@ -98,7 +97,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const instance = instanceOf(request.params.id)
     if (!instance.connector.sweep) throw new Errors.RetentionNotConfigured(instance.id)
-    return runSweep(fastify.dbh, instance, { dryRun: request.query.dry_run, now: new Date(), actor: request.principal!.name })
+    return fastify.connectorsService.sweep(instance, { dryRun: request.query.dry_run, actor: request.principal!.name })
   })
 }
 

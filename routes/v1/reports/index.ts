@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { authErrorResponses, ref } from '../../../src/schemas/common.js'
 import { DeadlineReportSchema } from '../../../src/schemas/operations.js'
-import { findDeadlines } from '../../../src/engine/deadline-monitor.js'
 
 /** Operational reports. */
 const reports: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -17,11 +16,7 @@ const reports: FastifyPluginAsyncTypebox = async (fastify) => {
       }, { additionalProperties: false }),
       response: { 200: ref(DeadlineReportSchema), ...authErrorResponses }
     }
-  }, async (request) => {
-    const now = new Date()
-    const window = request.query.window_hours ?? fastify.config.DEADLINE_WARNING_HOURS
-    return { generated_at: now.toISOString(), window_hours: window, ...await findDeadlines(fastify.dbh, now, window) }
-  })
+  }, async (request) => fastify.reportsService.deadlines(request.query.window_hours))
 }
 
 export default reports

@@ -92,7 +92,7 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 202: ref(ArchiveSummarySchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
     }
   }, async (request, reply) => {
-    const archive = await fastify.archivesService.rebuild(request.params.id, request.principal!.name, fastify.engine.boss)
+    const archive = await fastify.archivesService.rebuild(request.params.id, request.principal!.name)
     return reply.status(202).send(archive)
   })
 

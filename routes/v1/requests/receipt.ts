@@ -1,17 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { ErasureReceiptResponseSchema } from '../../../src/schemas/receipts.js'
-import { JWKS_PATH, receiptFor } from '../../../src/receipts/receipt.js'
 
 /** The signed erasure receipt of a closed erasure request. */
 const receipt: FastifyPluginAsyncTypebox = async (fastify) => {
-  const deps = {
-    dbh: fastify.dbh,
-    config: fastify.config,
-    registry: fastify.connectors,
-    keyring: fastify.keyring
-  }
-
   fastify.get('/:id/receipt', {
     config: { scope: 'requests:read' },
     schema: {
@@ -38,10 +30,7 @@ const receipt: FastifyPluginAsyncTypebox = async (fastify) => {
         409: ref(ErrorSchema)
       }
     }
-  }, async (request) => {
-    const issued = await receiptFor(deps, request.params.id)
-    return { ...issued, jwks_uri: JWKS_PATH }
-  })
+  }, async (request) => fastify.receiptsService.forRequest(request.params.id))
 }
 
 export default receipt

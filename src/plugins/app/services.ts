@@ -97,7 +97,8 @@ export default fp<ServicesOptions>(async function services (fastify, opts) {
     requests: createRequestsRepository(opts.dbh),
     signer,
     encryptionKey,
-    linkTtlSeconds: opts.config.ARCHIVE_LINK_TTL_SECONDS
+    linkTtlSeconds: opts.config.ARCHIVE_LINK_TTL_SECONDS,
+    boss: engine.boss
   })
   fastify.decorate('config', opts.config)
   fastify.decorate('dbh', opts.dbh)
