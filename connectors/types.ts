@@ -151,8 +151,16 @@ export interface ConnectorDeps {
   log: ConnectorLogger
   fetch: typeof fetch
   /** The service's own database, for connectors configured with `embedded:` (the sample systems). */
-  serviceDatabase?: import('../src/db/client.js').DbHandle
+  serviceDatabase?: ServiceDatabase
 }
+
+/**
+ * The service's own database as a connector may use it: the client its pool is built on. Declared
+ * here, not taken from the service, so that the connector contract depends on nothing of it.
+ */
+export type ServiceDatabase =
+  | { kind: 'postgres', sql: import('postgres').Sql }
+  | { kind: 'pglite', pg: import('@electric-sql/pglite').PGlite }
 
 export interface ConnectorDefinition<S extends TSchema = TSchema> {
   /** Driver name used in the connector file (`driver: postgres`), stable forever. */

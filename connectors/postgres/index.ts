@@ -10,7 +10,7 @@ import { restrictRows } from './restrict.js'
 import { sweepRetention } from './retention.js'
 import { toConnectorError } from './errors.js'
 import { buildModel, type Model } from './plan.js'
-import { sqlClientFromDbHandle, sqlClientFromUrl, type SqlClient } from './sql-client.js'
+import { sqlClientFromUrl, sqlClientOfService, type SqlClient } from './sql-client.js'
 
 export { PostgresConfigSchema, type PostgresConfig } from './config.js'
 export type { SqlClient } from './sql-client.js'
@@ -48,7 +48,7 @@ function openClient (config: PostgresConfig, deps: ConnectorDeps): SqlClient {
   if (!deps.serviceDatabase) {
     throw new ConnectorError(ConnectorErrorCodes.Config, 'url "embedded:" needs the service database, and none was given', { retryable: false })
   }
-  return sqlClientFromDbHandle(deps.serviceDatabase)
+  return sqlClientOfService(deps.serviceDatabase)
 }
 
 /** The connector over any SqlClient (exported for tests and for wiring a client by hand). */

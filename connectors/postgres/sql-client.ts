@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import type { PGlite, Transaction } from '@electric-sql/pglite'
-import type { DbHandle } from '../../src/db/client.js'
+import type { ServiceDatabase } from '../types.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from '../../src/db/pg-types.js'
 
 export type Row = Record<string, unknown>
@@ -56,8 +56,8 @@ export function sqlClientFromUrl (url: string, opts: { max?: number } = {}): Sql
 }
 
 /** A client over the service's own database (postgres.js or PGlite). It never closes it. */
-export function sqlClientFromDbHandle (dbh: DbHandle): SqlClient {
-  return dbh.raw.kind === 'postgres' ? postgresJsClient(dbh.raw.sql, false) : pgliteClient(dbh.raw.pg)
+export function sqlClientOfService (db: ServiceDatabase): SqlClient {
+  return db.kind === 'postgres' ? postgresJsClient(db.sql, false) : pgliteClient(db.pg)
 }
 
 function postgresJsClient (sql: postgres.Sql, owned: boolean): SqlClient {

@@ -100,6 +100,7 @@ export async function createRegistry (
     drivers: readonly ConnectorDefinition<any>[]
     env: Record<string, string | undefined>
     log: ConnectorLogger & { child?: (b: object) => ConnectorLogger }
+    /** The service's database, for `embedded:` connectors: they are given the client it is built on. */
     serviceDatabase?: DbHandle
   }
 ): Promise<Map<string, ConnectorInstance>> {
@@ -117,7 +118,7 @@ export async function createRegistry (
       throw new ConfigError(`connector "${entry.id}": ${errors.slice(0, 5).map((e) => `/settings${e.instancePath} ${e.message}`).join('; ')}`)
     }
     const log = opts.log.child ? opts.log.child({ connector: entry.id }) : opts.log
-    const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase } : {}) })
+    const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase.raw } : {}) })
     // Some capabilities depend on the settings (a Postgres table with a restrict column, say).
     const declared = def.capabilitiesFor?.(withDefaults) ?? def.capabilities
     const methods: Partial<Record<string, readonly (keyof Connector)[]>> = {

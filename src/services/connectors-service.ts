@@ -1,6 +1,6 @@
 import type { DbHandle } from '../db/client.js'
 import type { ConnectorInstance } from '../connectors/registry.js'
-import type { Circuit } from '../engine/circuit.js'
+import type { Circuit, StoredHealth } from '../engine/circuit.js'
 import { runSweep } from '../engine/retention.js'
 
 /** The connectors' health as stored and checked by the circuit breaker, and their retention sweeps on demand. */
@@ -17,3 +17,4 @@ export function createConnectorsService (deps: { dbh: DbHandle, circuit: Pick<Ci
 }
 
 export type ConnectorsService = ReturnType<typeof createConnectorsService>
+export type { StoredHealth }

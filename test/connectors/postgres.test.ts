@@ -39,7 +39,7 @@ async function shopDatabase (t: Tap): Promise<{ url: string, q: Query, sql: post
 
 async function connect (t: Tap, config: Parameters<typeof postgresConnector.create>[0], serviceDatabase?: DbHandle) {
   const { lines, log } = captureLog()
-  const connector: Connector = await postgresConnector.create(config, { log, fetch, ...(serviceDatabase ? { serviceDatabase } : {}) })
+  const connector: Connector = await postgresConnector.create(config, { log, fetch, ...(serviceDatabase ? { serviceDatabase: serviceDatabase.raw } : {}) })
   t.teardown(() => connector.close?.())
   return { connector, lines }
 }

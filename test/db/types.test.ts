@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import PgBoss from 'pg-boss'
 import { testDb } from '../helper.js'
-import { sqlClientFromDbHandle } from '../../connectors/postgres/sql-client.js'
+import { sqlClientOfService } from '../../connectors/postgres/sql-client.js'
 import { createBoss } from '../../src/jobs/queue.js'
 import type { DbHandle } from '../../src/db/client.js'
 
@@ -40,7 +40,7 @@ async function everyPath (t: Test, dbh: DbHandle) {
     check(t, 'transaction rows', (await tx.rows(sql.raw(QUERY)))[0])
     check(t, 'transaction executor', (await tx.executor.executeSql(`${QUERY} where $1::int = 1`, [1])).rows[0])
   })
-  const connector = sqlClientFromDbHandle(dbh)
+  const connector = sqlClientOfService(dbh.raw)
   check(t, 'postgres connector query', (await connector.query(QUERY, [])).rows[0])
   for await (const batch of connector.cursor(QUERY, [], 10)) check(t, 'postgres connector cursor', batch[0])
 

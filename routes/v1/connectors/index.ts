@@ -5,7 +5,7 @@ import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
 import { Errors } from '../../../src/errors.js'
-import type { StoredHealth } from '../../../src/engine/circuit.js'
+import type { StoredHealth } from '../../../src/services/connectors-service.js'
 
 const ConnectorParamsSchema = Type.Object({ id: Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$', description: 'Connector id' }) }, { additionalProperties: false })
 

@@ -1,0 +1,60 @@
+/**
+ * The layers, checked by `npm run depcruise` (and CI): no cycles, and no import against the order
+ *   connectors/types ← domain ← db ← jobs ← services ← plugins ← routes
+ * @type {import('dependency-cruiser').IConfiguration}
+ */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'Modules import each other in a circle.', from: {}, to: { circular: true } },
+    { name: 'not-to-unresolvable', severity: 'error', comment: 'An import that resolves to nothing.', from: {}, to: { couldNotResolve: true } },
+    {
+      name: 'domain-is-pure',
+      severity: 'error',
+      comment: 'The domain (deadlines, lifecycle, vocabulary) knows nothing of storage, jobs, services or HTTP.',
+      from: { path: '^src/domain/' },
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|storage)|routes)/' }
+    },
+    {
+      name: 'db-below-jobs',
+      severity: 'error',
+      comment: 'The database layer does not reach up into jobs, the engine, services, plugins or routes.',
+      from: { path: '^src/db/' },
+      to: { path: '^(src/(jobs|engine|services|plugins|archive|backups|receipts|transfers)|routes)/' }
+    },
+    {
+      name: 'jobs-below-services',
+      severity: 'error',
+      comment: 'The jobs layer (queues, workers, leases) does not reach up into the services (engine, archive, transfers, receipts, backups included), plugins or routes.',
+      from: { path: '^src/jobs/' },
+      to: { path: '^(src/(services|plugins|engine|archive|backups|receipts|transfers)|routes)/' }
+    },
+    {
+      name: 'services-below-plugins',
+      severity: 'error',
+      comment: 'Services do not know the Fastify plugins that wire them, nor the routes.',
+      from: { path: '^src/(services|engine|archive|backups|receipts|transfers)/' },
+      to: { path: '^(src/plugins|routes)/' }
+    },
+    {
+      name: 'routes-call-services',
+      severity: 'error',
+      comment: 'Routes call services: never the database, the engine, a queue or a connector driver.',
+      from: { path: '^routes/' },
+      to: { path: '^(src/(db|jobs|engine)|connectors)/' }
+    },
+    {
+      name: 'connector-contract-stands-alone',
+      severity: 'error',
+      comment: 'The connector contract (connectors/types.ts) depends on nothing of the service.',
+      from: { path: '^connectors/types\\.ts$' },
+      to: { path: '^src/' }
+    }
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(node_modules|dist|coverage|\\.tap)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] }
+  }
+}
