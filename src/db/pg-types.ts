@@ -76,3 +76,8 @@ export function normalizePostgresJs<T> (rows: T[] & { columns?: readonly ColumnI
   }
   return out
 }
+
+/** A Postgres text array literal (`{"a","b"}`) for a `$n::text[]` parameter. */
+export function pgTextArray (values: Iterable<string>): string {
+  return `{${[...values].map((v) => JSON.stringify(v)).join(',')}}`
+}

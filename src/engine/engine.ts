@@ -61,8 +61,8 @@ export function createEngine (deps: {
     options: runnerOptions,
     circuit,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    // This process's idle workers of the connector wake when the retry is due (others find it by polling).
-    onRetryDue: (_connectorId, at) => { setTimeout(() => waker.wake(TASK_QUEUE), Math.max(0, at.getTime() - Date.now())).unref() },
+    // This process's idle task drain wakes when the retry is due (others find it by polling).
+    onRetryDue: (at) => { setTimeout(() => waker.wake(TASK_QUEUE), Math.max(0, at.getTime() - Date.now())).unref() },
     onCloseBusy: (requestId) => {
       // Looked at again once the holder (most often the worker closing it) is likely done. Should
       // this process stop first, the reaper closes a request left with every task finished.

@@ -40,7 +40,7 @@ export function createTaskRunner (deps: {
   circuit?: Pick<Circuit, 'isDown' | 'check' | 'park'>
   metrics?: TaskMetrics
   /** Told when a task of this process will be due again, so an idle worker wakes for it. */
-  onRetryDue?: (connectorId: string, at: Date) => void
+  onRetryDue?: (at: Date) => void
   /** Told when a request whose tasks are all finished could not be closed at once: another held its lock. */
   onCloseBusy?: (requestId: string) => void
 }) {
@@ -177,7 +177,7 @@ export function createTaskRunner (deps: {
       status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
     }))
     // Due again at `at`, when a claim takes it.
-    if (released) deps.onRetryDue?.(task.connectorId, at)
+    if (released) deps.onRetryDue?.(at)
   }
 
   /**

@@ -182,7 +182,7 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
       try {
         await opts.handler(job)
         done.push(job.id)
-        flushCompleted() // never rejects: a failure to complete is logged
+        void flushCompleted() // never rejects: a failure to complete is logged
       } catch (err) {
         const code = (err as { code?: unknown }).code
         await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })

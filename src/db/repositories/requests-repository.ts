@@ -2,9 +2,11 @@ import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } f
 import type { Db, DbHandle, TxHandle } from '../client.js'
 import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
+import { createIntake } from './intake.js'
+
+export type { IntakeEvent, NewRequestRow } from './intake.js'
 
 export type RequestRow = typeof requests.$inferSelect
-export type NewRequestRow = Omit<typeof requests.$inferInsert, 'seq'> & { id: string, createdAt: Date, updatedAt: Date }
 export type RequestEventRow = typeof requestEvents.$inferSelect
 
 export interface ListFilter {
@@ -71,176 +73,11 @@ export type TransitionResult =
   | { status: 'not_found' }
   | { status: 'illegal', from: RequestStatus }
 
-const jsonText = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
-
-/** $1…$22 of INSERT_REQUEST and INSERT_PLANNED. */
-function requestParams (row: NewRequestRow): unknown[] {
-  return [
-    row.id, row.type, row.status, row.regime, row.jurisdiction ?? null,
-    jsonText(row.subject), jsonText(row.requester), row.channel, row.callbackUrl ?? null, jsonText(row.changes), row.notes ?? null,
-    row.timeZone, row.receivedAt.toISOString(), row.dueAt.toISOString(),
-    row.acknowledgeBy?.toISOString() ?? null, row.extendedDueAt?.toISOString() ?? null, row.deadlineRule,
-    row.createdBy, row.idempotencyKey ?? null, row.requestHash ?? null, row.createdAt.toISOString(), row.updatedAt.toISOString()
-  ]
-}
-
-/**
- * Intake in one statement: the request row and its `created` audit event, atomically, in a single
- * round trip. Its text never changes, so it runs as a prepared statement. An idempotency key the
- * client already used makes it insert nothing and return no row.
- */
-/** A new request's row ($1…$22, see requestParams); nothing when the client used the idempotency key before. */
-const REQUEST_ROW = `
-    insert into requests (
-      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
-      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at
-    ) values (
-      $1::uuid, $2::request_type, $3::request_status, $4::regime, $5::text, $6::jsonb, $7::jsonb, $8::channel,
-      $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
-      $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz
-    )
-    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing`
-
-const INSERT_REQUEST = `
-  with r as (${REQUEST_ROW}
-    returning id, status, created_at
-  ), e as (
-    insert into request_events (request_id, at, actor, action, to_status)
-    select id, created_at, $23::text, 'created', status from r
-  )
-  select id from r`
-
-/**
- * Several new requests in one statement (see insert): the columns of INSERT_REQUEST's $1…$23 as
- * one text array each, a row per element, in order. A request is stored with its audit event or,
- * when its client used the idempotency key before (also earlier in the same batch), not at all.
- */
-const INSERT_REQUESTS = `
-  with x as (
-    select * from unnest(
-      $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-      $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[]
-    ) with ordinality as x(
-      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
-      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at, actor, i
-    )
-  ), r as (
-    insert into requests (
-      id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
-      time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at
-    )
-    select id::uuid, type::request_type, status::request_status, regime::regime, jurisdiction, subject::jsonb, requester::jsonb,
-      channel::channel, callback_url, changes::jsonb, notes, time_zone, received_at::timestamptz, due_at::timestamptz,
-      acknowledge_by::timestamptz, extended_due_at::timestamptz, deadline_rule, created_by, idempotency_key, request_hash,
-      created_at::timestamptz, updated_at::timestamptz
-    from x order by i
-    on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
-    returning id, status, created_at
-  ), e as (
-    insert into request_events (request_id, at, actor, action, to_status)
-    select r.id, r.created_at, x.actor, 'created', r.status from r join x on x.id::uuid = r.id order by x.i
-  )
-  select id from r`
-
-/** The most requests one intake statement stores (see insert). */
-const INSERT_BATCH_MAX = 64
-
-/**
- * A request verified at intake, stored already planned (see insertPlanned): the row, its audit
- * events in the order given, and its tasks, in one statement, which also wakes the idle workers
- * of the tasks' connectors when it commits (jobs/queue.ts); nothing when the idempotency key was
- * used before.
- */
-const INSERT_PLANNED = `
-  with r as (${REQUEST_ROW}
-    returning id, created_at
-  ), e as (
-    insert into request_events (request_id, at, actor, action, from_status, to_status, reason, details)
-    select r.id, r.created_at, $23::text, x.e->>'action', (x.e->>'from')::request_status, (x.e->>'to')::request_status,
-      x.e->>'reason', x.e->'details'
-    from r, jsonb_array_elements($24::jsonb) with ordinality as x(e, i)
-    order by x.i
-  ), t as (
-    insert into tasks (id, request_id, connector_id, action, max_attempts, created_at, updated_at)
-    select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'max_attempts')::int, r.created_at, r.created_at
-    from r, jsonb_array_elements($25::jsonb) as x(t)
-  ), w as (
-    select pg_notify($26::text, q) from r, unnest($27::text[]) as q
-  )
-  select id, (select count(*) from w) as woken from r`
-
-/** An audit event written with a new request (insertPlanned). */
-export interface IntakeEvent { action: string, from?: RequestStatus, to?: RequestStatus, reason?: string | null, details?: Record<string, unknown> | null }
-
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
 
-  // Intake group commit: requests that arrive while the event loop is busy are stored together,
-  // in one statement and one commit, when the loop next turns (setImmediate). Each caller still
-  // waits for its own row to commit, and its request is atomic with its audit event as before.
-  // Under load this saves a round trip, a commit and the client work of a statement per request.
-  interface Pending { params: unknown[], id: string, resolve: (stored: boolean) => void, reject: (err: unknown) => void }
-  let pending: Pending[] = []
-  const flush = () => {
-    const batch = pending
-    pending = []
-    // store() settles every caller's promise itself and never rejects.
-    for (let at = 0; at < batch.length; at += INSERT_BATCH_MAX) store(batch.slice(at, at + INSERT_BATCH_MAX))
-  }
-  const storeOne = async (p: Pending) => {
-    try {
-      p.resolve((await dbh.prepared<{ id: string }>(INSERT_REQUEST, p.params)).length === 1)
-    } catch (err) { p.reject(err) }
-  }
-  const store = async (batch: Pending[]) => {
-    if (batch.length === 1) return storeOne(batch[0]!)
-    const columns = batch[0]!.params.map((_, c) => batch.map((p) => p.params[c]))
-    let stored: Set<string>
-    try {
-      stored = new Set((await dbh.prepared<{ id: string }>(INSERT_REQUESTS, columns)).map((r) => r.id))
-    } catch {
-      // One request the database refuses must not fail the others: each is tried on its own.
-      await Promise.all(batch.map(storeOne))
-      return
-    }
-    for (const p of batch) p.resolve(stored.has(p.id))
-  }
-
   return {
-    /**
-     * Stores a new request and its `created` audit event in one statement (one round trip, atomic).
-     * With an idempotency key already used by the same client, nothing is written and false is returned.
-     */
-    async insert (row: NewRequestRow, actor: string): Promise<boolean> {
-      return new Promise<boolean>((resolve, reject) => {
-        if (pending.length === 0) setImmediate(flush)
-        pending.push({ params: [...requestParams(row), actor], id: row.id, resolve, reject })
-      })
-    },
-
-    /**
-     * Stores a request whose identity was verified at intake with its plan, in one statement (on
-     * its own, or in the caller's transaction): the row (status as planned), `events` in order, and `tasks`.
-     * False, with nothing written, when the idempotency key was used before by the same client.
-     */
-    async insertPlanned (tx: TxHandle, row: NewRequestRow, actor: string, events: IntakeEvent[],
-      tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>,
-      /** Notified when the statement commits: `pg_notify(channel, queue)` for each queue (the tasks' workers). */
-      wake: { channel: string, queues: readonly string[] }): Promise<boolean> {
-      const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
-        ...requestParams(row),
-        actor,
-        JSON.stringify(events.map((e) => ({ action: e.action, from: e.from ?? null, to: e.to ?? null, reason: e.reason ?? null, details: e.details ?? null }))),
-        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, max_attempts: t.maxAttempts }))),
-        wake.channel,
-        `{${wake.queues.map((q) => JSON.stringify(q)).join(',')}}`
-      ])
-      return rows.length === 1
-    },
+    ...createIntake(dbh),
 
     async findById (id: string, on: TxHandle = dbh): Promise<RequestRow | null> {
       const [row] = await on.db.select().from(requests).where(eq(requests.id, id)).limit(1)

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
+import { pgTextArray } from '../pg-types.js'
 import { collectedItems, OPEN_TASK_STATUSES, requests, taskRuns, tasks, TERMINAL_TASK_STATUSES, type StoredSubject, type TaskResult, type TaskStatus } from '../schema.js'
 import type { RequestStatus } from '../../domain/lifecycle.js'
 import type { RequestRow } from './requests-repository.js'
@@ -44,10 +45,9 @@ export function createTasksRepository (dbh: DbHandle) {
      * a retry becomes due, for the worker's sleep when nothing was due now.
      */
     async claimNext (limits: ReadonlyMap<string, number>, worker: string, leaseMs: number): Promise<{ claimed: ClaimedTask[], nextDueAt: Date | null }> {
-      const connectorIds = [...limits.keys()]
       const rows = await dbh.rows<Record<string, unknown>>(sql`
         with wanted as (
-          select * from unnest(${`{${connectorIds.map((c) => JSON.stringify(c)).join(',')}}`}::text[], ${`{${[...limits.values()].join(',')}}`}::int[]) as w(connector_id, n)
+          select * from unnest(${pgTextArray(limits.keys())}::text[], ${`{${[...limits.values()].join(',')}}`}::int[]) as w(connector_id, n)
         ), picked as (
           select p.id, p.took_over from wanted w cross join lateral (
             select id, status = 'running' as took_over from tasks
