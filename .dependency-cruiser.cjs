@@ -43,6 +43,20 @@ module.exports = {
       to: { path: '^(src/(db|jobs|engine)|connectors)/' }
     },
     {
+      name: 'sql-in-repositories',
+      severity: 'error',
+      comment: "SQL lives in the database layer: outside src/db/, nothing builds a query (drizzle-orm) or reads the tables' definitions (types excepted).",
+      from: { path: '^(src|routes|connectors)/', pathNot: '^src/db/' },
+      to: { path: ['^node_modules/drizzle-orm/', '^src/db/schema(-proof)?\\.ts$'], dependencyTypesNot: ['type-only'] }
+    },
+    {
+      name: 'api-schemas-are-contracts',
+      severity: 'error',
+      comment: 'The API schemas (src/schemas/) say what the API accepts and answers: they draw on the domain, never on storage or services.',
+      from: { path: '^src/schemas/' },
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|storage)|routes)/' }
+    },
+    {
       name: 'connector-contract-stands-alone',
       severity: 'error',
       comment: 'The connector contract (connectors/types.ts) depends on nothing of the service.',
@@ -52,7 +66,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|dist|coverage|\\.tap)/' },
+    exclude: { path: '^(dist|coverage|\\.tap)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] }

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { and, asc, count, eq, gt, gte, isNotNull, isNull, lte, or, type SQL } from 'drizzle-orm'
 import type { Config } from '../config.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle, TxHandle } from '../db/client.js'
+import { createBackupsRepository, type RestoreRow } from '../db/repositories/backups-repository.js'
 import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
-import { requestEvents, requests, type StoredSubject } from '../db/schema.js'
-import { backupRestoreErasures, backupRestores, backupTombstones } from '../db/schema-proof.js'
+import type { StoredSubject } from '../db/schema.js'
 import { computeDeadline, type Regime } from '../domain/deadlines.js'
 import { TERMINAL_STATUSES } from '../domain/lifecycle.js'
 import { queueTasks, type Boss } from '../jobs/queue.js'
@@ -40,20 +39,10 @@ export function createRestoresService (deps: {
 }) {
   const { dbh, registry } = deps
   const now = deps.now ?? (() => new Date())
+  const backups = createBackupsRepository(dbh)
 
-  async function find (db: TxHandle, where: SQL | undefined) {
-    const [row] = await db.db.select().from(backupRestores).where(where).limit(1)
-    return row ?? null
-  }
-
-  async function resource (row: typeof backupRestores.$inferSelect): Promise<Restore> {
-    const made = await dbh.db.select({
-      id: requests.id, status: requests.status, originalRequestId: backupTombstones.requestId
-    }).from(backupRestoreErasures)
-      .innerJoin(requests, eq(requests.id, backupRestoreErasures.requestId))
-      .innerJoin(backupTombstones, eq(backupTombstones.id, backupRestoreErasures.tombstoneId))
-      .where(eq(backupRestoreErasures.restoreId, row.id))
-      .orderBy(asc(backupRestoreErasures.createdAt), asc(requests.id))
+  async function resource (row: RestoreRow): Promise<Restore> {
+    const made = await backups.reErasuresOf(row.id)
     const n = (...statuses: string[]) => made.filter((r) => statuses.includes(r.status)).length
     const open = made.filter((r) => !TERMINAL_STATUSES.includes(r.status)).length
     const failed = n('failed', 'partially_completed')
@@ -94,7 +83,7 @@ export function createRestoresService (deps: {
     }, { piplDays: deps.config.PIPL_RESPONSE_DAYS })
     const id = randomUUID()
     const link = { restore_id: input.restoreId, original_request_id: original.id, connector: connector.id, backup_taken_at: input.backupTakenAt.toISOString() }
-    await tx.db.insert(requests).values({
+    await backups.insertReErasureRequest({
       id,
       type: 'erasure',
       status: 'received',
@@ -114,8 +103,7 @@ export function createRestoresService (deps: {
       createdBy: actor,
       createdAt: at,
       updatedAt: at
-    })
-    await tx.db.insert(requestEvents).values({ requestId: id, at, actor, action: 'created', toStatus: 'received', details: link })
+    }, { at, actor, action: 'created', toStatus: 'received', details: link }, tx)
     await transitionIn(tx, id, 'ready', actor, `identity established by request ${original.id}`, link)
     const planned = await deps.tasks.plan(tx, id, 'erase', [{ id: connector.id, maxAttempts: connector.maxAttempts }])
     await queueTasks(tx, planned)
@@ -127,7 +115,7 @@ export function createRestoresService (deps: {
 
   return {
     async get (id: string): Promise<Restore> {
-      const row = await find(dbh, eq(backupRestores.id, id))
+      const row = await backups.findRestore(id)
       if (!row) throw new Errors.RestoreNotFound(id)
       return resource(row)
     },
@@ -140,34 +128,20 @@ export function createRestoresService (deps: {
       if (takenAt.getTime() > at.getTime() + CLOCK_SKEW_MS) {
         throw validationError([{ in: 'body', field: '/backup_taken_at', message: 'must not be in the future' }])
       }
-      const sameRestore = and(eq(backupRestores.connectorId, connector.id), eq(backupRestores.backupTakenAt, takenAt))
-      const earlier = await find(dbh, sameRestore)
+      const earlier = await backups.findRestoreOf(connector.id, takenAt)
       if (earlier) return { restore: await resource(earlier), replayed: true }
       const keys = await deps.keyring.tombstones()
 
       const createdId = await dbh.transaction(async (tx) => {
-        const [row] = await tx.db.insert(backupRestores).values({
+        const restoreId = await backups.insertRestore({
           connectorId: connector.id, backupTakenAt: takenAt, note: input.note ?? null, createdBy: principal.name, createdAt: at
-        }).onConflictDoNothing().returning({ id: backupRestores.id })
-        if (!row) return null // the same restore, made at this moment by another call
+        }, tx)
+        if (restoreId === null) return null // the same restore, made at this moment by another call
         // Tombstones closed since the last job run are sealed, and those past kept_until expire, first.
         await sealPendingTombstones(tx, deps, { connector: connector.id })
         await expireTombstones(tx, at, { connector: connector.id })
-        const inRestoredData = and(eq(backupTombstones.connectorId, connector.id), gte(backupTombstones.lastErasedAt, takenAt))
-        const [expired] = await tx.db.select({ n: count() }).from(backupTombstones)
-          .where(and(inRestoredData, or(isNotNull(backupTombstones.expiredAt), lte(backupTombstones.keptUntil, at))))
-        const live = await tx.db.select({
-          id: backupTombstones.id,
-          sealedSubject: backupTombstones.sealedSubject,
-          originalId: requests.id,
-          regime: requests.regime,
-          jurisdiction: requests.jurisdiction,
-          timeZone: requests.timeZone,
-          requester: requests.requester
-        }).from(backupTombstones).innerJoin(requests, eq(requests.id, backupTombstones.requestId))
-          .where(and(inRestoredData, isNull(backupTombstones.expiredAt), gt(backupTombstones.keptUntil, at)))
-          .orderBy(asc(backupTombstones.lastErasedAt), asc(backupTombstones.id))
-          .for('update', { of: backupTombstones })
+        const expired = await backups.countGoneInRestoredData(connector.id, takenAt, at, tx)
+        const live = await backups.lockLiveInRestoredData(connector.id, takenAt, at, tx)
         let matched = 0
         let unreadable = 0
         for (const t of live) {
@@ -178,23 +152,22 @@ export function createRestoresService (deps: {
           }
           const requestId = await reErase(tx, {
             connector,
-            restoreId: row.id,
+            restoreId,
             backupTakenAt: takenAt,
             actor: principal.name,
             at,
             subject: JSON.parse(opened) as StoredSubject,
             original: { id: t.originalId, regime: t.regime as Regime, jurisdiction: t.jurisdiction, timeZone: t.timeZone, requesterKind: t.requester.kind }
           })
-          const linked = await tx.db.insert(backupRestoreErasures).values({ restoreId: row.id, tombstoneId: t.id, requestId, createdAt: at })
-            .onConflictDoNothing().returning({ requestId: backupRestoreErasures.requestId })
-          if (linked.length === 0) throw new Error('tombstone already erased again for this restore')
+          const linked = await backups.linkReErasure({ restoreId, tombstoneId: t.id, requestId, createdAt: at }, tx)
+          if (!linked) throw new Error('tombstone already erased again for this restore')
           matched++
         }
-        await tx.db.update(backupRestores).set({ matched, expired: Number(expired?.n ?? 0), unreadable }).where(eq(backupRestores.id, row.id))
-        return row.id
+        await backups.setRestoreCounts(restoreId, { matched, expired, unreadable }, tx)
+        return restoreId
       })
       if (createdId === null) {
-        const winner = await find(dbh, sameRestore)
+        const winner = await backups.findRestoreOf(connector.id, takenAt)
         if (!winner) throw new Error('restore vanished')
         return { restore: await resource(winner), replayed: true }
       }

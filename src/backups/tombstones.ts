@@ -1,10 +1,10 @@
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm'
 import type { Config } from '../config.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { TxHandle } from '../db/client.js'
+import { createBackupsRepository } from '../db/repositories/backups-repository.js'
+import { createSystemEventsRepository } from '../db/repositories/system-events-repository.js'
 import type { RequestRow } from '../db/repositories/requests-repository.js'
-import { requests, systemEvents, tasks, type StoredSubject } from '../db/schema.js'
-import { backupRestoreErasures, backupTombstones } from '../db/schema-proof.js'
+import type { StoredSubject } from '../db/schema.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import type { Keyring } from '../receipts/keys.js'
 import { backupRetentionDays, erasedSomething, keptUntil } from './policy.js'
@@ -41,31 +41,18 @@ export interface TombstoneDeps {
  */
 export async function recordTombstones (tx: TxHandle, request: Pick<RequestRow, 'id' | 'type'>, final: RequestStatus): Promise<number> {
   if (request.type !== 'erasure' || (final !== 'completed' && final !== 'partially_completed')) return 0
-  const done = await tx.db.select({ connectorId: tasks.connectorId, finishedAt: tasks.finishedAt, result: tasks.result })
-    .from(tasks).where(and(eq(tasks.requestId, request.id), eq(tasks.action, 'erase'), eq(tasks.status, 'succeeded')))
+  const backups = createBackupsRepository(tx)
+  const done = await backups.succeededErasures(request.id, tx)
   const erased = done.filter((t) => t.finishedAt !== null && erasedSomething(t.result))
   if (erased.length === 0) return 0
-  const [link] = await tx.db.select({ tombstoneId: backupRestoreErasures.tombstoneId })
-    .from(backupRestoreErasures).where(eq(backupRestoreErasures.requestId, request.id))
+  const tombstoneId = await backups.reErasedTombstoneOf(request.id, tx)
   let recorded = 0
   for (const task of erased) {
-    if (link) {
-      const moved = await tx.db.update(backupTombstones).set({
-        lastErasedAt: sql`greatest(${backupTombstones.lastErasedAt}, ${task.finishedAt!.toISOString()}::timestamptz)`,
-        // kept_until follows the latest erasure: pending again until sealPendingTombstones recomputes it.
-        keptUntil: null,
-        retentionDays: null
-      }).where(and(eq(backupTombstones.id, link.tombstoneId), eq(backupTombstones.connectorId, task.connectorId), isNull(backupTombstones.expiredAt)))
-        .returning({ id: backupTombstones.id })
-      if (moved.length > 0) {
-        recorded++
-        continue
-      }
+    if (tombstoneId !== null && await backups.moveTombstoneOn(tombstoneId, task.connectorId, task.finishedAt!, tx)) {
+      recorded++
+      continue
     }
-    const inserted = await tx.db.insert(backupTombstones).values({
-      requestId: request.id, connectorId: task.connectorId, erasedAt: task.finishedAt!, lastErasedAt: task.finishedAt!
-    }).onConflictDoNothing().returning({ id: backupTombstones.id })
-    recorded += inserted.length
+    if (await backups.insertPendingTombstone({ requestId: request.id, connectorId: task.connectorId, erasedAt: task.finishedAt! }, tx)) recorded++
   }
   return recorded
 }
@@ -80,28 +67,17 @@ const hasIdentifiers = (subject: StoredSubject | null | undefined) =>
  */
 export async function sealPendingTombstones (db: TxHandle, deps: TombstoneDeps, opts: { connector?: string } = {}): Promise<number> {
   const { box } = await deps.keyring.tombstones()
+  const backups = createBackupsRepository(db)
   let settled = 0
   for (;;) {
-    const pending = await db.db.select({
-      id: backupTombstones.id,
-      connectorId: backupTombstones.connectorId,
-      lastErasedAt: backupTombstones.lastErasedAt,
-      sealedSubject: backupTombstones.sealedSubject,
-      subject: requests.subject
-    }).from(backupTombstones).innerJoin(requests, eq(requests.id, backupTombstones.requestId))
-      .where(and(
-        isNull(backupTombstones.keptUntil), isNull(backupTombstones.expiredAt),
-        opts.connector ? eq(backupTombstones.connectorId, opts.connector) : undefined
-      ))
-      .orderBy(asc(backupTombstones.createdAt)).limit(200)
+    const pending = await backups.pendingTombstones(200, opts.connector, db)
     if (pending.length === 0) return settled
     for (const t of pending) {
       const days = backupRetentionDays(deps.config, deps.registry, t.connectorId)
       const seal = t.sealedSubject === null && hasIdentifiers(t.subject)
         ? { sealedSubject: box.seal(JSON.stringify(t.subject), tombstoneAad(t.id)) }
         : {}
-      await db.db.update(backupTombstones).set({ ...seal, retentionDays: days, keptUntil: keptUntil(t.lastErasedAt, days) })
-        .where(and(eq(backupTombstones.id, t.id), isNull(backupTombstones.keptUntil)))
+      await backups.settleTombstone(t.id, { ...seal, retentionDays: days, keptUntil: keptUntil(t.lastErasedAt, days) }, db)
       settled++
     }
     if (pending.length < 200) return settled
@@ -114,18 +90,14 @@ export async function sealPendingTombstones (db: TxHandle, deps: TombstoneDeps, 
  * rows stay, without identifiers, and a system_events row records the counts per connector.
  */
 export async function expireTombstones (db: TxHandle, now: Date, opts: { connector?: string, actor?: string } = {}): Promise<Record<string, number>> {
-  const expired = await db.db.update(backupTombstones).set({ sealedSubject: null, expiredAt: now })
-    .where(and(
-      isNull(backupTombstones.expiredAt), lte(backupTombstones.keptUntil, now),
-      opts.connector ? eq(backupTombstones.connectorId, opts.connector) : undefined
-    ))
-    .returning({ connectorId: backupTombstones.connectorId })
+  const backups = createBackupsRepository(db)
+  const expired = await backups.expireTombstonesDue(now, opts.connector, db)
   const byConnector: Record<string, number> = {}
-  for (const { connectorId } of expired) byConnector[connectorId] = (byConnector[connectorId] ?? 0) + 1
+  for (const connectorId of expired) byConnector[connectorId] = (byConnector[connectorId] ?? 0) + 1
   if (expired.length > 0) {
-    await db.db.insert(systemEvents).values({
+    await createSystemEventsRepository(db).record({
       actor: opts.actor ?? 'retention', action: 'backup_tombstones_expired', details: { total: expired.length, connectors: byConnector }
-    })
+    }, db)
   }
   return byConnector
 }

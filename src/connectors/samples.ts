@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
-import { sql } from 'drizzle-orm'
 import type { DbHandle } from '../db/client.js'
+import { createSamplesRepository } from '../db/repositories/samples-repository.js'
 
 /** connectors/samples sits at the repo root: found from sources and from the build alike. */
 const samplesDir = ['../../connectors/samples', '../../../connectors/samples']
@@ -17,9 +17,8 @@ export const SAMPLE_CONNECTORS_FILE = `${samplesDir}/connectors.json`
  * after an erasure the sample person must stay erased across restarts.
  */
 export async function ensureSampleData (dbh: DbHandle): Promise<boolean> {
-  const [exists] = await dbh.rows<{ present: boolean }>(sql`
-    select exists (select 1 from pg_namespace where nspname = 'sample_crm') as present`)
-  if (exists?.present) return false
-  await dbh.executor.executeSql(readFileSync(`${samplesDir}/seed.sql`, 'utf8'))
+  const samples = createSamplesRepository(dbh)
+  if (await samples.isSeeded()) return false
+  await samples.seed(readFileSync(`${samplesDir}/seed.sql`, 'utf8'))
   return true
 }

@@ -5,6 +5,7 @@ import {
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
+import { ARCHIVE_STATUSES, TASK_STATUSES, TRANSFER_STATUSES } from '../domain/statuses.js'
 import { TASK_ACTIONS, type SubjectIdentity } from '../../connectors/types.js'
 
 export const requestType = pgEnum('request_type', REQUEST_TYPES)
@@ -128,11 +129,6 @@ export const apiKeys = pgTable('api_keys', {
   revokedAt: tz('revoked_at')
 })
 
-export const TASK_STATUSES = ['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped'] as const
-export type TaskStatus = typeof TASK_STATUSES[number]
-export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'skipped']
-export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'retry_wait', 'waiting']
-
 export const taskStatus = pgEnum('task_status', TASK_STATUSES)
 export const taskAction = pgEnum('task_action', TASK_ACTIONS)
 
@@ -202,7 +198,6 @@ export const collectedItems = pgTable('collected_items', {
   index('collected_items_task').on(t.taskId)
 ])
 
-export const ARCHIVE_STATUSES = ['building', 'ready', 'failed', 'expired'] as const
 export const archiveStatus = pgEnum('archive_status', ARCHIVE_STATUSES)
 
 /** The portability archive of an access or portability request (one per request). */
@@ -237,7 +232,6 @@ export const archiveLinks = pgTable('archive_links', {
   downloads: integer('downloads').notNull().default(0)
 }, (t) => [index('archive_links_request').on(t.requestId)])
 
-export const TRANSFER_STATUSES = ['pending', 'sending', 'retry_wait', 'delivered', 'failed'] as const
 export const transferStatus = pgEnum('transfer_status', TRANSFER_STATUSES)
 
 /** Direct transmission of the archive to another controller (GDPR Art 20(2), PIPL Art 45). */

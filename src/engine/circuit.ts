@@ -1,7 +1,7 @@
-import { and, eq, isNull, sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
-import { connectorHealth, taskRuns, tasks } from '../db/schema.js'
+import { createConnectorHealthRepository } from '../db/repositories/connector-health-repository.js'
+import { createWaitingTasksRepository } from '../db/repositories/waiting-tasks-repository.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
@@ -26,9 +26,7 @@ const DUE_SLACK_MS = 30_000
 
 /** The latest stored check of every connector that has one. */
 export async function latestHealth (db: TxHandle): Promise<Map<string, StoredHealth>> {
-  const rows = await db.rows<{ connector_id: string, status: string, latency_ms: number | null, message: string | null, checked_at: Date | string }>(sql`
-    select distinct on (connector_id) connector_id, status, latency_ms, message, checked_at
-    from connector_health order by connector_id, checked_at desc, id desc`)
+  const rows = await createConnectorHealthRepository(db).latest()
   return new Map(rows.map((r) => [r.connector_id, {
     connectorId: r.connector_id,
     status: r.status === 'ok' ? 'ok' : 'down',
@@ -68,6 +66,8 @@ export function mayBeDown (e: ConnectorError): boolean {
  */
 export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistry, log: FastifyBaseLogger }) {
   const { dbh, registry, log } = deps
+  const health = createConnectorHealthRepository(dbh)
+  const waiting = createWaitingTasksRepository(dbh)
 
   /** Stores a check; when it is ok, resumes the connector's waiting tasks. */
   async function store (connectorId: string, result: HealthResult, checkedAt = new Date()): Promise<StoredHealth & { resumed: number }> {
@@ -78,7 +78,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
       message: result.status === 'down' ? result.message.slice(0, 500) : null,
       checkedAt
     }
-    await dbh.db.insert(connectorHealth).values(row)
+    await health.recordHealth(row)
     const resumed = result.status === 'ok' ? await resume(connectorId) : 0
     if (result.status === 'down') log.warn({ connector: connectorId }, 'connector health check: down')
     return { ...row, resumed }
@@ -87,8 +87,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
   /** Waiting tasks of the connector become pending again, atomically, and its idle workers are woken. */
   async function resume (connectorId: string): Promise<number> {
     const resumed = await dbh.transaction(async (tx) => {
-      const rows = await tx.db.update(tasks).set({ status: 'pending', lastErrorCode: null, lastErrorMessage: null, updatedAt: sql`now()` })
-        .where(and(eq(tasks.connectorId, connectorId), eq(tasks.status, 'waiting'))).returning({ id: tasks.id, requestId: tasks.requestId, connectorId: tasks.connectorId })
+      const rows = await waiting.resumeTasks(connectorId, tx)
       await queueTasks(tx, rows)
       for (const task of rows) {
         await recordEvent(tx, task.requestId, 'engine', 'task_resumed', `connector ${connectorId} is healthy again`, { task_id: task.id, connector: connectorId })
@@ -101,10 +100,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
 
   /** True when the latest stored check of the connector says down. */
   async function isDown (connectorId: string): Promise<boolean> {
-    const [row] = await dbh.db.select({ status: connectorHealth.status }).from(connectorHealth)
-      .where(eq(connectorHealth.connectorId, connectorId))
-      .orderBy(sql`${connectorHealth.checkedAt} desc, ${connectorHealth.id} desc`).limit(1)
-    return row?.status === 'down'
+    return (await health.latestStatus(connectorId)) === 'down'
   }
 
   return {
@@ -144,19 +140,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
      */
     async park (task: TaskRow, worker: string, reason: string): Promise<boolean> {
       return dbh.transaction(async (tx) => {
-        const rows = await tx.db.update(tasks).set({
-          status: 'waiting',
-          attempts: sql`greatest(${tasks.attempts} - 1, 0)`,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          nextAttemptAt: null,
-          lastErrorCode: WAITING_CODE,
-          lastErrorMessage: reason,
-          updatedAt: sql`now()`
-        }).where(and(eq(tasks.id, task.id), eq(tasks.leaseOwner, worker), eq(tasks.status, 'running'))).returning({ id: tasks.id })
-        if (rows.length === 0) return false
-        await tx.db.update(taskRuns).set({ endedAt: sql`now()`, outcome: 'waiting' })
-          .where(and(eq(taskRuns.taskId, task.id), eq(taskRuns.worker, worker), isNull(taskRuns.endedAt)))
+        if (!await waiting.parkTask(task.id, worker, WAITING_CODE, reason, tx)) return false
         await recordEvent(tx, task.requestId, 'engine', 'task_waiting', reason, { task_id: task.id, connector: task.connectorId, action: task.action })
         return true
       }).then(async (parked) => {

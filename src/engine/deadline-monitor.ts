@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto'
-import { sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { OPEN_STATUSES } from '../domain/lifecycle.js'
+import { createDeadlinesRepository } from '../db/repositories/deadlines-repository.js'
 
 export type DeadlineKind = 'due_soon' | 'overdue'
 
@@ -17,7 +16,6 @@ export interface DeadlineEntry {
   hours_left: number
 }
 
-const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 const HOUR = 3_600_000
 
 /** Hours to one decimal, never rounded across zero: a request overdue by a minute reads -0.1, not 0. */
@@ -38,10 +36,7 @@ function hoursLeft (due: Date, now: Date): number {
  */
 export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[] }> {
   const until = new Date(now.getTime() + windowHours * HOUR)
-  const rows = await dbh.rows<{ id: string, type: string, regime: string, status: string, due: Date | string }>(sql`
-    select id, type, regime, status, effective_due_at as due from requests
-    where status in (${openList}) and effective_due_at <= ${until.toISOString()}
-    order by effective_due_at, id limit ${limit}`)
+  const rows = await createDeadlinesRepository(dbh).dueBy(until, limit)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
     return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
@@ -78,19 +73,14 @@ export async function runDeadlineMonitor (deps: {
   warningHours: number
   fetch?: typeof fetch
 }, now: Date): Promise<Record<string, number>> {
+  const deadlines = createDeadlinesRepository(deps.dbh)
   const found = await findDeadlines(deps.dbh, now, deps.warningHours)
   const counts = { due_soon: found.due_soon.length, overdue: found.overdue.length, notified: 0, failed: 0 }
   if (!deps.webhookUrl) return counts
   const send = deps.fetch ?? globalThis.fetch
   for (const [kind, list] of [['due_soon', found.due_soon], ['overdue', found.overdue]] as const) {
     for (const entry of list) {
-      const [claimed] = await deps.dbh.rows<{ request_id: string }>(sql`
-        insert into deadline_notifications (request_id, kind) values (${entry.id}, ${kind})
-        on conflict (request_id, kind) do update set notified_at = now()
-          where deadline_notifications.delivery_status is null
-            and deadline_notifications.notified_at < now() - make_interval(secs => ${CLAIM_LEASE_SECONDS})
-        returning request_id`)
-      if (!claimed) continue
+      if (!await deadlines.claimNotification(entry.id, kind, CLAIM_LEASE_SECONDS)) continue
       const body = JSON.stringify({
         event: 'dsr.deadline',
         kind,
@@ -118,10 +108,10 @@ export async function runDeadlineMonitor (deps: {
       }
       if (status >= 200 && status < 300) {
         counts.notified++
-        await deps.dbh.rows(sql`update deadline_notifications set delivery_status = ${status} where request_id = ${entry.id} and kind = ${kind}`)
+        await deadlines.markDelivered(entry.id, kind, status)
       } else {
         counts.failed++
-        await deps.dbh.rows(sql`delete from deadline_notifications where request_id = ${entry.id} and kind = ${kind}`)
+        await deadlines.releaseClaim(entry.id, kind)
       }
     }
   }

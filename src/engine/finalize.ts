@@ -3,7 +3,7 @@ import { queueArchiveBuild } from '../archive/rebuild.js'
 import { recordTombstones } from '../backups/tombstones.js'
 import { transitionFrom, transitionIn, type RequestRow } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
-import { OPEN_TASK_STATUSES, type TaskStatus } from '../db/schema.js'
+import { OPEN_TASK_STATUSES, type TaskStatus } from '../domain/statuses.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import type { Boss } from '../jobs/queue.js'
 

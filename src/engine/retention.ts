@@ -1,5 +1,5 @@
 import type { DbHandle } from '../db/client.js'
-import { systemEvents } from '../db/schema.js'
+import { createSystemEventsRepository } from '../db/repositories/system-events-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import type { RetentionSweepResult } from '../../connectors/types.js'
 
@@ -20,7 +20,7 @@ export async function runSweep (dbh: DbHandle, instance: ConnectorInstance, opts
   const result: RetentionSweepResult = await instance.connector.sweep({ dryRun: opts.dryRun, now: opts.now, signal: AbortSignal.timeout(instance.timeoutMs) })
   const total = Object.values(result.tables).reduce((n, t) => n + t.rows, 0)
   const counts = Object.fromEntries(Object.entries(result.tables).map(([table, t]) => [table, { action: t.action, rows: t.rows }]))
-  await dbh.db.insert(systemEvents).values({
+  await createSystemEventsRepository(dbh).record({
     actor: opts.actor,
     action: 'retention_sweep',
     details: { connector: instance.id, dry_run: opts.dryRun, total, tables: counts }

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
+import { createJobRunsRepository } from '../db/repositories/job-runs-repository.js'
 import { cronQueue, type Boss } from '../jobs/queue.js'
 
 /** A job the scheduler runs on a cron schedule, at most once per period for the whole deployment. */
@@ -34,24 +34,23 @@ export function createScheduler (deps: {
   jobs: readonly ScheduledJob[]
 }) {
   const { dbh, boss, log } = deps
+  const jobRuns = createJobRunsRepository(dbh)
   const byName = new Map(deps.jobs.map((j) => [j.name, j]))
 
   /** Runs job `name` for the period starting at `slot` unless some instance already did. */
   async function tick (name: string, slot: Date): Promise<{ ran: boolean, details?: Record<string, unknown> }> {
     const job = byName.get(name)
     if (!job) throw new Error(`no scheduled job ${name}`)
-    const [claimed] = await dbh.rows<{ id: number }>(sql`
-      insert into job_runs (name, slot, instance) values (${name}, ${slot.toISOString()}, ${deps.instance})
-      on conflict (name, slot) do nothing returning id`)
-    if (!claimed) return { ran: false }
+    const runId = await jobRuns.claimRun(name, slot, deps.instance)
+    if (runId === null) return { ran: false }
     try {
       const details = await job.run(slot)
-      await dbh.rows(sql`update job_runs set finished_at = now(), outcome = 'succeeded', details = ${JSON.stringify(details)}::jsonb where id = ${claimed.id}`)
+      await jobRuns.markSucceeded(runId, details)
       return { ran: true, details }
     } catch (err) {
       log.error({ err, job: name }, 'scheduled job failed')
       const details = { error: (err as { code?: string }).code ?? (err as Error)?.name ?? 'error' }
-      await dbh.rows(sql`update job_runs set finished_at = now(), outcome = 'failed', details = ${JSON.stringify(details)}::jsonb where id = ${claimed.id}`)
+      await jobRuns.markFailed(runId, details)
       return { ran: true, details }
     }
   }

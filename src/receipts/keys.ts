@@ -1,9 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { eq } from 'drizzle-orm'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { archiveKeyBytes, receiptSigningKey, type Config } from '../config.js'
-import type { DbHandle, TxHandle } from '../db/client.js'
-import { serviceKeys } from '../db/schema-proof.js'
+import type { DbHandle } from '../db/client.js'
+import { createServiceKeysRepository, type ServiceKeysRepository } from '../db/repositories/service-keys-repository.js'
 import { createSecretBox, type SecretBox } from '../transfers/seal.js'
 
 /**
@@ -65,18 +64,12 @@ export interface Keyring {
 }
 
 /** The stored key for a purpose, made and stored first if there is none (concurrent makers agree on one). */
-async function storedKey (db: TxHandle, purpose: KeyPurpose): Promise<{ material: string, made: boolean }> {
-  const inserted = await db.db.insert(serviceKeys).values({ purpose, material: MAKE[purpose]() })
-    .onConflictDoNothing({ target: serviceKeys.purpose }).returning({ material: serviceKeys.material })
-  if (inserted[0]) return { material: inserted[0].material, made: true }
-  const [row] = await db.db.select({ material: serviceKeys.material }).from(serviceKeys).where(eq(serviceKeys.purpose, purpose))
-  if (!row) throw new Error(`service key ${purpose} vanished`)
-  return { material: row.material, made: false }
-}
-
-async function readStoredKey (db: TxHandle, purpose: KeyPurpose): Promise<string | null> {
-  const [row] = await db.db.select({ material: serviceKeys.material }).from(serviceKeys).where(eq(serviceKeys.purpose, purpose))
-  return row?.material ?? null
+async function storedKey (keys: ServiceKeysRepository, purpose: KeyPurpose): Promise<{ material: string, made: boolean }> {
+  const inserted = await keys.insertIfAbsent(purpose, MAKE[purpose]())
+  if (inserted !== null) return { material: inserted, made: true }
+  const material = await keys.materialOf(purpose)
+  if (material === null) throw new Error(`service key ${purpose} vanished`)
+  return { material, made: false }
 }
 
 /**
@@ -84,10 +77,11 @@ async function readStoredKey (db: TxHandle, purpose: KeyPurpose): Promise<string
  * so the first start makes them; it returns the purposes made now, for the log.
  */
 export async function ensureServiceKeys (dbh: DbHandle, config: KeyConfig): Promise<KeyPurpose[]> {
+  const keys = createServiceKeysRepository(dbh)
   const made: KeyPurpose[] = []
   for (const purpose of Object.keys(CONFIGURED) as KeyPurpose[]) {
     if (config[CONFIGURED[purpose]] !== undefined) continue
-    if ((await storedKey(dbh, purpose)).made) made.push(purpose)
+    if ((await storedKey(keys, purpose)).made) made.push(purpose)
   }
   return made
 }
@@ -114,18 +108,19 @@ export function hmacKeyId (secret: string): string {
  * kept: the next call tries again.
  */
 export function createKeyring (deps: { dbh: DbHandle, config: KeyConfig }): Keyring {
-  const { dbh, config } = deps
+  const { config } = deps
+  const serviceKeys = createServiceKeysRepository(deps.dbh)
   const memo = <T>(load: () => Promise<T>) => {
     let value: Promise<T> | undefined
     return () => (value ??= load().catch((err: unknown) => { value = undefined; throw err }))
   }
 
   const active = async (purpose: KeyPurpose): Promise<string> =>
-    config[CONFIGURED[purpose]] ?? (await storedKey(dbh, purpose)).material
+    config[CONFIGURED[purpose]] ?? (await storedKey(serviceKeys, purpose)).material
 
   const signing = memo(async () => {
     const configured = config.RECEIPT_SIGNING_KEY
-    const key = configured ? receiptSigningKey(configured) : createPrivateKey((await storedKey(dbh, 'receipt_signing')).material)
+    const key = configured ? receiptSigningKey(configured) : createPrivateKey((await storedKey(serviceKeys, 'receipt_signing')).material)
     if (!key) throw new Error('RECEIPT_SIGNING_KEY is not an Ed25519 private key')
     return signingKeyOf(key)
   })
@@ -135,7 +130,7 @@ export function createKeyring (deps: { dbh: DbHandle, config: KeyConfig }): Keyr
     const keys = [current.publicJwk]
     // A key the service made before one was configured still verifies the receipts it signed.
     if (config.RECEIPT_SIGNING_KEY) {
-      const stored = await readStoredKey(dbh, 'receipt_signing')
+      const stored = await serviceKeys.materialOf('receipt_signing')
       if (stored) {
         const previous = await signingKeyOf(createPrivateKey(stored))
         if (previous.kid !== current.kid) keys.push(previous.publicJwk)
@@ -158,7 +153,7 @@ export function createKeyring (deps: { dbh: DbHandle, config: KeyConfig }): Keyr
     const box = createSecretBox(bytes(await active('backup_tombstone')))
     const boxes = [box]
     if (config.BACKUP_TOMBSTONE_KEY) {
-      const stored = await readStoredKey(dbh, 'backup_tombstone')
+      const stored = await serviceKeys.materialOf('backup_tombstone')
       if (stored) boxes.push(createSecretBox(bytes(stored)))
     }
     return {

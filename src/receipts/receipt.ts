@@ -1,12 +1,12 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto'
-import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { CompactSign } from 'jose'
 import { stringify } from 'safe-stable-stringify'
 import type { Config } from '../config.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle } from '../db/client.js'
-import { requestEvents, requests, tasks, type StoredSubject } from '../db/schema.js'
-import { backupRestoreErasures, backupRestores, backupTombstones, erasureReceipts } from '../db/schema-proof.js'
+import { createReceiptsRepository, type ReceiptsRepository } from '../db/repositories/receipts-repository.js'
+import type { RequestRow } from '../db/repositories/requests-repository.js'
+import type { StoredSubject } from '../db/schema.js'
 import { Errors } from '../errors.js'
 import { backupRetentionDays, erasedSomething, keptUntil } from '../backups/policy.js'
 import type { ErasureReceiptPayload } from '../schemas/receipts.js'
@@ -74,52 +74,39 @@ function decode (jws: string): ErasureReceiptPayload {
  * not an erasure or not closed completed / partially_completed (409 DSR_RECEIPT_NOT_AVAILABLE).
  */
 export async function receiptFor (deps: ReceiptDeps, requestId: string): Promise<IssuedReceipt> {
-  const { db } = deps.dbh
-  const [request] = await db.select().from(requests).where(eq(requests.id, requestId)).limit(1)
+  const receipts = createReceiptsRepository(deps.dbh)
+  const request = await receipts.findRequest(requestId)
   if (!request) throw new Errors.RequestNotFound(requestId)
   if (request.type !== 'erasure') throw new Errors.ReceiptNotAvailable(`a ${request.type} request has no erasure receipt`)
   if (!(CLOSED as readonly string[]).includes(request.status)) {
     throw new Errors.ReceiptNotAvailable(`the request is ${request.status}: a receipt is issued once it is completed or partially completed`)
   }
-  const [closing] = await db.select({ at: requestEvents.at }).from(requestEvents)
-    .where(and(eq(requestEvents.requestId, requestId), eq(requestEvents.toStatus, request.status)))
-    .orderBy(desc(requestEvents.at), desc(requestEvents.id)).limit(1)
-  const closedAt = closing?.at ?? request.updatedAt
+  const closedAt = await receipts.closedAt(requestId, request.status) ?? request.updatedAt
   const stored = async () => {
-    const [row] = await db.select().from(erasureReceipts)
-      .where(and(eq(erasureReceipts.requestId, requestId), eq(erasureReceipts.closedAt, closedAt))).limit(1)
+    const row = await receipts.storedReceipt(requestId, closedAt)
     return row ? { receipt: decode(row.jws), jws: row.jws, kid: row.kid, payload_sha256: row.payloadSha256 } : null
   }
   const existing = await stored()
   if (existing) return existing
 
-  const receipt = await buildPayload(deps, request, closedAt)
+  const receipt = await buildPayload(deps, receipts, request, closedAt)
   const payload = stringify(receipt)!
   const signing = await deps.keyring.signing()
   const jws = await new CompactSign(Buffer.from(payload, 'utf8'))
     .setProtectedHeader({ alg: 'EdDSA', kid: signing.kid, typ: RECEIPT_TYPE })
     .sign(signing.privateKey)
-  await db.insert(erasureReceipts).values({
+  await receipts.insertReceipt({
     id: receipt.receipt_id, requestId, closedAt, jws, payloadSha256: sha256Hex(payload), kid: signing.kid, issuedAt: new Date(receipt.issued_at)
-  }).onConflictDoNothing()
+  })
   const issued = await stored()
   if (!issued) throw new Error('the receipt was not stored')
   return issued
 }
 
-async function buildPayload (deps: ReceiptDeps, request: typeof requests.$inferSelect, closedAt: Date): Promise<ErasureReceiptPayload> {
-  const { db } = deps.dbh
+async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, request: RequestRow, closedAt: Date): Promise<ErasureReceiptPayload> {
   const hmac = await deps.keyring.hmac()
-  const taskRows = await db.select().from(tasks).where(eq(tasks.requestId, request.id)).orderBy(asc(tasks.connectorId), asc(tasks.action))
-  const [restore] = await db.select({
-    restoreId: backupRestores.id,
-    connectorId: backupRestores.connectorId,
-    backupTakenAt: backupRestores.backupTakenAt,
-    originalRequestId: backupTombstones.requestId
-  }).from(backupRestoreErasures)
-    .innerJoin(backupRestores, eq(backupRestores.id, backupRestoreErasures.restoreId))
-    .innerJoin(backupTombstones, eq(backupTombstones.id, backupRestoreErasures.tombstoneId))
-    .where(eq(backupRestoreErasures.requestId, request.id)).limit(1)
+  const taskRows = await receipts.tasksOf(request.id)
+  const restore = await receipts.reErasureOrigin(request.id)
 
   const identifiers = identifierPairs(request.subject)
     .map(([kind, value]) => ({ kind, hmac: identifierHmac(hmac.secret, kind, value) }))
@@ -188,16 +175,9 @@ async function buildPayload (deps: ReceiptDeps, request: typeof requests.$inferS
  * Run by the erasure_proof job; a failure on one request is logged (its id only) and the rest go on.
  */
 export async function issueMissingReceipts (deps: ReceiptDeps & { log: { error (obj: object, msg?: string): void } }, limit = 200): Promise<number> {
-  const due = await deps.dbh.rows<{ id: string }>(sql`
-    select r.id from requests r
-    where r.type = 'erasure' and r.status in ('completed', 'partially_completed') and r.identifiers_redacted_at is null
-      and not exists (
-        select 1 from erasure_receipts e
-        where e.request_id = r.id
-          and e.closed_at >= (select max(ev.at) from request_events ev where ev.request_id = r.id and ev.to_status = r.status))
-    order by r.updated_at limit ${limit}`)
+  const due = await createReceiptsRepository(deps.dbh).dueForReceipt(limit)
   let issued = 0
-  for (const { id } of due) {
+  for (const id of due) {
     try {
       await receiptFor(deps, id)
       issued++

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox'
-import { TRANSFER_STATUSES } from '../db/schema.js'
+import { TRANSFER_STATUSES } from '../domain/statuses.js'
 import { Nullable, ref } from './common.js'
 
 const dateTime = Type.String({ format: 'date-time' })

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { isNull } from 'drizzle-orm'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { ConfigError, readConfigFile, type Config } from '../config.js'
 import type { DbHandle } from '../db/client.js'
-import { apiKeys } from '../db/schema.js'
+import { createApiKeysRepository } from '../db/repositories/api-keys-repository.js'
 
 export const SCOPES = [
   'requests:write', 'requests:read', 'archives:read', 'connectors:read', 'connectors:admin', 'admin'
@@ -62,7 +61,7 @@ export function keysFromConfig (config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE
 
 /** Keys the service issued itself (the development key), by hash. */
 export async function storedKeys (dbh: DbHandle): Promise<Map<string, KeyRecord>> {
-  const rows = await dbh.db.select().from(apiKeys).where(isNull(apiKeys.revokedAt))
+  const rows = await createApiKeysRepository(dbh).active()
   return new Map(rows.map((r) => [r.keyHash, { name: r.name, scopes: r.scopes as Scope[] }]))
 }
 
@@ -72,11 +71,8 @@ export async function storedKeys (dbh: DbHandle): Promise<Map<string, KeyRecord>
  */
 export async function issueDevelopmentKey (dbh: DbHandle): Promise<{ key: string, record: KeyRecord } | null> {
   const key = generateKey()
-  const inserted = await dbh.db.insert(apiKeys)
-    .values({ name: 'development', keyHash: hashKey(key), scopes: ['admin'] })
-    .onConflictDoNothing({ target: apiKeys.name })
-    .returning({ id: apiKeys.id })
-  return inserted.length > 0 ? { key, record: { name: 'development', scopes: ['admin'] } } : null
+  const inserted = await createApiKeysRepository(dbh).createIfAbsent({ name: 'development', keyHash: hashKey(key), scopes: ['admin'] })
+  return inserted ? { key, record: { name: 'development', scopes: ['admin'] } } : null
 }
 
 export function hasScope (record: KeyRecord, scope: Scope): boolean {

@@ -1,10 +1,8 @@
 import type { Readable } from 'node:stream'
 import type { DbHandle } from '../db/client.js'
-import { eq } from 'drizzle-orm'
 import { lockArchive, SUPERSEDED_BY, type ArchivesRepository } from '../db/repositories/archives-repository.js'
 import { itemsSweptAt } from '../db/repositories/items-repository.js'
 import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
-import { requests } from '../db/schema.js'
 import type { Boss } from '../jobs/queue.js'
 import { Errors } from '../errors.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -161,8 +159,7 @@ export function createArchivesService (deps: {
      */
     async rebuild (requestId: string, actor: string): Promise<ArchiveSummary> {
       await deps.dbh.transaction(async (tx) => {
-        const [request] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
-          .where(eq(requests.id, requestId)).for('no key update')
+        const request = await deps.requests.lockTypeAndStatus(requestId, tx)
         if (!request) throw new Errors.RequestNotFound(requestId)
         if (request.type !== 'access' && request.type !== 'portability') {
           throw new Errors.ArchiveNotRebuildable(`a ${request.type} request has no archive`)

@@ -1,18 +1,14 @@
-import { sql } from 'drizzle-orm'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DbHandle } from '../db/client.js'
+import { createMetricsRepository } from '../db/repositories/metrics-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
-import { OPEN_STATUSES } from '../domain/lifecycle.js'
 import { latestHealth } from '../engine/circuit.js'
-import { OPEN_TASK_STATUSES } from '../db/schema.js'
 import { taskQueue } from '../jobs/queue.js'
 
 /** What the runner reports about each task attempt. */
 export interface TaskMetrics {
   taskAttempt (connector: string, action: string, outcome: 'succeeded' | 'failed' | 'retry' | 'waiting', seconds: number): void
 }
-
-const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 
 /**
  * The service's Prometheus metrics, on a registry of its own (never prom-client's global one, so
@@ -21,6 +17,7 @@ const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
  */
 export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegistry }) {
   const { dbh } = deps
+  const counts = createMetricsRepository(dbh)
   const registry = new Registry()
 
   const taskDuration = new Histogram({
@@ -43,8 +40,7 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
     help: 'Requests by type, status and regime',
     labelNames: ['type', 'status', 'regime'] as const,
     async collect () {
-      const rows = await dbh.rows<{ type: string, status: string, regime: string, n: number }>(sql`
-        select type, status, regime, count(*)::int as n from requests group by type, status, regime`)
+      const rows = await counts.requestCounts()
       this.reset()
       for (const r of rows) this.set({ type: r.type, status: r.status, regime: r.regime }, Number(r.n))
     }
@@ -54,12 +50,7 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
     registers: [], // registered below, in this app's registry only
     help: 'Open requests past their effective due date (the extended date only where the extension was taken)',
     async collect () {
-      // Not coalesce(extended_due_at, due_at): intake stores extended_due_at wherever the law
-      // allows an extension, taken or not, so that would hide requests that are late.
-      const [row] = await dbh.rows<{ n: number }>(sql`
-        select count(*)::int as n from requests
-        where status in (${openList}) and effective_due_at < now()`)
-      this.set(Number(row?.n ?? 0))
+      this.set(await counts.overdueCount())
     }
   }))
   registry.registerMetric(new Gauge({
@@ -84,13 +75,10 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
     async collect () {
       this.reset()
       // Tasks are their own queue (jobs/queue.ts): those not finished, by status.
-      const open = await dbh.rows<{ connector_id: string, status: string, n: number }>(sql`
-        select connector_id, status::text as status, count(*)::int as n from tasks
-        where status in (${sql.join(OPEN_TASK_STATUSES.map((s) => sql`${s}`), sql`, `)}) group by connector_id, status`)
+      const open = await counts.openTaskCounts()
       for (const r of open) this.set({ queue: taskQueue(r.connector_id), state: r.status }, Number(r.n))
       try {
-        const rows = await dbh.rows<{ name: string, state: string, n: number }>(sql`
-          select name, state::text as state, count(*)::int as n from pgboss.job group by name, state`)
+        const rows = await counts.queueJobCounts()
         for (const r of rows) this.set({ queue: r.name, state: r.state }, Number(r.n))
       } catch {
         // pg-boss has not created its schema yet (engine not started): no jobs to report.

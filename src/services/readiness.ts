@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { sql } from 'drizzle-orm'
 import { migrationsFolder, type DbHandle } from '../db/client.js'
+import { createMetricsRepository } from '../db/repositories/metrics-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import { latestHealth } from '../engine/circuit.js'
 
@@ -37,9 +37,7 @@ const latestMigration: number = (() => {
 export async function readiness (dbh: DbHandle): Promise<Readiness> {
   let applied: number
   try {
-    const [row] = await dbh.rows<{ latest: string | number | null }>(sql`
-      select max(created_at) as latest from drizzle.__drizzle_migrations`)
-    applied = Number(row?.latest ?? 0)
+    applied = Number(await createMetricsRepository(dbh).latestAppliedMigration() ?? 0)
   } catch (err) {
     // 42P01: the migrations table does not exist yet, so the database is up but unmigrated.
     if ((err as { code?: string }).code === '42P01' || (err as { cause?: { code?: string } }).cause?.code === '42P01') {

@@ -123,6 +123,13 @@ export function createRequestsRepository (dbh: DbHandle) {
     /** Moves a request to `to` in its own transaction (see transitionIn). */
     async transition (id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>): Promise<TransitionResult> {
       return dbh.transaction((tx) => transitionIn(tx, id, to, actor, reason, details))
+    },
+
+    /** The request's type and status, its row locked (FOR NO KEY UPDATE) for the caller's transaction; null when there is none. */
+    async lockTypeAndStatus (id: string, tx: TxHandle = dbh): Promise<Pick<RequestRow, 'type' | 'status'> | null> {
+      const [row] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
+        .where(eq(requests.id, id)).for('no key update')
+      return row ?? null
     }
   }
 }

@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
-import { archives, transferAttempts, transfers, TRANSFER_STATUSES } from '../schema.js'
+import { archives, transferAttempts, transfers } from '../schema.js'
+import { TRANSFER_STATUSES } from '../../domain/statuses.js'
 
 export type TransferRow = typeof transfers.$inferSelect
 export type NewTransfer = typeof transfers.$inferInsert

@@ -1,0 +1,51 @@
+import { sql } from 'drizzle-orm'
+import type { DbHandle, TxHandle } from '../client.js'
+import { OPEN_STATUSES } from '../../domain/lifecycle.js'
+
+/** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
+export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string }
+
+const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
+
+/**
+ * Deadlines: the scan of open requests by `effective_due_at`, and the warnings sent about them
+ * (deadline_notifications, one row per request and kind, claimed before delivery).
+ */
+export function createDeadlinesRepository (dbh: DbHandle) {
+  return {
+    /** Open requests whose effective deadline is at or before `until`, earliest first. */
+    async dueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<DeadlineRow[]> {
+      return tx.rows<DeadlineRow>(sql`
+    select id, type, regime, status, effective_due_at as due from requests
+    where status in (${openList}) and effective_due_at <= ${until.toISOString()}
+    order by effective_due_at, id limit ${limit}`)
+    },
+
+    /**
+     * Claims the (request, kind) warning for delivery; true when this caller holds the claim. A row
+     * already delivered is never claimed again; one claimed but undelivered is taken over once its
+     * claim is older than `leaseSeconds` (the run that made it died mid-delivery).
+     */
+    async claimNotification (requestId: string, kind: string, leaseSeconds: number, tx: TxHandle = dbh): Promise<boolean> {
+      const [claimed] = await tx.rows<{ request_id: string }>(sql`
+        insert into deadline_notifications (request_id, kind) values (${requestId}, ${kind})
+        on conflict (request_id, kind) do update set notified_at = now()
+          where deadline_notifications.delivery_status is null
+            and deadline_notifications.notified_at < now() - make_interval(secs => ${leaseSeconds})
+        returning request_id`)
+      return claimed !== undefined
+    },
+
+    /** Records the HTTP status of a delivered warning: it is not sent again. */
+    async markDelivered (requestId: string, kind: string, status: number, tx: TxHandle = dbh): Promise<void> {
+      await tx.rows(sql`update deadline_notifications set delivery_status = ${status} where request_id = ${requestId} and kind = ${kind}`)
+    },
+
+    /** Gives a claim back after a failed delivery, so the next run tries again. */
+    async releaseClaim (requestId: string, kind: string, tx: TxHandle = dbh): Promise<void> {
+      await tx.rows(sql`delete from deadline_notifications where request_id = ${requestId} and kind = ${kind}`)
+    }
+  }
+}
+
+export type DeadlinesRepository = ReturnType<typeof createDeadlinesRepository>
