@@ -201,7 +201,7 @@ export class ConnectorError extends Error {
   }
 }
 
-/** Stable codes for connector failures. */
+/** Stable codes for connector failures (the service's catalogue, src/errors.ts, documents each). */
 export const ConnectorErrorCodes = {
   RateLimited: 'DSR_CONNECTOR_RATE_LIMITED',
   Unavailable: 'DSR_CONNECTOR_UNAVAILABLE',
@@ -210,7 +210,15 @@ export const ConnectorErrorCodes = {
   Auth: 'DSR_CONNECTOR_AUTH',
   Config: 'DSR_CONNECTOR_CONFIG',
   BadRequest: 'DSR_CONNECTOR_BAD_REQUEST',
-  Internal: 'DSR_CONNECTOR_INTERNAL'
+  Internal: 'DSR_CONNECTOR_INTERNAL',
+  /** A rectification's new value was refused by the system, or before any call. */
+  RectifyValueRejected: 'DSR_RECTIFY_VALUE_REJECTED',
+  /** A rectification's new e-mail address is another record's in the system. */
+  RectifyEmailConflict: 'DSR_RECTIFY_EMAIL_CONFLICT',
+  /** The old address stays where the system's API cannot change it: a person must replace it. */
+  RectifyAdditionalEmail: 'DSR_RECTIFY_ADDITIONAL_EMAIL',
+  /** The system accepted a rectification, but the record read back does not hold it. */
+  RectifyNotApplied: 'DSR_RECTIFY_NOT_APPLIED'
 } as const
 
 /** Classifies an HTTP status the way every vendor connector should. */

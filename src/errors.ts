@@ -1,14 +1,45 @@
 import createError from '@fastify/error'
+import { ConnectorErrorCodes } from '../connectors/types.js'
 
-/** One code of the catalogue: its HTTP status, and when it is answered (the README's table). */
-export interface CatalogueEntry { code: string, status: number, when: string }
+/** Where a code is kept when it is not (only) answered: on a task, an archive, a transfer, or a pg-boss job. */
+export type RecordedOn = 'task' | 'archive' | 'transfer' | 'job'
+
+/**
+ * One code of the catalogue (the README's table): the HTTP status it is answered with (null when the
+ * API never answers it), where it is recorded, whether the work is retried after it (null when that
+ * does not apply), and when it happens.
+ */
+export interface CatalogueEntry {
+  code: string
+  status: number | null
+  on: readonly RecordedOn[]
+  retryable: boolean | null
+  when: string
+}
+
+/**
+ * The base of every error class of the catalogue: `err instanceof DsrError` tells one of ours from
+ * anything else (a driver's, a library's). Connector failures are the contract's `ConnectorError`.
+ */
+export class DsrError extends Error {
+  declare code: string
+  declare statusCode: number
+}
 
 const catalogue: CatalogueEntry[] = []
 
-/** An error class of the catalogue, with its code recorded for the README's table (errorTable). */
-function entry<Arg extends unknown[] = [any?, any?, any?]> (code: string, message: string, status: number, when: string) {
-  catalogue.push({ code, status, when })
-  return createError<Arg>(code, message, status)
+interface Recorded { on: readonly RecordedOn[], retryable: boolean | null }
+
+/** An error class of the catalogue, with its code on the class (`Errors.X.code`) and in the README's table. */
+function entry<Arg extends unknown[] = [any?, any?, any?]> (code: string, message: string, status: number, when: string, recorded?: Recorded) {
+  catalogue.push({ code, status, on: recorded?.on ?? [], retryable: recorded?.retryable ?? null, when })
+  return Object.assign(createError<Arg>(code, message, status, DsrError as unknown as ErrorConstructor), { code })
+}
+
+/** A code the API never answers: recorded on a task, archive, transfer or job, with whether it is retried. */
+function recorded<Arg extends unknown[] = [any?, any?, any?]> (code: string, message: string, on: readonly RecordedOn[], retryable: boolean | null, when: string) {
+  catalogue.push({ code, status: null, on, retryable, when })
+  return Object.assign(createError<Arg>(code, message, 500, DsrError as unknown as ErrorConstructor), { code })
 }
 
 /**
@@ -45,7 +76,8 @@ export const Errors = {
   TaskNotFound: entry<[string]>('DSR_TASK_NOT_FOUND', 'No task %s on this request', 404, 'the request has no task with this id'),
   IllegalTaskAction: entry<[string, string]>('DSR_ILLEGAL_TASK_ACTION', 'Cannot %s a task that is %s', 409, 'retrying a task that did not fail, say'),
   InvalidCursor: entry('DSR_INVALID_CURSOR', 'The pagination cursor is not one this service issued', 400, 'a pagination cursor this service did not issue'),
-  ArchiveNotReady: entry('DSR_ARCHIVE_NOT_READY', 'The request has no ready archive', 409, "the request's archive is not ready (not completed yet, being built, or failed): download, link or direct transfer"),
+  ArchiveNotReady: entry('DSR_ARCHIVE_NOT_READY', 'The request has no ready archive', 409, "the request's archive is not ready (not completed yet, being built, or failed): download, link or direct transfer (recorded on a transfer whose archive went meanwhile)",
+    { on: ['transfer'], retryable: false }),
   ArchiveExpired: entry('DSR_ARCHIVE_EXPIRED', 'The archive was deleted when its retention period ended', 410, 'the archive was deleted by retention'),
   RangeNotSatisfiable: entry<[number]>('DSR_RANGE_NOT_SATISFIABLE', 'The range lies outside the archive (%d bytes)', 416, 'a `Range` past the end of the archive'),
   LinkUnsigned: entry('DSR_LINK_UNSIGNED', 'A download link needs its exp and sig parameters', 401, 'an archive link without its `exp` and `sig`'),
@@ -54,7 +86,8 @@ export const Errors = {
   LinkRevoked: entry('DSR_LINK_REVOKED', 'This download link was revoked', 403, 'an archive link that was revoked'),
   LinkNotFound: entry<[string]>('DSR_LINK_NOT_FOUND', 'No download link %s on this request', 404, 'revoking a link the request does not have'),
   TransferNotFound: entry<[string]>('DSR_TRANSFER_NOT_FOUND', 'No transfer %s on this request', 404, 'the request has no transfer with this id'),
-  TransferDestinationNotAllowed: entry<[string]>('DSR_TRANSFER_DESTINATION_NOT_ALLOWED', '%s', 422, 'the destination is not in `TRANSFER_ALLOWLIST`, or resolves to a non-public address'),
+  TransferDestinationNotAllowed: entry<[string]>('DSR_TRANSFER_DESTINATION_NOT_ALLOWED', '%s', 422, 'the destination is not in `TRANSFER_ALLOWLIST`, or resolves to a non-public address (recorded on a transfer when this is found at sending)',
+    { on: ['transfer'], retryable: false }),
   TransferDestinationUnresolvable: entry<[string]>(
     'DSR_TRANSFER_DESTINATION_UNRESOLVABLE', 'The destination host %s does not resolve to any address', 422, "the destination's host does not resolve"),
   TransferAuthNotConfigured: entry(
@@ -63,11 +96,13 @@ export const Errors = {
   ConnectorNotFound: entry<[string]>('DSR_CONNECTOR_NOT_FOUND', 'No connector %s in this deployment', 404, 'no connector has this id in this deployment'),
   RetentionNotConfigured: entry<[string]>('DSR_RETENTION_NOT_CONFIGURED', 'Connector %s has no retention rules', 409, 'sweeping a connector that has no retention rules'),
   Internal: entry('DSR_INTERNAL', 'Internal error', 500, 'a fault of the service; never carries internals'),
+  BadRequest: entry('DSR_BAD_REQUEST', 'The request could not be read', 400, 'a request the HTTP layer refused before any route saw it (a malformed path escape, a path over the length limit: 414)'),
   Unavailable: entry('DSR_UNAVAILABLE', 'The service is not ready', 503, 'the service is starting, stopping, or cannot reach its database'),
   LinkSuperseded: entry('DSR_LINK_SUPERSEDED', 'The archive this link was made for has been replaced by a newer one; ask for a new link', 410, 'an archive link made for an archive that a rebuild has replaced'),
   ArchiveNotRebuildable: entry<[string]>('DSR_ARCHIVE_NOT_REBUILDABLE', 'Only a failed or expired archive of a closed access or portability request can be rebuilt: %s', 409, 'rebuilding an archive that is ready or building, or of a request that has none'),
   ArchiveItemsSwept: entry(
-    'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409, 'rebuilding an archive whose collected items retention already deleted'),
+    'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409, 'rebuilding an archive whose collected items retention already deleted (recorded on the archive when a rebuild queued earlier finds them gone)',
+    { on: ['archive'], retryable: false }),
   ReceiptNotAvailable: entry<[string]>('DSR_RECEIPT_NOT_AVAILABLE', 'No erasure receipt: %s', 409, 'an erasure receipt for a request that is not an erasure, or not completed or partially completed'),
   RestoreConnectorInvalid: entry<[string]>(
     'DSR_RESTORE_CONNECTOR_INVALID', 'No connector %s able to erase in this deployment: nothing can be erased again in it', 422, 'a restore of a connector that is not configured or cannot erase'),
@@ -81,15 +116,81 @@ export const Errors = {
     "The request's identifiers were removed, so the systems can no longer find the person's records: lift the restriction in them directly", 409, "lifting after the request's identifiers were removed: the systems can no longer find the records")
 } as const
 
+/**
+ * The codes of work that failed out of sight of a caller: recorded on a task, an archive, a transfer
+ * or a pg-boss job, and shown by the API where that is read (`last_error_code`, `error_code`).
+ */
+export const JobErrors = {
+  ConnectorNotConfigured: recorded('DSR_CONNECTOR_NOT_CONFIGURED', 'connector is not configured in this deployment', ['task'], false,
+    "the task's connector was removed from the deployment after the task was planned"),
+  ConnectorUnsupported: recorded('DSR_CONNECTOR_UNSUPPORTED', 'connector cannot %s', ['task'], false, "the task's connector does not have the action (a planning fault)"),
+  ConnectorContract: recorded('DSR_CONNECTOR_CONTRACT', 'connector yielded undeclared stream %s', ['task'], false, 'a connector yielded data for a stream it does not declare'),
+  ConnectorDown: recorded('DSR_CONNECTOR_DOWN', 'waiting for connector %s', ['task'], true,
+    'the task waits (`waiting`) because its system failed and a health check says it is down; the next healthy check releases it'),
+  TaskUnfinished: recorded('DSR_TASK_UNFINISHED', 'the task had not finished', ['archive'], null,
+    "an archive's manifest names a system whose search had not finished (reopened by a retry) when the archive was built"),
+  TaskFailed: recorded('DSR_TASK_FAILED', 'the task failed without a code', ['task'], false, 'a failed task with no code of its own, as a receipt or manifest names it (a row from before codes were recorded)'),
+  ArchiveBuildFailed: recorded('DSR_ARCHIVE_BUILD_FAILED', 'the archive could not be built', ['archive', 'job'], true, 'an archive build failed for a reason without a code of its own (the build is retried; the last failure is kept)'),
+  ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),
+  ArchiveUnreadable: recorded<[string, { cause: unknown }?]>('DSR_ARCHIVE_UNREADABLE', '%s', ['transfer'], false,
+    'a stored archive does not match its row (truncated, replaced, or sealed under another key): the download answers 500, a transfer fails'),
+  JobFailed: recorded('DSR_JOB_FAILED', 'the job failed', ['job'], true, 'a pg-boss job (archive build, transfer, scheduled job) threw an error without a code'),
+  TransferWorkerLost: recorded('DSR_TRANSFER_WORKER_LOST', 'the worker sending the transfer stopped', ['transfer'], true, 'the process sending a transfer stopped before it ended (its lease ran out)'),
+  TransferInternal: recorded('DSR_TRANSFER_INTERNAL', 'unexpected error while sending', ['transfer'], true, 'an unexpected fault while sending'),
+  TransferDns: recorded('DSR_TRANSFER_DNS', '%s', ['transfer'], true, "the destination's host did not resolve at sending"),
+  TransferAuthUnavailable: recorded('DSR_TRANSFER_AUTH_UNAVAILABLE', 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY', ['transfer'], false,
+    'the stored authorization cannot be decrypted with the configured `TRANSFER_SECRET_KEY`'),
+  TransferArchiveRead: recorded('DSR_TRANSFER_ARCHIVE_READ', 'opening the stored archive failed', ['transfer'], true, 'the stored archive could not be opened or read while sending'),
+  TransferTimeout: recorded('DSR_TRANSFER_TIMEOUT', 'the receiver did not answer in time', ['transfer'], true, 'the receiver did not answer in time, or answered 408'),
+  TransferConnection: recorded('DSR_TRANSFER_CONNECTION', 'the connection to the receiver failed', ['transfer'], true, 'the connection to the receiver failed or was reset'),
+  TransferInterrupted: recorded('DSR_TRANSFER_INTERRUPTED', 'the sending was interrupted', ['transfer'], true, 'the sending was interrupted (the process was stopping)'),
+  TransferIntegrity: recorded('DSR_TRANSFER_INTEGRITY', 'the bytes sent do not match the archive', ['transfer'], false, "the bytes sent did not match the archive's recorded size and hash"),
+  TransferIncomplete: recorded('DSR_TRANSFER_INCOMPLETE', 'the receiver answered before the whole archive was sent', ['transfer'], true, 'the receiver answered before the whole archive was sent'),
+  TransferRedirect: recorded('DSR_TRANSFER_REDIRECT', 'the receiver redirected', ['transfer'], false, 'the receiver answered with a redirect (never followed)'),
+  TransferRateLimited: recorded('DSR_TRANSFER_RATE_LIMITED', 'the receiver answered 429', ['transfer'], true, 'the receiver answered 429 (its `Retry-After` is honoured)'),
+  TransferReceiverError: recorded('DSR_TRANSFER_RECEIVER_ERROR', 'the receiver answered 5xx', ['transfer'], true, 'the receiver answered 5xx'),
+  TransferRejected: recorded('DSR_TRANSFER_REJECTED', 'the receiver refused the archive', ['transfer'], false, 'the receiver answered another 4xx')
+} as const
+
+/**
+ * The codes connectors fail with (the contract's `ConnectorErrorCodes`, thrown as `ConnectorError`):
+ * recorded on the task. Whether a failure is retried is the connector's to say on each error; the
+ * column gives what the shared helpers (`httpError`) say.
+ */
+const CONNECTOR_WHEN: Record<keyof typeof ConnectorErrorCodes, [boolean, string]> = {
+  RateLimited: [true, 'the system answered 429 (its `Retry-After` is honoured)'],
+  Unavailable: [true, 'the system answered 5xx, or is down'],
+  Timeout: [true, 'the system did not answer in time, or the task lost its lease'],
+  Network: [true, 'the system could not be reached'],
+  Auth: [false, "the system refused the connector's credentials (401/403)"],
+  Config: [false, 'the connector is set up wrongly for the system (e.g. a 404 on its base path)'],
+  BadRequest: [false, "the system rejected the connector's call (another 4xx)"],
+  Internal: [true, 'an unexpected fault inside the connector'],
+  RectifyValueRejected: [false, 'the system refused a new value of a rectification, or it was refused before any call'],
+  RectifyEmailConflict: [false, "the new e-mail address is another record's in the system: merge them first"],
+  RectifyAdditionalEmail: [false, "the old address stays on the record where the system's API cannot change it: a person replaces it, then retries the task"],
+  RectifyNotApplied: [true, 'the system accepted a rectification but the record read back does not hold it']
+}
+for (const [name, code] of Object.entries(ConnectorErrorCodes) as Array<[keyof typeof ConnectorErrorCodes, string]>) {
+  const [retryable, when] = CONNECTOR_WHEN[name]
+  catalogue.push({ code, status: null, on: ['task'], retryable, when })
+}
+
 /** Every code of the catalogue, in the order above. */
 export const ERROR_CATALOGUE: readonly CatalogueEntry[] = catalogue
 
 /** The README's table of error codes, made from the catalogue (`npm run docs:errors` writes it; a test compares). */
 export function errorTable (): string {
-  const rows = [...catalogue].sort((a, b) => a.status - b.status || a.code.localeCompare(b.code))
-    .map((e) => `| \`${e.code}\` | ${e.status} | ${e.when} |`)
-  return ['| code | status | when |', '| --- | --- | --- |', ...rows].join('\n')
+  const rows = [...catalogue].sort((a, b) => (a.status ?? 999) - (b.status ?? 999) || a.code.localeCompare(b.code))
+    .map((e) => `| \`${e.code}\` | ${e.status ?? '—'} | ${e.on.join(', ') || '—'} | ${e.retryable === null ? '—' : e.retryable ? 'yes' : 'no'} | ${e.when} |`)
+  return ['| code | HTTP status | recorded on | retried | when |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')
 }
+
+/** The catalogue's entry of a code; undefined for a code that is not one of ours. */
+export function catalogued (code: string): CatalogueEntry | undefined {
+  return byCode.get(code)
+}
+const byCode = new Map(catalogue.map((e) => [e.code, e]))
 
 /** One offending field of a 4xx: a JSON pointer into the request part, and what is wrong with it. */
 export interface ErrorDetail { in: 'body' | 'querystring' | 'params' | 'headers', field: string, message: string }

@@ -1,4 +1,4 @@
-import { ConnectorError, type ConnectorContext, type RectifyOutcome } from '../types.js'
+import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type RectifyOutcome } from '../types.js'
 import { classifyHubspot, type HubspotApi } from './client.js'
 import type { HubspotConfig } from './config.js'
 import { findContacts } from './erase.js'
@@ -56,16 +56,16 @@ export const HubspotRectifyErrorCodes = {
    * property and HubSpot's reason, e.g. INVALID_EMAIL, never the value), or it was refused before any
    * call (the e-mail cleared or not a single address; two fields giving one property different values).
    */
-  ValueRejected: 'DSR_RECTIFY_VALUE_REJECTED',
+  ValueRejected: ConnectorErrorCodes.RectifyValueRejected,
   /** The new e-mail address is another HubSpot contact's primary address (409): merge the contacts first. */
-  EmailConflict: 'DSR_RECTIFY_EMAIL_CONFLICT',
+  EmailConflict: ConnectorErrorCodes.RectifyEmailConflict,
   /**
    * The old address stays on a contact as an additional e-mail (`hs_additional_emails`), which
    * HubSpot's CRM API cannot change: a person must replace it in HubSpot, then retry the task.
    */
-  AdditionalEmail: 'DSR_RECTIFY_ADDITIONAL_EMAIL',
+  AdditionalEmail: ConnectorErrorCodes.RectifyAdditionalEmail,
   /** HubSpot answered 200 but the contact read back does not hold the new address (retried). */
-  NotApplied: 'DSR_RECTIFY_NOT_APPLIED'
+  NotApplied: ConnectorErrorCodes.RectifyNotApplied
 } as const
 
 /** A rectify outcome; `reason` names the fields HubSpot has no property for (names only, never values). */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { Type, type Static } from 'typebox'
 import {
-  ConnectorError, defineConnector, httpError,
+  ConnectorError, ConnectorErrorCodes, defineConnector, httpError,
   type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type OptOutOutcome, type RestrictOutcome, type SubjectIdentity
 } from '../types.js'
 
@@ -161,7 +161,7 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
       failIfFaulty('collect')
       for (const stream of config.streams) {
         for (const [i, record] of (data.get(stream.name) ?? []).entries()) {
-          if (ctx.signal.aborted) throw new ConnectorError('DSR_CONNECTOR_TIMEOUT', 'aborted', { retryable: true })
+          if (ctx.signal.aborted) throw new ConnectorError(ConnectorErrorCodes.Timeout, 'aborted', { retryable: true })
           if (matches(record, stream.match, ctx.subject)) {
             yield { type: 'record', stream: stream.name, key: String(record.id ?? i), data: { ...record } }
           }

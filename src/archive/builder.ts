@@ -14,6 +14,7 @@ import { isCompressed, MEDIA_TYPES, PATHS } from './layout.js'
 import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary, type ManifestSystem } from './manifest.js'
 import { readmeText } from './readme.js'
 import { appendEntry, gathered, gatheredStream, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
+import { JobErrors } from '../errors.js'
 
 export interface BuildInput {
   archiveId: string
@@ -42,9 +43,7 @@ export interface BuildDeps {
 export interface BuiltArchive { size: number, sha256: string, encryption: EncryptionLayout | null, manifest: ManifestSummary }
 
 /** A stored file whose content no longer matches what was recorded when it was collected. */
-export class ArchiveItemCorrupt extends Error {
-  readonly code = 'DSR_ARCHIVE_ITEM_CORRUPT'
-}
+export const ArchiveItemCorrupt = JobErrors.ArchiveItemCorrupt
 
 /**
  * Builds one request's archive as a zip streamed into the BlobStore: per stream an NDJSON file, a

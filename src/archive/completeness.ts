@@ -1,4 +1,6 @@
 import type { ManifestSystem } from './manifest.js'
+import { ConnectorErrorCodes } from '../../connectors/types.js'
+import { JobErrors } from '../errors.js'
 
 /** What the archive job knows of a collect task. */
 export interface CollectTaskState {
@@ -20,7 +22,7 @@ export interface MissingSystem {
 }
 
 /** A task the archive was built without although it had not finished (reopened by a retry meanwhile). */
-export const UNFINISHED_CODE = 'DSR_TASK_UNFINISHED'
+export const UNFINISHED_CODE = JobErrors.TaskUnfinished.code
 
 /**
  * Each system the request was to search, from its collect tasks: collected when the task
@@ -30,21 +32,21 @@ export function systemsOf (tasks: readonly CollectTaskState[]): ManifestSystem[]
   return tasks.map((t): ManifestSystem => {
     if (t.status === 'succeeded') return { connector: t.connectorId, status: 'collected' }
     if (t.status === 'skipped') return { connector: t.connectorId, status: 'skipped', ...(t.skipReason ? { skip_reason: oneLine(t.skipReason) } : {}) }
-    return { connector: t.connectorId, status: 'failed', error_code: t.status === 'failed' ? (t.lastErrorCode ?? 'DSR_INTERNAL') : UNFINISHED_CODE }
+    return { connector: t.connectorId, status: 'failed', error_code: t.status === 'failed' ? (t.lastErrorCode ?? JobErrors.TaskFailed.code) : UNFINISHED_CODE }
   }).sort((a, b) => a.connector < b.connector ? -1 : a.connector > b.connector ? 1 : 0)
 }
 
 const REASONS: Record<string, string> = {
-  DSR_CONNECTOR_AUTH: 'the system refused our access (its credentials were not accepted)',
-  DSR_CONNECTOR_CONFIG: 'our connection to the system is not set up correctly',
-  DSR_CONNECTOR_UNAVAILABLE: 'the system was unavailable',
-  DSR_CONNECTOR_RATE_LIMITED: 'the system kept turning our searches away as too many',
-  DSR_CONNECTOR_TIMEOUT: 'the system did not answer in time',
-  DSR_CONNECTOR_NETWORK: 'the system could not be reached',
-  DSR_CONNECTOR_BAD_REQUEST: 'the system rejected the search',
-  DSR_CONNECTOR_UNSUPPORTED: 'the system cannot be searched this way',
-  DSR_CONNECTOR_CONTRACT: 'the system answered in a way we could not use',
-  DSR_CONNECTOR_NOT_CONFIGURED: 'the system is no longer connected to this service',
+  [ConnectorErrorCodes.Auth]: 'the system refused our access (its credentials were not accepted)',
+  [ConnectorErrorCodes.Config]: 'our connection to the system is not set up correctly',
+  [ConnectorErrorCodes.Unavailable]: 'the system was unavailable',
+  [ConnectorErrorCodes.RateLimited]: 'the system kept turning our searches away as too many',
+  [ConnectorErrorCodes.Timeout]: 'the system did not answer in time',
+  [ConnectorErrorCodes.Network]: 'the system could not be reached',
+  [ConnectorErrorCodes.BadRequest]: 'the system rejected the search',
+  [JobErrors.ConnectorUnsupported.code]: 'the system cannot be searched this way',
+  [JobErrors.ConnectorContract.code]: 'the system answered in a way we could not use',
+  [JobErrors.ConnectorNotConfigured.code]: 'the system is no longer connected to this service',
   [UNFINISHED_CODE]: 'the search had not finished when this archive was made'
 }
 

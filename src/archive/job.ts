@@ -12,6 +12,8 @@ import { buildArchive, READ_AT_ONCE, type BuildInput, type BuiltArchive } from '
 import type { SystemInfo, ThreadResult, ThreadTask } from './build-thread.js'
 import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
+import { ConnectorError } from '../../connectors/types.js'
+import { DsrError, JobErrors } from '../errors.js'
 
 const DAY_MS = 86_400_000
 
@@ -110,9 +112,7 @@ export function createArchiveJob (deps: {
       log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files, thread: built.thread }, kept ? 'archive ready' : 'archive superseded')
     } catch (err) {
       await storage.delete(storageKey).catch(() => {})
-      const code = typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('DSR_')
-        ? (err as { code: string }).code
-        : 'DSR_ARCHIVE_BUILD_FAILED'
+      const code = err instanceof DsrError || err instanceof ConnectorError ? err.code : JobErrors.ArchiveBuildFailed.code
       const final = attempt.retryCount >= attempt.retryLimit
       await dbh.transaction(async (tx) => {
         // A failed archive keeps its collected items only until the retention period ends.

@@ -4,6 +4,7 @@ import type { DbHandle } from '../db/client.js'
 import { createArchivesRepository, type ArchiveRow } from '../db/repositories/archives-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { openRange, segmentSpan, storedSize, type EncryptionLayout } from './crypto.js'
+import { JobErrors } from '../errors.js'
 
 /** A ready archive row: its file, size and hash are set. */
 export type ReadyArchive = ArchiveRow & { size: number, sha256: string, storageKey: string }
@@ -13,9 +14,7 @@ export function isReady (row: ArchiveRow | null): row is ReadyArchive {
 }
 
 /** A stored archive that does not match its row (truncated, replaced, or sealed under another key). */
-export class ArchiveUnreadable extends Error {
-  readonly code = 'DSR_ARCHIVE_UNREADABLE'
-}
+export const ArchiveUnreadable = JobErrors.ArchiveUnreadable
 
 /**
  * The plaintext bytes [start, end] (inclusive) of a ready archive, decrypting only the segments

@@ -5,9 +5,10 @@ import {
 import { itemsSweptAt } from '../db/repositories/items-repository.js'
 import { recordEvent } from '../db/repositories/requests-repository.js'
 import { archiveJob, enqueue, type Boss } from '../jobs/queue.js'
+import { Errors } from '../errors.js'
 
 /** Why an archive cannot be built again: retention deleted what it would be built from. */
-export const ITEMS_SWEPT_CODE = 'DSR_ARCHIVE_ITEMS_SWEPT'
+export const ITEMS_SWEPT_CODE = Errors.ArchiveItemsSwept.code
 
 export type QueuedBuild =
   | { kind: 'queued', superseded: ArchiveRow | null }

@@ -7,6 +7,7 @@ import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { ConnectorErrorCodes, type ConnectorError, type HealthResult } from '../../connectors/types.js'
 import { queueTasks } from '../jobs/queue.js'
+import { JobErrors } from '../errors.js'
 
 /** A stored health check: the latest one per connector is that connector's current health. */
 export interface StoredHealth {
@@ -18,7 +19,7 @@ export interface StoredHealth {
 }
 
 /** The code a task waiting on a down connector carries in last_error_code. */
-export const WAITING_CODE = 'DSR_CONNECTOR_DOWN'
+export const WAITING_CODE = JobErrors.ConnectorDown.code
 /** How long one health check may take, whatever the connector does with its signal. */
 export const HEALTH_TIMEOUT_MS = 10_000
 /** A connector is due when its period has elapsed, less this slack (ticks land on minute boundaries). */

@@ -13,6 +13,7 @@ import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
 import { nextDelayMs } from './backoff.js'
 import type { TaskMetrics } from '../services/metrics.js'
+import { JobErrors } from '../errors.js'
 
 const BATCH = 500
 
@@ -52,7 +53,7 @@ export function createTaskRunner (deps: {
     const log = deps.log.child({ taskId: task.id, connector: task.connectorId, action: task.action, attempt: task.attempts })
     const instance = deps.registry.get(task.connectorId)
     if (!instance) {
-      await finish(task, { status: 'failed', errorCode: 'DSR_CONNECTOR_NOT_CONFIGURED', errorMessage: 'connector is not configured in this deployment', outcome: 'failed' })
+      await finish(task, { status: 'failed', errorCode: JobErrors.ConnectorNotConfigured.code, errorMessage: 'connector is not configured in this deployment', outcome: 'failed' })
       return
     }
     if (request.status === 'cancelled') {
@@ -124,7 +125,7 @@ export function createTaskRunner (deps: {
     }
     for await (const item of instance.connector.collect!(ctx)) {
       if (!declared.has(item.stream)) {
-        throw new ConnectorError('DSR_CONNECTOR_CONTRACT', `connector yielded undeclared stream ${item.stream}`, { retryable: false })
+        throw new ConnectorError(JobErrors.ConnectorContract.code, `connector yielded undeclared stream ${item.stream}`, { retryable: false })
       }
       streams[item.stream] = (streams[item.stream] ?? 0) + 1
       const base = { requestId: task.requestId, taskId: task.id, connectorId: task.connectorId, stream: item.stream, itemKey: item.key }
@@ -164,7 +165,7 @@ export function createTaskRunner (deps: {
               ? c.unrestrict(ctx)
               : null
     if (!run) {
-      throw new ConnectorError('DSR_CONNECTOR_UNSUPPORTED', `connector cannot ${task.action}`, { retryable: false })
+      throw new ConnectorError(JobErrors.ConnectorUnsupported.code, `connector cannot ${task.action}`, { retryable: false })
     }
     const outcomes: NonNullable<TaskResult['outcomes']> = []
     for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })

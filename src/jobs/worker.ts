@@ -1,6 +1,8 @@
 import type PgBoss from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Boss } from './queue.js'
+import { ConnectorError } from '../../connectors/types.js'
+import { DsrError, JobErrors } from '../errors.js'
 
 /** What a handler is given: the job as pg-boss fetched it (with its retry counts). */
 export type FetchedJob<T> = PgBoss.JobWithMetadata<T>
@@ -184,8 +186,8 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
         done.push(job.id)
         void flushCompleted() // never rejects: a failure to complete is logged
       } catch (err) {
-        const code = (err as { code?: unknown }).code
-        await boss.fail(opts.queue, job.id, { code: typeof code === 'string' ? code : 'DSR_JOB_FAILED' })
+        const code = err instanceof DsrError || err instanceof ConnectorError ? err.code : JobErrors.JobFailed.code
+        await boss.fail(opts.queue, job.id, { code })
           .catch((failErr: unknown) => log.error({ err: failErr, queue: opts.queue }, 'could not record a failed job'))
       }
     }

@@ -11,6 +11,7 @@ import { Errors } from '../errors.js'
 import { backupRetentionDays, erasedSomething, keptUntil } from '../backups/policy.js'
 import type { ErasureReceiptPayload } from '../schemas/receipts.js'
 import type { Keyring } from './keys.js'
+import { JobErrors } from '../errors.js'
 
 /**
  * Signed erasure receipts. For an erasure request that closed completed or partially_completed, the
@@ -133,7 +134,7 @@ async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, re
         ...(o.externalRef !== undefined ? { external_ref: o.externalRef } : {}),
         ...(o.reason !== undefined ? { reason: o.reason } : {})
       })),
-      error_code: t.status === 'failed' ? (t.lastErrorCode ?? 'DSR_UNKNOWN') : null,
+      error_code: t.status === 'failed' ? (t.lastErrorCode ?? JobErrors.TaskFailed.code) : null,
       backups
     }
   })

@@ -10,6 +10,7 @@ import { checkAddresses } from './addresses.js'
 import { matchDestination } from './allowlist.js'
 import { deliver, type DeliveryResult } from './deliver.js'
 import type { TransferSettings } from './settings.js'
+import { Errors, JobErrors } from '../errors.js'
 
 /** What the archive module hands out: the plaintext zip as a stream, with its size and SHA-256. */
 export type OpenArchive = (requestId: string) => Promise<{ stream: Readable, size: number, sha256: string } | null>
@@ -61,7 +62,7 @@ export function createTransferRunner (deps: {
       outcome = await attempt(transfer, lease.signal)
     } catch (err) {
       log.error({ err }, 'transfer attempt broke')
-      outcome = { kind: 'retry', code: 'DSR_TRANSFER_INTERNAL', message: 'unexpected error while sending' }
+      outcome = { kind: 'retry', code: JobErrors.TransferInternal.code, message: 'unexpected error while sending' }
     } finally {
       lease.stop()
       inFlight.delete(lease)
@@ -75,16 +76,16 @@ export function createTransferRunner (deps: {
   async function attempt (transfer: TransferRow, signal: AbortSignal): Promise<Outcome> {
     const url = new URL(transfer.destination)
     const match = matchDestination(settings.allowList, url)
-    if (!match) return { kind: 'failed', code: 'DSR_TRANSFER_DESTINATION_NOT_ALLOWED', message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
+    if (!match) return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
     const checked = await checkAddresses(url, match, settings.resolve)
-    if (checked.status === 'refused') return { kind: 'failed', code: 'DSR_TRANSFER_DESTINATION_NOT_ALLOWED', message: checked.message }
-    if (checked.status !== 'ok') return { kind: 'retry', code: 'DSR_TRANSFER_DNS', message: checked.message }
+    if (checked.status === 'refused') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: checked.message }
+    if (checked.status !== 'ok') return { kind: 'retry', code: JobErrors.TransferDns.code, message: checked.message }
 
     const headers: Record<string, string> = { 'idempotency-key': transfer.id, 'x-dsr-request-id': transfer.requestId }
     if (transfer.authHeaderSealed) {
       const authorization = settings.secretBox?.open(transfer.authHeaderSealed, transfer.id)
       if (!authorization) {
-        return { kind: 'failed', code: 'DSR_TRANSFER_AUTH_UNAVAILABLE', message: 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY' }
+        return { kind: 'failed', code: JobErrors.TransferAuthUnavailable.code, message: 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY' }
       }
       headers.authorization = authorization
     }
@@ -94,11 +95,10 @@ export function createTransferRunner (deps: {
       archive = await deps.openArchive(transfer.requestId)
     } catch (err) {
       // A stored archive that does not match its row (or cannot be decrypted) will not heal by waiting.
-      const code = (err as { code?: unknown }).code
-      if (code === 'DSR_ARCHIVE_UNREADABLE') return { kind: 'failed', code, message: 'the stored archive cannot be read' }
-      return { kind: 'retry', code: 'DSR_TRANSFER_ARCHIVE_READ', message: 'opening the stored archive failed' }
+      if (err instanceof JobErrors.ArchiveUnreadable) return { kind: 'failed', code: err.code, message: 'the stored archive cannot be read' }
+      return { kind: 'retry', code: JobErrors.TransferArchiveRead.code, message: 'opening the stored archive failed' }
     }
-    if (!archive) return { kind: 'failed', code: 'DSR_ARCHIVE_NOT_READY', message: 'the request no longer has a ready archive' }
+    if (!archive) return { kind: 'failed', code: Errors.ArchiveNotReady.code, message: 'the request no longer has a ready archive' }
     const result = await deliver({
       url,
       address: checked.address,
@@ -173,11 +173,11 @@ export type TransferRunner = ReturnType<typeof createTransferRunner>
 function classify (result: DeliveryResult): Outcome {
   if (result.kind === 'error') {
     const codes = {
-      timeout: 'DSR_TRANSFER_TIMEOUT',
-      connection: 'DSR_TRANSFER_CONNECTION',
-      source: 'DSR_TRANSFER_ARCHIVE_READ',
-      aborted: 'DSR_TRANSFER_INTERRUPTED',
-      integrity: 'DSR_TRANSFER_INTEGRITY'
+      timeout: JobErrors.TransferTimeout.code,
+      connection: JobErrors.TransferConnection.code,
+      source: JobErrors.TransferArchiveRead.code,
+      aborted: JobErrors.TransferInterrupted.code,
+      integrity: JobErrors.TransferIntegrity.code
     } as const
     return { kind: result.reason === 'integrity' ? 'failed' : 'retry', code: codes[result.reason], message: result.message, bytesSent: result.bytesSent }
   }
@@ -185,20 +185,20 @@ function classify (result: DeliveryResult): Outcome {
   const answer = { responseStatus: status, excerpt: result.excerpt, bytesSent: result.bytesSent }
   if (status >= 200 && status < 300) {
     if (result.bodySent && result.sentSha256) return { kind: 'delivered', sha256: result.sentSha256, ...answer }
-    return { kind: 'retry', code: 'DSR_TRANSFER_INCOMPLETE', message: `the receiver answered ${status} before the whole archive was sent`, ...answer }
+    return { kind: 'retry', code: JobErrors.TransferIncomplete.code, message: `the receiver answered ${status} before the whole archive was sent`, ...answer }
   }
   if (status >= 300 && status < 400) {
     return {
       kind: 'failed',
-      code: 'DSR_TRANSFER_REDIRECT',
+      code: JobErrors.TransferRedirect.code,
       message: `the receiver redirected (${status}) to ${result.location ?? 'no Location'}; redirects are not followed: ` +
         'create a transfer to the final destination if it is allow-listed',
       ...answer
     }
   }
   const retryAfter = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}
-  if (status === 429) return { kind: 'retry', code: 'DSR_TRANSFER_RATE_LIMITED', message: 'the receiver answered 429', ...retryAfter, ...answer }
-  if (status === 408) return { kind: 'retry', code: 'DSR_TRANSFER_TIMEOUT', message: 'the receiver answered 408', ...retryAfter, ...answer }
-  if (status >= 500) return { kind: 'retry', code: 'DSR_TRANSFER_RECEIVER_ERROR', message: `the receiver answered ${status}`, ...retryAfter, ...answer }
-  return { kind: 'failed', code: 'DSR_TRANSFER_REJECTED', message: `the receiver answered ${status}`, ...answer }
+  if (status === 429) return { kind: 'retry', code: JobErrors.TransferRateLimited.code, message: 'the receiver answered 429', ...retryAfter, ...answer }
+  if (status === 408) return { kind: 'retry', code: JobErrors.TransferTimeout.code, message: 'the receiver answered 408', ...retryAfter, ...answer }
+  if (status >= 500) return { kind: 'retry', code: JobErrors.TransferReceiverError.code, message: `the receiver answered ${status}`, ...retryAfter, ...answer }
+  return { kind: 'failed', code: JobErrors.TransferRejected.code, message: `the receiver answered ${status}`, ...answer }
 }

@@ -5,6 +5,7 @@ import { testDb, waitFor } from '../helper.js'
 import { createBoss, enqueue, WAKE_CHANNEL, type JobInsert } from '../../src/jobs/queue.js'
 import { createWaker, startWorker } from '../../src/jobs/worker.js'
 import type { DbHandle } from '../../src/db/client.js'
+import { JobErrors } from '../../src/errors.js'
 
 const log = pino({ level: 'silent' })
 const job = (queue: string, n: number, over: Partial<JobInsert> = {}): JobInsert =>
@@ -65,7 +66,8 @@ async function scenario (t: Test, dbh: DbHandle) {
     pollMs: 200,
     async handler (j) {
       attempts.push(j.retryCount)
-      if (j.retryCount === 0) throw Object.assign(new Error('ada@example.com broke it'), { code: 'DSR_TEST_BROKEN' })
+      if (j.data.n === 3) throw Object.assign(new Error('not one of ours'), { code: 'DSR_LOOKS_LIKE_OURS' })
+      if (j.retryCount === 0) throw new JobErrors.ArchiveItemCorrupt('ada@example.com broke it')
     }
   })
   stops.push(() => flaky.stop(5000))
@@ -80,7 +82,12 @@ async function scenario (t: Test, dbh: DbHandle) {
   attempts.length = 0
   await waitFor(failed, 30_000, 'a job with no retries left failed')
   const [lost] = await dbh.rows<{ output: unknown }>(sql`select output from pgboss.job where name = 'flaky' and state = 'failed'`)
-  t.strictSame(lost?.output, { code: 'DSR_TEST_BROKEN' }, 'a failed job keeps the error code, nothing else')
+  t.strictSame(lost?.output, { code: 'DSR_ARCHIVE_ITEM_CORRUPT' }, 'a failed job keeps the error code, nothing else')
+
+  await dbh.transaction((tx) => enqueue(tx, boss, [job('flaky', 3, { retryLimit: 0 })]))
+  await waitFor(async () => (await states('flaky')).failed === 2, 30_000, 'the job failing with a foreign error failed')
+  const [foreign] = await dbh.rows<{ output: unknown }>(sql`select output from pgboss.job where name = 'flaky' and state = 'failed' and (data->>'n')::int = 3`)
+  t.strictSame(foreign?.output, { code: 'DSR_JOB_FAILED' }, 'an error not of the catalogue is recorded as DSR_JOB_FAILED, whatever code it carries')
 }
 
 t.test('workers drain, wake and retry through pg-boss (DATABASE_URL: Postgres; otherwise embedded)', async (t) => scenario(t, await testDb(t)))

@@ -3,6 +3,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
 import { archives, transferAttempts, transfers } from '../schema.js'
 import { TRANSFER_STATUSES } from '../../domain/statuses.js'
+import { JobErrors } from '../../errors.js'
 
 export type TransferRow = typeof transfers.$inferSelect
 export type NewTransfer = typeof transfers.$inferInsert
@@ -121,13 +122,13 @@ export function createTransfersRepository (dbh: DbHandle) {
         order by lease_expires_at limit ${limit} for update skip locked`)
       if (expired.length === 0) return { retry: [], failed: [] }
       const ids = expired.map((r) => r.id)
-      await tx.db.update(transferAttempts).set({ endedAt: sql`now()`, outcome: 'lease_expired', errorCode: 'DSR_TRANSFER_WORKER_LOST' })
+      await tx.db.update(transferAttempts).set({ endedAt: sql`now()`, outcome: 'lease_expired', errorCode: JobErrors.TransferWorkerLost.code })
         .where(and(inArray(transferAttempts.transferId, ids), isNull(transferAttempts.endedAt)))
       const retry = await tx.db.update(transfers).set({
         status: 'retry_wait',
         leaseOwner: null,
         leaseExpiresAt: null,
-        lastErrorCode: 'DSR_TRANSFER_WORKER_LOST',
+        lastErrorCode: JobErrors.TransferWorkerLost.code,
         lastErrorMessage: 'the worker sending it stopped',
         updatedAt: sql`now()`
       }).where(and(inArray(transfers.id, ids), sql`${transfers.attempts} < ${transfers.maxAttempts}`)).returning()
@@ -137,7 +138,7 @@ export function createTransfersRepository (dbh: DbHandle) {
         leaseExpiresAt: null,
         authHeaderSealed: null,
         finishedAt: sql`now()`,
-        lastErrorCode: 'DSR_TRANSFER_WORKER_LOST',
+        lastErrorCode: JobErrors.TransferWorkerLost.code,
         lastErrorMessage: 'the worker sending it stopped, and no attempts are left',
         updatedAt: sql`now()`
       }).where(and(inArray(transfers.id, ids), eq(transfers.status, 'sending'))).returning()

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { Errors, type ErrorDetail } from '../../errors.js'
+import { DsrError, Errors, type ErrorDetail } from '../../errors.js'
 
 interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
 
@@ -40,7 +40,7 @@ export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): Ap
     const details = err.validation.map((v) => ({ in: part, ...describe(v) }))
     return {
       statusCode: 400,
-      code: 'DSR_VALIDATION_FAILED',
+      code: Errors.ValidationFailed.code,
       message: details.map((d) => `${part}${d.field} ${d.message}`).join('; '),
       details
     }
@@ -50,8 +50,8 @@ export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): Ap
     (err instanceof SyntaxError && err.statusCode === 400 ? new Errors.InvalidJson() : undefined)
   const e = (mapped ?? err) as FastifyError & { details?: ErrorDetail[] }
   const status = e.statusCode ?? 500
-  if (status >= 500) return { statusCode: 500, code: 'DSR_INTERNAL', message: 'Internal error' }
-  const code = typeof e.code === 'string' && e.code.startsWith('DSR_') ? e.code : 'DSR_BAD_REQUEST'
+  if (status >= 500) return { statusCode: 500, code: Errors.Internal.code, message: 'Internal error' }
+  const code = e instanceof DsrError ? e.code : Errors.BadRequest.code
   return { statusCode: status, code, message: e.message, ...(e.details ? { details: e.details } : {}) }
 }
 
