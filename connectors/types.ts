@@ -131,20 +131,30 @@ export interface Connector {
   close? (): Promise<void>
 }
 
-/** The methods a connector must implement to carry out each task action. */
-export const ACTION_METHODS: Record<TaskAction, ReadonlyArray<keyof Connector>> = {
-  collect: ['collect'],
-  erase: ['erase'],
-  rectify: ['rectify'],
-  restrict: ['restrict', 'unrestrict'],
-  unrestrict: ['restrict', 'unrestrict'],
-  opt_out: ['optOut'],
-  retention: ['sweep']
+/**
+ * Each task action: the capability a connector declares for it, the method that carries it out, and
+ * the methods it must implement to have it (restriction is placed and lifted, so it needs both). The
+ * one table the registry checks drivers against, the planner plans from, and the runner runs by.
+ */
+export const ACTIONS = {
+  collect: { capability: 'collect', does: 'collect', requires: ['collect'] },
+  erase: { capability: 'erase', does: 'erase', requires: ['erase'] },
+  rectify: { capability: 'rectify', does: 'rectify', requires: ['rectify'] },
+  restrict: { capability: 'restrict', does: 'restrict', requires: ['restrict', 'unrestrict'] },
+  unrestrict: { capability: 'restrict', does: 'unrestrict', requires: ['restrict', 'unrestrict'] },
+  opt_out: { capability: 'opt_out', does: 'optOut', requires: ['optOut'] },
+  retention: { capability: 'retention', does: 'sweep', requires: ['sweep'] }
+} as const satisfies Record<TaskAction, { capability: Capability, does: keyof Connector, requires: ReadonlyArray<keyof Connector> }>
+
+/** The methods a connector must implement to have `capability` (those of every action that needs it). */
+export function methodsFor (capability: Capability): ReadonlyArray<keyof Connector> {
+  const methods = Object.values(ACTIONS).filter((a) => a.capability === capability).flatMap((a) => a.requires)
+  return [...new Set(methods)]
 }
 
 /** Whether `connector` implements what `action` needs (a declared capability may depend on settings). */
 export function implementsAction (connector: Connector, action: TaskAction): boolean {
-  return ACTION_METHODS[action].every((m) => typeof connector[m] === 'function')
+  return ACTIONS[action].requires.every((m) => typeof connector[m] === 'function')
 }
 
 export interface ConnectorDeps {

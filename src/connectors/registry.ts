@@ -5,7 +5,7 @@ import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config.js'
 import type { DbHandle } from '../db/client.js'
-import type { Capability, Connector, ConnectorDefinition, ConnectorLogger, StreamInfo } from '../../connectors/types.js'
+import { methodsFor, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type StreamInfo } from '../../connectors/types.js'
 
 /** Where a secret comes from: the name of an environment variable, never the value itself. */
 const EnvRefSchema = Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }, { additionalProperties: false })
@@ -121,11 +121,9 @@ export async function createRegistry (
     const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase.raw } : {}) })
     // Some capabilities depend on the settings (a Postgres table with a restrict column, say).
     const declared = def.capabilitiesFor?.(withDefaults) ?? def.capabilities
-    const methods: Partial<Record<string, readonly (keyof Connector)[]>> = {
-      collect: ['collect'], erase: ['erase'], rectify: ['rectify'], restrict: ['restrict', 'unrestrict'], opt_out: ['optOut']
-    }
-    for (const capability of declared) {
-      const missing = (methods[capability] ?? []).filter((m) => typeof connector[m] !== 'function')
+    // 'retention' without `sweep` is dropped below, not refused: a driver may sweep only with some settings.
+    for (const capability of declared.filter((c) => c !== 'retention')) {
+      const missing = methodsFor(capability).filter((m) => typeof connector[m] !== 'function')
       if (missing.length > 0) {
         throw new ConfigError(`driver "${def.driver}" declares ${capability} but does not implement ${missing.join(' and ')}`)
       }

@@ -3,7 +3,7 @@ import type { RequestRow } from '../db/repositories/requests-repository.js'
 import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
 import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestType } from '../domain/requests.js'
-import { implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
+import { ACTIONS, implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { queueTasks, type Boss } from '../jobs/queue.js'
 
@@ -30,9 +30,7 @@ export const ACTIONS_FOR_TYPE: Record<RequestType, readonly Capability[]> = {
  * rows), so the implementation is checked too.
  */
 export function canDo (instance: ConnectorInstance, action: TaskAction): boolean {
-  // Lifting a restriction is part of the 'restrict' capability.
-  const capability: Capability = action === 'unrestrict' ? 'restrict' : action
-  return instance.capabilities.includes(capability) && implementsAction(instance.connector, action)
+  return instance.capabilities.includes(ACTIONS[action].capability) && implementsAction(instance.connector, action)
 }
 
 /**

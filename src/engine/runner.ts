@@ -6,7 +6,7 @@ import type { TaskResult } from '../db/schema.js'
 import { OPEN_TASK_STATUSES } from '../domain/statuses.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
-import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
+import { ACTIONS, ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
 import { closeIfDone, finalizeIfDone } from './finalize.js'
 import type { Boss } from '../jobs/queue.js'
 import { holdLease } from '../jobs/lease.js'
@@ -153,20 +153,13 @@ export function createTaskRunner (deps: {
    */
   async function act (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, changes: RequestRow['changes']): Promise<TaskResult> {
     const c = instance.connector
-    const run = task.action === 'erase' && c.erase
-      ? c.erase(ctx)
-      : task.action === 'opt_out' && c.optOut
-        ? c.optOut(ctx)
-        : task.action === 'rectify' && c.rectify
-          ? c.rectify({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
-          : task.action === 'restrict' && c.restrict
-            ? c.restrict(ctx)
-            : task.action === 'unrestrict' && c.unrestrict
-              ? c.unrestrict(ctx)
-              : null
-    if (!run) {
+    const method = ACTIONS[task.action].does
+    if (method === 'collect' || method === 'sweep' || typeof c[method] !== 'function') {
       throw new ConnectorError(JobErrors.ConnectorUnsupported.code, `connector cannot ${task.action}`, { retryable: false })
     }
+    const run = method === 'rectify'
+      ? c.rectify!({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
+      : c[method]!(ctx)
     const outcomes: NonNullable<TaskResult['outcomes']> = []
     for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })
     return { outcomes }

@@ -60,3 +60,27 @@ t.test('files are read as JSON or YAML, with a clear error when they do not pars
   t.throws(() => readConnectorFile(join(dir, 'c.json')), /CONNECTORS_FILE: .*c\.json does not parse/)
   t.throws(() => readConnectorFile(join(dir, 'missing.json')), /CONNECTORS_FILE: cannot read .*missing\.json \(ENOENT\)/)
 })
+
+t.test('one table says which methods serve which capability: the registry refuses a driver without them, the planner plans by it', async (t) => {
+  const { ACTIONS, methodsFor, TASK_ACTIONS } = await import('../../connectors/types.js')
+  const { canDo } = await import('../../src/engine/planner.js')
+  for (const action of TASK_ACTIONS) t.ok((ACTIONS[action].requires as readonly string[]).includes(ACTIONS[action].does), `${action} is done by a method it requires`)
+  t.strictSame(methodsFor('restrict'), ['restrict', 'unrestrict'], 'placing a restriction needs lifting it too')
+  const { Type } = await import('typebox')
+  const halfRestrict = {
+    driver: 'half',
+    displayName: 'Half',
+    version: 1,
+    capabilities: ['collect', 'restrict'] as const,
+    streams: [],
+    configSchema: Type.Object({}),
+    secretFields: [],
+    create: () => ({ health: async () => ({ status: 'ok' as const, latencyMs: 0 }), async * collect () {}, async * restrict () {} })
+  }
+  await t.rejects(createRegistry(parseConnectorFile({ connectors: [{ id: 'h', driver: 'half', settings: {} }] }), { drivers: [halfRestrict], env: {}, log: quiet }),
+    /declares restrict but does not implement unrestrict/)
+  const whole = { ...halfRestrict, driver: 'whole', create: () => ({ ...halfRestrict.create(), async * unrestrict () {} }) }
+  const registry = await createRegistry(parseConnectorFile({ connectors: [{ id: 'w', driver: 'whole', settings: {} }] }), { drivers: [whole], env: {}, log: quiet })
+  const instance = registry.get('w')!
+  t.strictSame(TASK_ACTIONS.filter((a) => canDo(instance, a)), ['collect', 'restrict', 'unrestrict'], 'the planner gives it collect, restrict and unrestrict, nothing else')
+})
