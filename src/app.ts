@@ -13,7 +13,13 @@ import { archiveSchemas } from './schemas/archives.js'
 import { createValidatorCompiler } from './validation.js'
 import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
-import services from './plugins/app/services.js'
+import core from './plugins/app/core.js'
+import metrics from './plugins/app/metrics.js'
+import engine from './plugins/app/engine.js'
+import scheduler from './plugins/app/scheduler.js'
+import archivesService from './plugins/app/archives-service.js'
+import requestsService from './plugins/app/requests-service.js'
+import transfersService from './plugins/app/transfers-service.js'
 import auth from './plugins/app/auth.js'
 import connectorsService from './plugins/app/connectors-service.js'
 import readinessService from './plugins/app/readiness-service.js'
@@ -48,14 +54,19 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   // ("body/ must be object") where the API promises 415.
   fastify.removeContentTypeParser('text/plain')
   await fastify.register(errors)
-  await fastify.register(services, {
+  await fastify.register(core, {
     ...opts,
     registry: opts.registry ?? new Map(),
-    storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config)),
-    startEngine: opts.startEngine ?? true
+    storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config))
   })
-  // One plugin per service; routes call services, never the database, the engine or a queue.
-  for (const service of [connectorsService, readinessService, receiptsService, reportsService, restoresService]) await fastify.register(service)
+  const startEngine = opts.startEngine ?? true
+  await fastify.register(metrics)
+  await fastify.register(engine, { startEngine })
+  await fastify.register(scheduler, { startEngine })
+  // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
+  for (const service of [archivesService, requestsService, transfersService, connectorsService, readinessService, receiptsService, reportsService, restoresService]) {
+    await fastify.register(service)
+  }
   // Before swagger and the routes: it sees every route registered after it, refuses one with
   // neither a scope nor a public reason, and writes the route's OpenAPI security.
   await fastify.register(auth)

@@ -83,7 +83,7 @@ export default fp(async function auth (fastify) {
     if (!hasScope(principal, scope)) throw new Errors.Forbidden(scope)
     request.principal = principal
   })
-}, { name: 'auth', dependencies: ['services'] })
+}, { name: 'auth', dependencies: ['core'] })
 
 function presentedKey (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization

@@ -9,4 +9,4 @@ declare module 'fastify' {
 
 export default fp(async function connectorsService (fastify) {
   fastify.decorate('connectorsService', createConnectorsService({ dbh: fastify.dbh, circuit: fastify.engine.circuit }))
-}, { name: 'connectors-service', dependencies: ['services'] })
+}, { name: 'connectors-service', dependencies: ['core', 'engine'] })

@@ -10,4 +10,4 @@ declare module 'fastify' {
 /** /health/ready: the database, its migrations, and the connectors marked required. */
 export default fp(async function readinessService (fastify) {
   fastify.decorate('readinessService', { check: () => readinessWithConnectors(fastify.dbh, fastify.connectors) })
-}, { name: 'readiness-service', dependencies: ['services'] })
+}, { name: 'readiness-service', dependencies: ['core'] })

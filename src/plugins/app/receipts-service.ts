@@ -11,4 +11,4 @@ export default fp(async function receiptsService (fastify) {
   fastify.decorate('receiptsService', createReceiptsService({
     dbh: fastify.dbh, config: fastify.config, registry: fastify.connectors, keyring: fastify.keyring
   }))
-}, { name: 'receipts-service', dependencies: ['services'] })
+}, { name: 'receipts-service', dependencies: ['core'] })

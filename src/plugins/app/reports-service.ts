@@ -9,4 +9,4 @@ declare module 'fastify' {
 
 export default fp(async function reportsService (fastify) {
   fastify.decorate('reportsService', createReportsService({ dbh: fastify.dbh, config: fastify.config }))
-}, { name: 'reports-service', dependencies: ['services'] })
+}, { name: 'reports-service', dependencies: ['core'] })

@@ -12,4 +12,4 @@ export default fp(async function restoresService (fastify) {
   fastify.decorate('restoresService', createRestoresService({
     dbh: fastify.dbh, config: fastify.config, registry: fastify.connectors, keyring: fastify.keyring, tasks: fastify.engine.tasks, boss: fastify.engine.boss
   }))
-}, { name: 'restores-service', dependencies: ['services'] })
+}, { name: 'restores-service', dependencies: ['core', 'engine'] })

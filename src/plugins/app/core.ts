@@ -1,0 +1,45 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../../config.js'
+import type { DbHandle } from '../../db/client.js'
+import type { KeyRecord } from '../../services/api-keys.js'
+import type { ConnectorRegistry } from '../../connectors/registry.js'
+import type { BlobStore } from '../../storage/blob-store.js'
+import { createKeyring, type Keyring } from '../../receipts/keys.js'
+import { transferSettings } from '../../transfers/settings.js'
+import type { TransferSettings } from '../../transfers/settings.js'
+import type { HostResolver } from '../../transfers/addresses.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    dbh: DbHandle
+    apiKeys: ReadonlyMap<string, KeyRecord>
+    connectors: ConnectorRegistry
+    storage: BlobStore
+    /** The keys that sign erasure receipts, hash identifiers and seal tombstones: one, shared, loaded once. */
+    keyring: Keyring
+    /** Where direct transfers may go and how they are sent (TRANSFER_* settings, and the resolver they check with). */
+    transferSettings: TransferSettings
+  }
+}
+
+export interface CoreOptions {
+  config: Config
+  dbh: DbHandle
+  apiKeys: ReadonlyMap<string, KeyRecord>
+  registry: ConnectorRegistry
+  storage: BlobStore
+  /** DNS for direct transfers; the system resolver by default (tests play DNS with their own). */
+  resolveHost?: HostResolver
+}
+
+/** What every service is built from: the configuration, the database, the API keys, the connectors, storage and keys. */
+export default fp<CoreOptions>(async function core (fastify, opts) {
+  fastify.decorate('config', opts.config)
+  fastify.decorate('dbh', opts.dbh)
+  fastify.decorate('apiKeys', opts.apiKeys)
+  fastify.decorate('connectors', opts.registry)
+  fastify.decorate('storage', opts.storage)
+  fastify.decorate('keyring', createKeyring({ dbh: opts.dbh, config: opts.config }))
+  fastify.decorate('transferSettings', transferSettings(opts.config, opts.resolveHost))
+}, { name: 'core' })

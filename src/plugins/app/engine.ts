@@ -1,0 +1,61 @@
+import fp from 'fastify-plugin'
+import { archiveKeyBytes } from '../../config.js'
+import { createEngine, type Engine } from '../../engine/engine.js'
+import { openArchiveStream } from '../../archive/read.js'
+import { createArchiveJob } from '../../archive/job.js'
+import { createArchiveRetention } from '../../archive/retention.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    engine: Engine
+  }
+}
+
+export interface EnginePluginOptions {
+  /** Start the engine when the app is ready (with workers unless ROLE=api); tools that only need the routes turn it off. */
+  startEngine: boolean
+}
+
+/**
+ * The worker runtime: the job queue, the task runner, archive builds and direct transfers. It
+ * starts when the app is ready and stops, gracefully, when it closes.
+ */
+export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
+  const { config, dbh, storage } = fastify
+  const archiveDeps = { dbh, storage, config }
+  const archiveJob = createArchiveJob({
+    ...archiveDeps,
+    registry: fastify.connectors,
+    log: fastify.log,
+    retentionDays: config.ARCHIVE_RETENTION_DAYS,
+    encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,
+    threads: config.ARCHIVE_THREADS
+  })
+  const engine = createEngine({
+    metrics: fastify.metrics,
+    dbh,
+    registry: fastify.connectors,
+    storage,
+    log: fastify.log,
+    options: {
+      leaseMs: config.TASK_LEASE_SECONDS * 1000,
+      retryBaseMs: config.TASK_RETRY_BASE_MS,
+      retryMaxMs: config.TASK_RETRY_MAX_MS,
+      pollSeconds: config.TASK_POLL_SECONDS,
+      archiveConcurrency: config.ARCHIVE_CONCURRENCY
+    },
+    transfers: { settings: fastify.transferSettings, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
+    archives: {
+      build: archiveJob,
+      sweep: createArchiveRetention({
+        ...archiveDeps, log: fastify.log, itemsRetentionDays: config.COLLECTED_ITEMS_RETENTION_DAYS ?? config.ARCHIVE_RETENTION_DAYS
+      })
+    }
+  })
+  fastify.decorate('engine', engine)
+  if (opts.startEngine) fastify.addHook('onReady', async () => engine.start({ workers: config.ROLE !== 'api' }))
+  fastify.addHook('onClose', async () => {
+    await engine.stop()
+    await archiveJob.close()
+  })
+}, { name: 'engine', dependencies: ['core', 'metrics'] })

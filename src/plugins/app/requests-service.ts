@@ -1,0 +1,24 @@
+import fp from 'fastify-plugin'
+import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
+import { createItemsRepository } from '../../db/repositories/items-repository.js'
+import { createRequestsService } from '../../services/requests-service.js'
+import { createFulfilmentService } from '../../services/fulfilment-service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    requestsService: ReturnType<typeof createRequestsService>
+  }
+}
+
+/** Requests: intake, reading, the lifecycle and what staff do with tasks. */
+export default fp(async function requestsService (fastify) {
+  const { dbh, engine } = fastify
+  fastify.decorate('requestsService', createRequestsService({
+    repo: createRequestsRepository(dbh),
+    tasks: engine.tasks,
+    items: createItemsRepository(dbh),
+    fulfilment: createFulfilmentService({ dbh, registry: fastify.connectors, tasks: engine.tasks, requests: createRequestsRepository(dbh), boss: engine.boss, log: fastify.log }),
+    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
+    archiveOf: fastify.archivesService.summary
+  }))
+}, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
