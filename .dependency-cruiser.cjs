@@ -36,6 +36,13 @@ module.exports = {
       to: { path: '^(src/plugins|routes)/' }
     },
     {
+      name: 'engine-emits-request-closed',
+      severity: 'error',
+      comment: 'The engine runs tasks and closes requests; what follows a close (archive, backups, receipts) listens to its request-closed event (src/engine/finalize.ts), wired in src/plugins/app/engine.ts. The engine imports none of them (types excepted).',
+      from: { path: '^src/engine/(engine|finalize|runner|planner|circuit)\\.ts$' },
+      to: { path: '^src/(archive|backups|receipts)/', dependencyTypesNot: ['type-only'] }
+    },
+    {
       name: 'routes-call-services',
       severity: 'error',
       comment: 'Routes call services: never the database, the engine, a queue or a connector driver.',

@@ -3,7 +3,7 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle } from '../db/client.js'
 import { createArchivesRepository } from '../db/repositories/archives-repository.js'
 import { createItemsRepository } from '../db/repositories/items-repository.js'
-import { createRequestsRepository, recordEvent } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { Readable } from 'node:stream'
@@ -116,8 +116,8 @@ export function createArchiveJob (deps: {
       const final = attempt.retryCount >= attempt.retryLimit
       await dbh.transaction(async (tx) => {
         // A failed archive keeps its collected items only until the retention period ends.
-        const marked = await archives.markAttemptFailed(tx, claim.id, code, final ? { expiresAt: expiry(new Date()) } : null)
-        if (marked && final) await recordEvent(tx, requestId, 'engine', 'archive_failed', null, { archive_id: claim.id, error_code: code })
+        const marked = await archives.markAttemptFailed(claim.id, code, final ? { expiresAt: expiry(new Date()) } : null, tx)
+        if (marked && final) await requests.recordEvent(requestId, 'engine', 'archive_failed', null, { archive_id: claim.id, error_code: code }, tx)
       })
       log.error({ err, code, final }, 'archive build failed')
       throw err

@@ -1,14 +1,22 @@
 import type { TxHandle } from '../db/client.js'
-import {
-  createPendingArchive, lockArchive, markSweptArchiveDue, supersedeArchive, type ArchiveRow
-} from '../db/repositories/archives-repository.js'
-import { itemsSweptAt } from '../db/repositories/items-repository.js'
-import { recordEvent } from '../db/repositories/requests-repository.js'
+import type { ArchiveRow, ArchivesRepository } from '../db/repositories/archives-repository.js'
+import type { ItemsRepository } from '../db/repositories/items-repository.js'
+import type { RequestsRepository } from '../db/repositories/requests-repository.js'
 import { archiveJob, enqueue, type Boss } from '../jobs/queue.js'
+import type { RequestClosedListener } from '../engine/finalize.js'
 import { Errors } from '../errors.js'
 
 /** Why an archive cannot be built again: retention deleted what it would be built from. */
 export const ITEMS_SWEPT_CODE = Errors.ArchiveItemsSwept.code
+
+/** What a build is queued through: made once, by the factory of whoever queues builds (the finalizer, the archives service). */
+export interface ArchiveBuildDeps {
+  archives: ArchivesRepository
+  items: ItemsRepository
+  requests: RequestsRepository
+  /** Where the build job is queued. */
+  boss: Boss
+}
 
 export type QueuedBuild =
   | { kind: 'queued', superseded: ArchiveRow | null }
@@ -25,25 +33,39 @@ export type QueuedBuild =
  *    not what was collected), `archive_not_rebuilt` goes on the trail; an expired archive is made
  *    due again so the next sweep deletes what was collected since.
  */
-export async function queueArchiveBuild (tx: TxHandle, requestId: string, boss: Boss, opts: { actor: string, reason: string }): Promise<QueuedBuild> {
+export async function queueArchiveBuild (requestId: string, deps: ArchiveBuildDeps, opts: { actor: string, reason: string }, tx: TxHandle): Promise<QueuedBuild> {
+  const { archives, requests, boss } = deps
   // Sent together: one round trip.
-  const [current, swept] = await Promise.all([lockArchive(tx, requestId), itemsSweptAt(tx, requestId)])
+  const [current, swept] = await Promise.all([archives.lockArchive(requestId, tx), deps.items.itemsSweptAt(requestId, tx)])
   if (swept) {
-    if (current?.status === 'expired') await markSweptArchiveDue(tx, current.id, ITEMS_SWEPT_CODE, new Date())
-    await recordEvent(tx, requestId, opts.actor, 'archive_not_rebuilt', opts.reason, { archive_id: current?.id ?? null, error_code: ITEMS_SWEPT_CODE })
+    if (current?.status === 'expired') await archives.markSweptArchiveDue(current.id, ITEMS_SWEPT_CODE, new Date(), tx)
+    await requests.recordEvent(requestId, opts.actor, 'archive_not_rebuilt', opts.reason, { archive_id: current?.id ?? null, error_code: ITEMS_SWEPT_CODE }, tx)
     return { kind: 'items_swept', archive: current }
   }
   if (!current) {
     // Sent together with the job: one round trip.
-    await Promise.all([createPendingArchive(tx, requestId), enqueue(tx, boss, [archiveJob(requestId)])])
+    await Promise.all([archives.createPendingArchive(requestId, tx), enqueue(boss, [archiveJob(requestId)], tx)])
     return { kind: 'queued', superseded: null }
   } else {
-    const next = await supersedeArchive(tx, current)
+    const next = await archives.supersedeArchive(current, tx)
     // The build claims the row under yet another id: archive_ready names the one that was built.
-    await recordEvent(tx, requestId, opts.actor, 'archive_superseded', opts.reason, {
+    await requests.recordEvent(requestId, opts.actor, 'archive_superseded', opts.reason, {
       archive_id: current.id, previous_status: current.status, links_revoked: next.linksRevoked
-    })
+    }, tx)
   }
-  await enqueue(tx, boss, [archiveJob(requestId)])
+  await enqueue(boss, [archiveJob(requestId)], tx)
   return { kind: 'queued', superseded: current }
+}
+
+/**
+ * The request-closed listener of archives: an access or portability request that closed completed
+ * or partially completed gets its archive built, with what was found (the archive says which
+ * systems were not searched). One closed again by a retried task gets it rebuilt, and the earlier
+ * one, with its links, superseded.
+ */
+export function archiveOnClose (deps: ArchiveBuildDeps): RequestClosedListener {
+  return async ({ request, final, actor }, tx) => {
+    if (final === 'failed' || (request.type !== 'access' && request.type !== 'portability')) return
+    await queueArchiveBuild(request.id, deps, { actor, reason: `request ${final}` }, tx)
+  }
 }

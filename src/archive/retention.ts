@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { createArchivesRepository } from '../db/repositories/archives-repository.js'
-import { createItemsRepository, lockUnarchivedItemsDue } from '../db/repositories/items-repository.js'
-import { recordEvent } from '../db/repositories/requests-repository.js'
+import { createItemsRepository } from '../db/repositories/items-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import { archivePrefix, itemFilesPrefix } from './layout.js'
 
@@ -30,6 +30,7 @@ export function createArchiveRetention (deps: { dbh: DbHandle, storage: BlobStor
   const { dbh, storage } = deps
   const archives = createArchivesRepository(dbh)
   const items = createItemsRepository(dbh)
+  const requests = createRequestsRepository(dbh)
 
   async function batches (sweep: () => Promise<number>): Promise<number> {
     let total = 0
@@ -42,36 +43,36 @@ export function createArchiveRetention (deps: { dbh: DbHandle, storage: BlobStor
 
   return async function sweepExpiredArchives (now: Date = new Date()): Promise<SweepResult> {
     const expired = await batches(() => dbh.transaction(async (tx) => {
-      const due = await archives.lockExpired(tx, now, BATCH)
+      const due = await archives.lockExpired(now, BATCH, tx)
       for (const archive of due) {
         await storage.delete(archivePrefix(archive.requestId))
         await storage.delete(itemFilesPrefix(archive.requestId))
-        const removed = await items.deleteForRequest(tx, archive.requestId)
-        await archives.markExpired(tx, archive.id, now)
-        await recordEvent(tx, archive.requestId, 'retention', 'archive_expired', null, {
+        const removed = await items.deleteForRequest(archive.requestId, tx)
+        await archives.markExpired(archive.id, now, tx)
+        await requests.recordEvent(archive.requestId, 'retention', 'archive_expired', null, {
           archive_id: archive.id, archive_bytes: archive.size ?? 0, records_deleted: removed.records, files_deleted: removed.files
-        })
+        }, tx)
       }
       return due.length
     }))
     const itemSets = await batches(() => dbh.transaction(async (tx) => {
-      const due = await archives.lockItemsDue(tx, now, deps.itemsRetentionDays, BATCH)
+      const due = await archives.lockItemsDue(now, deps.itemsRetentionDays, BATCH, tx)
       for (const archive of due) {
         await storage.delete(itemFilesPrefix(archive.requestId))
-        const removed = await items.deleteForRequest(tx, archive.requestId)
-        await recordEvent(tx, archive.requestId, 'retention', 'collected_items_deleted', null, {
+        const removed = await items.deleteForRequest(archive.requestId, tx)
+        await requests.recordEvent(archive.requestId, 'retention', 'collected_items_deleted', null, {
           records_deleted: removed.records, files_deleted: removed.files
-        })
+        }, tx)
       }
       return due.length
     })) + await batches(() => dbh.transaction(async (tx) => {
-      const due = await lockUnarchivedItemsDue(tx, now, deps.itemsRetentionDays, BATCH)
+      const due = await items.lockUnarchivedItemsDue(now, deps.itemsRetentionDays, BATCH, tx)
       for (const { requestId } of due) {
         await storage.delete(itemFilesPrefix(requestId))
-        const removed = await items.deleteForRequest(tx, requestId)
-        await recordEvent(tx, requestId, 'retention', 'collected_items_deleted', null, {
+        const removed = await items.deleteForRequest(requestId, tx)
+        await requests.recordEvent(requestId, 'retention', 'collected_items_deleted', null, {
           records_deleted: removed.records, files_deleted: removed.files
-        })
+        }, tx)
       }
       return due.length
     }))

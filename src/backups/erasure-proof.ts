@@ -22,8 +22,8 @@ export function createErasureProofJob (deps: {
   const { keyring } = deps
   const tombstoneDeps = { config: deps.config, registry: deps.registry, keyring }
   return async function erasureProof (now: Date): Promise<Record<string, number>> {
-    const sealed = await sealPendingTombstones(deps.dbh, tombstoneDeps)
-    const expired = await expireTombstones(deps.dbh, now)
+    const sealed = await sealPendingTombstones(tombstoneDeps, {}, deps.dbh)
+    const expired = await expireTombstones(now, {}, deps.dbh)
     const receipts = await issueMissingReceipts({ dbh: deps.dbh, config: deps.config, registry: deps.registry, keyring, log: deps.log })
     return {
       tombstones_sealed: sealed,

@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { createBackupsRepository, type RestoreRow } from '../db/repositories/backups-repository.js'
-import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import { computeDeadline, type Regime } from '../domain/deadlines.js'
@@ -40,6 +40,7 @@ export function createRestoresService (deps: {
   const { dbh, registry } = deps
   const now = deps.now ?? (() => new Date())
   const backups = createBackupsRepository(dbh)
+  const requests = createRequestsRepository(dbh)
 
   async function resource (row: RestoreRow): Promise<Restore> {
     const made = await backups.reErasuresOf(row.id)
@@ -68,7 +69,7 @@ export function createRestoresService (deps: {
   }
 
   /** One erasure request for one tombstone, planned for the restored system only, in the caller's transaction. */
-  async function reErase (tx: TxHandle, input: {
+  async function reErase (input: {
     connector: ConnectorInstance
     restoreId: string
     backupTakenAt: Date
@@ -76,7 +77,7 @@ export function createRestoresService (deps: {
     at: Date
     subject: StoredSubject
     original: { id: string, regime: Regime, jurisdiction: string | null, timeZone: string, requesterKind: string }
-  }): Promise<string> {
+  }, tx: TxHandle): Promise<string> {
     const { connector, original, at, actor } = input
     const deadline = computeDeadline({
       regime: original.regime, receivedAt: at, timeZone: original.timeZone, ...(original.jurisdiction ? { jurisdiction: original.jurisdiction } : {})
@@ -104,12 +105,12 @@ export function createRestoresService (deps: {
       createdAt: at,
       updatedAt: at
     }, { at, actor, action: 'created', toStatus: 'received', details: link }, tx)
-    await transitionIn(tx, id, 'ready', actor, `identity established by request ${original.id}`, link)
-    const planned = await deps.tasks.plan(tx, id, 'erase', [{ id: connector.id, maxAttempts: connector.maxAttempts }])
-    await queueTasks(tx, planned)
-    await recordEvent(tx, id, actor, 'planned', null, { action: 'erase', connectors: [connector.id], restore_id: input.restoreId })
-    await transitionIn(tx, id, 'in_progress', actor, `${planned.length} task(s) planned`)
-    await recordEvent(tx, original.id, actor, 'erased_again_after_restore', null, { ...link, request_id: id })
+    await requests.transitionIn(id, 'ready', actor, `identity established by request ${original.id}`, link, tx)
+    const planned = await deps.tasks.plan(id, 'erase', [{ id: connector.id, maxAttempts: connector.maxAttempts }], tx)
+    await queueTasks(planned, tx)
+    await requests.recordEvent(id, actor, 'planned', null, { action: 'erase', connectors: [connector.id], restore_id: input.restoreId }, tx)
+    await requests.transitionIn(id, 'in_progress', actor, `${planned.length} task(s) planned`, undefined, tx)
+    await requests.recordEvent(original.id, actor, 'erased_again_after_restore', null, { ...link, request_id: id }, tx)
     return id
   }
 
@@ -138,8 +139,8 @@ export function createRestoresService (deps: {
         }, tx)
         if (restoreId === null) return null // the same restore, made at this moment by another call
         // Tombstones closed since the last job run are sealed, and those past kept_until expire, first.
-        await sealPendingTombstones(tx, deps, { connector: connector.id })
-        await expireTombstones(tx, at, { connector: connector.id })
+        await sealPendingTombstones(deps, { connector: connector.id }, tx)
+        await expireTombstones(at, { connector: connector.id }, tx)
         const expired = await backups.countGoneInRestoredData(connector.id, takenAt, at, tx)
         const live = await backups.lockLiveInRestoredData(connector.id, takenAt, at, tx)
         let matched = 0
@@ -150,7 +151,7 @@ export function createRestoresService (deps: {
             unreadable++
             continue
           }
-          const requestId = await reErase(tx, {
+          const requestId = await reErase({
             connector,
             restoreId,
             backupTakenAt: takenAt,
@@ -158,7 +159,7 @@ export function createRestoresService (deps: {
             at,
             subject: JSON.parse(opened) as StoredSubject,
             original: { id: t.originalId, regime: t.regime as Regime, jurisdiction: t.jurisdiction, timeZone: t.timeZone, requesterKind: t.requester.kind }
-          })
+          }, tx)
           const linked = await backups.linkReErasure({ restoreId, tombstoneId: t.id, requestId, createdAt: at }, tx)
           if (!linked) throw new Error('tombstone already erased again for this restore')
           matched++

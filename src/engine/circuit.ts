@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { createConnectorHealthRepository } from '../db/repositories/connector-health-repository.js'
 import { createWaitingTasksRepository } from '../db/repositories/waiting-tasks-repository.js'
-import { recordEvent } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { ConnectorErrorCodes, type ConnectorError, type HealthResult } from '../../connectors/types.js'
@@ -69,6 +69,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
   const { dbh, registry, log } = deps
   const health = createConnectorHealthRepository(dbh)
   const waiting = createWaitingTasksRepository(dbh)
+  const requests = createRequestsRepository(dbh)
 
   /** Stores a check; when it is ok, resumes the connector's waiting tasks. */
   async function store (connectorId: string, result: HealthResult, checkedAt = new Date()): Promise<StoredHealth & { resumed: number }> {
@@ -89,9 +90,9 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
   async function resume (connectorId: string): Promise<number> {
     const resumed = await dbh.transaction(async (tx) => {
       const rows = await waiting.resumeTasks(connectorId, tx)
-      await queueTasks(tx, rows)
+      await queueTasks(rows, tx)
       for (const task of rows) {
-        await recordEvent(tx, task.requestId, 'engine', 'task_resumed', `connector ${connectorId} is healthy again`, { task_id: task.id, connector: connectorId })
+        await requests.recordEvent(task.requestId, 'engine', 'task_resumed', `connector ${connectorId} is healthy again`, { task_id: task.id, connector: connectorId }, tx)
       }
       return rows.length
     })
@@ -142,7 +143,7 @@ export function createCircuit (deps: { dbh: DbHandle, registry: ConnectorRegistr
     async park (task: TaskRow, worker: string, reason: string): Promise<boolean> {
       return dbh.transaction(async (tx) => {
         if (!await waiting.parkTask(task.id, worker, WAITING_CODE, reason, tx)) return false
-        await recordEvent(tx, task.requestId, 'engine', 'task_waiting', reason, { task_id: task.id, connector: task.connectorId, action: task.action })
+        await requests.recordEvent(task.requestId, 'engine', 'task_waiting', reason, { task_id: task.id, connector: task.connectorId, action: task.action }, tx)
         return true
       }).then(async (parked) => {
         // A check that came back ok while we were parking has already run its resume: resume now.

@@ -3,13 +3,14 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { createTasksRepository, type ClaimedTask } from '../db/repositories/tasks-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { ARCHIVE_QUEUE, createBoss, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type TransferJob } from '../jobs/queue.js'
+import { ARCHIVE_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
-import { closeIfDone } from './finalize.js'
+import { createFinalizer, type RequestClosedListener } from './finalize.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
 import type { TransferSettings } from '../transfers/settings.js'
@@ -36,26 +37,30 @@ export interface EngineOptions {
  */
 export function createEngine (deps: {
   dbh: DbHandle
+  /** The job queue (createBoss with supervise and schedule): started and stopped with the engine. */
+  boss: Boss
   registry: ConnectorRegistry
   storage: BlobStore
   log: FastifyBaseLogger
   options: EngineOptions
+  /** Told in the transaction that closes a request (the archive's build, the backups' tombstones). */
+  onClosed: readonly RequestClosedListener[]
   transfers: { settings: TransferSettings, openArchive: OpenArchive }
   archives: { build: ArchiveJobRunner, sweep: SweepExpiredArchives }
   metrics?: TaskMetrics
 }) {
-  const { dbh, registry, log } = deps
+  const { dbh, registry, log, boss } = deps
   const tasks = createTasksRepository(dbh)
-  const boss = createBoss(dbh, { supervise: true, schedule: true })
+  const finalizer = createFinalizer({ dbh, tasks, requests: createRequestsRepository(dbh), onClosed: deps.onClosed })
   boss.on('error', (err) => log.error({ err }, 'job queue error'))
   const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
   const circuit = createCircuit({ dbh, registry, log: log.child({ component: 'circuit' }) })
   const runTask = createTaskRunner({
     dbh,
-    boss,
     registry,
     tasks,
+    finalizer,
     storage: deps.storage,
     log: log.child({ component: 'engine' }),
     options: runnerOptions,
@@ -68,7 +73,7 @@ export function createEngine (deps: {
       // this process stop first, the reaper closes a request left with every task finished.
       const timer = setTimeout(() => {
         closeRechecks.delete(timer)
-        const closing = closeIfDone(dbh, requestId, tasks, 'engine', boss)
+        const closing = finalizer.closeIfDone(requestId, 'engine')
           .catch((err: unknown) => log.error({ err, requestId }, 'closing the request failed'))
           .finally(() => closingNow.delete(closing))
         closingNow.add(closing)
@@ -102,7 +107,7 @@ export function createEngine (deps: {
     // A worker that finished a request's last task and stopped before closing the request.
     let closed = 0
     for (const requestId of await tasks.stranded()) {
-      if (await closeIfDone(dbh, requestId, tasks, 'engine', boss)) closed++
+      if (await finalizer.closeIfDone(requestId, 'engine')) closed++
     }
     if (closed > 0) log.warn({ closed }, 'requests whose last task finished without closing them were closed')
   }
@@ -111,6 +116,7 @@ export function createEngine (deps: {
     worker,
     tasks,
     boss,
+    finalizer,
     circuit,
     transfers,
     /** Retention: deletes expired archives and collected data as of `now` (the scheduler's archive_expiry job runs it). */

@@ -1,6 +1,5 @@
 import type { TxHandle } from '../db/client.js'
-import type { RequestRow } from '../db/repositories/requests-repository.js'
-import { recordEvent, transitionIn } from '../db/repositories/requests-repository.js'
+import type { RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestType } from '../domain/requests.js'
 import { ACTIONS, implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
@@ -38,18 +37,19 @@ export function canDo (instance: ConnectorInstance, action: TaskAction): boolean
  * job, in the caller's transaction; then moves the request to in_progress. With no capable connector
  * the request stays ready, with an event saying so, for a person to handle.
  */
-export async function planRequest (tx: TxHandle, request: RequestRow, deps: {
+export async function planRequest (request: RequestRow, deps: {
   registry: ConnectorRegistry
   tasks: TasksRepository
+  requests: RequestsRepository
   boss: Boss
   actor: string
-}): Promise<TaskRow[]> {
+}, tx: TxHandle): Promise<TaskRow[]> {
   const planned: TaskRow[] = []
   for (const { action, connectors } of planFor(deps.registry, request.type)) {
-    planned.push(...await planTasks(tx, request.id, action, connectors.map((c) => c.id), deps))
+    planned.push(...await planTasks(request.id, action, connectors.map((c) => c.id), deps, tx))
   }
-  await recordEvent(tx, request.id, deps.actor, 'planned', null, plannedDetails(request.type, planned))
-  if (planned.length > 0) await transitionIn(tx, request.id, 'in_progress', deps.actor, startedReason(planned.length))
+  await deps.requests.recordEvent(request.id, deps.actor, 'planned', null, plannedDetails(request.type, planned), tx)
+  if (planned.length > 0) await deps.requests.transitionIn(request.id, 'in_progress', deps.actor, startedReason(planned.length), undefined, tx)
   return planned
 }
 
@@ -73,13 +73,13 @@ export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<T
 export const startedReason = (tasks: number) => `${tasks} task(s) planned`
 
 /** One `action` task per connector (configured ones), in the caller's transaction; their workers are woken when it commits. */
-export async function planTasks (tx: TxHandle, requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {
+export async function planTasks (requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {
   registry: ConnectorRegistry
   tasks: TasksRepository
   boss: Boss
-}): Promise<TaskRow[]> {
+}, tx: TxHandle): Promise<TaskRow[]> {
   const connectors = connectorIds.map((id) => deps.registry.get(id)!)
-  const planned = await deps.tasks.plan(tx, requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })))
-  await queueTasks(tx, planned)
+  const planned = await deps.tasks.plan(requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })), tx)
+  await queueTasks(planned, tx)
   return planned
 }

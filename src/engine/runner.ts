@@ -1,14 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { markRestrictionPlaced, type RequestRow } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository, type RequestRow } from '../db/repositories/requests-repository.js'
 import type { ClaimedTask, NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { TaskResult } from '../db/schema.js'
 import { OPEN_TASK_STATUSES } from '../domain/statuses.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
 import { ACTIONS, ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
-import { closeIfDone, finalizeIfDone } from './finalize.js'
-import type { Boss } from '../jobs/queue.js'
+import type { Finalizer } from './finalize.js'
 import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
 import { nextDelayMs } from './backoff.js'
@@ -32,9 +31,10 @@ export interface RunnerOptions {
  */
 export function createTaskRunner (deps: {
   dbh: DbHandle
-  boss: Boss
   registry: ConnectorRegistry
   tasks: TasksRepository
+  /** Closes the request when its last task finishes. */
+  finalizer: Finalizer
   storage: BlobStore
   log: FastifyBaseLogger
   options: RunnerOptions
@@ -46,7 +46,8 @@ export function createTaskRunner (deps: {
   /** Told when a request whose tasks are all finished could not be closed at once: another held its lock. */
   onCloseBusy?: (requestId: string) => void
 }) {
-  const { tasks, options } = deps
+  const { tasks, options, finalizer } = deps
+  const requests = createRequestsRepository(deps.dbh)
 
   return async function runTask (claimed: ClaimedTask): Promise<void> {
     const { task, request } = claimed
@@ -168,9 +169,9 @@ export function createTaskRunner (deps: {
   async function retryLater (task: TaskRow, e: ConnectorError) {
     const delay = nextDelayMs({ attempt: task.attempts, baseMs: options.retryBaseMs, maxMs: options.retryMaxMs, retryAfterMs: e.retryAfterMs })
     const at = new Date(Date.now() + delay)
-    const released = await deps.dbh.transaction((tx) => tasks.release(tx, task, options.worker, {
+    const released = await deps.dbh.transaction((tx) => tasks.release(task, options.worker, {
       status: 'retry_wait', errorCode: e.code, errorMessage: e.message, nextAttemptAt: at, outcome: 'retry'
-    }))
+    }, tx))
     // Due again at `at`, when a claim takes it.
     if (released) deps.onRetryDue?.(at)
   }
@@ -198,10 +199,10 @@ export function createTaskRunner (deps: {
     if (task.action === 'restrict' && next.status === 'succeeded' && next.result?.outcomes?.some((o) => o.status === 'restricted')) {
       await deps.dbh.transaction(async (tx) => {
         // Sent together: the lock is taken first, and the statement behind it sees the request's tasks as they stand once it is.
-        const [, counts] = await Promise.all([tasks.lockRequestOnly(tx, task.requestId), tasks.finishRun(tx, task, options.worker, next, event, lastItems)])
+        const [, counts] = await Promise.all([tasks.lockRequestOnly(task.requestId, tx), tasks.finishRun(task, options.worker, next, event, lastItems, tx)])
         if (!counts) return // the lease was lost: another worker owns the task now
-        await markRestrictionPlaced(tx, task.requestId)
-        await finalizeIfDone(tx, task.requestId, tasks, 'engine', deps.boss, counts)
+        await requests.markRestrictionPlaced(task.requestId, tx)
+        await finalizer.finalizeIfDone(task.requestId, 'engine', { known: counts }, tx)
       })
       return
     }
@@ -210,7 +211,7 @@ export function createTaskRunner (deps: {
     if (OPEN_TASK_STATUSES.some((s) => (counts.get(s) ?? 0) > 0)) return
     // Someone holds the request's lock: most often the worker that finished its other last task,
     // closing it. The request is looked at again later (onCloseBusy).
-    if (await closeIfDone(deps.dbh, task.requestId, tasks, 'engine', deps.boss, { ifFree: true }) === 'busy') deps.onCloseBusy?.(task.requestId)
+    if (await finalizer.closeIfDone(task.requestId, 'engine', { ifFree: true }) === 'busy') deps.onCloseBusy?.(task.requestId)
   }
 }
 

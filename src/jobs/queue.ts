@@ -85,9 +85,9 @@ function leasedJob (name: string, data: object, maxMs: number, startAfter?: Date
  * Wakes the idle workers of these tasks' connectors when the caller's transaction commits (the
  * tasks themselves, pending in the caller's transaction, are what the workers claim).
  */
-export async function queueTasks (tx: TxHandle, tasks: ReadonlyArray<{ connectorId: string }>): Promise<void> {
+export async function queueTasks (tasks: ReadonlyArray<{ connectorId: string }>, tx: TxHandle): Promise<void> {
   if (tasks.length === 0) return
-  await wake(tx, taskWake(tasks).queues)
+  await wake(taskWake(tasks).queues, tx)
 }
 
 /** What wakes these tasks' workers: the channel, and their connectors' queues (for a statement that notifies itself). */
@@ -96,7 +96,7 @@ export function taskWake (tasks: ReadonlyArray<{ connectorId: string }>): { chan
 }
 
 /** `pg_notify` on WAKE_CHANNEL for each queue, delivered when the caller's transaction commits. */
-function wake (tx: TxHandle, queues: readonly string[]) {
+function wake (queues: readonly string[], tx: TxHandle) {
   return tx.executor.executeSql(`select pg_notify('${WAKE_CHANNEL}', q) from unnest(string_to_array($1, ',')) q`, [queues.join(',')])
 }
 
@@ -105,14 +105,14 @@ function wake (tx: TxHandle, queues: readonly string[]) {
  * all. Workers idle on a queue with a job due now are woken when the transaction commits
  * (`pg_notify` is delivered at commit), so the job starts at once rather than at the next poll.
  */
-export async function enqueue (tx: TxHandle, boss: Boss, jobs: readonly JobInsert[]): Promise<void> {
+export async function enqueue (boss: Boss, jobs: readonly JobInsert[], tx: TxHandle): Promise<void> {
   if (jobs.length === 0) return
   const now = Date.now()
   const due = [...new Set(jobs.filter((j) => !j.startAfter || Date.parse(j.startAfter) <= now).map((j) => j.name))]
   // Both statements are sent together; the notification is delivered at commit either way.
   await Promise.all([
     boss.insert(jobs as JobInsert[], { db: tx.executor } as PgBoss.InsertOptions),
-    due.length > 0 ? wake(tx, due) : null
+    due.length > 0 ? wake(due, tx) : null
   ])
 }
 

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream'
 import type { DbHandle } from '../db/client.js'
-import { lockArchive, SUPERSEDED_BY, type ArchivesRepository } from '../db/repositories/archives-repository.js'
-import { itemsSweptAt } from '../db/repositories/items-repository.js'
-import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import { SUPERSEDED_BY, type ArchivesRepository } from '../db/repositories/archives-repository.js'
+import type { ItemsRepository } from '../db/repositories/items-repository.js'
+import type { RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { Boss } from '../jobs/queue.js'
 import { Errors } from '../errors.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -27,6 +27,7 @@ export function createArchivesService (deps: {
   dbh: DbHandle
   storage: BlobStore
   archives: ArchivesRepository
+  items: ItemsRepository
   requests: RequestsRepository
   signer: LinkSigner
   encryptionKey: Buffer | null
@@ -78,10 +79,10 @@ export function createArchivesService (deps: {
     const stream = await openPlaintext(deps.storage, deps.encryptionKey, archive, start, end)
     try {
       await deps.dbh.transaction(async (tx) => {
-        if (who.linkId) await archives.countDownload(tx, who.linkId)
-        await recordEvent(tx, archive.requestId, who.actor, 'archive_downloaded', null, {
+        if (who.linkId) await archives.countDownload(who.linkId, tx)
+        await deps.requests.recordEvent(archive.requestId, who.actor, 'archive_downloaded', null, {
           archive_id: archive.id, range: range.kind === 'partial' ? `bytes=${start}-${end}` : null, bytes: end - start + 1, status
-        })
+        }, tx)
       })
     } catch (err) {
       stream.destroy() // no download without its audit event
@@ -143,8 +144,8 @@ export function createArchivesService (deps: {
       // Whole seconds, as in the signed URL; never past the archive's own expiry.
       const expiresAt = new Date(Math.floor(Math.min(wanted, archive.expiresAt?.getTime() ?? wanted) / 1000) * 1000)
       const link = await deps.dbh.transaction(async (tx) => {
-        const row = await archives.createLink(tx, { requestId, createdBy: actor, expiresAt })
-        await recordEvent(tx, requestId, actor, 'archive_link_created', null, { link_id: row.id, expires_at: expiresAt.toISOString() })
+        const row = await archives.createLink({ requestId, createdBy: actor, expiresAt }, tx)
+        await deps.requests.recordEvent(requestId, actor, 'archive_link_created', null, { link_id: row.id, expires_at: expiresAt.toISOString() }, tx)
         return row
       })
       return { id: link.id, url: deps.signer.url(link.id, expiresAt), expires_at: expiresAt.toISOString() }
@@ -167,24 +168,24 @@ export function createArchivesService (deps: {
         if (request.status !== 'completed' && request.status !== 'partially_completed') {
           throw new Errors.ArchiveNotRebuildable(`the request is ${request.status}`)
         }
-        const current = await lockArchive(tx, requestId)
+        const current = await archives.lockArchive(requestId, tx)
         const expired = current !== null && (current.status === 'expired' || (current.status === 'ready' && current.expiresAt !== null && current.expiresAt <= now()))
         if (current && current.status !== 'failed' && !expired) throw new Errors.ArchiveNotRebuildable(`the archive is ${current.status}`)
-        if (await itemsSweptAt(tx, requestId)) throw new Errors.ArchiveItemsSwept()
-        const queued = await queueArchiveBuild(tx, requestId, deps.boss, { actor, reason: 'rebuild requested' })
+        if (await deps.items.itemsSweptAt(requestId, tx)) throw new Errors.ArchiveItemsSwept()
+        const queued = await queueArchiveBuild(requestId, deps, { actor, reason: 'rebuild requested' }, tx)
         if (queued.kind !== 'queued') throw new Errors.ArchiveItemsSwept() // not reached: checked above under the same locks
-        await recordEvent(tx, requestId, actor, 'archive_rebuild_requested', null, {
+        await deps.requests.recordEvent(requestId, actor, 'archive_rebuild_requested', null, {
           archive_id: current?.id ?? null, previous_status: current?.status ?? null, error_code: current?.errorCode ?? null
-        })
+        }, tx)
       })
       return (await summary(requestId))!
     },
 
     async revokeLink (requestId: string, linkId: string, actor: string): Promise<void> {
       await deps.dbh.transaction(async (tx) => {
-        const revoked = await archives.revokeLink(tx, requestId, linkId, actor)
+        const revoked = await archives.revokeLink(requestId, linkId, actor, tx)
         if (revoked === null) throw new Errors.LinkNotFound(linkId)
-        if (revoked) await recordEvent(tx, requestId, actor, 'archive_link_revoked', null, { link_id: linkId })
+        if (revoked) await deps.requests.recordEvent(requestId, actor, 'archive_link_revoked', null, { link_id: linkId }, tx)
       })
     }
   }

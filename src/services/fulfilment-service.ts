@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { liftRestrictionIn, recordEvent, transitionIn, type IntakeEvent, type NewRequestRow, type RequestRow, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import type { IntakeEvent, NewRequestRow, RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors } from '../errors.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
-import { finalizeIfDone } from '../engine/finalize.js'
+import type { Finalizer } from '../engine/finalize.js'
 import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
 import { queueTasks, taskWake, type Boss } from '../jobs/queue.js'
 
@@ -21,9 +21,11 @@ export function createFulfilmentService (deps: {
   tasks: TasksRepository
   requests: RequestsRepository
   boss: Boss
+  /** Closes a request whose last open task was skipped. */
+  finalizer: Finalizer
   log: FastifyBaseLogger
 }) {
-  const { dbh, registry, tasks, requests, boss, log } = deps
+  const { dbh, registry, tasks, requests, boss, finalizer, log } = deps
 
   return {
     /**
@@ -62,17 +64,17 @@ export function createFulfilmentService (deps: {
         { action: 'planned', details: plannedDetails(row.type, planned) },
         ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
       ]
-      const inserted = await requests.insertPlanned(dbh, { ...row, status }, actor, events, planned, taskWake(planned))
+      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned))
       return inserted ? { status, tasks: planned } : null
     },
 
     /** Identity verified: the request becomes ready and its tasks are planned, atomically. */
     async verify (requestId: string, actor: string, method: string): Promise<void> {
       await dbh.transaction(async (tx) => {
-        const moved = await transitionIn(tx, requestId, 'ready', actor, `identity verified (${method})`, { method })
+        const moved = await requests.transitionIn(requestId, 'ready', actor, `identity verified (${method})`, { method }, tx)
         if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
         if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
-        await planRequest(tx, moved.row, { registry, tasks, boss, actor })
+        await planRequest(moved.row, { registry, tasks, requests, boss, actor }, tx)
       })
     },
 
@@ -87,11 +89,11 @@ export function createFulfilmentService (deps: {
      */
     async liftRestriction (requestId: string, actor: string, input: { reason: string, notifiedSubjectAt: Date, now: Date }): Promise<RequestRow> {
       return dbh.transaction(async (tx) => {
-        if (!await tasks.lockRequest(tx, requestId)) throw new Errors.RequestNotFound(requestId)
-        const restricted = await tasks.restrictedConnectors(tx, requestId)
+        if (!await tasks.lockRequest(requestId, {}, tx)) throw new Errors.RequestNotFound(requestId)
+        const restricted = await tasks.restrictedConnectors(requestId, tx)
         const configured = restricted.filter((id) => { const c = registry.get(id); return c !== undefined && canDo(c, 'unrestrict') })
         const notConfigured = restricted.filter((id) => !configured.includes(id))
-        const lifted = await liftRestrictionIn(tx, requestId, { actor, ...input, connectors: configured, notConfigured })
+        const lifted = await requests.liftRestrictionIn(requestId, { actor, ...input, connectors: configured, notConfigured }, tx)
         switch (lifted.status) {
           case 'not_found': throw new Errors.RequestNotFound(requestId)
           case 'not_applicable': throw new Errors.RestrictionNotPlaced(`a ${lifted.row.type} request places none`)
@@ -103,7 +105,7 @@ export function createFulfilmentService (deps: {
         if (notConfigured.length > 0) {
           log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
         }
-        await planTasks(tx, requestId, 'unrestrict', configured, { registry, tasks, boss })
+        await planTasks(requestId, 'unrestrict', configured, { registry, tasks, boss }, tx)
         return lifted.row
       })
     },
@@ -111,16 +113,16 @@ export function createFulfilmentService (deps: {
     /** Runs a failed task again from scratch, reopening the request if it had closed. */
     async retryTask (requestId: string, taskId: string, actor: string): Promise<TaskRow> {
       return dbh.transaction(async (tx) => {
-        const request = await tasks.lockRequest(tx, requestId)
+        const request = await tasks.lockRequest(requestId, {}, tx)
         const task = request ? await tasks.get(taskId, tx) : null
         if (!request || !task || task.requestId !== requestId) throw new Errors.TaskNotFound(taskId)
-        const reset = await tasks.reset(tx, taskId, ['failed'], { status: 'pending' })
+        const reset = await tasks.reset(taskId, ['failed'], { status: 'pending' }, tx)
         if (!reset) throw new Errors.IllegalTaskAction('retry', task.status)
         if (request.status === 'failed' || request.status === 'partially_completed') {
-          await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} retried`)
+          await requests.transitionIn(requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} retried`, undefined, tx)
         }
-        await recordEvent(tx, requestId, actor, 'task_retried', null, { task_id: taskId, connector: task.connectorId, action: task.action })
-        await queueTasks(tx, [task])
+        await requests.recordEvent(requestId, actor, 'task_retried', null, { task_id: taskId, connector: task.connectorId, action: task.action }, tx)
+        await queueTasks([task], tx)
         return reset
       })
     },
@@ -128,16 +130,16 @@ export function createFulfilmentService (deps: {
     /** Marks a task as deliberately not done, with the reason on record; may close the request. */
     async skipTask (requestId: string, taskId: string, actor: string, reason: string): Promise<TaskRow> {
       return dbh.transaction(async (tx) => {
-        const request = await tasks.lockRequest(tx, requestId)
+        const request = await tasks.lockRequest(requestId, {}, tx)
         const task = request ? await tasks.get(taskId, tx) : null
         if (!request || !task || task.requestId !== requestId) throw new Errors.TaskNotFound(taskId)
-        const skipped = await tasks.reset(tx, taskId, ['failed', 'pending', 'retry_wait', 'waiting'], { status: 'skipped', skipReason: reason })
+        const skipped = await tasks.reset(taskId, ['failed', 'pending', 'retry_wait', 'waiting'], { status: 'skipped', skipReason: reason }, tx)
         if (!skipped) throw new Errors.IllegalTaskAction('skip', task.status)
         if (request.status === 'failed' || request.status === 'partially_completed') {
-          await transitionIn(tx, requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} skipped`)
+          await requests.transitionIn(requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} skipped`, undefined, tx)
         }
-        await recordEvent(tx, requestId, actor, 'task_skipped', reason, { task_id: taskId, connector: task.connectorId, action: task.action })
-        await finalizeIfDone(tx, requestId, tasks, actor, boss)
+        await requests.recordEvent(requestId, actor, 'task_skipped', reason, { task_id: taskId, connector: task.connectorId, action: task.action }, tx)
+        await finalizer.finalizeIfDone(requestId, actor, {}, tx)
         return skipped
       })
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { DbHandle } from '../db/client.js'
-import { recordEvent, type RequestsRepository } from '../db/repositories/requests-repository.js'
+import type { RequestsRepository } from '../db/repositories/requests-repository.js'
 import type { TransferAttemptRow, TransferRow } from '../db/repositories/transfers-repository.js'
 import { Errors, validationError } from '../errors.js'
 import type { CreateTransfer, Transfer } from '../schemas/transfers.js'
@@ -47,7 +47,7 @@ export function createTransfersService (deps: {
       const id = randomUUID()
       const row = await deps.dbh.transaction(async (tx) => {
         if (!await repo.archiveReady(requestId, tx)) throw new Errors.ArchiveNotReady()
-        const inserted = await repo.insert(tx, {
+        const inserted = await repo.insert({
           id,
           requestId,
           destination: url.href,
@@ -55,11 +55,11 @@ export function createTransfersService (deps: {
           maxAttempts: settings.maxAttempts,
           notes: input.notes ?? null,
           createdBy: principal.name
-        })
-        await recordEvent(tx, requestId, principal.name, 'transfer_created', null, {
+        }, tx)
+        await deps.requests.recordEvent(requestId, principal.name, 'transfer_created', null, {
           transfer_id: id, destination: url.origin, has_authorization: input.authorization !== undefined
-        })
-        await deps.runner.enqueue(tx, id)
+        }, tx)
+        await deps.runner.enqueue(id, undefined, tx)
         return inserted
       })
       return toResource(row, [])

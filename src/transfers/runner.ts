@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
-import { recordEvent } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { createTransfersRepository, type TransferRelease, type TransferRow } from '../db/repositories/transfers-repository.js'
 import { enqueue as enqueueJobs, transferJob, type Boss } from '../jobs/queue.js'
 import { nextDelayMs } from '../engine/backoff.js'
@@ -44,10 +44,11 @@ export function createTransferRunner (deps: {
 }) {
   const { settings, options } = deps
   const repo = createTransfersRepository(deps.dbh)
+  const requests = createRequestsRepository(deps.dbh)
   const inFlight = new Set<ReturnType<typeof holdLease>>()
 
-  async function enqueue (tx: TxHandle, transferId: string, startAfter?: Date): Promise<void> {
-    await enqueueJobs(tx, deps.boss, [transferJob(transferId, settings.maxDurationMs, startAfter)])
+  async function enqueue (transferId: string, startAfter: Date | undefined, tx: TxHandle): Promise<void> {
+    await enqueueJobs(deps.boss, [transferJob(transferId, settings.maxDurationMs, startAfter)], tx)
   }
 
   async function run (transferId: string): Promise<void> {
@@ -127,19 +128,19 @@ export function createTransferRunner (deps: {
       next = { status: 'failed', outcome: 'failed', errorCode: outcome.code, errorMessage: outcome.message, ...answer }
     }
     await deps.dbh.transaction(async (tx) => {
-      if (!await repo.release(tx, transfer, options.worker, next)) return // lease lost: another worker owns it now
+      if (!await repo.release(transfer, options.worker, next, tx)) return // lease lost: another worker owns it now
       if (next.status === 'retry_wait') {
-        await enqueue(tx, transfer.id, next.nextAttemptAt ?? undefined)
+        await enqueue(transfer.id, next.nextAttemptAt ?? undefined, tx)
         return
       }
-      await recordEvent(tx, transfer.requestId, 'engine', `transfer_${next.status}`, next.errorMessage ?? null, {
+      await requests.recordEvent(transfer.requestId, 'engine', `transfer_${next.status}`, next.errorMessage ?? null, {
         transfer_id: transfer.id,
         destination: new URL(transfer.destination).origin,
         attempts: transfer.attempts,
         ...(next.responseStatus !== undefined ? { response_status: next.responseStatus } : {}),
         ...(next.deliveredSha256 ? { sha256: next.deliveredSha256 } : {}),
         ...(next.errorCode ? { error_code: next.errorCode } : {})
-      })
+      }, tx)
     })
   }
 
@@ -155,12 +156,12 @@ export function createTransferRunner (deps: {
 
     /** Transfers whose worker died: queued again, or failed when no attempts are left. */
     async reap (tx: TxHandle): Promise<number> {
-      const { retry, failed } = await repo.reapExpired(tx)
-      for (const transfer of retry) await enqueue(tx, transfer.id)
+      const { retry, failed } = await repo.reapExpired(undefined, tx)
+      for (const transfer of retry) await enqueue(transfer.id, undefined, tx)
       for (const transfer of failed) {
-        await recordEvent(tx, transfer.requestId, 'engine', 'transfer_failed', transfer.lastErrorMessage, {
+        await requests.recordEvent(transfer.requestId, 'engine', 'transfer_failed', transfer.lastErrorMessage, {
           transfer_id: transfer.id, destination: new URL(transfer.destination).origin, attempts: transfer.attempts, error_code: transfer.lastErrorCode
-        })
+        }, tx)
       }
       return retry.length + failed.length
     }

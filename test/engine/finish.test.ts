@@ -2,7 +2,6 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
-import { closeIfDone } from '../../src/engine/finalize.js'
 
 /**
  * How a request closes. A task's outcome commits on its own, with a count of the request's tasks
@@ -101,7 +100,7 @@ t.test('a worker that finds a finished request locked does not wait: it closes i
   await waitFor(async () => (await taskStatus()) === 'succeeded', 10_000, 'the retry to succeed')
 
   const started = Date.now()
-  const answer = await closeIfDone(dbh, id, app.engine.tasks, 'test', app.engine.boss, { ifFree: true })
+  const answer = await app.engine.finalizer.closeIfDone(id, 'test', { ifFree: true })
   t.equal(answer, 'busy', 'a closer that may not wait answers busy')
   t.ok(Date.now() - started < 2000, 'at once, without waiting for the lock')
   await new Promise((resolve) => setTimeout(resolve, 600))

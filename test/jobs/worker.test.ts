@@ -30,7 +30,7 @@ async function scenario (t: Test, dbh: DbHandle) {
   // 1. A queue with jobs waiting drains without waiting a poll interval between jobs (the interval is a
   //    minute here), never running more than its concurrency at once; every job ends completed.
   await boss.createQueue('drain')
-  await dbh.transaction((tx) => enqueue(tx, boss, Array.from({ length: 30 }, (_, i) => job('drain', i))))
+  await dbh.transaction((tx) => enqueue(boss, Array.from({ length: 30 }, (_, i) => job('drain', i)), tx))
   let running = 0
   let most = 0
   const seen: number[] = []
@@ -52,7 +52,7 @@ async function scenario (t: Test, dbh: DbHandle) {
 
   // 2. An idle worker is woken by a job queued in a committed transaction (NOTIFY), not by its poll.
   const woke = Date.now()
-  await dbh.transaction((tx) => enqueue(tx, boss, [job('drain', 100)]))
+  await dbh.transaction((tx) => enqueue(boss, [job('drain', 100)], tx))
   await waitFor(async () => seen.includes(100), 30_000, 'the woken job ran')
   t.ok(Date.now() - woke < 10_000, `a new job ran ${Date.now() - woke} ms after its commit, with a 60 s poll interval`)
 
@@ -71,20 +71,20 @@ async function scenario (t: Test, dbh: DbHandle) {
     }
   })
   stops.push(() => flaky.stop(5000))
-  await dbh.transaction((tx) => enqueue(tx, boss, [job('flaky', 1, { retryLimit: 1 })]))
+  await dbh.transaction((tx) => enqueue(boss, [job('flaky', 1, { retryLimit: 1 })], tx))
   await waitFor(async () => (await states('flaky')).completed === 1, 30_000, 'the retried job completed')
   t.strictSame(attempts, [0, 1], 'failed once, retried once by pg-boss, then completed')
   const [row] = await dbh.rows<{ output: unknown }>(sql`select output from pgboss.job where name = 'flaky'`)
   t.notOk(JSON.stringify(row?.output ?? null).includes('ada@'), 'the failure kept no message text')
 
-  await dbh.transaction((tx) => enqueue(tx, boss, [job('flaky', 2, { retryLimit: 0 })]))
+  await dbh.transaction((tx) => enqueue(boss, [job('flaky', 2, { retryLimit: 0 })], tx))
   const failed = async () => (await states('flaky')).failed === 1
   attempts.length = 0
   await waitFor(failed, 30_000, 'a job with no retries left failed')
   const [lost] = await dbh.rows<{ output: unknown }>(sql`select output from pgboss.job where name = 'flaky' and state = 'failed'`)
   t.strictSame(lost?.output, { code: 'DSR_ARCHIVE_ITEM_CORRUPT' }, 'a failed job keeps the error code, nothing else')
 
-  await dbh.transaction((tx) => enqueue(tx, boss, [job('flaky', 3, { retryLimit: 0 })]))
+  await dbh.transaction((tx) => enqueue(boss, [job('flaky', 3, { retryLimit: 0 })], tx))
   await waitFor(async () => (await states('flaky')).failed === 2, 30_000, 'the job failing with a foreign error failed')
   const [foreign] = await dbh.rows<{ output: unknown }>(sql`select output from pgboss.job where name = 'flaky' and state = 'failed' and (data->>'n')::int = 3`)
   t.strictSame(foreign?.output, { code: 'DSR_JOB_FAILED' }, 'an error not of the catalogue is recorded as DSR_JOB_FAILED, whatever code it carries')

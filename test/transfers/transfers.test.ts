@@ -197,7 +197,7 @@ t.test('direct transfers', async (t) => {
     const jobs = () => app.dbh.rows<{ id: string, state: string }>(sql`
       select id, state from pgboss.job where name = ${TRANSFER_QUEUE} and data->>'transferId' = ${transfer.id}`)
     const earlier = new Set((await jobs()).map((j) => j.id))
-    await app.dbh.transaction((tx) => app.engine.transfers.enqueue(tx, transfer.id))
+    await app.dbh.transaction((tx) => app.engine.transfers.enqueue(transfer.id, undefined, tx))
     // A worker completes a job only after its handler has returned: once the new job has left
     // 'created' and 'active', the redelivery was taken and handled, and anything it sent has been sent.
     const redelivery = await waitFor(async () => {

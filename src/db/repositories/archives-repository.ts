@@ -18,8 +18,8 @@ export interface BuildClaim { id: string, previousKey: string | null }
 /** Archives and their download links. Writes that must agree with others take the caller's transaction. */
 export function createArchivesRepository (dbh: DbHandle) {
   return {
-    async forRequest (requestId: string, db: TxHandle = dbh): Promise<ArchiveRow | null> {
-      const [row] = await db.db.select().from(archives).where(eq(archives.requestId, requestId)).limit(1)
+    async forRequest (requestId: string, tx: TxHandle = dbh): Promise<ArchiveRow | null> {
+      const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).limit(1)
       return row ?? null
     },
 
@@ -30,9 +30,9 @@ export function createArchivesRepository (dbh: DbHandle) {
      * file, to delete. Two attempts at once both claim, one after the other (the row's lock): the
      * later one owns the row, and the earlier one's `markReadyWithEvent` finds it taken over.
      */
-    async claimBuild (requestId: string, storageKey: (archiveId: string) => string, db: TxHandle = dbh): Promise<BuildClaim | null> {
+    async claimBuild (requestId: string, storageKey: (archiveId: string) => string, tx: TxHandle = dbh): Promise<BuildClaim | null> {
       const id = randomUUID()
-      const [row] = await db.rows<{ claimed: string | null, previous_key: string | null }>(sql`
+      const [row] = await tx.rows<{ claimed: string | null, previous_key: string | null }>(sql`
         with old as (
           select storage_key from archives where request_id = ${requestId}
         ), claimed as (
@@ -69,7 +69,7 @@ export function createArchivesRepository (dbh: DbHandle) {
     },
 
     /** Records a failed attempt; the last one marks the archive failed (kept until `expiresAt` for retention). */
-    async markAttemptFailed (tx: TxHandle, id: string, errorCode: string, final: { expiresAt: Date } | null): Promise<boolean> {
+    async markAttemptFailed (id: string, errorCode: string, final: { expiresAt: Date } | null, tx: TxHandle = dbh): Promise<boolean> {
       const rows = await tx.db.update(archives).set({
         errorCode, ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt } : {})
       }).where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
@@ -77,14 +77,14 @@ export function createArchivesRepository (dbh: DbHandle) {
     },
 
     /** Archives past their expiry, locked for this sweep; others sweeping at once skip them. */
-    async lockExpired (tx: TxHandle, now: Date, limit: number): Promise<ArchiveRow[]> {
+    async lockExpired (now: Date, limit: number, tx: TxHandle = dbh): Promise<ArchiveRow[]> {
       return tx.db.select().from(archives)
         .where(and(inArray(archives.status, ['ready', 'failed']), sql`${archives.expiresAt} <= ${now.toISOString()}::timestamptz`))
         .orderBy(archives.expiresAt).limit(limit).for('update', { skipLocked: true })
     },
 
     /** Ready archives whose collected items are due for deletion before the archive itself. */
-    async lockItemsDue (tx: TxHandle, now: Date, itemDays: number, limit: number): Promise<ArchiveRow[]> {
+    async lockItemsDue (now: Date, itemDays: number, limit: number, tx: TxHandle = dbh): Promise<ArchiveRow[]> {
       return tx.db.select().from(archives).where(and(
         eq(archives.status, 'ready'),
         sql`${archives.readyAt} + make_interval(days => ${itemDays}) <= ${now.toISOString()}::timestamptz`,
@@ -92,22 +92,22 @@ export function createArchivesRepository (dbh: DbHandle) {
       )).orderBy(archives.readyAt).limit(limit).for('update', { skipLocked: true })
     },
 
-    async markExpired (tx: TxHandle, id: string, now: Date): Promise<void> {
+    async markExpired (id: string, now: Date, tx: TxHandle = dbh): Promise<void> {
       await tx.db.update(archives).set({ status: 'expired', deletedAt: now }).where(eq(archives.id, id))
     },
 
-    async createLink (tx: TxHandle, link: { requestId: string, createdBy: string, expiresAt: Date }): Promise<ArchiveLinkRow> {
+    async createLink (link: { requestId: string, createdBy: string, expiresAt: Date }, tx: TxHandle = dbh): Promise<ArchiveLinkRow> {
       const [row] = await tx.db.insert(archiveLinks).values(link).returning()
       return row!
     },
 
-    async link (linkId: string, db: TxHandle = dbh): Promise<ArchiveLinkRow | null> {
-      const [row] = await db.db.select().from(archiveLinks).where(eq(archiveLinks.id, linkId)).limit(1)
+    async link (linkId: string, tx: TxHandle = dbh): Promise<ArchiveLinkRow | null> {
+      const [row] = await tx.db.select().from(archiveLinks).where(eq(archiveLinks.id, linkId)).limit(1)
       return row ?? null
     },
 
     /** Revokes a link of the request; null when there is no such link, false when it was already revoked. */
-    async revokeLink (tx: TxHandle, requestId: string, linkId: string, actor: string): Promise<boolean | null> {
+    async revokeLink (requestId: string, linkId: string, actor: string, tx: TxHandle = dbh): Promise<boolean | null> {
       const [row] = await tx.db.select().from(archiveLinks)
         .where(and(eq(archiveLinks.id, linkId), eq(archiveLinks.requestId, requestId))).for('update')
       if (!row) return null
@@ -116,54 +116,54 @@ export function createArchivesRepository (dbh: DbHandle) {
       return revoked.length === 1
     },
 
-    async countDownload (tx: TxHandle, linkId: string): Promise<void> {
+    async countDownload (linkId: string, tx: TxHandle = dbh): Promise<void> {
       await tx.db.update(archiveLinks).set({ downloads: sql`${archiveLinks.downloads} + 1` }).where(eq(archiveLinks.id, linkId))
+    },
+
+    /** The archive row of a request that just completed, in its transaction (idempotent). */
+    async createPendingArchive (requestId: string, tx: TxHandle = dbh): Promise<void> {
+      await tx.db.insert(archives).values({ requestId }).onConflictDoNothing({ target: archives.requestId })
+    },
+
+    /** The request's archive row, locked for the rest of the caller's transaction. */
+    async lockArchive (requestId: string, tx: TxHandle = dbh): Promise<ArchiveRow | null> {
+      const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
+      return row ?? null
+    },
+
+    /**
+     * Replaces the request's archive by a new build, in the caller's transaction: the row becomes
+     * `building` under a fresh id (so an attempt still running for the old one cannot mark it ready,
+     * and the build job deletes the old file, still named by `storage_key`), and every live link of
+     * the request is revoked as superseded. One row per request: never two live archives.
+     */
+    async supersedeArchive (current: ArchiveRow, tx: TxHandle = dbh): Promise<{ linksRevoked: number }> {
+      await tx.db.update(archives).set({
+        id: randomUUID(),
+        status: 'building',
+        errorCode: null,
+        size: null,
+        sha256: null,
+        manifest: null,
+        encryption: null,
+        readyAt: null,
+        expiresAt: null,
+        deletedAt: null
+      }).where(eq(archives.id, current.id))
+      const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
+        .where(and(eq(archiveLinks.requestId, current.requestId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })
+      return { linksRevoked: revoked.length }
+    },
+
+    /**
+     * An expired archive whose request collected again (a retried task): it cannot be rebuilt, as
+     * retention deleted the rest of the data; marked failed and due now, so the next sweep deletes
+     * what the retry collected too.
+     */
+    async markSweptArchiveDue (id: string, errorCode: string, now: Date, tx: TxHandle = dbh): Promise<void> {
+      await tx.db.update(archives).set({ status: 'failed', errorCode, expiresAt: now }).where(and(eq(archives.id, id), eq(archives.status, 'expired')))
     }
   }
 }
 
 export type ArchivesRepository = ReturnType<typeof createArchivesRepository>
-
-/** The archive row of a request that just completed, in its transaction (idempotent). */
-export async function createPendingArchive (tx: TxHandle, requestId: string): Promise<void> {
-  await tx.db.insert(archives).values({ requestId }).onConflictDoNothing({ target: archives.requestId })
-}
-
-/** The request's archive row, locked for the rest of the caller's transaction. */
-export async function lockArchive (tx: TxHandle, requestId: string): Promise<ArchiveRow | null> {
-  const [row] = await tx.db.select().from(archives).where(eq(archives.requestId, requestId)).for('update')
-  return row ?? null
-}
-
-/**
- * Replaces the request's archive by a new build, in the caller's transaction: the row becomes
- * `building` under a fresh id (so an attempt still running for the old one cannot mark it ready,
- * and the build job deletes the old file, still named by `storage_key`), and every live link of
- * the request is revoked as superseded. One row per request: never two live archives.
- */
-export async function supersedeArchive (tx: TxHandle, current: ArchiveRow): Promise<{ linksRevoked: number }> {
-  await tx.db.update(archives).set({
-    id: randomUUID(),
-    status: 'building',
-    errorCode: null,
-    size: null,
-    sha256: null,
-    manifest: null,
-    encryption: null,
-    readyAt: null,
-    expiresAt: null,
-    deletedAt: null
-  }).where(eq(archives.id, current.id))
-  const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
-    .where(and(eq(archiveLinks.requestId, current.requestId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })
-  return { linksRevoked: revoked.length }
-}
-
-/**
- * An expired archive whose request collected again (a retried task): it cannot be rebuilt, as
- * retention deleted the rest of the data; marked failed and due now, so the next sweep deletes
- * what the retry collected too.
- */
-export async function markSweptArchiveDue (tx: TxHandle, id: string, errorCode: string, now: Date): Promise<void> {
-  await tx.db.update(archives).set({ status: 'failed', errorCode, expiresAt: now }).where(and(eq(archives.id, id), eq(archives.status, 'expired')))
-}

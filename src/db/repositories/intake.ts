@@ -163,10 +163,10 @@ export function createIntake (dbh: DbHandle) {
      * its own, or in the caller's transaction): the row (status as planned), `events` in order, and `tasks`.
      * False, with nothing written, when the idempotency key was used before by the same client.
      */
-    async insertPlanned (tx: TxHandle, row: NewRequestRow, actor: string, events: IntakeEvent[],
+    async insertPlanned (row: NewRequestRow, actor: string, events: IntakeEvent[],
       tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>,
       /** Notified when the statement commits: `pg_notify(channel, queue)` for each queue (the tasks' workers). */
-      wake: { channel: string, queues: readonly string[] }): Promise<boolean> {
+      wake: { channel: string, queues: readonly string[] }, tx: TxHandle = dbh): Promise<boolean> {
       const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
         ...requestParams(row),
         actor,

@@ -76,11 +76,151 @@ export type TransitionResult =
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
 
+  /**
+   * The one place a request changes status. The row is locked, the move is checked against the
+   * lifecycle table, and the status and its audit event are written in the caller's transaction.
+   */
+  async function transitionIn (
+    id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>, tx: TxHandle = dbh
+  ): Promise<TransitionResult> {
+    const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
+    if (!current) return { status: 'not_found' }
+    return transitionFrom(current, to, actor, reason, details, tx)
+  }
+
+  /**
+   * transitionIn for a request the caller has already locked and read in its transaction (`current`).
+   * The update and its audit event are sent together: one round trip.
+   */
+  async function transitionFrom (
+    current: RequestRow, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>, tx: TxHandle = dbh
+  ): Promise<TransitionResult> {
+    if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status }
+    const now = new Date()
+    const [[row]] = await Promise.all([
+      tx.db.update(requests).set({
+        status: to,
+        heldFrom: to === 'on_hold' ? current.status : null,
+        updatedAt: now
+      }).where(eq(requests.id, current.id)).returning(),
+      tx.db.insert(requestEvents).values({
+        requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
+      })
+    ])
+    return { status: 'moved', row: row! }
+  }
+
+  /** Appends an audit event that is not a status change (task outcomes, operator actions). */
+  async function recordEvent (
+    requestId: string, actor: string, action: string, reason?: string | null, details?: Record<string, unknown>, tx: TxHandle = dbh
+  ): Promise<void> {
+    await tx.db.insert(requestEvents).values({ requestId, actor, action, reason: reason ?? null, details: details ?? null })
+  }
+
+  /**
+   * The one place a request's deadline is extended. Like transitionIn: the row is locked, the rules
+   * are checked, and the extension and its audit event are written in the caller's transaction.
+   *
+   * Refused when already taken (once per request), where the regime has no extension, once the
+   * request is closed, and after the statutory due_at: the law lets the controller extend only by
+   * telling the person within the first period. The due_soon/overdue warnings already sent were
+   * about a date that no longer applies, so they are forgotten: the deadline monitor warns again
+   * ahead of the extended date.
+   */
+  async function extendIn (id: string, input: ExtensionInput, tx: TxHandle = dbh): Promise<ExtensionResult> {
+    const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
+    if (!current) return { status: 'not_found' }
+    if (current.extensionTakenAt !== null) return { status: 'already_taken', row: current }
+    if (current.extendedDueAt === null) return { status: 'not_available', row: current }
+    if (TERMINAL_STATUSES.includes(current.status)) return { status: 'closed', row: current }
+    if (input.now.getTime() > current.dueAt.getTime()) return { status: 'too_late', row: current }
+    const row = await updateWithEvent(id, input.now, {
+      extensionTakenAt: input.now,
+      extensionTakenBy: input.actor,
+      extensionReason: input.reason,
+      extensionNotifiedSubjectAt: input.notifiedSubjectAt
+    }, {
+      actor: input.actor,
+      action: 'extension_taken',
+      reason: input.reason,
+      details: {
+        due_at: current.dueAt.toISOString(),
+        extended_due_at: current.extendedDueAt.toISOString(),
+        notified_subject_at: input.notifiedSubjectAt?.toISOString() ?? null
+      }
+    }, tx)
+    await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
+    return { status: 'extended', row }
+  }
+
+  /**
+   * Records when the person was told of an extension taken without that date (the letter often goes out
+   * after the extension is recorded). Once: the row is locked, and the date and an
+   * `extension_notice_recorded` event (saying whether it fell within the first period, as the law asks)
+   * are written together. Also allowed after the request closed: it is a fact about the past.
+   */
+  async function recordExtensionNoticeIn (id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }, tx: TxHandle = dbh): Promise<ExtensionNoticeResult> {
+    const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
+    if (!current) return { status: 'not_found' }
+    if (current.extensionTakenAt === null) return { status: 'not_taken', row: current }
+    if (current.extensionNotifiedSubjectAt !== null) return { status: 'already_recorded', row: current }
+    const row = await updateWithEvent(id, input.now, { extensionNotifiedSubjectAt: input.notifiedSubjectAt }, {
+      actor: input.actor,
+      action: 'extension_notice_recorded',
+      reason: null,
+      details: { notified_subject_at: input.notifiedSubjectAt.toISOString(), within_first_period: input.notifiedSubjectAt.getTime() <= current.dueAt.getTime() }
+    }, tx)
+    return { status: 'recorded', row }
+  }
+
+  /**
+   * Records that a system placed the request's restriction: the first time only, so `placed_at`
+   * stays when the person's data was first marked. In the caller's transaction (the task's).
+   */
+  async function markRestrictionPlaced (id: string, tx: TxHandle = dbh): Promise<void> {
+    await tx.db.update(requests).set({ restrictionPlacedAt: sql`coalesce(${requests.restrictionPlacedAt}, now())` })
+      .where(eq(requests.id, id))
+  }
+
+  /**
+   * The one place a restriction is lifted. Like extendIn: the row is locked, the rules are checked, and
+   * the lift and its `restriction_lifted` audit event are written in the caller's transaction, which
+   * plans the unrestrict tasks too. Refused for types that restrict nothing, before the request has
+   * completed, when nothing was restricted, a second time, and once the identifiers were removed (the
+   * systems could no longer find the records to lift). The request stays completed: see lifecycle.ts.
+   */
+  async function liftRestrictionIn (id: string, input: LiftInput, tx: TxHandle = dbh): Promise<LiftResult> {
+    const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
+    if (!current) return { status: 'not_found' }
+    if (!RESTRICTING_TYPES.includes(current.type)) return { status: 'not_applicable', row: current }
+    if (current.restrictionLiftedAt !== null) return { status: 'already_lifted', row: current }
+    if (current.status !== 'completed') return { status: 'not_completed', row: current }
+    if (current.restrictionPlacedAt === null) return { status: 'not_placed', row: current }
+    if (current.identifiersRedactedAt !== null) return { status: 'redacted', row: current }
+    const row = await updateWithEvent(id, input.now, {
+      restrictionLiftedAt: input.now,
+      restrictionLiftedBy: input.actor,
+      restrictionLiftReason: input.reason,
+      restrictionNotifiedSubjectAt: input.notifiedSubjectAt
+    }, {
+      actor: input.actor,
+      action: 'restriction_lifted',
+      reason: input.reason,
+      details: {
+        placed_at: current.restrictionPlacedAt.toISOString(),
+        notified_subject_at: input.notifiedSubjectAt.toISOString(),
+        connectors: input.connectors,
+        ...(input.notConfigured.length > 0 ? { not_configured: input.notConfigured } : {})
+      }
+    }, tx)
+    return { status: 'lifted', row }
+  }
+
   return {
     ...createIntake(dbh),
 
-    async findById (id: string, on: TxHandle = dbh): Promise<RequestRow | null> {
-      const [row] = await on.db.select().from(requests).where(eq(requests.id, id)).limit(1)
+    async findById (id: string, tx: TxHandle = dbh): Promise<RequestRow | null> {
+      const [row] = await tx.db.select().from(requests).where(eq(requests.id, id)).limit(1)
       return row ?? null
     },
 
@@ -112,17 +252,17 @@ export function createRequestsRepository (dbh: DbHandle) {
 
     /** Takes the statutory extension in its own transaction (see extendIn). */
     async extend (id: string, input: ExtensionInput): Promise<ExtensionResult> {
-      return dbh.transaction((tx) => extendIn(tx, id, input))
+      return dbh.transaction((tx) => extendIn(id, input, tx))
     },
 
     /** Records when the person was told of the extension, in its own transaction (see recordExtensionNoticeIn). */
     async recordExtensionNotice (id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }): Promise<ExtensionNoticeResult> {
-      return dbh.transaction((tx) => recordExtensionNoticeIn(tx, id, input))
+      return dbh.transaction((tx) => recordExtensionNoticeIn(id, input, tx))
     },
 
     /** Moves a request to `to` in its own transaction (see transitionIn). */
     async transition (id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>): Promise<TransitionResult> {
-      return dbh.transaction((tx) => transitionIn(tx, id, to, actor, reason, details))
+      return dbh.transaction((tx) => transitionIn(id, to, actor, reason, details, tx))
     },
 
     /** The request's type and status, its row locked (FOR NO KEY UPDATE) for the caller's transaction; null when there is none. */
@@ -130,56 +270,25 @@ export function createRequestsRepository (dbh: DbHandle) {
       const [row] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
         .where(eq(requests.id, id)).for('no key update')
       return row ?? null
-    }
+    },
+
+    transitionIn,
+    transitionFrom,
+    recordEvent,
+    extendIn,
+    recordExtensionNoticeIn,
+    markRestrictionPlaced,
+    liftRestrictionIn
   }
 }
 
 export type RequestsRepository = ReturnType<typeof createRequestsRepository>
-/**
- * The one place a request changes status. The row is locked, the move is checked against the
- * lifecycle table, and the status and its audit event are written in the caller's transaction.
- */
-export async function transitionIn (
-  tx: TxHandle, id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>
-): Promise<TransitionResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
-  if (!current) return { status: 'not_found' }
-  return transitionFrom(tx, current, to, actor, reason, details)
-}
 
-/**
- * transitionIn for a request the caller has already locked and read in its transaction (`current`).
- * The update and its audit event are sent together: one round trip.
- */
-export async function transitionFrom (
-  tx: TxHandle, current: RequestRow, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>
-): Promise<TransitionResult> {
-  if (!canTransition(current.status, to, current.heldFrom)) return { status: 'illegal', from: current.status }
-  const now = new Date()
-  const [[row]] = await Promise.all([
-    tx.db.update(requests).set({
-      status: to,
-      heldFrom: to === 'on_hold' ? current.status : null,
-      updatedAt: now
-    }).where(eq(requests.id, current.id)).returning(),
-    tx.db.insert(requestEvents).values({
-      requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
-    })
-  ])
-  return { status: 'moved', row: row! }
-}
-
-/** Appends an audit event that is not a status change (task outcomes, operator actions). */
-export async function recordEvent (
-  tx: TxHandle, requestId: string, actor: string, action: string, reason?: string | null, details?: Record<string, unknown>
-): Promise<void> {
-  await tx.db.insert(requestEvents).values({ requestId, actor, action, reason: reason ?? null, details: details ?? null })
-}
-
-/** Updates a request the caller has locked and appends its audit event, both stamped `at`. */
+/** Updates a request the caller has locked and appends its audit event, both stamped `at`, in the caller's transaction. */
 async function updateWithEvent (
-  tx: TxHandle, id: string, at: Date, set: Partial<typeof requests.$inferInsert>,
-  event: { actor: string, action: string, reason: string | null, details: Record<string, unknown> }
+  id: string, at: Date, set: Partial<typeof requests.$inferInsert>,
+  event: { actor: string, action: string, reason: string | null, details: Record<string, unknown> },
+  tx: TxHandle
 ): Promise<RequestRow> {
   // Sent together: one round trip.
   const [[row]] = await Promise.all([
@@ -187,103 +296,4 @@ async function updateWithEvent (
     tx.db.insert(requestEvents).values({ requestId: id, at, ...event })
   ])
   return row!
-}
-
-/**
- * The one place a request's deadline is extended. Like transitionIn: the row is locked, the rules
- * are checked, and the extension and its audit event are written in the caller's transaction.
- *
- * Refused when already taken (once per request), where the regime has no extension, once the
- * request is closed, and after the statutory due_at: the law lets the controller extend only by
- * telling the person within the first period. The due_soon/overdue warnings already sent were
- * about a date that no longer applies, so they are forgotten: the deadline monitor warns again
- * ahead of the extended date.
- */
-export async function extendIn (tx: TxHandle, id: string, input: ExtensionInput): Promise<ExtensionResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
-  if (!current) return { status: 'not_found' }
-  if (current.extensionTakenAt !== null) return { status: 'already_taken', row: current }
-  if (current.extendedDueAt === null) return { status: 'not_available', row: current }
-  if (TERMINAL_STATUSES.includes(current.status)) return { status: 'closed', row: current }
-  if (input.now.getTime() > current.dueAt.getTime()) return { status: 'too_late', row: current }
-  const row = await updateWithEvent(tx, id, input.now, {
-    extensionTakenAt: input.now,
-    extensionTakenBy: input.actor,
-    extensionReason: input.reason,
-    extensionNotifiedSubjectAt: input.notifiedSubjectAt
-  }, {
-    actor: input.actor,
-    action: 'extension_taken',
-    reason: input.reason,
-    details: {
-      due_at: current.dueAt.toISOString(),
-      extended_due_at: current.extendedDueAt.toISOString(),
-      notified_subject_at: input.notifiedSubjectAt?.toISOString() ?? null
-    }
-  })
-  await tx.db.delete(deadlineNotifications).where(eq(deadlineNotifications.requestId, id))
-  return { status: 'extended', row }
-}
-
-/**
- * Records when the person was told of an extension taken without that date (the letter often goes out
- * after the extension is recorded). Once: the row is locked, and the date and an
- * `extension_notice_recorded` event (saying whether it fell within the first period, as the law asks)
- * are written together. Also allowed after the request closed: it is a fact about the past.
- */
-export async function recordExtensionNoticeIn (tx: TxHandle, id: string, input: { actor: string, notifiedSubjectAt: Date, now: Date }): Promise<ExtensionNoticeResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
-  if (!current) return { status: 'not_found' }
-  if (current.extensionTakenAt === null) return { status: 'not_taken', row: current }
-  if (current.extensionNotifiedSubjectAt !== null) return { status: 'already_recorded', row: current }
-  const row = await updateWithEvent(tx, id, input.now, { extensionNotifiedSubjectAt: input.notifiedSubjectAt }, {
-    actor: input.actor,
-    action: 'extension_notice_recorded',
-    reason: null,
-    details: { notified_subject_at: input.notifiedSubjectAt.toISOString(), within_first_period: input.notifiedSubjectAt.getTime() <= current.dueAt.getTime() }
-  })
-  return { status: 'recorded', row }
-}
-
-/**
- * Records that a system placed the request's restriction: the first time only, so `placed_at`
- * stays when the person's data was first marked. In the caller's transaction (the task's).
- */
-export async function markRestrictionPlaced (tx: TxHandle, id: string): Promise<void> {
-  await tx.db.update(requests).set({ restrictionPlacedAt: sql`coalesce(${requests.restrictionPlacedAt}, now())` })
-    .where(eq(requests.id, id))
-}
-
-/**
- * The one place a restriction is lifted. Like extendIn: the row is locked, the rules are checked, and
- * the lift and its `restriction_lifted` audit event are written in the caller's transaction, which
- * plans the unrestrict tasks too. Refused for types that restrict nothing, before the request has
- * completed, when nothing was restricted, a second time, and once the identifiers were removed (the
- * systems could no longer find the records to lift). The request stays completed: see lifecycle.ts.
- */
-export async function liftRestrictionIn (tx: TxHandle, id: string, input: LiftInput): Promise<LiftResult> {
-  const [current] = await tx.db.select().from(requests).where(eq(requests.id, id)).for('no key update')
-  if (!current) return { status: 'not_found' }
-  if (!RESTRICTING_TYPES.includes(current.type)) return { status: 'not_applicable', row: current }
-  if (current.restrictionLiftedAt !== null) return { status: 'already_lifted', row: current }
-  if (current.status !== 'completed') return { status: 'not_completed', row: current }
-  if (current.restrictionPlacedAt === null) return { status: 'not_placed', row: current }
-  if (current.identifiersRedactedAt !== null) return { status: 'redacted', row: current }
-  const row = await updateWithEvent(tx, id, input.now, {
-    restrictionLiftedAt: input.now,
-    restrictionLiftedBy: input.actor,
-    restrictionLiftReason: input.reason,
-    restrictionNotifiedSubjectAt: input.notifiedSubjectAt
-  }, {
-    actor: input.actor,
-    action: 'restriction_lifted',
-    reason: input.reason,
-    details: {
-      placed_at: current.restrictionPlacedAt.toISOString(),
-      notified_subject_at: input.notifiedSubjectAt.toISOString(),
-      connectors: input.connectors,
-      ...(input.notConfigured.length > 0 ? { not_configured: input.notConfigured } : {})
-    }
-  })
-  return { status: 'lifted', row }
 }

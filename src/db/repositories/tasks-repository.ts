@@ -26,7 +26,7 @@ export interface TaskRelease {
 export function createTasksRepository (dbh: DbHandle) {
   return {
     /** Plans one task per connector; an existing (request, connector, action) task is kept. */
-    async plan (tx: TxHandle, requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number }>): Promise<TaskRow[]> {
+    async plan (requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number }>, tx: TxHandle = dbh): Promise<TaskRow[]> {
       if (connectors.length === 0) return []
       return tx.db.insert(tasks)
         .values(connectors.map((c) => ({ requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts })))
@@ -102,7 +102,7 @@ export function createTasksRepository (dbh: DbHandle) {
      * Leaves the running state, only if this worker still holds the lease. Closes the run record.
      * Returns false when the lease was lost, in which case nothing is written.
      */
-    async release (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease): Promise<boolean> {
+    async release (task: TaskRow, worker: string, next: TaskRelease, tx: TxHandle = dbh): Promise<boolean> {
       const terminal = TERMINAL_TASK_STATUSES.includes(next.status)
       const rows = await tx.db.update(tasks).set({
         status: next.status,
@@ -128,7 +128,7 @@ export function createTasksRepository (dbh: DbHandle) {
      * run record, appends the audit event, stores the last collected items, and counts the
      * request's tasks as they now stand. Null when the lease was lost: nothing is written.
      */
-    async finishRun (tx: TxHandle, task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[] = []): Promise<Map<TaskStatus, number> | null> {
+    async finishRun (task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[] = [], tx: TxHandle = dbh): Promise<Map<TaskStatus, number> | null> {
       const rows = await tx.rows<{ mine: boolean, status: TaskStatus, n: number }>(sql`
         ${releaseRun(task, worker, next, event, items)}
         select true as mine, status, 1 as n from released
@@ -150,7 +150,7 @@ export function createTasksRepository (dbh: DbHandle) {
       // Sent together on one connection, in this order, each statement committed on its own.
       const [mine, counts] = await dbh.together((on) => Promise.all([
         on.rows(sql`${releaseRun(task, worker, next, event, items)} select status from released`),
-        this.statusCounts(on, task.requestId)
+        this.statusCounts(task.requestId, on)
       ]))
       return mine.length === 0 ? null : counts
     },
@@ -170,17 +170,17 @@ export function createTasksRepository (dbh: DbHandle) {
       return rows.map((r) => r.id)
     },
 
-    async get (taskId: string, db: TxHandle = dbh): Promise<TaskRow | null> {
-      const [row] = await db.db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1)
+    async get (taskId: string, tx: TxHandle = dbh): Promise<TaskRow | null> {
+      const [row] = await tx.db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1)
       return row ?? null
     },
 
-    async forRequest (requestId: string, db: TxHandle = dbh): Promise<TaskRow[]> {
-      return db.db.select().from(tasks).where(eq(tasks.requestId, requestId)).orderBy(asc(tasks.connectorId), asc(tasks.action))
+    async forRequest (requestId: string, tx: TxHandle = dbh): Promise<TaskRow[]> {
+      return tx.db.select().from(tasks).where(eq(tasks.requestId, requestId)).orderBy(asc(tasks.connectorId), asc(tasks.action))
     },
 
     /** Operator actions: only from the states listed, atomically. */
-    async reset (tx: TxHandle, taskId: string, from: readonly TaskStatus[], to: { status: TaskStatus, skipReason?: string | null }): Promise<TaskRow | null> {
+    async reset (taskId: string, from: readonly TaskStatus[], to: { status: TaskStatus, skipReason?: string | null }, tx: TxHandle = dbh): Promise<TaskRow | null> {
       const [row] = await tx.db.update(tasks).set({
         status: to.status,
         skipReason: to.skipReason ?? null,
@@ -194,7 +194,7 @@ export function createTasksRepository (dbh: DbHandle) {
      * The connectors that placed the request's restriction: their restrict task succeeded with
      * records restricted (a system that found nothing of the person has nothing to lift).
      */
-    async restrictedConnectors (tx: TxHandle, requestId: string): Promise<string[]> {
+    async restrictedConnectors (requestId: string, tx: TxHandle = dbh): Promise<string[]> {
       const rows = await tx.rows<{ connector_id: string }>(sql`
         select connector_id from tasks
         where request_id = ${requestId} and action = 'restrict' and status = 'succeeded'
@@ -209,18 +209,18 @@ export function createTasksRepository (dbh: DbHandle) {
      * without waiting on the rows that merely reference it being written (task outcomes, events,
      * items: their foreign-key checks take KEY SHARE, which FOR UPDATE would wait for).
      */
-    async lockRequestOnly (tx: TxHandle, requestId: string): Promise<boolean> {
+    async lockRequestOnly (requestId: string, tx: TxHandle = dbh): Promise<boolean> {
       return (await tx.rows(sql`select 1 from requests where id = ${requestId} for no key update`)).length === 1
     },
 
     /** The request's row, locked for the caller's transaction; null when there is none, or, with `skipLocked`, when another holds its lock. */
-    async lockRequest (tx: TxHandle, requestId: string, opts: { skipLocked?: boolean } = {}) {
+    async lockRequest (requestId: string, opts: { skipLocked?: boolean } = {}, tx: TxHandle = dbh) {
       const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
       return row ?? null
     },
 
-    async statusCounts (on: TxHandle, requestId: string): Promise<Map<TaskStatus, number>> {
-      return countsOf(await on.rows<{ status: TaskStatus, n: number }>(sql`
+    async statusCounts (requestId: string, tx: TxHandle = dbh): Promise<Map<TaskStatus, number>> {
+      return countsOf(await tx.rows<{ status: TaskStatus, n: number }>(sql`
         select status, count(*)::int as n from tasks where request_id = ${requestId} group by status`))
     },
 

@@ -31,13 +31,13 @@ export interface TransferRelease {
  */
 export function createTransfersRepository (dbh: DbHandle) {
   return {
-    async insert (tx: TxHandle, row: NewTransfer): Promise<TransferRow> {
+    async insert (row: NewTransfer, tx: TxHandle = dbh): Promise<TransferRow> {
       const [inserted] = await tx.db.insert(transfers).values(row).returning()
       return inserted!
     },
 
-    async get (transferId: string, db: TxHandle = dbh): Promise<TransferRow | null> {
-      const [row] = await db.db.select().from(transfers).where(eq(transfers.id, transferId)).limit(1)
+    async get (transferId: string, tx: TxHandle = dbh): Promise<TransferRow | null> {
+      const [row] = await tx.db.select().from(transfers).where(eq(transfers.id, transferId)).limit(1)
       return row ?? null
     },
 
@@ -51,8 +51,8 @@ export function createTransfersRepository (dbh: DbHandle) {
     },
 
     /** Whether the request has an archive that can be sent now. */
-    async archiveReady (requestId: string, db: TxHandle = dbh): Promise<boolean> {
-      const rows = await db.db.select({ id: archives.id }).from(archives)
+    async archiveReady (requestId: string, tx: TxHandle = dbh): Promise<boolean> {
+      const rows = await tx.db.select({ id: archives.id }).from(archives)
         .where(and(eq(archives.requestId, requestId), eq(archives.status, 'ready'), isNull(archives.deletedAt)))
       return rows.length > 0
     },
@@ -82,7 +82,7 @@ export function createTransfersRepository (dbh: DbHandle) {
      * Leaves the sending state, only while `worker` holds the lease, and closes the attempt. A
      * transfer that ends (delivered or failed) loses its stored authorization in the same update.
      */
-    async release (tx: TxHandle, transfer: TransferRow, worker: string, next: TransferRelease): Promise<boolean> {
+    async release (transfer: TransferRow, worker: string, next: TransferRelease, tx: TxHandle = dbh): Promise<boolean> {
       const ended = next.status !== 'retry_wait'
       const rows = await tx.db.update(transfers).set({
         status: next.status,
@@ -116,7 +116,7 @@ export function createTransfersRepository (dbh: DbHandle) {
      * the others fail (authorization erased). The receiver may have got the archive in that attempt:
      * the resend carries the same Idempotency-Key.
      */
-    async reapExpired (tx: TxHandle, limit = 100): Promise<{ retry: TransferRow[], failed: TransferRow[] }> {
+    async reapExpired (limit = 100, tx: TxHandle = dbh): Promise<{ retry: TransferRow[], failed: TransferRow[] }> {
       const expired = await tx.rows<{ id: string }>(sql`
         select id from transfers where status = 'sending' and lease_expires_at < now()
         order by lease_expires_at limit ${limit} for update skip locked`)

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { archiveKeyBytes } from '../../config.js'
 import { createLinkSigner } from '../../archive/links.js'
 import { createArchivesRepository } from '../../db/repositories/archives-repository.js'
+import { createItemsRepository } from '../../db/repositories/items-repository.js'
 import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
 import { createArchivesService, type ArchivesService } from '../../services/archives-service.js'
 
@@ -22,6 +23,7 @@ export default fp(async function archivesService (fastify) {
     dbh,
     storage: fastify.storage,
     archives: createArchivesRepository(dbh),
+    items: createItemsRepository(dbh),
     requests: createRequestsRepository(dbh),
     signer,
     encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,

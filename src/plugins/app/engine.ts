@@ -4,6 +4,12 @@ import { createEngine, type Engine } from '../../engine/engine.js'
 import { openArchiveStream } from '../../archive/read.js'
 import { createArchiveJob } from '../../archive/job.js'
 import { createArchiveRetention } from '../../archive/retention.js'
+import { archiveOnClose } from '../../archive/rebuild.js'
+import { tombstonesOnClose } from '../../backups/tombstones.js'
+import { createArchivesRepository } from '../../db/repositories/archives-repository.js'
+import { createItemsRepository } from '../../db/repositories/items-repository.js'
+import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
+import { createBoss } from '../../jobs/queue.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,7 +24,8 @@ export interface EnginePluginOptions {
 
 /**
  * The worker runtime: the job queue, the task runner, archive builds and direct transfers. It
- * starts when the app is ready and stops, gracefully, when it closes.
+ * starts when the app is ready and stops, gracefully, when it closes. What follows a request's
+ * close (its archive, its backup tombstones) listens to the engine's request-closed event here.
  */
 export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
   const { config, dbh, storage } = fastify
@@ -31,9 +38,15 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,
     threads: config.ARCHIVE_THREADS
   })
+  const boss = createBoss(dbh, { supervise: true, schedule: true })
   const engine = createEngine({
     metrics: fastify.metrics,
     dbh,
+    boss,
+    onClosed: [
+      archiveOnClose({ archives: createArchivesRepository(dbh), items: createItemsRepository(dbh), requests: createRequestsRepository(dbh), boss }),
+      tombstonesOnClose
+    ],
     registry: fastify.connectors,
     storage,
     log: fastify.log,

@@ -17,7 +17,7 @@ export default fp(async function requestsService (fastify) {
     repo: createRequestsRepository(dbh),
     tasks: engine.tasks,
     items: createItemsRepository(dbh),
-    fulfilment: createFulfilmentService({ dbh, registry: fastify.connectors, tasks: engine.tasks, requests: createRequestsRepository(dbh), boss: engine.boss, log: fastify.log }),
+    fulfilment: createFulfilmentService({ dbh, registry: fastify.connectors, tasks: engine.tasks, requests: createRequestsRepository(dbh), boss: engine.boss, finalizer: engine.finalizer, log: fastify.log }),
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
     archiveOf: fastify.archivesService.summary
   }))
