@@ -1,6 +1,7 @@
 import type { ConnectorDefinition } from './types.js'
 import { hubspotConnector } from './hubspot/index.js'
 import { mailchimpConnector } from './mailchimp/index.js'
+import { manualConnector } from './manual/index.js'
 import { memoryConnector } from './memory/index.js'
 import { postgresConnector } from './postgres/index.js'
 import { zendeskConnector } from './zendesk/index.js'
@@ -13,5 +14,6 @@ export const drivers: readonly ConnectorDefinition<any>[] = [
   mailchimpConnector,
   zoomConnector,
   hubspotConnector,
-  zendeskConnector
+  zendeskConnector,
+  manualConnector
 ]

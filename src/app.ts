@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import { apiSchemas } from './schemas/index.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import type { DbHandle } from './db/client.js'
 import { loggerOptions } from './logger.js'
-import { sharedSchemas } from './schemas/common.js'
-import { requestSchemas } from './schemas/requests.js'
-import { operationsSchemas } from './schemas/operations.js'
-import { transferSchemas } from './schemas/transfers.js'
-import { archiveSchemas } from './schemas/archives.js'
 import { createValidatorCompiler } from './validation.js'
 import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
@@ -48,7 +44,7 @@ export interface AppOptions {
 
 /** The whole service as a Fastify plugin; entry points (server, tests, benchmarks) only boot it. */
 export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  for (const schema of [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]) fastify.addSchema(schema)
+  for (const schema of apiSchemas) fastify.addSchema(schema)
   fastify.setValidatorCompiler(createValidatorCompiler(() => fastify.getSchemas()))
   // Bodies are JSON only: Fastify's built-in text/plain parser would hand a string to validation
   // ("body/ must be object") where the API promises 415.

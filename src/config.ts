@@ -2,6 +2,7 @@ import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { parseApprovalPolicy } from './domain/approval.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -17,6 +18,7 @@ export const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   PIPL_RESPONSE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  APPROVAL_REQUIRED: Type.Optional(Type.String({ minLength: 1 })),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
   ROLE: Type.Enum(['all', 'api', 'worker'], { default: 'all' }),
   CONNECTORS_FILE: Type.Optional(Type.String({ minLength: 1 })),
@@ -92,6 +94,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const config = withDefaults as Config
   checkSecrets(config)
+  const approval = parseApprovalPolicy(config.APPROVAL_REQUIRED)
+  if (approval.problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${approval.problems.map((p) => `  APPROVAL_REQUIRED: ${p}`).join('\n')}`)
+  }
   if (config.REQUEST_IDENTIFIERS_RETENTION_DAYS < config.ARCHIVE_RETENTION_DAYS) {
     throw new ConfigError('Invalid configuration:\n  REQUEST_IDENTIFIERS_RETENTION_DAYS: must be at least ARCHIVE_RETENTION_DAYS ' +
       `(${config.ARCHIVE_RETENTION_DAYS}): a request's record outlives its archive`)

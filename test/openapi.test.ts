@@ -4,11 +4,8 @@ import t from 'tap'
 import type { TSchema } from 'typebox'
 import type { FastifySchema } from 'fastify'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { sharedSchemas } from '../src/schemas/common.js'
-import { requestSchemas, CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
-import { transferSchemas } from '../src/schemas/transfers.js'
-import { archiveSchemas } from '../src/schemas/archives.js'
-import { operationsSchemas } from '../src/schemas/operations.js'
+import { CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
+import { apiSchemas } from '../src/schemas/index.js'
 import { createValidatorCompiler } from '../src/validation.js'
 import { build } from './helper.js'
 
@@ -29,7 +26,7 @@ type Doc = {
 }
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]
+const allSchemas: readonly TSchema[] = apiSchemas
 const idOf = (s: TSchema) => (s as { $id?: string }).$id!
 
 t.test('OpenAPI document', async (t) => {

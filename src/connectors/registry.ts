@@ -5,10 +5,28 @@ import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config.js'
 import type { DbHandle } from '../db/client.js'
-import { methodsFor, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type StreamInfo } from '../../connectors/types.js'
+import { methodsFor, TASK_ACTIONS, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type StreamInfo, type TaskAction } from '../../connectors/types.js'
 
 /** Where a secret comes from: the name of an environment variable, never the value itself. */
 const EnvRefSchema = Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }, { additionalProperties: false })
+
+const perAction = (value: ReturnType<typeof Type.String>, description: string) => Type.Object(
+  Object.fromEntries(TASK_ACTIONS.map((a) => [a, Type.Optional(value)])) as Record<TaskAction, ReturnType<typeof Type.Optional<typeof value>>>,
+  { additionalProperties: false, default: {}, description })
+
+/**
+ * What people do on a system where its connector cannot: a manual task is planned for each action
+ * a request needs that the connector lacks (or for every action, with `only`), carrying these
+ * instructions, unless the action is marked not applicable to the system, with the reason.
+ */
+const ManualSchema = Type.Object({
+  only: Type.Boolean({ default: false, description: 'A person does every action on this system, even those its connector could do' }),
+  instructions: Type.Intersect([
+    perAction(Type.String({ minLength: 1, maxLength: 4000 }), 'Per action: what a person does in the system'),
+    Type.Object({ default: Type.Optional(Type.String({ minLength: 1, maxLength: 4000, description: 'For any action without its own' })) })
+  ], { default: {} }),
+  not_applicable: perAction(Type.String({ minLength: 1, maxLength: 500 }), 'Per action: why it does not apply to this system (no task is planned)')
+}, { additionalProperties: false })
 
 export const ConnectorFileSchema = Type.Object({
   connectors: Type.Array(Type.Object({
@@ -24,7 +42,8 @@ export const ConnectorFileSchema = Type.Object({
     backup_retention_days: Type.Optional(Type.Integer({
       minimum: 0, maximum: 3650, description: 'How long backups of this system are kept (BACKUP_RETENTION_DAYS otherwise)'
     })),
-    settings: Type.Record(Type.String(), Type.Unknown(), { default: {} })
+    settings: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+    manual: Type.Optional(ManualSchema)
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 
@@ -47,7 +66,15 @@ export interface ConnectorInstance {
   required: boolean
   /** How long backups of this system are kept, when its entry says (BACKUP_RETENTION_DAYS otherwise). */
   backupRetentionDays?: number
+  /** What people do where the connector cannot (see ManualSchema); null when the file says nothing. */
+  manual: ManualWork | null
   connector: Connector
+}
+
+export interface ManualWork {
+  only: boolean
+  instructions: Partial<Record<TaskAction | 'default', string>>
+  notApplicable: Partial<Record<TaskAction, string>>
 }
 
 export type ConnectorRegistry = ReadonlyMap<string, ConnectorInstance>
@@ -142,6 +169,10 @@ export async function createRegistry (
       healthCheckSeconds: entry.health_check_seconds,
       required: entry.required,
       ...(entry.backup_retention_days !== undefined ? { backupRetentionDays: entry.backup_retention_days } : {}),
+      manual: entry.manual
+        ? { only: entry.manual.only, instructions: entry.manual.instructions, notApplicable: entry.manual.not_applicable }
+        // A system no connector reaches: a person does everything there.
+        : def.capabilities.length === 0 ? { only: true, instructions: {}, notApplicable: {} } : null,
       connector
     })
   }

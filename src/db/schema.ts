@@ -6,6 +6,7 @@ import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
 import { ARCHIVE_STATUSES, TASK_STATUSES, TRANSFER_STATUSES } from '../domain/statuses.js'
+import type { Refusal } from '../domain/refusal-grounds.js'
 import { TASK_ACTIONS, type SubjectIdentity } from '../../connectors/types.js'
 
 export const requestType = pgEnum('request_type', REQUEST_TYPES)
@@ -38,6 +39,8 @@ export const requests = pgTable('requests', {
   requester: jsonb('requester').$type<StoredRequester>().notNull(),
   channel: channel('channel').notNull(),
   callbackUrl: text('callback_url'),
+  /** Why the request was rejected: the coded legal ground, its provision and what the person is told. */
+  refusal: jsonb('refusal').$type<Refusal>(),
   changes: jsonb('changes').$type<Array<{ field: string, value: unknown }>>(),
   notes: text('notes'),
   timeZone: text('time_zone').notNull(),
@@ -139,6 +142,18 @@ export interface TaskResult {
   bytes?: number
   streams?: Record<string, number>
   outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string }>
+  /** A manual task's outcome as the person who did it recorded it. */
+  manual?: ManualOutcome
+  /** A system's part of the request refused on a legal ground (the task is then skipped). */
+  refusal?: Refusal
+}
+
+/** What a person recorded on completing a manual task. */
+export interface ManualOutcome {
+  outcome: 'done' | 'nothing_found'
+  note: string
+  evidence_ref: string | null
+  by: string
 }
 
 /** One (connector, action) of a request: the unit of work the engine schedules, retries and reports. */
@@ -157,6 +172,8 @@ export const tasks = pgTable('tasks', {
   lastErrorCode: text('last_error_code'),
   lastErrorMessage: text('last_error_message'),
   skipReason: text('skip_reason'),
+  /** A manual task's instructions, from the connector file as it stood when the task was planned. */
+  instructions: text('instructions'),
   startedAt: tz('started_at'),
   finishedAt: tz('finished_at'),
   createdAt: tz('created_at').notNull().defaultNow(),

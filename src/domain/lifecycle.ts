@@ -3,7 +3,9 @@
  * (the requests repository refuses any move that is not listed here).
  *
  *   received → verifying → ready → in_progress → completed | partially_completed | failed
- *   any open state → rejected | cancelled | on_hold;  on_hold → the state it was held from
+ *   ready → awaiting_approval → ready (approved; planned at once) where policy holds the type for approval
+ *   received | verifying | ready | awaiting_approval → rejected, on a coded legal ground (refusal-grounds.ts)
+ *   any open state → cancelled | on_hold;  on_hold → the state it was held from, or rejected
  *   failed | partially_completed → in_progress when an operator retries a task
  *
  * Restriction of processing is a state of the person's data with a lifecycle of its own (placed →
@@ -16,7 +18,7 @@
  * skipped like any other, and finalizing them leaves a completed request as it is.
  */
 export const REQUEST_STATUSES = [
-  'received', 'verifying', 'ready', 'in_progress', 'on_hold',
+  'received', 'verifying', 'ready', 'awaiting_approval', 'in_progress', 'on_hold',
   'completed', 'partially_completed', 'failed', 'rejected', 'cancelled'
 ] as const
 export type RequestStatus = typeof REQUEST_STATUSES[number]
@@ -27,10 +29,11 @@ export const OPEN_STATUSES: readonly RequestStatus[] = REQUEST_STATUSES.filter((
 const TRANSITIONS: Record<RequestStatus, readonly RequestStatus[]> = {
   received: ['verifying', 'ready', 'rejected', 'cancelled', 'on_hold'],
   verifying: ['ready', 'rejected', 'cancelled', 'on_hold'],
-  ready: ['in_progress', 'cancelled', 'on_hold'],
+  ready: ['in_progress', 'awaiting_approval', 'rejected', 'cancelled', 'on_hold'],
+  awaiting_approval: ['ready', 'rejected', 'cancelled', 'on_hold'],
   in_progress: ['completed', 'partially_completed', 'failed', 'cancelled', 'on_hold'],
   // Leaving on_hold is checked against the state it was held from (see canTransition).
-  on_hold: ['received', 'verifying', 'ready', 'in_progress', 'rejected', 'cancelled'],
+  on_hold: ['received', 'verifying', 'ready', 'awaiting_approval', 'in_progress', 'rejected', 'cancelled'],
   completed: [],
   // Closed, but an operator may retry the failed tasks, which reopens the request.
   partially_completed: ['in_progress'],

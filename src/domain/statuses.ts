@@ -3,10 +3,15 @@
  * The database schema makes its enums of them; the engine, the services and the API schemas read
  * them from here.
  */
-export const TASK_STATUSES = ['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped'] as const
+/**
+ * A task is automatic (a connector does it: pending → running → succeeded, with retry_wait and
+ * waiting on the way) or `manual`: a person does it, by the instructions the connector file gives,
+ * and records the outcome through the API. The engine never claims a manual task.
+ */
+export const TASK_STATUSES = ['pending', 'running', 'retry_wait', 'waiting', 'manual', 'succeeded', 'failed', 'skipped'] as const
 export type TaskStatus = typeof TASK_STATUSES[number]
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'skipped']
-export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'retry_wait', 'waiting']
+export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'retry_wait', 'waiting', 'manual']
 
 export const ARCHIVE_STATUSES = ['building', 'ready', 'failed', 'expired'] as const
 export type ArchiveStatus = typeof ARCHIVE_STATUSES[number]

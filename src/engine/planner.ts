@@ -45,34 +45,74 @@ export async function planRequest (request: RequestRow, deps: {
   actor: string
 }, tx: TxHandle): Promise<TaskRow[]> {
   const planned: TaskRow[] = []
-  for (const { action, connectors } of planFor(deps.registry, request.type)) {
-    planned.push(...await planTasks(request.id, action, connectors.map((c) => c.id), deps, tx))
+  const work = planFor(deps.registry, request.type)
+  for (const action of ACTIONS_FOR_TYPE[request.type]) {
+    const mine = work.filter((w) => w.action === action)
+    if (mine.length === 0) continue
+    const rows = await deps.tasks.plan(request.id, action, mine.map((w) => ({ id: w.connector.id, maxAttempts: w.connector.maxAttempts, instructions: w.instructions })), tx)
+    await queueTasks(rows.filter((t) => t.status === 'pending'), tx)
+    planned.push(...rows)
   }
-  await deps.requests.recordEvent(request.id, deps.actor, 'planned', null, plannedDetails(request.type, planned), tx)
+  await deps.requests.recordEvent(request.id, deps.actor, 'planned', null, plannedDetails(request.type, planned, deps.registry), tx)
   if (planned.length > 0) await deps.requests.transitionIn(request.id, 'in_progress', deps.actor, startedReason(planned.length), undefined, tx)
   return planned
 }
 
-/** Per action a request of `type` needs, the connectors able to carry it out. */
-export function planFor (registry: ConnectorRegistry, type: RequestType): Array<{ action: Capability, connectors: ConnectorInstance[] }> {
-  return ACTIONS_FOR_TYPE[type].map((action) => ({ action, connectors: [...registry.values()].filter((c) => canDo(c, action)) }))
+/** One piece of planned work: an action on a connector, automatic, or manual with a person's instructions. */
+export interface PlannedWork { action: Capability, connector: ConnectorInstance, instructions: string | null }
+
+/**
+ * What a request of `type` needs, per action and connector: automatic where the connector can do it
+ * (and its file does not say a person does everything there), manual where its file says what a
+ * person does instead, nothing where the file says the action does not apply to that system.
+ */
+export function planFor (registry: ConnectorRegistry, type: RequestType): PlannedWork[] {
+  const work: PlannedWork[] = []
+  for (const action of ACTIONS_FOR_TYPE[type]) {
+    for (const connector of registry.values()) {
+      const manual = connector.manual
+      if (!manual?.only && canDo(connector, action)) work.push({ action, connector, instructions: null })
+      else if (manual && !manual.notApplicable[action]) {
+        work.push({ action, connector, instructions: manual.instructions[action] ?? manual.instructions.default ?? defaultInstructions(action, connector) })
+      }
+    }
+  }
+  return work
 }
 
-/** The `planned` audit event's details. */
-export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<TaskRow, 'connectorId' | 'action'>>): Record<string, unknown> {
+const ACTION_WORDS: Record<Capability, string> = {
+  collect: 'Find every record of the person and attach or reference a copy',
+  erase: "Erase the person's records (keep only what the law requires, and say what and why)",
+  rectify: "Correct the person's records as the request's changes say",
+  restrict: "Mark the person's records so that they are not processed further",
+  opt_out: 'Stop marketing to the person (unsubscribe them, keeping the opt-out on record)',
+  retention: 'Delete what is past its retention period'
+}
+
+function defaultInstructions (action: Capability, connector: ConnectorInstance): string {
+  return `${ACTION_WORDS[action]} in ${connector.displayName}, then record the outcome on this task.`
+}
+
+/** The `planned` audit event's details: each task, and the systems the connector file says an action does not apply to. */
+export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<TaskRow, 'connectorId' | 'action' | 'status'>>, registry: ConnectorRegistry): Record<string, unknown> {
   const actions = ACTIONS_FOR_TYPE[type]
+  const notApplicable = [...registry.values()].flatMap((c) => actions.flatMap((a) => {
+    const reason = c.manual?.notApplicable[a]
+    return reason ? [{ connector: c.id, action: a, reason }] : []
+  }))
   return {
     ...(actions.length === 1 ? { action: actions[0] } : {}),
     actions,
     connectors: [...new Set(planned.map((t) => t.connectorId))],
-    tasks: planned.map((t) => ({ connector: t.connectorId, action: t.action }))
+    tasks: planned.map((t) => ({ connector: t.connectorId, action: t.action, ...(t.status === 'manual' ? { manual: true } : {}) })),
+    ...(notApplicable.length > 0 ? { not_applicable: notApplicable } : {})
   }
 }
 
 /** The reason on the transition to in_progress. */
 export const startedReason = (tasks: number) => `${tasks} task(s) planned`
 
-/** One `action` task per connector (configured ones), in the caller's transaction; their workers are woken when it commits. */
+/** One automatic `action` task per connector (configured ones), in the caller's transaction; their workers are woken when it commits. */
 export async function planTasks (requestId: string, action: TaskAction, connectorIds: readonly string[], deps: {
   registry: ConnectorRegistry
   tasks: TasksRepository

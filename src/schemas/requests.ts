@@ -4,6 +4,8 @@ import { CHANNELS, REQUESTER_KINDS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
 import { Nullable, ref } from './common.js'
 import { ArchiveSummarySchema } from './archives.js'
+import { ManualOutcomeSchema, RefusalSchema } from './decisions.js'
+import { TASK_STATUSES } from '../domain/statuses.js'
 
 const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex SHA-256' })
 const shortText = (maxLength: number, description?: string) =>
@@ -91,7 +93,7 @@ export const TaskSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   connector: Type.String(),
   action: Type.String({ examples: ['collect', 'erase'] }),
-  status: Type.Enum(['pending', 'running', 'retry_wait', 'waiting', 'succeeded', 'failed', 'skipped']),
+  status: Type.Enum([...TASK_STATUSES], { description: 'manual: a person does it, by `instructions`, and records the outcome (links.complete)' }),
   attempts: Type.Integer(),
   max_attempts: Type.Integer(),
   next_attempt_at: nullableDateTime,
@@ -106,17 +108,20 @@ export const TaskSchema = Type.Object({
       count: Type.Optional(Type.Integer()),
       externalRef: Type.Optional(Type.String()),
       reason: Type.Optional(Type.String())
-    })))
-  }), { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…); never values' }),
+    }))),
+    manual: Type.Optional(ref(ManualOutcomeSchema)),
+    refusal: Type.Optional(ref(RefusalSchema))
+  }), { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…), a manual task\'s outcome, a refusal; never values' }),
   last_error_code: Nullable(Type.String()),
   last_error_message: Nullable(Type.String()),
   skip_reason: Nullable(Type.String()),
+  instructions: Nullable(Type.String(), { description: 'A manual task\'s instructions, from the connector file' }),
   waiting_on: Nullable(Type.String(), {
     description: 'While status is waiting: the connector whose health check says down (last_error_message says why). The task resumes by itself when it recovers.'
   }),
   started_at: nullableDateTime,
   finished_at: nullableDateTime,
-  links: Type.Object({ retry: Type.String(), skip: Type.String() }, { additionalProperties: false })
+  links: Type.Object({ retry: Type.String(), skip: Type.String(), refuse: Type.String(), complete: Type.String() }, { additionalProperties: false })
 }, { $id: 'Task', additionalProperties: false })
 
 export const ExtensionSchema = Type.Object({
@@ -156,6 +161,7 @@ export const DataSubjectRequestSchema = Type.Object({
   requester: ref(RequesterSchema),
   channel: Type.Enum([...CHANNELS]),
   callback_url: Nullable(Type.String()),
+  refusal: Nullable(ref(RefusalSchema), { description: 'Why the request was rejected: the legal ground, its provision and what the person is told; null unless rejected' }),
   changes: Nullable(Type.Array(ChangeSchema)),
   notes: Nullable(Type.String()),
   received_at: dateTime,
@@ -216,6 +222,7 @@ export const DataSubjectRequestSchema = Type.Object({
     requester: { kind: 'subject' },
     channel: 'email',
     callback_url: null,
+    refusal: null,
     changes: null,
     notes: null,
     received_at: '2026-01-31T09:15:00.000Z',

@@ -9,6 +9,10 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { Finalizer } from '../engine/finalize.js'
 import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
 import { queueTasks, taskWake, type Boss } from '../jobs/queue.js'
+import type { ApprovalPolicy } from '../domain/approval.js'
+import { createDecisions } from './decisions.js'
+
+const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
 /**
  * What people and callers ask of a request's fulfilment: verify it (at intake or later), retry or
@@ -23,9 +27,11 @@ export function createFulfilmentService (deps: {
   boss: Boss
   /** Closes a request whose last open task was skipped. */
   finalizer: Finalizer
+  /** Which verified requests wait for a person's approval (APPROVAL_REQUIRED). */
+  approval: ApprovalPolicy
   log: FastifyBaseLogger
 }) {
-  const { dbh, registry, tasks, requests, boss, finalizer, log } = deps
+  const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
 
   return {
     /**
@@ -37,46 +43,60 @@ export function createFulfilmentService (deps: {
      */
     async createVerified (row: NewRequestRow, actor: string, method: string): Promise<{ status: RequestStatus, tasks: TaskRow[] } | null> {
       const at = row.createdAt
-      const planned: TaskRow[] = planFor(registry, row.type).flatMap(({ action, connectors }) => connectors.map((c) => ({
-        id: randomUUID(),
-        requestId: row.id,
-        connectorId: c.id,
-        action,
-        status: 'pending' as const,
-        attempts: 0,
-        maxAttempts: c.maxAttempts,
-        nextAttemptAt: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        result: null,
-        lastErrorCode: null,
-        lastErrorMessage: null,
-        skipReason: null,
-        startedAt: null,
-        finishedAt: null,
-        createdAt: at,
-        updatedAt: at
-      })))
-      const status: RequestStatus = planned.length > 0 ? 'in_progress' : 'ready'
+      const held = approval.requires(row.type, row.regime)
+      const planned: TaskRow[] = held
+        ? []
+        : planFor(registry, row.type).map(({ action, connector, instructions }) => ({
+          id: randomUUID(),
+          requestId: row.id,
+          connectorId: connector.id,
+          action,
+          status: instructions ? 'manual' as const : 'pending' as const,
+          attempts: 0,
+          maxAttempts: connector.maxAttempts,
+          nextAttemptAt: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          result: null,
+          lastErrorCode: null,
+          lastErrorMessage: null,
+          skipReason: null,
+          instructions,
+          startedAt: null,
+          finishedAt: null,
+          createdAt: at,
+          updatedAt: at
+        }))
+      const status: RequestStatus = held ? 'awaiting_approval' : planned.length > 0 ? 'in_progress' : 'ready'
       const events: IntakeEvent[] = [
         { action: 'created', to: 'received' },
         { action: 'transition', from: 'received', to: 'ready', reason: `identity verified (${method})`, details: { method } },
-        { action: 'planned', details: plannedDetails(row.type, planned) },
-        ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
+        ...(held
+          ? [{ action: 'transition', from: 'ready' as const, to: 'awaiting_approval' as const, reason: HELD_REASON }]
+          : [
+              { action: 'planned', details: plannedDetails(row.type, planned, registry) },
+              ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
+            ])
       ]
-      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned))
+      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')))
       return inserted ? { status, tasks: planned } : null
     },
 
-    /** Identity verified: the request becomes ready and its tasks are planned, atomically. */
+    /** Identity verified: the request becomes ready and its tasks are planned, or it waits for approval where policy says so, atomically. */
     async verify (requestId: string, actor: string, method: string): Promise<void> {
       await dbh.transaction(async (tx) => {
         const moved = await requests.transitionIn(requestId, 'ready', actor, `identity verified (${method})`, { method }, tx)
         if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
         if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
+        if (approval.requires(moved.row.type, moved.row.regime)) {
+          await requests.transitionFrom(moved.row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
+          return
+        }
         await planRequest(moved.row, { registry, tasks, requests, boss, actor }, tx)
       })
     },
+
+    ...createDecisions({ dbh, registry, tasks, requests, boss, finalizer }),
 
     /**
      * Lifts a completed request's restriction (GDPR Art 18(3): the person was told first, at
@@ -133,7 +153,7 @@ export function createFulfilmentService (deps: {
         const request = await tasks.lockRequest(requestId, {}, tx)
         const task = request ? await tasks.get(taskId, tx) : null
         if (!request || !task || task.requestId !== requestId) throw new Errors.TaskNotFound(taskId)
-        const skipped = await tasks.reset(taskId, ['failed', 'pending', 'retry_wait', 'waiting'], { status: 'skipped', skipReason: reason }, tx)
+        const skipped = await tasks.reset(taskId, ['failed', 'pending', 'retry_wait', 'waiting', 'manual'], { status: 'skipped', skipReason: reason }, tx)
         if (!skipped) throw new Errors.IllegalTaskAction('skip', task.status)
         if (request.status === 'failed' || request.status === 'partially_completed') {
           await requests.transitionIn(requestId, 'in_progress', actor, `task ${task.connectorId}/${task.action} skipped`, undefined, tx)

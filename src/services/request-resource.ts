@@ -29,6 +29,7 @@ export function toResource (r: RequestRow): DataSubjectRequest {
     requester: r.requester as DataSubjectRequest['requester'],
     channel: r.channel,
     callback_url: r.callbackUrl,
+    refusal: r.refusal ?? null,
     changes: r.changes as DataSubjectRequest['changes'],
     notes: r.notes,
     received_at: r.receivedAt.toISOString(),
@@ -84,10 +85,11 @@ export function toTaskResource (t: TaskRow) {
     last_error_code: t.lastErrorCode,
     last_error_message: t.lastErrorMessage,
     skip_reason: t.skipReason,
+    instructions: t.instructions,
     waiting_on: t.status === 'waiting' ? t.connectorId : null,
     started_at: t.startedAt?.toISOString() ?? null,
     finished_at: t.finishedAt?.toISOString() ?? null,
-    links: { retry: `${self}/retry`, skip: `${self}/skip` }
+    links: { retry: `${self}/retry`, skip: `${self}/skip`, refuse: `${self}/refuse`, complete: `${self}/complete` }
   }
 }
 

@@ -8,6 +8,7 @@ import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { createItemsRepository } from '../db/repositories/items-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import type { FulfilmentService } from './fulfilment-service.js'
+import type { ManualCompletion, RefusalInput } from './decisions.js'
 import type { CreateRequest, DataSubjectRequest, ExtensionNotice, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 import { decodeCursor, encodeCursor, toResource, toTaskResource } from './request-resource.js'
@@ -25,7 +26,7 @@ export function createRequestsService (deps: {
   repo: RequestsRepository
   tasks: TasksRepository
   items: ReturnType<typeof createItemsRepository>
-  fulfilment: Pick<FulfilmentService, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction'>
+  fulfilment: Pick<FulfilmentService, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction' | 'approve' | 'reject' | 'refuseTask' | 'completeTask'>
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
@@ -91,6 +92,7 @@ export function createRequestsService (deps: {
           requester: row.requester,
           channel: row.channel,
           callbackUrl: row.callbackUrl,
+          refusal: null,
           changes: row.changes,
           notes: row.notes,
           timeZone: row.timeZone,
@@ -178,6 +180,26 @@ export function createRequestsService (deps: {
 
     async skipTask (id: string, taskId: string, principal: Principal, reason: string): Promise<DataSubjectRequest> {
       await deps.fulfilment.skipTask(id, taskId, principal.name, reason)
+      return this.get(id)
+    },
+
+    async approve (id: string, principal: Principal, note: string | null): Promise<DataSubjectRequest> {
+      await deps.fulfilment.approve(id, principal.name, note)
+      return this.get(id)
+    },
+
+    async reject (id: string, principal: Principal, input: RefusalInput): Promise<DataSubjectRequest> {
+      await deps.fulfilment.reject(id, principal.name, input)
+      return this.get(id)
+    },
+
+    async refuseTask (id: string, taskId: string, principal: Principal, input: RefusalInput): Promise<DataSubjectRequest> {
+      await deps.fulfilment.refuseTask(id, taskId, principal.name, input)
+      return this.get(id)
+    },
+
+    async completeTask (id: string, taskId: string, principal: Principal, input: ManualCompletion): Promise<DataSubjectRequest> {
+      await deps.fulfilment.completeTask(id, taskId, principal.name, input)
       return this.get(id)
     },
 

@@ -99,8 +99,9 @@ const INSERT_PLANNED = `
     from r, jsonb_array_elements($24::jsonb) with ordinality as x(e, i)
     order by x.i
   ), t as (
-    insert into tasks (id, request_id, connector_id, action, max_attempts, created_at, updated_at)
-    select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'max_attempts')::int, r.created_at, r.created_at
+    insert into tasks (id, request_id, connector_id, action, status, instructions, max_attempts, created_at, updated_at)
+    select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'status')::task_status, x.t->>'instructions',
+      (x.t->>'max_attempts')::int, r.created_at, r.created_at
     from r, jsonb_array_elements($25::jsonb) as x(t)
   ), w as (
     select pg_notify($26::text, q) from r, unnest($27::text[]) as q
@@ -164,14 +165,14 @@ export function createIntake (dbh: DbHandle) {
      * False, with nothing written, when the idempotency key was used before by the same client.
      */
     async insertPlanned (row: NewRequestRow, actor: string, events: IntakeEvent[],
-      tasks: Array<{ id: string, connectorId: string, action: string, maxAttempts: number }>,
+      tasks: Array<{ id: string, connectorId: string, action: string, status: string, instructions: string | null, maxAttempts: number }>,
       /** Notified when the statement commits: `pg_notify(channel, queue)` for each queue (the tasks' workers). */
       wake: { channel: string, queues: readonly string[] }, tx: TxHandle = dbh): Promise<boolean> {
       const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
         ...requestParams(row),
         actor,
         JSON.stringify(events.map((e) => ({ action: e.action, from: e.from ?? null, to: e.to ?? null, reason: e.reason ?? null, details: e.details ?? null }))),
-        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, max_attempts: t.maxAttempts }))),
+        JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, status: t.status, instructions: t.instructions, max_attempts: t.maxAttempts }))),
         wake.channel,
         pgTextArray(wake.queues)
       ])

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } f
 import type { Db, DbHandle, TxHandle } from '../client.js'
 import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
+import type { Refusal } from '../../domain/refusal-grounds.js'
 import { createIntake } from './intake.js'
 
 export type { IntakeEvent, NewRequestRow } from './intake.js'
@@ -270,6 +271,11 @@ export function createRequestsRepository (dbh: DbHandle) {
       const [row] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
         .where(eq(requests.id, id)).for('no key update')
       return row ?? null
+    },
+
+    /** Records why the request was rejected, in the caller's transaction (with the transition to rejected). */
+    async setRefusal (id: string, refusal: Refusal, tx: TxHandle = dbh): Promise<void> {
+      await tx.db.update(requests).set({ refusal }).where(eq(requests.id, id))
     },
 
     transitionIn,

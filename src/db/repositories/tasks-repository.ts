@@ -25,11 +25,16 @@ export interface TaskRelease {
 /** Task bookkeeping. Every write that must agree with another happens inside the caller's transaction. */
 export function createTasksRepository (dbh: DbHandle) {
   return {
-    /** Plans one task per connector; an existing (request, connector, action) task is kept. */
-    async plan (requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number }>, tx: TxHandle = dbh): Promise<TaskRow[]> {
+    /**
+     * Plans one task per connector; an existing (request, connector, action) task is kept. One with
+     * `instructions` is manual: a person does it, and no worker claims it.
+     */
+    async plan (requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number, instructions?: string | null }>, tx: TxHandle = dbh): Promise<TaskRow[]> {
       if (connectors.length === 0) return []
       return tx.db.insert(tasks)
-        .values(connectors.map((c) => ({ requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts })))
+        .values(connectors.map((c) => ({
+          requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts, ...(c.instructions ? { status: 'manual' as const, instructions: c.instructions } : {})
+        })))
         .onConflictDoNothing()
         .returning()
     },
@@ -180,10 +185,11 @@ export function createTasksRepository (dbh: DbHandle) {
     },
 
     /** Operator actions: only from the states listed, atomically. */
-    async reset (taskId: string, from: readonly TaskStatus[], to: { status: TaskStatus, skipReason?: string | null }, tx: TxHandle = dbh): Promise<TaskRow | null> {
+    async reset (taskId: string, from: readonly TaskStatus[], to: { status: TaskStatus, skipReason?: string | null, result?: TaskResult }, tx: TxHandle = dbh): Promise<TaskRow | null> {
       const [row] = await tx.db.update(tasks).set({
         status: to.status,
         skipReason: to.skipReason ?? null,
+        ...(to.result ? { result: to.result } : {}),
         ...(to.status === 'pending' ? { lastErrorCode: null, lastErrorMessage: null, finishedAt: null, attempts: 0 } : { finishedAt: sql`now()` }),
         updatedAt: sql`now()`
       }).where(and(eq(tasks.id, taskId), inArray(tasks.status, [...from]))).returning()
@@ -326,6 +332,7 @@ function taskFromRow (r: Record<string, unknown>): TaskRow {
     lastErrorCode: r.last_error_code as string | null,
     lastErrorMessage: r.last_error_message as string | null,
     skipReason: r.skip_reason as string | null,
+    instructions: r.instructions as string | null,
     startedAt: r.started_at as Date | null,
     finishedAt: r.finished_at as Date | null,
     createdAt: r.created_at as Date,

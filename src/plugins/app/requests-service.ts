@@ -3,6 +3,7 @@ import { createRequestsRepository } from '../../db/repositories/requests-reposit
 import { createItemsRepository } from '../../db/repositories/items-repository.js'
 import { createRequestsService } from '../../services/requests-service.js'
 import { createFulfilmentService } from '../../services/fulfilment-service.js'
+import { parseApprovalPolicy } from '../../domain/approval.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +18,16 @@ export default fp(async function requestsService (fastify) {
     repo: createRequestsRepository(dbh),
     tasks: engine.tasks,
     items: createItemsRepository(dbh),
-    fulfilment: createFulfilmentService({ dbh, registry: fastify.connectors, tasks: engine.tasks, requests: createRequestsRepository(dbh), boss: engine.boss, finalizer: engine.finalizer, log: fastify.log }),
+    fulfilment: createFulfilmentService({
+      dbh,
+      registry: fastify.connectors,
+      tasks: engine.tasks,
+      requests: createRequestsRepository(dbh),
+      boss: engine.boss,
+      finalizer: engine.finalizer,
+      approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
+      log: fastify.log
+    }),
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
     archiveOf: fastify.archivesService.summary
   }))
