@@ -8,7 +8,12 @@ export interface CollectTaskState {
   status: string
   lastErrorCode: string | null
   skipReason: string | null
+  /** A manual task's result holds the person's outcome: what they found is not in the archive. */
+  result?: { manual?: unknown } | null
 }
+
+/** Why a system searched by hand is not in the archive: the person's note may hold anything, so it is not quoted. */
+export const SEARCHED_BY_HAND = 'searched by a person, not by this service: what was found is sent separately'
 
 /** A system that was not searched, as README.txt and index.html name it for the person. */
 export interface MissingSystem {
@@ -26,10 +31,12 @@ export const UNFINISHED_CODE = JobErrors.TaskUnfinished.code
 
 /**
  * Each system the request was to search, from its collect tasks: collected when the task
- * succeeded, skipped when staff skipped it, failed otherwise, with the task's last error code.
+ * succeeded, skipped when staff skipped it or a person searched it by hand (nothing of it is in the
+ * archive), failed otherwise, with the task's last error code.
  */
 export function systemsOf (tasks: readonly CollectTaskState[]): ManifestSystem[] {
   return tasks.map((t): ManifestSystem => {
+    if (t.status === 'succeeded' && t.result?.manual) return { connector: t.connectorId, status: 'skipped', skip_reason: SEARCHED_BY_HAND }
     if (t.status === 'succeeded') return { connector: t.connectorId, status: 'collected' }
     if (t.status === 'skipped') return { connector: t.connectorId, status: 'skipped', ...(t.skipReason ? { skip_reason: oneLine(t.skipReason) } : {}) }
     return { connector: t.connectorId, status: 'failed', error_code: t.status === 'failed' ? (t.lastErrorCode ?? JobErrors.TaskFailed.code) : UNFINISHED_CODE }

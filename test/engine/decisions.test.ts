@@ -3,6 +3,7 @@ import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper
 import { REFUSAL_GROUND_CODES, REFUSAL_GROUNDS, type RefusalGround } from '../../src/domain/refusal-grounds.js'
 import { loadConfig } from '../../src/config.js'
 import type { RequestType } from '../../src/domain/requests.js'
+import { SEARCHED_BY_HAND, systemsOf } from '../../src/archive/completeness.js'
 
 /**
  * What people decide: a request that policy holds waits for approval; a request is refused on a
@@ -25,6 +26,14 @@ const typeFor = (ground: RefusalGround): RequestType => {
   const types: readonly RequestType[] | undefined = (REFUSAL_GROUNDS[ground] as { types?: readonly RequestType[] }).types
   return types?.[0] ?? 'access'
 }
+
+t.test("a system searched by hand is not the archive's: the manifest says a person searched it", async (t) => {
+  const task = { status: 'succeeded', lastErrorCode: null, skipReason: null }
+  t.strictSame(systemsOf([
+    { ...task, connectorId: 'crm', result: null },
+    { ...task, connectorId: 'paper', result: { manual: { outcome: 'done' } } }
+  ]), [{ connector: 'crm', status: 'collected' }, { connector: 'paper', status: 'skipped', skip_reason: SEARCHED_BY_HAND }])
+})
 
 t.test('APPROVAL_REQUIRED is checked at start, naming the entry', async (t) => {
   t.throws(() => loadConfig({ APPROVAL_REQUIRED: 'erasure,deletion' }), /APPROVAL_REQUIRED: "deletion" is not a request type/)
@@ -101,6 +110,15 @@ for (const embedded of [false, true]) {
     const late = await post(`/v1/requests/${held.id}/reject`, { ground: 'manifestly_unfounded_or_excessive', explanation: 'x' })
     t.equal(late.statusCode, 409)
     t.equal(late.json().code, 'DSR_ILLEGAL_TRANSITION')
+
+    // A system searched by hand: its part is not in the archive, and the archive says so.
+    const byHand = await create({ type: 'access', verification: { method: 'account_login' } })
+    const search = (await get(byHand.id)).tasks.find((x: { connector: string }) => x.connector === 'archive_room')
+    t.match(search, { action: 'collect', status: 'manual', instructions: /Find every record of the person.*Paper archive/ }, 'general instructions where the file gives none for the action')
+    t.equal((await post(search.links.complete, { outcome: 'nothing_found', note: 'No paper file under that name' })).statusCode, 200)
+    const archived = await waitFor(async () => { const b = await get(byHand.id); return b.archive?.status === 'ready' ? b : null }, 30_000, 'the archive')
+    t.equal(archived.archive.complete, false, 'the archive does not claim the paper archive was searched by the service')
+    t.strictSame(archived.archive.missing, [{ connector: 'archive_room', status: 'skipped' }], 'named among the systems whose data is not in it (the manifest says why)')
 
     const grounds = (await app.inject({ url: '/v1/refusal-grounds', headers: auth('reader') })).json().data
     t.equal(grounds.length, REFUSAL_GROUND_CODES.length, 'the table of grounds is listed')
