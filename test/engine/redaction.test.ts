@@ -28,7 +28,7 @@ const dbh = app.dbh
 
 const PERSONAL = [ADA, AGENT, 'Agent Smith', '+447700900123', 'cust-4711', 'https://hooks.example/ada-4711',
   'Ada phoned: she moved to Leeds', 'Ada.New@example.com', 'withdrawn by Ada on the phone', 'her account was merged into cust-4711',
-  'complex: Ada holds 3 accounts']
+  'complex: Ada holds 3 accounts', 'Ada asked five times since March', 'Ada has no paper file', 'kept for the claim Ada filed']
 
 async function create (over: Record<string, unknown>) {
   const res = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody(over) })
@@ -59,6 +59,16 @@ const rectification = await create({ type: 'rectification', subject: { email: AD
 const extended = await app.inject({ method: 'POST', url: `/v1/requests/${rectification}/extension`, headers: auth(), payload: { reason: 'complex: Ada holds 3 accounts' } })
 if (extended.statusCode !== 200) throw new Error(`not extended: ${extended.body}`)
 await app.inject({ method: 'POST', url: `/v1/requests/${rectification}/cancel`, headers: auth(), payload: { reason: 'withdrawn by Ada on the phone' } })
+// A rejected erasure: the explanation the person was given names her; so do the notes on its tasks
+// (one done by hand, one refused), written here as a person's outcome and a refusal would leave them.
+const rejected = await create({ type: 'erasure', subject: { email: ADA } })
+const refusedRes = await app.inject({
+  method: 'POST', url: `/v1/requests/${rejected}/reject`, headers: auth(), payload: { ground: 'manifestly_unfounded_or_excessive', explanation: 'Ada asked five times since March' }
+})
+if (refusedRes.statusCode !== 200) throw new Error(`not rejected: ${refusedRes.body}`)
+await dbh.rows(sql`insert into tasks (request_id, connector_id, action, status, max_attempts, result, skip_reason) values
+  (${rejected}, 'paper', 'erase', 'succeeded', 1, ${JSON.stringify({ manual: { outcome: 'nothing_found', note: 'Ada has no paper file', evidence_ref: 'T-1', by: 'admin' } })}::jsonb, null),
+  (${rejected}, 'crm', 'erase', 'skipped', 1, ${JSON.stringify({ refusal: { ground: 'legal_claims', provision: 'GDPR Art 17(3)(e) and 21(1)', explanation: 'kept for the claim Ada filed', by: 'admin', at: new Date().toISOString() } })}::jsonb, 'refused (legal_claims, GDPR Art 17(3)(e) and 21(1))')`)
 // Still open: never touched, however old.
 const open = await create({ subject: { email: ADA } })
 
@@ -74,7 +84,7 @@ t.test('before the retention period nothing is removed', async (t) => {
 t.test('after it, the closed requests keep their record but lose the person', async (t) => {
   const before = await read(access)
   const result = await redactClosedRequests(dbh, { now: new Date(), retentionDays: 90 })
-  t.same(result, { redacted: 2 }, 'the two closed requests, not the open one')
+  t.same(result, { redacted: 3 }, 'the three closed requests, not the open one')
 
   const after = await read(access)
   t.match(after.identifiers_redacted_at, /^\d{4}-/)
@@ -94,6 +104,11 @@ t.test('after it, the closed requests keep their record but lose the person', as
   t.match(rect.extension, { reason: '[redacted]', taken_at: String }, 'the extension is on record, its reason is not')
   t.equal(rect.status, 'cancelled')
 
+  const refused = await read(rejected)
+  t.match(refused.refusal, { ground: 'manifestly_unfounded_or_excessive', provision: 'GDPR Art 12(5)(b)', explanation: '[redacted]' }, 'the ground stays, the explanation goes')
+  t.match(refused.tasks.find((x: { connector: string }) => x.connector === 'paper').result.manual, { outcome: 'nothing_found', note: '[redacted]', evidence_ref: 'T-1' }, "a person's outcome stays, their note goes")
+  t.match(refused.tasks.find((x: { connector: string }) => x.connector === 'crm').result.refusal, { ground: 'legal_claims', explanation: '[redacted]' })
+
   const history = [...await events(access), ...await events(rectification)]
   t.ok(history.some((e) => e.action === 'identifiers_redacted'), 'the removal is itself on record')
   t.ok(history.some((e) => e.action === 'transition' && e.to_status === 'cancelled' && e.reason === '[redacted]'), 'the cancel reason is gone, the cancellation is not')
@@ -110,7 +125,7 @@ t.test('after it, the closed requests keep their record but lose the person', as
     from requests r where r.id <> ${open}`))
   for (const text of PERSONAL) t.notOk(everything.toLowerCase().includes(text.toLowerCase()), `"${text}" is nowhere in the closed requests' rows`)
   const [system] = await dbh.rows<{ details: Record<string, unknown> }>(sql`select details from system_events where action = 'identifiers_redacted'`)
-  t.same(system?.details, { requests: 2, restore_notes: 0, retention_days: 90 }, 'counts only')
+  t.same(system?.details, { requests: 3, restore_notes: 0, retention_days: 90 }, 'counts only')
 
   t.same(await redactClosedRequests(dbh, { now: new Date(), retentionDays: 90 }), { redacted: 0 }, 'a second run finds nothing to do')
   t.notOk(logs.some((line) => PERSONAL.some((p) => line.toLowerCase().includes(p.toLowerCase()))), 'no personal data in the logs')

@@ -31,7 +31,8 @@ export function createRedactionRepository (dbh: DbHandle) {
     /**
      * Redacts the requests `ids` (locked by lockDue in the same transaction), in five statements,
      * one after the other: the request's identifiers, callback, rectified values, notes, fingerprint
-     * and staff reasons; the reasons people wrote in its events; its tasks' skip reasons; its
+     * and staff reasons (a refusal's explanation too); the reasons people wrote in its events; its
+     * tasks' skip reasons, manual notes and refusal explanations; its
      * transfers' notes and receiver replies; then an `identifiers_redacted` event per request.
      */
     async redactRequests (ids: readonly string[], opts: { now: Date, retentionDays: number }, tx: TxHandle = dbh): Promise<void> {
@@ -46,6 +47,7 @@ export function createRedactionRepository (dbh: DbHandle) {
           request_hash = null,
           extension_reason = case when extension_reason is null then null else ${REDACTED} end,
           restriction_lift_reason = case when restriction_lift_reason is null then null else ${REDACTED} end,
+          refusal = case when refusal is null then null else jsonb_set(refusal, '{explanation}', to_jsonb(${REDACTED}::text)) end,
           identifiers_redacted_at = ${opts.now.toISOString()}
         where id in (${idList})`)
       await tx.rows(sql`
@@ -54,8 +56,10 @@ export function createRedactionRepository (dbh: DbHandle) {
           details = case when details ? 'reason' then jsonb_set(details, '{reason}', to_jsonb(${REDACTED}::text)) else details end
         where request_id in (${idList}) and actor not in (${serviceActors}) and (reason is not null or details ? 'reason')`)
       await tx.rows(sql`
-        update tasks set skip_reason = ${REDACTED}
-        where request_id in (${idList}) and skip_reason is not null`)
+        update tasks set
+          skip_reason = case when skip_reason is null then null else ${REDACTED} end,
+          result = jsonb_set(jsonb_set(result, '{manual,note}', to_jsonb(${REDACTED}::text), false), '{refusal,explanation}', to_jsonb(${REDACTED}::text), false)
+        where request_id in (${idList}) and (skip_reason is not null or result ? 'manual' or result ? 'refusal')`)
       await tx.rows(sql`
         update transfers set notes = null, response_excerpt = null
         where request_id in (${idList}) and (notes is not null or response_excerpt is not null)`)
