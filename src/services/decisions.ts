@@ -20,14 +20,18 @@ export interface ManualCompletion { outcome: ManualOutcome['outcome'], note: str
  * that policy held, reject it on a coded legal ground, refuse one system's part of it, and record
  * the outcome of a task done by hand. A refusal or a manual outcome may close the request.
  */
-export function createDecisions (deps: {
+/** What fulfilment and decisions work with: the database, the systems, the task and request repositories, the queue. */
+export interface DecisionDeps {
   dbh: DbHandle
   registry: ConnectorRegistry
   tasks: TasksRepository
   requests: RequestsRepository
   boss: Boss
+  /** Closes a request whose last open task was skipped, refused or done by hand. */
   finalizer: Finalizer
-}) {
+}
+
+export function createDecisions (deps: DecisionDeps) {
   const { dbh, registry, tasks, requests, boss, finalizer } = deps
 
   /** The refusal as recorded: its ground must have a provision for the request's regime and type. */

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { DbHandle } from '../db/client.js'
-import type { IntakeEvent, NewRequestRow, RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
-import type { TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { IntakeEvent, NewRequestRow, RequestRow } from '../db/repositories/requests-repository.js'
+import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors } from '../errors.js'
-import type { ConnectorRegistry } from '../connectors/registry.js'
-import type { Finalizer } from '../engine/finalize.js'
 import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
-import { queueTasks, taskWake, type Boss } from '../jobs/queue.js'
+import { queueTasks, taskWake } from '../jobs/queue.js'
 import type { ApprovalPolicy } from '../domain/approval.js'
-import { createDecisions } from './decisions.js'
+import { createDecisions, type DecisionDeps } from './decisions.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
@@ -19,14 +16,7 @@ const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
  * skip a task, lift a restriction. Each is one transaction that writes the change, its audit event
  * and the jobs that follow from it; the workers (src/engine) do the rest.
  */
-export function createFulfilmentService (deps: {
-  dbh: DbHandle
-  registry: ConnectorRegistry
-  tasks: TasksRepository
-  requests: RequestsRepository
-  boss: Boss
-  /** Closes a request whose last open task was skipped. */
-  finalizer: Finalizer
+export function createFulfilmentService (deps: DecisionDeps & {
   /** Which verified requests wait for a person's approval (APPROVAL_REQUIRED). */
   approval: ApprovalPolicy
   log: FastifyBaseLogger
@@ -96,7 +86,7 @@ export function createFulfilmentService (deps: {
       })
     },
 
-    ...createDecisions({ dbh, registry, tasks, requests, boss, finalizer }),
+    ...createDecisions(deps),
 
     /**
      * Lifts a completed request's restriction (GDPR Art 18(3): the person was told first, at
