@@ -17,7 +17,7 @@ import { manifestHeader, manifestInformation, manifestJson, type ManifestFile, t
 import { readmeText } from './readme.js'
 import { appendEntry, gathered, gatheredStream, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
 import { JobErrors } from '../errors.js'
-import { inLanguage } from '../connectors/processing.js'
+import { inLanguage } from '../connectors/texts.js'
 
 export interface BuildInput {
   archiveId: string

@@ -2,7 +2,8 @@ import { extname } from 'node:path'
 import { Type, type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError, readConfigFile } from '../config.js'
-import { checked, type Language } from '../connectors/processing.js'
+import { checked } from '../connectors/processing.js'
+import type { Language } from '../connectors/texts.js'
 
 /**
  * The company-wide part of what the person is told with their data (GDPR Arts 13–15, PIPL Art 17):
@@ -24,10 +25,6 @@ const Party = Type.Object({
   phone: Type.Optional(Type.String({ minLength: 1 })),
   website: Type.Optional(Url)
 }, closed)
-
-/** The rights a person is told of with their data (Art 15(1)(e) and (f)), each with how to use it. */
-export const RIGHTS = ['rectification', 'erasure', 'restriction', 'objection', 'portability', 'withdraw_consent', 'complaint'] as const
-export type Right = typeof RIGHTS[number]
 
 export const ControllerFileSchema = Type.Object({
   $comment: Type.Optional(Type.String()),

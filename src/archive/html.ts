@@ -1,4 +1,5 @@
-import type { Language, StreamProcessing } from '../connectors/processing.js'
+import type { StreamProcessing } from '../connectors/processing.js'
+import type { Language } from '../connectors/texts.js'
 import type { MissingSystem } from './completeness.js'
 import type { ControllerInfo } from './controller.js'
 import { recordsTable, escape, count } from './html-table.js'

@@ -1,6 +1,7 @@
-import { inLanguage, type Language, type StreamProcessing, type Text } from '../connectors/processing.js'
-import { RIGHTS, type ControllerInfo } from './controller.js'
-import { durationText, humanize, LABELS, STREAM_DEFAULTS, STREAM_LABELS } from './labels.js'
+import type { StreamProcessing } from '../connectors/processing.js'
+import { inLanguage, type Language, type Text } from '../connectors/texts.js'
+import type { ControllerInfo } from './controller.js'
+import { durationText, humanize, LABELS, RIGHTS, STREAM_DEFAULTS, STREAM_LABELS } from './labels.js'
 
 /**
  * What the person is told with their data, as headings and lines: one model that index.html and
@@ -10,8 +11,9 @@ export interface Fact { label: string, values: string[] }
 export interface FactGroup { heading: string, intro?: string, facts: Fact[] }
 
 const en = (t: Text) => inLanguage(t, 'en')
-const regions = new Intl.DisplayNames(['en'], { type: 'region' })
-const country = (code: string) => { try { return regions.of(code) ?? code } catch { return code } }
+let regions: Intl.DisplayNames | undefined
+/** A country's English name (made on first use: most archives name few countries, some none). */
+const country = (code: string) => { try { return (regions ??= new Intl.DisplayNames(['en'], { type: 'region' })).of(code) ?? code } catch { return code } }
 
 /** A stream's processing information (Art 15(1)(a)–(d), (g), (h) and 15(2)), in English. */
 export function streamFacts (categories: readonly string[], p: StreamProcessing): Fact[] {

@@ -1,5 +1,8 @@
-import type { Language } from '../connectors/processing.js'
-import type { Right } from './controller.js'
+import type { Language } from '../connectors/texts.js'
+
+/** The rights a person is told of with their data (Art 15(1)(e) and (f)), in the order shown; CONTROLLER_FILE says how to use each. */
+export const RIGHTS = ['rectification', 'erasure', 'restriction', 'objection', 'portability', 'withdraw_consent', 'complaint'] as const
+export type Right = typeof RIGHTS[number]
 
 /**
  * The archive's own words, in each language it ships: the headings of what GDPR Art 15(1) and (2)

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { ConfigError } from '../config.js'
 import type { StreamInfo } from '../../connectors/types.js'
+import type { Text } from './texts.js'
 
 /**
  * What a system does with the data of each of its streams, as the connector file states it: what
@@ -9,21 +10,11 @@ import type { StreamInfo } from '../../connectors/types.js'
  * data. Shown to the person in the archive (index.html, README.txt) and written to manifest.json.
  */
 
-/** The languages the archive's own texts exist in. */
-export const LANGUAGES = ['en', 'zh-Hans'] as const
-export type Language = typeof LANGUAGES[number]
-
-/** A text, in one language (taken as English) or per language: `{ "en": "…", "zh-Hans": "…" }`. */
+/** A text, in one language (taken as English) or per language: `{ "en": "…", "zh-Hans": "…" }` (texts.ts). */
 export const TextSchema = Type.Union([
   Type.String({ minLength: 1 }),
   Type.Object({ en: Type.String({ minLength: 1 }), 'zh-Hans': Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })
 ])
-export type Text = Static<typeof TextSchema>
-
-/** The text in `language`, or its English. */
-export function inLanguage (text: Text, language: Language): string {
-  return typeof text === 'string' ? text : text[language] ?? text.en
-}
 
 const closed = { additionalProperties: false } as const
 
