@@ -49,6 +49,7 @@ export async function * recordsTable (input: TableInput): AsyncGenerator<string>
   const shown = Math.min(input.records, HTML_ROWS_PER_STREAM)
   const collapsed = shown > OPEN_ROWS
   if (collapsed) yield `<details class="records">\n<summary>Show ${shown === input.records ? `all ${count(shown, 'record', 'records')}` : `the first ${count(shown, 'record', 'records')}`}</summary>\n`
+  if (input.columns.length > 3) yield `<p class="note">${input.columns.length} fields: on a narrow screen, scroll the table sideways to see them all.</p>\n`
   yield `<div class="scroll" role="region" tabindex="0" aria-label="${escape(`${input.title}: records`)}">
 <table data-records-table>
 <thead><tr>${input.columns.map((c) => `<th scope="col" data-field="${escape(c)}">${escape(humanize(c))}</th>`).join('')}</tr></thead>

@@ -56,7 +56,7 @@ const STYLE = `
   .scroll:focus { outline: 2px solid #0b57d0; outline-offset: 2px; }
   table { border-collapse: collapse; font-size: .9rem; min-width: 100%; }
   th, td { text-align: left; vertical-align: top; padding: .35rem .6rem; border-bottom: 1px solid #e5e5ea; }
-  th { background: #f5f5f7; white-space: nowrap; } td { white-space: pre-line; min-width: 6rem; max-width: 28rem; overflow-wrap: anywhere; }
+  th { background: #f5f5f7; white-space: nowrap; } td { white-space: pre-line; min-width: 9rem; max-width: 28rem; overflow-wrap: anywhere; }
   tbody tr:nth-child(even) { background: #fafafc; }
   details.records > summary { cursor: pointer; color: #0b57d0; margin: .4rem 0; }
   dl.info { display: grid; grid-template-columns: minmax(8rem, 14rem) 1fr; gap: .3rem 1rem; margin: 0; }
