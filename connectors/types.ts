@@ -85,6 +85,11 @@ export interface StreamInfo {
   description: string
   /** Data categories in this stream (e.g. contact, financial, health), shown to the person. */
   categories: readonly string[]
+  /**
+   * The retention the system itself enforces on this stream, when it does (a driver's retention rule):
+   * its age as an ISO 8601 duration, the timestamp it counts from, and what happens then.
+   */
+  enforcedRetention?: { maxAge: string, from: string, action: 'delete' | 'null_columns' }
 }
 
 /** What one retention sweep did (or, in a dry run, would do): row counts per table, never values. */

@@ -22,6 +22,8 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
   ROLE: Type.Enum(['all', 'api', 'worker'], { default: 'all' }),
   CONNECTORS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The controller's identity, contacts, supervisory authorities and rights, given with every archive. */
+  CONTROLLER_FILE: Type.Optional(Type.String({ minLength: 1 })),
   STORAGE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   TASK_LEASE_SECONDS: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
   TASK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),

@@ -155,9 +155,22 @@ export function requestBody (over: Record<string, unknown> = {}) {
 
 const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
 
-/** A registry built from a connector file's `connectors` list, exactly as boot builds it. */
+/** The least a connector entry must say of what is done with its data: purposes and a retention rule. */
+export const TEST_PROCESSING = { purposes: ['Testing the service'], retention: { rule: 'Deleted when the test ends' } }
+
+/** Connector entries, each given TEST_PROCESSING unless it says what is done with its data itself. */
+export function described<T> (connectors: T[]): T[] {
+  return connectors.map((c) => ({ processing: TEST_PROCESSING, ...c }))
+}
+
+/** A connector file's content, parsed as boot parses it, each entry given TEST_PROCESSING unless it has its own. */
+export function describedFile (file: { connectors: unknown[] }) {
+  return parseConnectorFile({ ...file, connectors: described(file.connectors) })
+}
+
+/** A registry built from a connector file's `connectors` list, exactly as boot builds it (TEST_PROCESSING where an entry has none). */
 export async function registryOf (connectors: unknown[], env: Record<string, string> = {}): Promise<ConnectorRegistry> {
-  return createRegistry(parseConnectorFile({ connectors }), { drivers, env, log: quietLog })
+  return createRegistry(describedFile({ connectors }), { drivers, env, log: quietLog })
 }
 
 /** Polls until `check` returns a truthy value (or fails the wait after `timeoutMs`). */

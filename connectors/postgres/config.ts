@@ -109,11 +109,17 @@ export function capabilitiesFor (config: PostgresConfig, all: readonly Capabilit
 }
 
 export function streamsFor (config: PostgresConfig): StreamInfo[] {
-  return config.datasets.flatMap((d) => d.tables.map((t) => ({
-    name: streamName(t),
-    description: t.description ?? `Rows of ${t.table}`,
-    categories: t.categories ?? []
-  })))
+  return config.datasets.flatMap((d) => d.tables.map((t) => {
+    const rule = config.retention?.find((r) => r.table === t.table)
+    return {
+      name: streamName(t),
+      description: t.description ?? `Rows of ${t.table}`,
+      categories: t.categories ?? [],
+      ...(rule
+        ? { enforcedRetention: { maxAge: rule.max_age ?? `P${rule.max_age_days}D`, from: rule.column, action: rule.action === 'delete' ? 'delete' : 'null_columns' } as const }
+        : {})
+    }
+  }))
 }
 
 function configError (message: string): ConnectorError {

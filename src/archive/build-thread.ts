@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Readable } from 'node:stream'
+import type { StreamProcessing } from '../connectors/processing.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { CollectedItemRow, ItemsRepository } from '../db/repositories/items-repository.js'
 import type { BlobStore } from '../storage/blob-store.js'
@@ -9,7 +10,7 @@ import { buildArchive, type BuildInput, type BuiltArchive } from './builder.js'
 export interface SystemInfo {
   id: string
   displayName: string
-  streams: Array<{ name: string, description: string, categories: string[] }>
+  streams: Array<{ name: string, description: string, categories: string[], processing: StreamProcessing }>
 }
 
 /** A small request's archive to build: its items already read (records only), and its systems. */

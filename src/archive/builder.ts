@@ -8,13 +8,16 @@ import type { BlobStore } from '../storage/blob-store.js'
 import { createSealer, type EncryptionLayout } from './crypto.js'
 import { CsvColumns, csvStream } from './csv.js'
 import { missingSystems } from './completeness.js'
+import type { ControllerInfo } from './controller.js'
 import { overviewHtml, type AttachmentLink, type SystemOverview } from './html.js'
+import { humanize } from './labels.js'
 import { SchemaInferrer } from './json-schema.js'
 import { isCompressed, MEDIA_TYPES, PATHS } from './layout.js'
-import { manifestHeader, manifestJson, type ManifestFile, type ManifestSummary, type ManifestSystem } from './manifest.js'
+import { manifestHeader, manifestInformation, manifestJson, type ManifestFile, type ManifestSummary, type ManifestSystem } from './manifest.js'
 import { readmeText } from './readme.js'
 import { appendEntry, gathered, gatheredStream, hashed, measure, ndjson, tap, type Chunks } from './streams.js'
 import { JobErrors } from '../errors.js'
+import { inLanguage } from '../connectors/texts.js'
 
 export interface BuildInput {
   archiveId: string
@@ -27,6 +30,8 @@ export interface BuildInput {
    */
   systems: readonly ManifestSystem[]
   generatedAt: Date
+  /** The company-wide information the person is given with their data (CONTROLLER_FILE). */
+  controller: ControllerInfo
   /** The request's first READ_AT_ONCE + 1 items, when the caller read them already (items.page). */
   firstItems?: CollectedItemRow[]
 }
@@ -90,6 +95,8 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
     return done
   }
   const attachmentsOf = (connector: string, stream: string) => attachmentLinks(reader.each(connector, stream, 'file'), connector, stream)
+  /** Each stream's fields in column order, for its table in index.html (bounded like the CSV's header). */
+  const fields = new Map<string, readonly string[]>()
 
   try {
     for (const system of systems) {
@@ -102,6 +109,7 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
           entries.push(await add({ ...base, path: PATHS.records(system.id, s.name), kind: 'records', media_type: MEDIA_TYPES.records, records: s.records },
             ndjson(records(), (r) => { columns.add(r); schema.add(r) })))
           if (schema.records !== s.records) throw new Error('collected items changed while the archive was built')
+          fields.set(`${system.id}\u0000${s.name}`, columns.keys)
           const schemaText = JSON.stringify(schema.schema({
             id: PATHS.schema(system.id, s.name), title: `${system.displayName}: ${s.name}`, description: s.description
           }), null, 2)
@@ -122,12 +130,20 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
     const meta = { requestId, requestType: input.request.type, regime: input.request.regime, generatedAt: input.generatedAt }
     const docs = [
       await add({ path: PATHS.index, kind: 'overview', media_type: MEDIA_TYPES.index, connector: null, stream: null, categories: [], records: null, collected_at: null },
-        overviewHtml({ ...meta, systems, missing, attachments: async function * (c, s) { for await (const a of attachmentsOf(c, s)) yield a.link } })),
+        overviewHtml({
+          ...meta,
+          systems,
+          missing,
+          controller: input.controller,
+          attachments: async function * (c, s) { for await (const a of attachmentsOf(c, s)) yield a.link },
+          records: (c, s) => recordsOf(reader.each(c, s, 'record')),
+          columns: (c, s) => fields.get(`${c}\u0000${s}`) ?? []
+        })),
       await add({ path: PATHS.readme, kind: 'readme', media_type: MEDIA_TYPES.readme, connector: null, stream: null, categories: [], records: null, collected_at: null },
-        [readmeText({ ...meta, systems: input.systems.length, missing })])
+        [readmeText({ ...meta, systems: input.systems.length, missing, controller: input.controller, sections: systems })])
     ]
     const header = manifestHeader(input.request, input.generatedAt, input.systems)
-    await appendEntry(zip, hashed(gathered(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs])), measure()),
+    await appendEntry(zip, hashed(gathered(manifestJson(header, [entries, attachmentEntries(systems, attachmentsOf), docs], manifestInformation(input.controller, systems))), measure()),
       { name: PATHS.manifest, date: input.generatedAt })
     await zip.finalize()
     await piping
@@ -168,11 +184,13 @@ function overview (deps: BuildDeps, collected: ReadonlySet<string>, totals: Stre
         const latest = [of('record')?.lastCollectedAt, of('file')?.lastCollectedAt].filter((d): d is Date => d !== undefined)
         return {
           name,
+          title: info?.processing.title ? inLanguage(info.processing.title, 'en') : humanize(name),
           description: info?.description ?? '',
           categories: info?.categories ?? [],
           records: of('record')?.count ?? 0,
           attachments: of('file')?.count ?? 0,
-          collectedAt: latest.length > 0 ? new Date(Math.max(...latest.map((d) => d.getTime()))) : null
+          collectedAt: latest.length > 0 ? new Date(Math.max(...latest.map((d) => d.getTime()))) : null,
+          processing: info?.processing ?? null
         }
       })
     }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream'
 import { Piscina } from 'piscina'
 import { buildArchive, READ_AT_ONCE, type BuildInput, type BuiltArchive } from './builder.js'
 import type { SystemInfo, ThreadResult, ThreadTask } from './build-thread.js'
+import type { ControllerInfo } from './controller.js'
 import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 import { ConnectorError } from '../../connectors/types.js'
@@ -33,6 +34,8 @@ export function createArchiveJob (deps: {
   log: FastifyBaseLogger
   retentionDays: number
   encryptionKey: Buffer | null
+  /** The company-wide information every archive carries (CONTROLLER_FILE). */
+  controller: ControllerInfo
   /** Threads that build small archives off the main thread (ARCHIVE_THREADS); 0 builds every archive on it. */
   threads?: number
 }) {
@@ -47,7 +50,7 @@ export function createArchiveJob (deps: {
   }))
   // What the archive thread needs of the connectors: fixed for the process's life, so made once.
   const systemsInfo: SystemInfo[] = [...deps.registry.values()].map((c) => ({
-    id: c.id, displayName: c.displayName, streams: c.streams.map((s) => ({ name: s.name, description: s.description, categories: [...s.categories] }))
+    id: c.id, displayName: c.displayName, streams: c.streams.map((s) => ({ name: s.name, description: s.description, categories: [...s.categories], processing: s.processing }))
   }))
 
   /**
@@ -86,7 +89,7 @@ export function createArchiveJob (deps: {
     const started = Date.now()
     try {
       const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
-      const built = await build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), firstItems }, log)
+      const built = await build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), controller: deps.controller, firstItems }, log)
       const readyAt = new Date()
       const kept = await archives.markReadyWithEvent(claim.id, {
         size: built.size,

@@ -1,3 +1,5 @@
+import type { ControllerInfo } from './controller.js'
+import type { SystemOverview } from './html.js'
 import { ARCHIVE_FORMAT_VERSION } from './layout.js'
 
 export type ManifestFileKind = 'records' | 'table' | 'schema' | 'attachment' | 'overview' | 'readme'
@@ -71,11 +73,43 @@ export function manifestHeader (request: { id: string, type: string, regime: str
 }
 
 /**
- * manifest.json, written as a stream: the header, then `files`, one entry per line. Attachments are
+ * What the person is told with their data, for a program (a receiving controller in a direct
+ * transfer gets it too): the company-wide part as configured, and per stream its processing
+ * information, texts as configured (a string, or one per language).
+ */
+export interface ManifestInformation {
+  controller: ControllerInfo
+  streams: Array<Record<string, unknown> & { connector: string, stream: string }>
+}
+
+export function manifestInformation (controller: ControllerInfo, systems: readonly SystemOverview[]): ManifestInformation {
+  return {
+    controller,
+    streams: systems.flatMap((system) => system.streams.map((s) => {
+      const { enforced, ...retention } = s.processing?.retention ?? { rule: null }
+      return {
+        connector: system.id,
+        stream: s.name,
+        title: s.title,
+        description: s.description,
+        categories: [...s.categories],
+        ...(s.processing
+          ? {
+              ...s.processing,
+              retention: { ...retention, ...(enforced ? { enforced: { max_age: enforced.maxAge, from: enforced.from, action: enforced.action } } : {}) }
+            }
+          : {})
+      }
+    }))
+  }
+}
+
+/**
+ * manifest.json, written as a stream: the header, the processing information, then `files`, one entry per line. Attachments are
  * read back from the database page by page, so the manifest of a very large archive is never held whole.
  */
-export async function * manifestJson (header: ManifestHeader, groups: Array<Iterable<ManifestFile> | AsyncIterable<ManifestFile>>): AsyncGenerator<string> {
-  const head = JSON.stringify(header, null, 2)
+export async function * manifestJson (header: ManifestHeader, groups: Array<Iterable<ManifestFile> | AsyncIterable<ManifestFile>>, information?: ManifestInformation): AsyncGenerator<string> {
+  const head = JSON.stringify(information ? { ...header, information } : header, null, 2)
   yield `${head.slice(0, -2)},\n  "files": [`
   let first = true
   for (const group of groups) {

@@ -1,4 +1,8 @@
 import type { MissingSystem } from './completeness.js'
+import type { ControllerInfo } from './controller.js'
+import type { SystemOverview } from './html.js'
+import { controllerFacts, streamFacts, type Fact } from './information.js'
+import { LABELS, LANGUAGE_NAMES } from './labels.js'
 import { ARCHIVE_FORMAT_VERSION, PATHS } from './layout.js'
 
 export interface ReadmeInput {
@@ -10,6 +14,9 @@ export interface ReadmeInput {
   systems: number
   /** Those that could not be searched: named at the top. */
   missing: readonly MissingSystem[]
+  /** The company-wide information, and each system's streams with what is done with their data. */
+  controller: ControllerInfo
+  sections: readonly SystemOverview[]
 }
 
 /** README.txt: how to read the archive, for the person and for whoever imports it. */
@@ -23,9 +30,15 @@ Request:   ${input.requestId} (${input.requestType}, ${input.regime.toUpperCase(
 Generated: ${input.generatedAt.toISOString()}
 Format:    dsar-archive version ${ARCHIVE_FORMAT_VERSION}
 
-Start with ${PATHS.index}: open it in any web browser. It lists every system that was searched,
-what each holds about you, and links to the files below. It needs no internet connection.
+Start with ${PATHS.index}: open it in any web browser. It shows, for every system that was
+searched, the data it holds about you as tables, why we use it, who receives it and how long we
+keep it, and links to the files below. It needs no internet connection.
 
+${aboutText(input.controller)}
+WHAT WE DO WITH YOUR DATA
+-------------------------
+
+${processingText(input.sections)}
 WHAT IS IN THIS ARCHIVE
 -----------------------
 
@@ -53,7 +66,9 @@ files/<system>/<data set>/<n>-<name>
     Documents and other files, exactly as the system holds them, numbered within their data set.
 
 ${PATHS.manifest}
-    A machine-readable list of every file in this archive (except itself): its path, the system
+    The information above for programs ("information": the controller, contacts, authorities and
+    rights as configured, and per data set its purposes, legal basis, recipients, retention,
+    source, countries and automated decisions), and a machine-readable list of every file in this archive (except itself): its path, the system
     and data set it comes from, the data categories, the number of records, its size in bytes,
     its SHA-256 checksum and when the data was collected. Its "completeness" part lists every
     system that was to be searched, with "status" collected, failed (with the "error_code" saying
@@ -93,4 +108,23 @@ ${lines.join('\n')}
 
 Everything found in the other systems is here. If ${n === 1 ? 'that system is' : 'those systems are'} searched later,
 a new archive will replace this one.`
+}
+
+const underline = (title: string, c: string) => `${title}\n${c.repeat([...title].length * (/[\u3000-\u9fff]/.test(title) ? 2 : 1))}`
+const facts = (list: Fact[]) => list.map((f) => `${f.label ? `${f.label}:\n` : ''}${f.values.map((v) => `    ${v}`).join('\n')}`).join('\n')
+
+/** The company-wide part, once per configured language. */
+function aboutText (info: ControllerInfo): string {
+  return info.languages.map((language) => {
+    const groups = controllerFacts(info, language).map((g) => `${g.heading}\n${g.intro ? `${g.intro}\n` : ''}${facts(g.facts)}\n`)
+    return `${underline(`${LABELS[language].aboutHeading.toUpperCase()} (${LANGUAGE_NAMES[language]})`, '-')}\n\n${groups.join('\n')}\n`
+  }).join('')
+}
+
+/** Per system and data set: what it is and what is done with it. */
+function processingText (systems: readonly SystemOverview[]): string {
+  return systems.map((system) => system.streams.map((s) => {
+    const head = `${system.displayName}: ${s.title} (data/${system.id}/${s.name}.*)`
+    return `${head}\n${s.description ? `${s.description}\n` : ''}${s.processing ? facts(streamFacts(s.categories, s.processing)) : ''}\n`
+  }).join('\n')).join('\n')
 }

@@ -5,7 +5,8 @@ import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config.js'
 import type { DbHandle } from '../db/client.js'
-import { methodsFor, TASK_ACTIONS, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type StreamInfo, type TaskAction } from '../../connectors/types.js'
+import { methodsFor, TASK_ACTIONS, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type TaskAction } from '../../connectors/types.js'
+import { configureStreams, ProcessingSchema, type ConfiguredStream } from './processing.js'
 
 /** Where a secret comes from: the name of an environment variable, never the value itself. */
 const EnvRefSchema = Type.Object({ env: Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' }) }, { additionalProperties: false })
@@ -43,6 +44,12 @@ export const ConnectorFileSchema = Type.Object({
       minimum: 0, maximum: 3650, description: 'How long backups of this system are kept (BACKUP_RETENTION_DAYS otherwise)'
     })),
     settings: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+    /**
+     * What the system does with each stream's data (purposes, legal basis, recipients, retention,
+     * source, countries, automated decisions): given to the person with their data. Every stream
+     * needs purposes and a retention rule, here or under `streams.<name>`.
+     */
+    processing: Type.Optional(ProcessingSchema),
     manual: Type.Optional(ManualSchema)
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
@@ -56,7 +63,7 @@ export interface ConnectorInstance {
   displayName: string
   version: number
   capabilities: readonly Capability[]
-  streams: readonly StreamInfo[]
+  streams: readonly ConfiguredStream[]
   concurrency: number
   timeoutMs: number
   maxAttempts: number
@@ -144,6 +151,8 @@ export async function createRegistry (
     if (errors.length > 0) {
       throw new ConfigError(`connector "${entry.id}": ${errors.slice(0, 5).map((e) => `/settings${e.instancePath} ${e.message}`).join('; ')}`)
     }
+    // Checked before the connector is made: a stream the law's information is missing for stops boot.
+    const streams = configureStreams(entry.id, def.streamsFor ? def.streamsFor(withDefaults) : def.streams, entry.processing)
     const log = opts.log.child ? opts.log.child({ connector: entry.id }) : opts.log
     const connector = await def.create(withDefaults, { log, fetch: globalThis.fetch, ...(opts.serviceDatabase ? { serviceDatabase: opts.serviceDatabase.raw } : {}) })
     // Some capabilities depend on the settings (a Postgres table with a restrict column, say).
@@ -162,7 +171,7 @@ export async function createRegistry (
       version: def.version,
       // 'retention' only where there are rules to enforce (the connector then implements sweep).
       capabilities: declared.filter((c) => c !== 'retention' || typeof connector.sweep === 'function'),
-      streams: def.streamsFor ? def.streamsFor(withDefaults) : def.streams,
+      streams,
       concurrency: entry.concurrency,
       timeoutMs: entry.timeout_seconds * 1000,
       maxAttempts: entry.max_attempts,

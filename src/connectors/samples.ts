@@ -11,6 +11,8 @@ const samplesDir = ['../../connectors/samples', '../../../connectors/samples']
 
 /** The bundled connector file used when CONNECTORS_FILE is not set. */
 export const SAMPLE_CONNECTORS_FILE = `${samplesDir}/connectors.json`
+/** The bundled sample company's information (controller, contacts, rights) used when CONTROLLER_FILE is not set. */
+export const SAMPLE_CONTROLLER_FILE = `${samplesDir}/controller.json`
 
 /**
  * Creates the sample systems' data in the service's own database, once. Only on the first start:

@@ -146,8 +146,31 @@ t.test('index.html and README.txt are there for the person', async (t) => {
   t.match(html, /<article data-stream="contacts" data-records="2"/)
   t.match(html, /<article data-stream="deals" data-records="0"/, 'a searched stream with nothing is shown as such')
   t.match(html, /href="data\/crm\/contacts\.csv"/)
-  t.notMatch(html, /<script|https?:\/\//i, 'no scripts, nothing fetched')
+  t.notMatch(html, /<script|<link|<img|<iframe|\s(src|srcset)=|url\(/i, 'no scripts, nothing fetched (links to web pages are followed only when the person clicks)')
   t.match(text('README.txt'), /sha256sum/)
+})
+
+t.test('README.txt and manifest.json carry the Art 15 information too, for a person and for a receiving controller', async (t) => {
+  const readme = text('README.txt')
+  t.match(readme, /WHO WE ARE, AND YOUR RIGHTS \(English\)[\s\S]*Example Learning Technology \(Shenzhen\) Co\., Ltd\.[\s\S]*Complain to a supervisory authority/)
+  t.match(readme, /我们是谁，以及您的权利 \(简体中文\)[\s\S]*示例学习科技（深圳）有限公司[\s\S]*向监管机构投诉/)
+  t.match(readme, /Acme CRM: Your contact details \(data\/crm\/contacts\.\*\)\r\nPeople and how to reach them\r\nWhy we use it:\r\n {4}Managing our customer relationship with you\r\n/)
+  t.match(readme, /Help Desk: Tickets[\s\S]*How long we keep it:\r\n {4}Three years after the ticket is closed\r\n/)
+  const information = (JSON.parse(text('manifest.json')) as { information: { controller: { languages: string[], dpo: { email: string } }, streams: Array<Record<string, unknown>> } }).information
+  t.strictSame(information.controller.languages, ['en', 'zh-Hans'])
+  t.equal(information.controller.dpo.email, 'dpo@company.example')
+  t.strictSame(information.streams.map((s) => `${s.connector}/${s.stream}`), ['crm/contacts', 'crm/deals', 'crm/documents', 'support/tickets'])
+  t.match(information.streams[0], {
+    title: 'Your contact details',
+    categories: ['contact', 'identity'],
+    purposes: ['Managing our customer relationship with you'],
+    legal_basis: 'Contract (GDPR Art 6(1)(b))',
+    recipients: ['Our sales staff', { en: 'Our hosting provider (processor)', 'zh-Hans': '我们的托管服务商（受托处理者）' }],
+    retention: { rule: 'Two years after the last contact', period: 'P2Y' },
+    locations: [{ country: 'DE', as: 'stored' }, { country: 'CN', as: 'transferred' }],
+    automated_decisions: false
+  })
+  t.match(information.streams[2], { retention: { rule: 'Ten years, as commercial law requires', period: 'P10Y' } }, 'per stream as configured')
 })
 
 t.test('each download is audited without personal data; the right scope is needed', async (t) => {

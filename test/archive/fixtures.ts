@@ -1,6 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import yauzl from 'yauzl'
 import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
+import { readControllerFile } from '../../src/archive/controller.js'
+import { SAMPLE_CONTROLLER_FILE } from '../../src/connectors/samples.js'
+
+/** The bundled sample company's information, which the app uses when CONTROLLER_FILE is not set. */
+export const CONTROLLER = readControllerFile(SAMPLE_CONTROLLER_FILE)
 
 export const ADA = 'ada@example.com'
 export const GRACE = 'grace@example.com'
@@ -44,6 +49,26 @@ export const ADA_TICKETS = [1, 2, 3].map((n) => ({
 
 export interface Systems { big?: Buffer }
 
+/** What the CRM does with Ada's data: every field of the information, some per stream. */
+export const CRM_PROCESSING = {
+  purposes: ['Managing our customer relationship with you'],
+  legal_basis: 'Contract (GDPR Art 6(1)(b))',
+  recipients: ['Our sales staff', { en: 'Our hosting provider (processor)', 'zh-Hans': '我们的托管服务商（受托处理者）' }],
+  retention: { rule: 'Two years after the last contact', period: 'P2Y' },
+  source: 'You, when you signed up',
+  locations: [{ country: 'DE', as: 'stored' }, { country: 'CN', as: 'transferred', recipient: 'Our engineers in Shenzhen', safeguard: 'Standard contractual clauses (GDPR Art 46(2)(c))' }],
+  automated_decisions: false,
+  streams: {
+    contacts: { title: 'Your contact details' },
+    documents: { title: 'Documents you signed', retention: { rule: 'Ten years, as commercial law requires', period: 'P10Y' } }
+  }
+}
+export const SUPPORT_PROCESSING = {
+  purposes: ['Answering your support requests'],
+  retention: { rule: 'Three years after the ticket is closed' },
+  automated_decisions: 'Tickets are sorted by topic automatically; a person answers each one.'
+}
+
 /** Two systems holding Ada (and Grace, who must never appear), one with documents. */
 export function systems (opts: Systems = {}) {
   const file = (key: string, name: string, contentType: string, content: Buffer, email = ADA) =>
@@ -53,6 +78,7 @@ export function systems (opts: Systems = {}) {
       id: 'crm',
       driver: 'memory',
       display_name: 'Acme CRM',
+      processing: CRM_PROCESSING,
       settings: {
         streams: [
           {
@@ -83,6 +109,7 @@ export function systems (opts: Systems = {}) {
       id: 'support',
       driver: 'memory',
       display_name: 'Help Desk',
+      processing: SUPPORT_PROCESSING,
       settings: {
         streams: [{
           name: 'tickets',

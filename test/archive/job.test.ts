@@ -4,11 +4,11 @@ import { sql } from 'drizzle-orm'
 import { auth, requestBody, waitFor } from '../helper.js'
 import { createArchiveJob } from '../../src/archive/job.js'
 import { createArchivesRepository } from '../../src/db/repositories/archives-repository.js'
-import { ADA, completedArchive, readZip, sha256 } from './fixtures.js'
+import { ADA, completedArchive, CONTROLLER, readZip, sha256 } from './fixtures.js'
 
 const { app, id, registry } = await completedArchive(t)
 const archives = createArchivesRepository(app.dbh)
-const runJob = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, encryptionKey: null })
+const runJob = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, controller: CONTROLLER, encryptionKey: null })
 const setBuilding = () => app.dbh.rows(sql`update archives set status = 'building' where request_id = ${id}`)
 
 t.test('a redelivered job leaves a ready archive alone', async (t) => {

@@ -7,7 +7,7 @@ import { overviewHtml } from '../../src/archive/html.js'
 import { manifestHeader } from '../../src/archive/manifest.js'
 import { readmeText } from '../../src/archive/readme.js'
 import { createArchivesRepository } from '../../src/db/repositories/archives-repository.js'
-import { ADA, env, readZip, sha256, systems } from './fixtures.js'
+import { ADA, CONTROLLER, env, readZip, sha256, systems } from './fixtures.js'
 
 /**
  * A request whose Help Desk search fails for good (401): the person still gets an archive of
@@ -287,7 +287,7 @@ t.test('the statement for each outcome: skipped with its reason, failed with its
     ]
   }, 'sorted by connector; the skip reason on one line; a task reopened meanwhile counts as not searched')
   const missing = missingSystems(systems, (id) => id.toUpperCase())
-  const readme = readmeText({ requestId: 'r', requestType: 'access', regime: 'gdpr', generatedAt: new Date(0), systems: systems.length, missing })
+  const readme = readmeText({ requestId: 'r', requestType: 'access', regime: 'gdpr', generatedAt: new Date(0), systems: systems.length, missing, controller: CONTROLLER, sections: [] })
   t.match(readme, /3 of the 4 systems this request covers were not searched/)
   t.match(readme, / {2}- SHOP \(shop\): the system did not answer in time \[DSR_CONNECTOR_TIMEOUT\]\r\n/)
   t.match(readme, / {2}- SUPPORT \(support\): not searched: Help desk retired in 2024\r\n/, 'a skipped system has no code, its reason')
@@ -300,7 +300,10 @@ t.test('the statement for each outcome: skipped with its reason, failed with its
     generatedAt: new Date(0),
     systems: [],
     missing: [{ ...missing[1]!, displayName: '<b>Support</b>' }],
-    attachments: async function * () {}
+    controller: CONTROLLER,
+    attachments: async function * () {},
+    records: async function * () {},
+    columns: () => []
   })) html += chunk
   t.match(html, /<li data-connector="support" data-status="skipped"><strong>&#60;b&#62;Support&#60;\/b&#62;<\/strong>: not searched: Help desk retired in 2024<\/li>/, 'escaped, no code attribute')
   t.equal(manifestHeader({ id: 'r', type: 'access', regime: 'gdpr' }, new Date(0), systemsOf([

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { auth, build, registryOf } from '../helper.js'
 import { createArchiveJob } from '../../src/archive/job.js'
-import { ADA, archivedRequest, readZip, sha256 } from './fixtures.js'
+import { ADA, archivedRequest, CONTROLLER, readZip, sha256 } from './fixtures.js'
 
 /**
  * A small request's archive is built on an archive thread (ARCHIVE_THREADS, src/archive/build-thread.ts)
@@ -39,7 +39,7 @@ t.test('built on a thread, sealed there, the same archive as the main thread bui
   t.equal(sha256(onThread), row!.sha256, 'the download opens the seal: the zip whose hash the request names')
 
   // The same request built again on the main thread.
-  const mainThread = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, encryptionKey: Buffer.from(key, 'base64'), threads: 0 })
+  const mainThread = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, controller: CONTROLLER, encryptionKey: Buffer.from(key, 'base64'), threads: 0 })
   t.teardown(() => mainThread.close())
   await app.dbh.rows(sql`update archives set status = 'building' where request_id = ${id}`)
   await mainThread(id, { retryCount: 0, retryLimit: 3 })

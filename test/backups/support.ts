@@ -1,7 +1,7 @@
 import { asc } from 'drizzle-orm'
 import { backupTombstones } from '../../src/db/schema-proof.js'
-import { auth, build, requestBody, waitFor } from '../helper.js'
-import { createRegistry, parseConnectorFile, type ConnectorInstance } from '../../src/connectors/registry.js'
+import { auth, build, describedFile, requestBody, waitFor } from '../helper.js'
+import { createRegistry, type ConnectorInstance } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
 import type { DbHandle } from '../../src/db/client.js'
 import { SALT, SCHEMA_SQL, SEED_SQL, shopConfig, type Query } from '../fixtures/postgres-connector.js'
@@ -56,7 +56,7 @@ export function shopSystem (opts: { backupRetentionDays?: number, displayName?: 
 }
 
 export async function registryWith (dbh: DbHandle, connectors: unknown[]): Promise<Map<string, ConnectorInstance>> {
-  return createRegistry(parseConnectorFile({ connectors }), { drivers, env: { SHOP_SALT: SALT }, log: quietLog, serviceDatabase: dbh })
+  return createRegistry(describedFile({ connectors }), { drivers, env: { SHOP_SALT: SALT }, log: quietLog, serviceDatabase: dbh })
 }
 
 /** Fast tasks, no scheduler (tests tick jobs by hand). */

@@ -5,14 +5,16 @@ import { join } from 'node:path'
 import { ConfigError } from '../../src/config.js'
 import { createRegistry, parseConnectorFile, readConnectorFile } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
+import { TEST_PROCESSING } from '../helper.js'
 
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const memory = (id: string, settings: Record<string, unknown> = {}) => ({
-  id, driver: 'memory', settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [] }], ...settings }
+  id, driver: 'memory', processing: TEST_PROCESSING, settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [] }], ...settings }
 })
 const pg = (id: string, url: unknown) => ({
   id,
   driver: 'postgres',
+  processing: TEST_PROCESSING,
   settings: { url, datasets: [{ name: 'd', tables: [{ table: 'customers', primary_key: ['id'], identity: [{ column: 'email', kind: 'email' }], erase: 'delete' }] }] }
 })
 

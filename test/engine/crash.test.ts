@@ -13,7 +13,7 @@ import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistr
 import { createLocalBlobStore } from '../../src/storage/blob-store.js'
 import { hashKey } from '../../src/services/api-keys.js'
 import { drivers } from '../../connectors/index.js'
-import { auth, testKeys, waitFor } from '../helper.js'
+import { auth, TEST_PROCESSING, testKeys, waitFor } from '../helper.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
 
 /**
@@ -131,6 +131,7 @@ const CONNECTOR_FILE = {
   connectors: [{
     id: 'shop',
     driver: 'postgres',
+    processing: TEST_PROCESSING,
     display_name: 'Shop',
     concurrency: 4,
     timeout_seconds: 60,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
-import { createRegistry, parseConnectorFile } from '../../src/connectors/registry.js'
+import { auth, build, describedFile, registryOf, requestBody, testDb, waitFor } from '../helper.js'
+import { createRegistry } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
 import { redactClosedRequests } from '../../src/engine/redaction.js'
 import type { MemoryConnector } from '../../connectors/memory/index.js'
@@ -73,7 +73,7 @@ async function shop (dbh: DbHandle) {
   tables.find((x) => x.table === 'crm.customers')!.restrict = { column: 'processing_restricted', value: true, lifted: false, since_column: 'restricted_since' }
   tables.find((x) => x.table === 'crm.orders')!.restrict = { column: 'on_hold' }
   tables.find((x) => x.table === 'public.newsletter_subscriptions')!.restrict = { column: 'processing', value: 'restricted', lifted: 'active' }
-  const registry = await createRegistry(parseConnectorFile({ connectors: [{ id: 'shop', driver: 'postgres', settings: { ...config, salt: { env: 'SHOP_SALT' } } }] }),
+  const registry = await createRegistry(describedFile({ connectors: [{ id: 'shop', driver: 'postgres', settings: { ...config, salt: { env: 'SHOP_SALT' } } }] }),
     { drivers, env: { SHOP_SALT: config.salt! }, log: quiet, serviceDatabase: dbh })
   return registry
 }

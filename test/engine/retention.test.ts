@@ -1,8 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
-import { auth, build, testDb } from '../helper.js'
-import { createRegistry, parseConnectorFile } from '../../src/connectors/registry.js'
+import { auth, build, describedFile, testDb } from '../helper.js'
+import { createRegistry } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
 import { runSweep } from '../../src/engine/retention.js'
 import { SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
@@ -22,7 +22,7 @@ t.test('retention sweep of the generic Postgres connector: month-correct, dry ru
   await dbh.rows(sql.raw('create schema scratch'))
   await dbh.rows(sql.raw('create table scratch.result_recipients (id integer primary key, email text, sent_at timestamptz not null)'))
   for (const [id, at] of ROWS) await dbh.rows(sql`insert into scratch.result_recipients values (${id}, ${`person${id}@example.com`}, ${at})`)
-  const registry = await createRegistry(parseConnectorFile({
+  const registry = await createRegistry(describedFile({
     connectors: [{
       id: 'results',
       driver: 'postgres',
@@ -68,7 +68,7 @@ t.test('retention sweep of the generic Postgres connector: month-correct, dry ru
 
 t.test('ISO and day rules are checked at start', async (t) => {
   const dbh = await testDb(t, { migrate: false })
-  const make = (rule: Record<string, unknown>) => createRegistry(parseConnectorFile({
+  const make = (rule: Record<string, unknown>) => createRegistry(describedFile({
     connectors: [{ id: 'x', driver: 'postgres', settings: { url: 'embedded:', datasets: [{ name: 'r', tables: [{ table: 't', primary_key: ['id'], erase: 'delete' }] }], retention: [{ table: 't', column: 'at', action: 'delete', ...rule }] } }]
   }), { drivers, env: {}, log: quietLog, serviceDatabase: dbh })
   await t.rejects(make({}), /exactly one of max_age_days or max_age/)

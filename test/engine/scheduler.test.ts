@@ -2,10 +2,10 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
-import { auth, build, requestBody, testDb, waitFor } from '../helper.js'
+import { auth, build, describedFile, requestBody, testDb, waitFor } from '../helper.js'
 import { openDb, type DbHandle } from '../../src/db/client.js'
 import { archives } from '../../src/db/schema.js'
-import { createRegistry, parseConnectorFile } from '../../src/connectors/registry.js'
+import { createRegistry } from '../../src/connectors/registry.js'
 import { drivers } from '../../connectors/index.js'
 
 type Tap = Parameters<typeof build>[0]
@@ -25,7 +25,7 @@ const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
  * database) whose retention rule deletes rows older than a month. Both are checked every minute.
  */
 function connectors (dbh: DbHandle) {
-  return createRegistry(parseConnectorFile({
+  return createRegistry(describedFile({
     connectors: [
       {
         id: 'crm',

@@ -3,6 +3,8 @@ import { archiveKeyBytes } from '../../config.js'
 import { createEngine, type Engine } from '../../engine/engine.js'
 import { openArchiveStream } from '../../archive/read.js'
 import { createArchiveJob } from '../../archive/job.js'
+import { readControllerFile } from '../../archive/controller.js'
+import { SAMPLE_CONTROLLER_FILE } from '../../connectors/samples.js'
 import { createArchiveRetention } from '../../archive/retention.js'
 import { archiveOnClose } from '../../archive/rebuild.js'
 import { tombstonesOnClose } from '../../backups/tombstones.js'
@@ -36,7 +38,8 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     log: fastify.log,
     retentionDays: config.ARCHIVE_RETENTION_DAYS,
     encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,
-    threads: config.ARCHIVE_THREADS
+    threads: config.ARCHIVE_THREADS,
+    controller: readControllerFile(config.CONTROLLER_FILE ?? SAMPLE_CONTROLLER_FILE)
   })
   const boss = createBoss(dbh, { supervise: true, schedule: true })
   const engine = createEngine({
