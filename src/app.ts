@@ -9,6 +9,7 @@ import { sharedSchemas } from './schemas/common.js'
 import { requestSchemas } from './schemas/requests.js'
 import { operationsSchemas } from './schemas/operations.js'
 import { transferSchemas } from './schemas/transfers.js'
+import { callbackSchemas } from './schemas/callbacks.js'
 import { archiveSchemas } from './schemas/archives.js'
 import { createValidatorCompiler } from './validation.js'
 import errors, { toApiError } from './plugins/external/errors.js'
@@ -20,6 +21,7 @@ import scheduler from './plugins/app/scheduler.js'
 import archivesService from './plugins/app/archives-service.js'
 import requestsService from './plugins/app/requests-service.js'
 import transfersService from './plugins/app/transfers-service.js'
+import callbacksService from './plugins/app/callbacks-service.js'
 import auth from './plugins/app/auth.js'
 import connectorsService from './plugins/app/connectors-service.js'
 import readinessService from './plugins/app/readiness-service.js'
@@ -42,13 +44,13 @@ export interface AppOptions {
   storage?: BlobStore
   /** Start the engine when ready (default true); tools that only need the routes turn it off. */
   startEngine?: boolean
-  /** DNS for direct transfers; the system resolver by default. */
+  /** DNS for direct transfers and status callbacks; the system resolver by default. */
   resolveHost?: HostResolver
 }
 
 /** The whole service as a Fastify plugin; entry points (server, tests, benchmarks) only boot it. */
 export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  for (const schema of [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]) fastify.addSchema(schema)
+  for (const schema of [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas]) fastify.addSchema(schema)
   fastify.setValidatorCompiler(createValidatorCompiler(() => fastify.getSchemas()))
   // Bodies are JSON only: Fastify's built-in text/plain parser would hand a string to validation
   // ("body/ must be object") where the API promises 415.
@@ -64,7 +66,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [archivesService, requestsService, transfersService, connectorsService, readinessService, receiptsService, reportsService, restoresService]) {
+  for (const service of [archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, reportsService, restoresService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

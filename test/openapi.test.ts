@@ -7,6 +7,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { sharedSchemas } from '../src/schemas/common.js'
 import { requestSchemas, CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
 import { transferSchemas } from '../src/schemas/transfers.js'
+import { callbackSchemas } from '../src/schemas/callbacks.js'
 import { archiveSchemas } from '../src/schemas/archives.js'
 import { operationsSchemas } from '../src/schemas/operations.js'
 import { createValidatorCompiler } from '../src/validation.js'
@@ -29,7 +30,7 @@ type Doc = {
 }
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas]
+const allSchemas: TSchema[] = [...sharedSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas]
 const idOf = (s: TSchema) => (s as { $id?: string }).$id!
 
 t.test('OpenAPI document', async (t) => {

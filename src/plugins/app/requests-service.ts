@@ -3,6 +3,7 @@ import { createRequestsRepository } from '../../db/repositories/requests-reposit
 import { createItemsRepository } from '../../db/repositories/items-repository.js'
 import { createRequestsService } from '../../services/requests-service.js'
 import { createFulfilmentService } from '../../services/fulfilment-service.js'
+import { callbackUrlRefusal } from '../../callbacks/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +20,7 @@ export default fp(async function requestsService (fastify) {
     items: createItemsRepository(dbh),
     fulfilment: createFulfilmentService({ dbh, registry: fastify.connectors, tasks: engine.tasks, requests: createRequestsRepository(dbh), boss: engine.boss, finalizer: engine.finalizer, log: fastify.log }),
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
-    archiveOf: fastify.archivesService.summary
+    archiveOf: fastify.archivesService.summary,
+    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl)
   }))
 }, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
