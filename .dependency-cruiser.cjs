@@ -12,27 +12,27 @@ module.exports = {
       severity: 'error',
       comment: 'The domain (deadlines, lifecycle, vocabulary) knows nothing of storage, jobs, services or HTTP.',
       from: { path: '^src/domain/' },
-      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|storage)|routes)/' }
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|storage)|routes)/' }
     },
     {
       name: 'db-below-jobs',
       severity: 'error',
       comment: 'The database layer does not reach up into jobs, the engine, services, plugins or routes.',
       from: { path: '^src/db/' },
-      to: { path: '^(src/(jobs|engine|services|plugins|archive|backups|receipts|transfers)|routes)/' }
+      to: { path: '^(src/(jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks)|routes)/' }
     },
     {
       name: 'jobs-below-services',
       severity: 'error',
       comment: 'The jobs layer (queues, workers, leases) does not reach up into the services (engine, archive, transfers, receipts, backups included), plugins or routes.',
       from: { path: '^src/jobs/' },
-      to: { path: '^(src/(services|plugins|engine|archive|backups|receipts|transfers)|routes)/' }
+      to: { path: '^(src/(services|plugins|engine|archive|backups|receipts|transfers|callbacks)|routes)/' }
     },
     {
       name: 'services-below-plugins',
       severity: 'error',
       comment: 'Services do not know the Fastify plugins that wire them, nor the routes.',
-      from: { path: '^src/(services|engine|archive|backups|receipts|transfers)/' },
+      from: { path: '^src/(services|engine|archive|backups|receipts|transfers|callbacks)/' },
       to: { path: '^(src/plugins|routes)/' }
     },
     {
@@ -54,14 +54,14 @@ module.exports = {
       severity: 'error',
       comment: "SQL lives in the database layer: outside src/db/, nothing builds a query (drizzle-orm) or reads the tables' definitions (types excepted).",
       from: { path: '^(src|routes|connectors)/', pathNot: '^src/db/' },
-      to: { path: ['^node_modules/drizzle-orm/', '^src/db/schema(-proof)?\\.ts$'], dependencyTypesNot: ['type-only'] }
+      to: { path: ['^node_modules/drizzle-orm/', '^src/db/schema(-proof|-callbacks)?\\.ts$'], dependencyTypesNot: ['type-only'] }
     },
     {
       name: 'api-schemas-are-contracts',
       severity: 'error',
       comment: 'The API schemas (src/schemas/) say what the API accepts and answers: they draw on the domain, never on storage or services.',
       from: { path: '^src/schemas/' },
-      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|storage)|routes)/' }
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|storage)|routes)/' }
     },
     {
       name: 'connector-contract-stands-alone',

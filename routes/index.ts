@@ -10,6 +10,7 @@ import refusalGrounds from './v1/refusal-grounds/index.js'
 import extension from './v1/requests/extension.js'
 import restriction from './v1/requests/restriction.js'
 import transfers from './v1/requests/transfers.js'
+import callbacks from './v1/requests/callbacks.js'
 import archive from './v1/requests/archive.js'
 import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
@@ -29,6 +30,7 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(extension, { prefix: '/v1/requests' })
   await fastify.register(restriction, { prefix: '/v1/requests' })
   await fastify.register(transfers, { prefix: '/v1/requests' })
+  await fastify.register(callbacks, { prefix: '/v1/requests' })
   await fastify.register(archive, { prefix: '/v1/requests' })
   await fastify.register(archiveLinks, { prefix: '/v1/archive-links' })
   await fastify.register(receipt, { prefix: '/v1/requests' })

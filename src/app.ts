@@ -16,6 +16,7 @@ import scheduler from './plugins/app/scheduler.js'
 import archivesService from './plugins/app/archives-service.js'
 import requestsService from './plugins/app/requests-service.js'
 import transfersService from './plugins/app/transfers-service.js'
+import callbacksService from './plugins/app/callbacks-service.js'
 import auth from './plugins/app/auth.js'
 import connectorsService from './plugins/app/connectors-service.js'
 import readinessService from './plugins/app/readiness-service.js'
@@ -38,7 +39,7 @@ export interface AppOptions {
   storage?: BlobStore
   /** Start the engine when ready (default true); tools that only need the routes turn it off. */
   startEngine?: boolean
-  /** DNS for direct transfers; the system resolver by default. */
+  /** DNS for direct transfers and status callbacks; the system resolver by default. */
   resolveHost?: HostResolver
 }
 
@@ -60,7 +61,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [archivesService, requestsService, transfersService, connectorsService, readinessService, receiptsService, reportsService, restoresService]) {
+  for (const service of [archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, reportsService, restoresService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

@@ -46,6 +46,13 @@ export const EnvSchema = Type.Object({
   TRANSFER_MAX_SECONDS: Type.Integer({ minimum: 10, maximum: 43_200, default: 3600 }),
   TRANSFER_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
   TRANSFER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 2 }),
+  /** Where a request's callback_url may point (the syntax of TRANSFER_ALLOWLIST); without it, callback_url is refused. */
+  CALLBACK_ALLOWLIST: Type.Optional(Type.String({ minLength: 1 })),
+  CALLBACK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 8 }),
+  CALLBACK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 10_000 }),
+  CALLBACK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 3_600_000 }),
+  CALLBACK_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 120, default: 10 }),
+  CALLBACK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   ARCHIVE_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
   /** Defaults to ARCHIVE_RETENTION_DAYS, and may not exceed it (the archive's expiry deletes them too). */
   COLLECTED_ITEMS_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
@@ -64,12 +71,15 @@ export const EnvSchema = Type.Object({
   LINK_SIGNING_KEY: Type.Optional(Type.String()),
   RECEIPT_SIGNING_KEY: Type.Optional(Type.String()),
   RECEIPT_HMAC_KEY: Type.Optional(Type.String()),
-  BACKUP_TOMBSTONE_KEY: Type.Optional(Type.String())
+  BACKUP_TOMBSTONE_KEY: Type.Optional(Type.String()),
+  /** `kid:secret` pairs, comma-separated; the first signs, every one is announced by its key id (see callbackSigningKeys). */
+  CALLBACK_SIGNING_KEYS: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
 /** Settings whose values are secrets: error messages name them but never show their values. */
 const SECRET_SETTINGS = new Set([
-  'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY'
+  'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY',
+  'CALLBACK_SIGNING_KEYS'
 ])
 
 export type Config = Static<typeof EnvSchema>
@@ -134,6 +144,26 @@ export function receiptSigningKey (value: string): KeyObject | null {
   }
 }
 
+/** One status-callback signing key: its id (announced in every signature) and its secret. */
+export interface CallbackSigningKey { kid: string, secret: string }
+
+/**
+ * CALLBACK_SIGNING_KEYS: `kid:secret` pairs separated by commas, key ids of 1 to 64 of
+ * [A-Za-z0-9_.-], distinct, each secret at least 32 characters. The first signs; the others are kept
+ * for the rotation's record. Null when the value is anything else.
+ */
+export function callbackSigningKeys (value: string): CallbackSigningKey[] | null {
+  const keys: CallbackSigningKey[] = []
+  for (const pair of value.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const at = pair.indexOf(':')
+    const kid = pair.slice(0, at)
+    const secret = pair.slice(at + 1)
+    if (at < 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(kid) || secret.length < 32 || keys.some((k) => k.kid === kid)) return null
+    keys.push({ kid, secret })
+  }
+  return keys.length > 0 ? keys : null
+}
+
 function checkSecrets (config: Config): void {
   const lines: string[] = []
   if (config.ARCHIVE_ENCRYPTION_KEY !== undefined && !archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY)) {
@@ -150,6 +180,13 @@ function checkSecrets (config: Config): void {
   }
   if (config.BACKUP_TOMBSTONE_KEY !== undefined && !archiveKeyBytes(config.BACKUP_TOMBSTONE_KEY)) {
     lines.push('  BACKUP_TOMBSTONE_KEY: must be 32 random bytes in base64, 44 characters ending in "=" (e.g. `openssl rand -base64 32`)')
+  }
+  if (config.CALLBACK_SIGNING_KEYS !== undefined && !callbackSigningKeys(config.CALLBACK_SIGNING_KEYS)) {
+    lines.push('  CALLBACK_SIGNING_KEYS: must be kid:secret pairs separated by commas, distinct key ids of [A-Za-z0-9_.-], ' +
+      'each secret at least 32 characters (e.g. `k1:$(openssl rand -base64 32)`)')
+  }
+  if (config.CALLBACK_ALLOWLIST !== undefined && config.CALLBACK_SIGNING_KEYS === undefined) {
+    lines.push('  CALLBACK_SIGNING_KEYS: required with CALLBACK_ALLOWLIST: every status callback is signed')
   }
   if (lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
 }

@@ -1,8 +1,8 @@
 import createError from '@fastify/error'
 import { ConnectorErrorCodes } from '../connectors/types.js'
 
-/** Where a code is kept when it is not (only) answered: on a task, an archive, a transfer, or a pg-boss job. */
-export type RecordedOn = 'task' | 'archive' | 'transfer' | 'job'
+/** Where a code is kept when it is not (only) answered: on a task, an archive, a transfer, a pg-boss job, or a status callback's delivery. */
+export type RecordedOn = 'task' | 'archive' | 'transfer' | 'job' | 'callback'
 
 /**
  * One code of the catalogue (the README's table): the HTTP status it is answered with (null when the
@@ -116,7 +116,14 @@ export const Errors = {
   RestrictionAlreadyLifted: entry('DSR_RESTRICTION_ALREADY_LIFTED', 'This restriction was already lifted; a restriction is lifted once', 409, 'lifting a restriction a second time'),
   RestrictionSubjectRedacted: entry(
     'DSR_RESTRICTION_SUBJECT_REDACTED',
-    "The request's identifiers were removed, so the systems can no longer find the person's records: lift the restriction in them directly", 409, "lifting after the request's identifiers were removed: the systems can no longer find the records")
+    "The request's identifiers were removed, so the systems can no longer find the person's records: lift the restriction in them directly", 409, "lifting after the request's identifiers were removed: the systems can no longer find the records"),
+  CallbackUrlNotAllowed: entry<[string]>('DSR_CALLBACK_URL_NOT_ALLOWED', '%s', 422,
+    'a `callback_url` whose origin is not in `CALLBACK_ALLOWLIST` (or none is configured); recorded on a delivery when this, or its DNS answer, is found at sending',
+    { on: ['callback'], retryable: false }),
+  CallbackDeliveryNotFound: entry<[string]>('DSR_CALLBACK_DELIVERY_NOT_FOUND', 'No status callback delivery %s on this request', 404, 'the request has no callback delivery with this id'),
+  CallbackDeliverySending: entry('DSR_CALLBACK_DELIVERY_SENDING', 'This delivery is being sent right now; ask again once it has ended', 409, 'redelivering a callback while an attempt is under way'),
+  CallbackUrlRemoved: entry('DSR_CALLBACK_URL_REMOVED', "The request's callback_url was removed with its other personal data: nothing more is sent", 409,
+    'redelivering a callback of a request whose identifiers were removed (recorded on a delivery that falls due after that)', { on: ['callback'], retryable: false })
 } as const
 
 /**
@@ -152,7 +159,15 @@ export const JobErrors = {
   TransferRedirect: recorded('DSR_TRANSFER_REDIRECT', 'the receiver redirected', ['transfer'], false, 'the receiver answered with a redirect (never followed)'),
   TransferRateLimited: recorded('DSR_TRANSFER_RATE_LIMITED', 'the receiver answered 429', ['transfer'], true, 'the receiver answered 429 (its `Retry-After` is honoured)'),
   TransferReceiverError: recorded('DSR_TRANSFER_RECEIVER_ERROR', 'the receiver answered 5xx', ['transfer'], true, 'the receiver answered 5xx'),
-  TransferRejected: recorded('DSR_TRANSFER_REJECTED', 'the receiver refused the archive', ['transfer'], false, 'the receiver answered another 4xx')
+  TransferRejected: recorded('DSR_TRANSFER_REJECTED', 'the receiver refused the archive', ['transfer'], false, 'the receiver answered another 4xx'),
+  CallbackDns: recorded('DSR_CALLBACK_DNS', "the callback_url's host did not resolve", ['callback'], true, "the callback_url's host did not resolve at sending"),
+  CallbackConnection: recorded('DSR_CALLBACK_CONNECTION', 'the connection to the receiver failed', ['callback'], true, 'the connection to the callback receiver failed, was reset, or timed out'),
+  CallbackRateLimited: recorded('DSR_CALLBACK_RATE_LIMITED', 'the receiver answered 429', ['callback'], true, 'the callback receiver answered 429 (its `Retry-After` is honoured)'),
+  CallbackTimeout: recorded('DSR_CALLBACK_TIMEOUT', 'the receiver answered 408', ['callback'], true, 'the callback receiver answered 408'),
+  CallbackReceiverError: recorded('DSR_CALLBACK_RECEIVER_ERROR', 'the receiver answered 5xx', ['callback'], true, 'the callback receiver answered 5xx'),
+  CallbackRedirect: recorded('DSR_CALLBACK_REDIRECT', 'the receiver redirected', ['callback'], false, 'the callback receiver answered with a redirect (never followed)'),
+  CallbackRejected: recorded('DSR_CALLBACK_REJECTED', 'the receiver refused the callback', ['callback'], false, 'the callback receiver answered another 4xx'),
+  CallbackInternal: recorded('DSR_CALLBACK_INTERNAL', 'unexpected error while sending', ['callback'], true, 'an unexpected fault while sending a callback')
 } as const
 
 /**

@@ -10,6 +10,7 @@ import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/p
 import type { SQL } from 'drizzle-orm'
 import * as coreSchema from './schema.js'
 import * as proofSchema from './schema-proof.js'
+import * as callbackSchema from './schema-callbacks.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
@@ -17,7 +18,7 @@ export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-const schema = { ...coreSchema, ...proofSchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

@@ -18,3 +18,7 @@ export type ArchiveStatus = typeof ARCHIVE_STATUSES[number]
 
 export const TRANSFER_STATUSES = ['pending', 'sending', 'retry_wait', 'delivered', 'failed'] as const
 export type TransferStatus = typeof TRANSFER_STATUSES[number]
+
+/** A status callback's delivery: due (pending), being sent, delivered, or out of attempts (failed). */
+export const CALLBACK_STATUSES = ['pending', 'sending', 'delivered', 'failed'] as const
+export type CallbackStatus = typeof CALLBACK_STATUSES[number]

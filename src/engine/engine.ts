@@ -6,7 +6,7 @@ import { createTasksRepository, type ClaimedTask } from '../db/repositories/task
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { ARCHIVE_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type TransferJob } from '../jobs/queue.js'
+import { ARCHIVE_QUEUE, CALLBACK_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
@@ -16,6 +16,8 @@ import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
 import type { TransferSettings } from '../transfers/settings.js'
 import type { ArchiveJobRunner } from '../archive/job.js'
 import type { SweepExpiredArchives } from '../archive/retention.js'
+import { createCallbackSender } from '../callbacks/sender.js'
+import type { CallbackSettings } from '../callbacks/settings.js'
 
 /** How long a worker that found a finished request's lock held waits before it looks at the request again. */
 const CLOSE_RECHECK_MS = 250
@@ -47,6 +49,8 @@ export function createEngine (deps: {
   onClosed: readonly RequestClosedListener[]
   transfers: { settings: TransferSettings, openArchive: OpenArchive }
   archives: { build: ArchiveJobRunner, sweep: SweepExpiredArchives }
+  /** Status callbacks: their outbox is drained here. */
+  callbacks: CallbackSettings
   metrics?: TaskMetrics
 }) {
   const { dbh, registry, log, boss } = deps
@@ -85,6 +89,7 @@ export function createEngine (deps: {
   const closeRechecks = new Set<NodeJS.Timeout>()
   const closingNow = new Set<Promise<unknown>>()
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
+  const callbacks = createCallbackSender({ dbh, log: log.child({ component: 'callbacks' }), settings: deps.callbacks, worker })
   let reaper: NodeJS.Timeout | undefined
   let started = false
   const waker = createWaker()
@@ -149,6 +154,15 @@ export function createEngine (deps: {
           run: runTask
         }))
       }
+      // Status callbacks are their own queue too: the outbox rows written with each status change.
+      workers.push(startDrain(waker, log.child({ component: 'worker' }), {
+        queue: CALLBACK_QUEUE,
+        concurrency: new Map([[CALLBACK_QUEUE, deps.callbacks.concurrency]]),
+        keyOf: () => CALLBACK_QUEUE,
+        pollMs: deps.options.pollSeconds * 1000,
+        fetch: (free) => callbacks.claim(free.get(CALLBACK_QUEUE)!),
+        run: callbacks.run
+      }))
       work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
       // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
       work<ArchiveJob>({ queue: ARCHIVE_QUEUE, concurrency: deps.options.archiveConcurrency, handler: (job) => deps.archives.build(job.data.requestId, job) })
@@ -161,6 +175,7 @@ export function createEngine (deps: {
       for (const timer of closeRechecks) clearTimeout(timer)
       closeRechecks.clear()
       transfers.interrupt()
+      callbacks.interrupt()
       await Promise.all(workers.splice(0).map((w) => w.stop(10_000)))
       await Promise.allSettled([...closingNow])
       if (unlisten) await unlisten().catch((err: unknown) => log.warn({ err }, 'could not stop listening for new jobs'))

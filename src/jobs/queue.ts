@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss'
 import type { DbHandle, SqlExecutor, TxHandle } from '../db/client.js'
+import { WAKE_CHANNEL } from '../db/wake.js'
 
 /**
  * Queues and payloads, in one place.
@@ -23,8 +24,12 @@ export interface ArchiveJob { requestId: string }
 /** One queue per scheduled job (scheduler.ts); pg-boss cron sends to it. */
 export const cronQueue = (name: string) => `dsr_cron_${name}`
 
-/** The channel `pg_notify` wakes idle workers on; the payload is the queue's name. */
-export const WAKE_CHANNEL = 'dsr_jobs'
+/**
+ * The channel `pg_notify` wakes idle workers on (the payload is the queue's name), and the status
+ * callbacks' queue: its jobs are the rows of the callback_deliveries outbox, written with the status
+ * change they report and claimed straight from that table (src/callbacks/), like tasks.
+ */
+export { CALLBACK_QUEUE, WAKE_CHANNEL } from '../db/wake.js'
 
 /**
  * The retry budget, in one place. A task (or transfer) is tried up to three layers deep:
@@ -41,7 +46,9 @@ export const WAKE_CHANNEL = 'dsr_jobs'
  *     its outcome never throws, so these never multiply layer 2.
  *
  * So one HTTP request is sent at most 5 × 6 = 30 times for faults (plus rate-limited waits) before
- * the task fails and a person decides. Archive builds have no attempts of their own: pg-boss
+ * the task fails and a person decides. A status callback has one level of its own: its delivery's attempts
+ * (CALLBACK_MAX_ATTEMPTS, one HTTP request each, backoff CALLBACK_RETRY_BASE_MS … _MAX_MS), again on each
+ * redelivery; a worker that dies mid-send loses its lease and the next claim sends it again. Archive builds have no attempts of their own: pg-boss
  * retries them (ARCHIVE_RETRY_LIMIT), and the last failure marks the archive failed.
  */
 export const JOB_RETRY_LIMIT = 3

@@ -3,10 +3,11 @@ import { sharedSchemas } from './common.js'
 import { decisionSchemas } from './decisions.js'
 import { requestSchemas } from './requests.js'
 import { transferSchemas } from './transfers.js'
+import { callbackSchemas } from './callbacks.js'
 import { archiveSchemas } from './archives.js'
 import { operationsSchemas } from './operations.js'
 
 /** Every shared schema of the API: each is added to the app once and becomes an OpenAPI component named by its $id. */
 export const apiSchemas: readonly TSchema[] = [
-  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...transferSchemas, ...archiveSchemas, ...operationsSchemas
+  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas
 ]

@@ -68,7 +68,13 @@ export const CreateRequestSchema = Type.Object({
   time_zone: Type.Optional(Type.String({ format: 'iana-time-zone', maxLength: 64, description: 'IANA zone the deadline is counted in; UTC by default' })),
   channel: Type.Enum([...CHANNELS], { default: 'api' }),
   requester: Type.Optional(ref(RequesterSchema)),
-  callback_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })),
+  callback_url: Type.Optional(Type.String({
+    format: 'uri',
+    pattern: '^https?://',
+    maxLength: 2048,
+    description: 'Where every status change of the request is POSTed, signed (see GET /v1/requests/{id}/callbacks). ' +
+      'Its origin must be in CALLBACK_ALLOWLIST, or the request is refused with DSR_CALLBACK_URL_NOT_ALLOWED'
+  })),
   changes: Type.Optional(Type.Array(ChangeSchema, { minItems: 1, maxItems: 50, description: 'Required for rectification, refused otherwise' })),
   notes: Type.Optional(Type.String({ maxLength: 4000 })),
   verification: Type.Optional(ref(VerificationSchema))

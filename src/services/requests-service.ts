@@ -30,6 +30,8 @@ export function createRequestsService (deps: {
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
+  /** Why a callback_url can never be called here (callbacks/settings.ts callbackUrlRefusal), or null. */
+  callbackRefusal: (callbackUrl: string) => string | null
   now?: () => Date
 }) {
   const { repo } = deps
@@ -41,6 +43,9 @@ export function createRequestsService (deps: {
       const receivedAt = input.received_at ? new Date(input.received_at) : at
       const subject = normaliseSubject(input.subject)
       checkRequest(input, subject, receivedAt, at)
+      // Accepted means called: a callback_url the configuration would never call is refused, not stored.
+      const refusal = input.callback_url !== undefined ? deps.callbackRefusal(input.callback_url) : null
+      if (refusal) throw new Errors.CallbackUrlNotAllowed(refusal)
 
       const deadline = computeDeadline({
         regime: input.regime as Regime,

@@ -4,7 +4,7 @@ import type { RequestsRepository } from '../db/repositories/requests-repository.
 import type { TransferAttemptRow, TransferRow } from '../db/repositories/transfers-repository.js'
 import { Errors, validationError } from '../errors.js'
 import type { CreateTransfer, Transfer } from '../schemas/transfers.js'
-import { checkAddresses } from '../transfers/addresses.js'
+import { checkDestination } from '../transfers/addresses.js'
 import { matchDestination } from '../transfers/allowlist.js'
 import type { TransferRunner } from '../transfers/runner.js'
 import type { TransferSettings } from '../transfers/settings.js'
@@ -37,11 +37,10 @@ export function createTransfersService (deps: {
     async create (requestId: string, input: CreateTransfer, principal: Principal): Promise<Transfer> {
       await requireRequest(requestId)
       const url = parseDestination(input.destination)
-      const match = matchDestination(settings.allowList, url)
-      if (!match) throw new Errors.TransferDestinationNotAllowed(`${url.origin} is not in TRANSFER_ALLOWLIST`)
+      if (!matchDestination(settings.allowList, url)) throw new Errors.TransferDestinationNotAllowed(`${url.origin} is not in TRANSFER_ALLOWLIST`)
       if (input.authorization && !settings.secretBox) throw new Errors.TransferAuthNotConfigured()
-      const checked = await checkAddresses(url, match, settings.resolve)
-      if (checked.status === 'refused') throw new Errors.TransferDestinationNotAllowed(checked.message)
+      const checked = await checkDestination(settings.allowList, url, settings.resolve, 'TRANSFER_ALLOWLIST')
+      if (checked.status === 'not_allowed' || checked.status === 'refused') throw new Errors.TransferDestinationNotAllowed(checked.message)
       if (checked.status !== 'ok') throw new Errors.TransferDestinationUnresolvable(url.hostname)
 
       const id = randomUUID()

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import type { LookupFunction } from 'node:net'
 import ipaddr from 'ipaddr.js'
-import { ipLiteral, type AllowMatch } from './allowlist.js'
+import { ipLiteral, matchDestination, type AllowList, type AllowMatch } from './allowlist.js'
 
 export interface ResolvedAddress { address: string, family: 4 | 6 }
 
@@ -44,7 +44,7 @@ export type AddressCheck =
  * returned address and no other (see pinnedLookup), so a second, different DNS answer (rebinding)
  * is never used.
  */
-export async function checkAddresses (url: URL, match: AllowMatch, resolve: HostResolver): Promise<AddressCheck> {
+export async function checkAddresses (url: URL, match: AllowMatch, resolve: HostResolver, setting = 'TRANSFER_ALLOWLIST'): Promise<AddressCheck> {
   const host = url.hostname
   let addresses: ResolvedAddress[]
   const literal = ipLiteral(host)
@@ -69,11 +69,26 @@ export async function checkAddresses (url: URL, match: AllowMatch, resolve: Host
     if (range && !match.exact) {
       return {
         status: 'refused',
-        message: `${host} resolves to a ${range} address; only a host listed exactly in TRANSFER_ALLOWLIST may resolve to a non-public address`
+        message: `${host} resolves to a ${range} address; only a host listed exactly in ${setting} may resolve to a non-public address`
       }
     }
   }
   return { status: 'ok', address: addresses[0]! }
+}
+
+/** What the destination guard found: an AddressCheck, or a destination outside the allow-list. */
+export type DestinationCheck = AddressCheck | { status: 'not_allowed', message: string }
+
+/**
+ * The destination guard of everything the service POSTs to a configured receiver (direct transfers,
+ * status callbacks): the URL must fall under an entry of `allowList` (the setting named `setting`),
+ * and its host must resolve to addresses that entry permits (checkAddresses). Connect to the
+ * returned address only (pinnedLookup).
+ */
+export async function checkDestination (allowList: AllowList, url: URL, resolve: HostResolver, setting: string): Promise<DestinationCheck> {
+  const match = matchDestination(allowList, url)
+  if (!match) return { status: 'not_allowed', message: `${url.origin} is not in ${setting}` }
+  return checkAddresses(url, match, resolve, setting)
 }
 
 /**

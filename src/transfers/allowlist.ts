@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js'
 
-/** One entry of TRANSFER_ALLOWLIST: a scheme, a host (exact, or every subdomain of it) and a port. */
+/** One entry of an allow-list (TRANSFER_ALLOWLIST, CALLBACK_ALLOWLIST): a scheme, a host (exact, or every subdomain of it) and a port. */
 export interface AllowRule {
   scheme: 'https:' | 'http:'
   /** Lower-case, as WHATWG URL normalises it (IPv6 in brackets); for a wildcard, the parent domain. */
@@ -17,18 +17,18 @@ export interface AllowMatch { rule: AllowRule, exact: boolean }
 const DEFAULT_PORT = { 'https:': 443, 'http:': 80 } as const
 
 /**
- * Parses TRANSFER_ALLOWLIST: comma-separated origins (`https://partner.example:8443`) or host patterns
+ * Parses an allow-list (TRANSFER_ALLOWLIST, or `setting`): comma-separated origins (`https://partner.example:8443`) or host patterns
  * (`*.receiver.example`, `https://*.receiver.example`). Without a scheme an entry means https; without
  * a port, the scheme's default port. `http://` is accepted only for loopback receivers (local tests),
  * and a wildcard must name a parent domain of at least two labels. Throws naming the bad entry.
  */
-export function parseAllowList (value: string | undefined): AllowList {
+export function parseAllowList (value: string | undefined, setting = 'TRANSFER_ALLOWLIST'): AllowList {
   if (!value) return []
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(parseEntry)
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((entry) => parseEntry(entry, setting))
 }
 
-function parseEntry (entry: string): AllowRule {
-  const bad = (why: string) => new Error(`TRANSFER_ALLOWLIST entry "${entry}": ${why}`)
+function parseEntry (entry: string, setting: string): AllowRule {
+  const bad = (why: string) => new Error(`${setting} entry "${entry}": ${why}`)
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `https://${entry}`
   const match = /^([a-z]+:)\/\/(\*\.)?([^/?#]+?)\/?$/i.exec(withScheme)
   if (!match) throw bad('expected an origin such as https://partner.example:8443 or a pattern such as *.receiver.example')

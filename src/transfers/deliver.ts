@@ -16,7 +16,7 @@ export interface Delivery {
   size: number
   /** Hex SHA-256 of the body, as recorded when the archive was built. */
   sha256: string
-  /** Idempotency-Key, X-DSR-Request-Id and, when there is one, Authorization. */
+  /** Idempotency-Key, X-DSR-Request-Id and, when there is one, Authorization; may replace Content-Type and User-Agent. */
   headers: Record<string, string>
   /** No bytes moving in either direction for this long fails the attempt. */
   idleTimeoutMs: number
@@ -56,12 +56,12 @@ export async function deliver (d: Delivery): Promise<DeliveryResult> {
     agent: false,
     lookup: pinnedLookup(d.address),
     headers: {
-      ...d.headers,
       'content-type': 'application/zip',
+      'user-agent': 'dsar-service (direct transfer)',
+      ...d.headers,
       'content-length': String(d.size),
       'content-digest': `sha-256=:${digest}:`,
-      digest: `sha-256=${digest}`,
-      'user-agent': 'dsar-service (direct transfer)'
+      digest: `sha-256=${digest}`
     }
   })
   let failure: { reason: 'timeout' | 'aborted', message: string } | null = null
@@ -111,6 +111,26 @@ export async function deliver (d: Delivery): Promise<DeliveryResult> {
     req.destroy()
     d.body.destroy()
   }
+}
+
+/** What a receiver's HTTP status means for a delivery that may be tried again. */
+export type AnswerVerdict =
+  | { kind: 'ok' }
+  | { kind: 'retry', reason: 'rate_limited' | 'timeout' | 'receiver_error' }
+  | { kind: 'failed', reason: 'redirect' | 'rejected' }
+
+/**
+ * The one reading of a receiver's answer, for direct transfers and status callbacks alike: 2xx is
+ * done; 429, 408 and 5xx are worth trying again (after the receiver's Retry-After, if it gave one);
+ * a redirect (never followed) and any other 4xx fail.
+ */
+export function judgeAnswer (status: number): AnswerVerdict {
+  if (status >= 200 && status < 300) return { kind: 'ok' }
+  if (status >= 300 && status < 400) return { kind: 'failed', reason: 'redirect' }
+  if (status === 429) return { kind: 'retry', reason: 'rate_limited' }
+  if (status === 408) return { kind: 'retry', reason: 'timeout' }
+  if (status >= 500) return { kind: 'retry', reason: 'receiver_error' }
+  return { kind: 'failed', reason: 'rejected' }
 }
 
 /** Reads at most EXCERPT_BYTES of a response, then lets the rest go. */

@@ -6,9 +6,8 @@ import { createTransfersRepository, type TransferRelease, type TransferRow } fro
 import { enqueue as enqueueJobs, transferJob, type Boss } from '../jobs/queue.js'
 import { nextDelayMs } from '../engine/backoff.js'
 import { holdLease } from '../jobs/lease.js'
-import { checkAddresses } from './addresses.js'
-import { matchDestination } from './allowlist.js'
-import { deliver, type DeliveryResult } from './deliver.js'
+import { checkDestination } from './addresses.js'
+import { deliver, judgeAnswer, type DeliveryResult } from './deliver.js'
 import type { TransferSettings } from './settings.js'
 import { Errors, JobErrors } from '../errors.js'
 
@@ -76,9 +75,8 @@ export function createTransferRunner (deps: {
 
   async function attempt (transfer: TransferRow, signal: AbortSignal): Promise<Outcome> {
     const url = new URL(transfer.destination)
-    const match = matchDestination(settings.allowList, url)
-    if (!match) return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
-    const checked = await checkAddresses(url, match, settings.resolve)
+    const checked = await checkDestination(settings.allowList, url, settings.resolve, 'TRANSFER_ALLOWLIST')
+    if (checked.status === 'not_allowed') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
     if (checked.status === 'refused') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: checked.message }
     if (checked.status !== 'ok') return { kind: 'retry', code: JobErrors.TransferDns.code, message: checked.message }
 
@@ -184,11 +182,12 @@ function classify (result: DeliveryResult): Outcome {
   }
   const { status } = result
   const answer = { responseStatus: status, excerpt: result.excerpt, bytesSent: result.bytesSent }
-  if (status >= 200 && status < 300) {
+  const verdict = judgeAnswer(status)
+  if (verdict.kind === 'ok') {
     if (result.bodySent && result.sentSha256) return { kind: 'delivered', sha256: result.sentSha256, ...answer }
     return { kind: 'retry', code: JobErrors.TransferIncomplete.code, message: `the receiver answered ${status} before the whole archive was sent`, ...answer }
   }
-  if (status >= 300 && status < 400) {
+  if (verdict.kind === 'failed' && verdict.reason === 'redirect') {
     return {
       kind: 'failed',
       code: JobErrors.TransferRedirect.code,
@@ -197,9 +196,13 @@ function classify (result: DeliveryResult): Outcome {
       ...answer
     }
   }
-  const retryAfter = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}
-  if (status === 429) return { kind: 'retry', code: JobErrors.TransferRateLimited.code, message: 'the receiver answered 429', ...retryAfter, ...answer }
-  if (status === 408) return { kind: 'retry', code: JobErrors.TransferTimeout.code, message: 'the receiver answered 408', ...retryAfter, ...answer }
-  if (status >= 500) return { kind: 'retry', code: JobErrors.TransferReceiverError.code, message: `the receiver answered ${status}`, ...retryAfter, ...answer }
-  return { kind: 'failed', code: JobErrors.TransferRejected.code, message: `the receiver answered ${status}`, ...answer }
+  const codes = {
+    rate_limited: JobErrors.TransferRateLimited.code,
+    timeout: JobErrors.TransferTimeout.code,
+    receiver_error: JobErrors.TransferReceiverError.code,
+    rejected: JobErrors.TransferRejected.code,
+    redirect: JobErrors.TransferRedirect.code
+  } as const
+  const retryAfter = verdict.kind === 'retry' && result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}
+  return { kind: verdict.kind, code: codes[verdict.reason], message: `the receiver answered ${status}`, ...retryAfter, ...answer }
 }

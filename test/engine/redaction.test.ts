@@ -12,7 +12,14 @@ import { loadConfig } from '../../src/config.js'
 const ADA = 'ada.redaction@example.com'
 const AGENT = 'agent.smith@lawfirm.example'
 const DAY = 86_400_000
-const env = { TASK_RETRY_BASE_MS: '50', TASK_POLL_SECONDS: '0.5' }
+const env = {
+  TASK_RETRY_BASE_MS: '50',
+  TASK_POLL_SECONDS: '0.5',
+  CALLBACK_ALLOWLIST: 'https://hooks.example',
+  CALLBACK_SIGNING_KEYS: 'k1:test-callback-secret-000000000000000'
+}
+// hooks.example has no address: the request's callbacks wait for DNS, and say nothing of it in the logs.
+const resolveHost = async () => { throw Object.assign(new Error('no such host'), { code: 'ENOTFOUND' }) }
 
 const registry = await registryOf([{
   id: 'crm',
@@ -23,7 +30,7 @@ const registry = await registryOf([{
   }
 }])
 const logs: string[] = []
-const app = await build(t, { registry, env, logs })
+const app = await build(t, { registry, env, logs, resolveHost })
 const dbh = app.dbh
 
 const PERSONAL = [ADA, AGENT, 'Agent Smith', '+447700900123', 'cust-4711', 'https://hooks.example/ada-4711',

@@ -2,6 +2,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { pgTextArray } from '../pg-types.js'
 import type { RequestStatus } from '../../domain/lifecycle.js'
 import type { requests } from '../schema.js'
+import { CALLBACK_QUEUE, WAKE_CHANNEL } from '../wake.js'
 
 export type NewRequestRow = Omit<typeof requests.$inferInsert, 'seq'> & { id: string, createdAt: Date, updatedAt: Date }
 
@@ -36,14 +37,31 @@ const REQUEST_ROW = `
     )
     on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing`
 
-const INSERT_REQUEST = `
+/** The row and its `created` audit event ($23 the actor), as the opening CTEs of the single-request statements. */
+const CREATED = `
   with r as (${REQUEST_ROW}
     returning id, status, created_at
   ), e as (
     insert into request_events (request_id, at, actor, action, to_status)
     select id, created_at, $23::text, 'created', status from r
-  )
+  )`
+
+const INSERT_REQUEST = `${CREATED}
   select id from r`
+
+/**
+ * INSERT_REQUEST for a request with a callback_url: also its first status callback (the outbox row
+ * of its creation), woken on when the statement commits ($24 the channel, $25 the queue). A separate
+ * text, so requests without a callback (most) run the statement above, unchanged.
+ */
+const INSERT_REQUEST_WITH_CALLBACK = `${CREATED}, c as (
+    insert into callback_deliveries (request_id, to_status, at)
+    select id, status, created_at from r
+    returning id
+  ), w as (
+    select pg_notify($24::text, $25::text) from c
+  )
+  select id, (select count(*) from w) as woken from r`
 
 /**
  * Several new requests in one statement (see insert): the columns of INSERT_REQUEST's $1…$23 as
@@ -89,7 +107,15 @@ const INSERT_BATCH_MAX = 64
  * of the tasks' connectors when it commits (jobs/queue.ts); nothing when the idempotency key was
  * used before.
  */
-const INSERT_PLANNED = `
+const INSERT_PLANNED = planned(false)
+
+/**
+ * INSERT_PLANNED's text; with `callbacks`, also a status callback for each status the request went
+ * through (the events with a `to`: its creation and transitions, in order), and a wake of the
+ * callback workers ($28 the queue). Requests without a callback_url run the text without.
+ */
+function planned (callbacks: boolean): string {
+  return `
   with r as (${REQUEST_ROW}
     returning id, created_at
   ), e as (
@@ -105,8 +131,23 @@ const INSERT_PLANNED = `
     from r, jsonb_array_elements($25::jsonb) as x(t)
   ), w as (
     select pg_notify($26::text, q) from r, unnest($27::text[]) as q
+  )${callbacks
+? `, c as (
+    insert into callback_deliveries (request_id, to_status, from_status, at)
+    select r.id, (x.e->>'to')::request_status, (x.e->>'from')::request_status, r.created_at
+    from r, jsonb_array_elements($24::jsonb) with ordinality as x(e, i)
+    where x.e->>'to' is not null
+    order by x.i
+    returning id
+  ), wc as (
+    select pg_notify($26::text, $28::text) from (select 1 from c limit 1) as any_callback
   )
-  select id, (select count(*) from w) as woken from r`
+  select id, (select count(*) from w) + (select count(*) from wc) as woken from r`
+: `
+  select id, (select count(*) from w) as woken from r`}`
+}
+
+const INSERT_PLANNED_WITH_CALLBACKS = planned(true)
 
 /** An audit event written with a new request (insertPlanned). */
 export interface IntakeEvent { action: string, from?: RequestStatus, to?: RequestStatus, reason?: string | null, details?: Record<string, unknown> | null }
@@ -153,6 +194,10 @@ export function createIntake (dbh: DbHandle) {
      * With an idempotency key already used by the same client, nothing is written and false is returned.
      */
     async insert (row: NewRequestRow, actor: string): Promise<boolean> {
+      if (row.callbackUrl) {
+        // Stored on its own, with its callback: the grouped statement serves requests without one.
+        return (await dbh.prepared(INSERT_REQUEST_WITH_CALLBACK, [...requestParams(row), actor, WAKE_CHANNEL, CALLBACK_QUEUE])).length === 1
+      }
       return new Promise<boolean>((resolve, reject) => {
         if (pending.length === 0) setImmediate(flush)
         pending.push({ params: [...requestParams(row), actor], id: row.id, resolve, reject })
@@ -168,13 +213,15 @@ export function createIntake (dbh: DbHandle) {
       tasks: Array<{ id: string, connectorId: string, action: string, status: string, instructions: string | null, maxAttempts: number }>,
       /** Notified when the statement commits: `pg_notify(channel, queue)` for each queue (the tasks' workers). */
       wake: { channel: string, queues: readonly string[] }, tx: TxHandle = dbh): Promise<boolean> {
-      const { rows } = await tx.executor.executeSql(INSERT_PLANNED, [
+      const callback = row.callbackUrl ? [CALLBACK_QUEUE] : []
+      const { rows } = await tx.executor.executeSql(callback.length > 0 ? INSERT_PLANNED_WITH_CALLBACKS : INSERT_PLANNED, [
         ...requestParams(row),
         actor,
         JSON.stringify(events.map((e) => ({ action: e.action, from: e.from ?? null, to: e.to ?? null, reason: e.reason ?? null, details: e.details ?? null }))),
         JSON.stringify(tasks.map((t) => ({ id: t.id, connector: t.connectorId, action: t.action, status: t.status, instructions: t.instructions, max_attempts: t.maxAttempts }))),
         wake.channel,
-        pgTextArray(wake.queues)
+        pgTextArray(wake.queues),
+        ...callback
       ])
       return rows.length === 1
     }

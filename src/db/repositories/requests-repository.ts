@@ -4,6 +4,7 @@ import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 import type { Refusal } from '../../domain/refusal-grounds.js'
 import { createIntake } from './intake.js'
+import { createCallbacksRepository } from './callbacks-repository.js'
 
 export type { IntakeEvent, NewRequestRow } from './intake.js'
 
@@ -76,10 +77,12 @@ export type TransitionResult =
 
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
+  const callbacks = createCallbacksRepository(dbh)
 
   /**
    * The one place a request changes status. The row is locked, the move is checked against the
-   * lifecycle table, and the status and its audit event are written in the caller's transaction.
+   * lifecycle table, and the status, its audit event and, when the request has a callback_url, its
+   * status callback (the outbox row) are written in the caller's transaction.
    */
   async function transitionIn (
     id: string, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>, tx: TxHandle = dbh
@@ -91,7 +94,7 @@ export function createRequestsRepository (dbh: DbHandle) {
 
   /**
    * transitionIn for a request the caller has already locked and read in its transaction (`current`).
-   * The update and its audit event are sent together: one round trip.
+   * The update, its audit event and its callback are sent together: one round trip.
    */
   async function transitionFrom (
     current: RequestRow, to: RequestStatus, actor: string, reason?: string, details?: Record<string, unknown>, tx: TxHandle = dbh
@@ -106,7 +109,8 @@ export function createRequestsRepository (dbh: DbHandle) {
       }).where(eq(requests.id, current.id)).returning(),
       tx.db.insert(requestEvents).values({
         requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
-      })
+      }),
+      current.callbackUrl !== null ? callbacks.queueStatusChange(current.id, current.status, to, now, tx) : null
     ])
     return { status: 'moved', row: row! }
   }

@@ -8,6 +8,7 @@ import { createKeyring, type Keyring } from '../../receipts/keys.js'
 import { transferSettings } from '../../transfers/settings.js'
 import type { TransferSettings } from '../../transfers/settings.js'
 import type { HostResolver } from '../../transfers/addresses.js'
+import { callbackSettings, type CallbackSettings } from '../../callbacks/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,6 +21,8 @@ declare module 'fastify' {
     keyring: Keyring
     /** Where direct transfers may go and how they are sent (TRANSFER_* settings, and the resolver they check with). */
     transferSettings: TransferSettings
+    /** Where status callbacks may go, how they are signed and retried (CALLBACK_* settings, and the resolver they check with). */
+    callbackSettings: CallbackSettings
   }
 }
 
@@ -29,7 +32,7 @@ export interface CoreOptions {
   apiKeys: ReadonlyMap<string, KeyRecord>
   registry: ConnectorRegistry
   storage: BlobStore
-  /** DNS for direct transfers; the system resolver by default (tests play DNS with their own). */
+  /** DNS for direct transfers and status callbacks; the system resolver by default (tests play DNS with their own). */
   resolveHost?: HostResolver
 }
 
@@ -42,4 +45,5 @@ export default fp<CoreOptions>(async function core (fastify, opts) {
   fastify.decorate('storage', opts.storage)
   fastify.decorate('keyring', createKeyring({ dbh: opts.dbh, config: opts.config }))
   fastify.decorate('transferSettings', transferSettings(opts.config, opts.resolveHost))
+  fastify.decorate('callbackSettings', callbackSettings(opts.config, opts.resolveHost))
 }, { name: 'core' })

@@ -60,6 +60,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
       pollSeconds: config.TASK_POLL_SECONDS,
       archiveConcurrency: config.ARCHIVE_CONCURRENCY
     },
+    callbacks: fastify.callbackSettings,
     transfers: { settings: fastify.transferSettings, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
     archives: {
       build: archiveJob,

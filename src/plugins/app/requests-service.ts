@@ -4,6 +4,7 @@ import { createItemsRepository } from '../../db/repositories/items-repository.js
 import { createRequestsService } from '../../services/requests-service.js'
 import { createFulfilmentService } from '../../services/fulfilment-service.js'
 import { parseApprovalPolicy } from '../../domain/approval.js'
+import { callbackUrlRefusal } from '../../callbacks/settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +30,7 @@ export default fp(async function requestsService (fastify) {
       log: fastify.log
     }),
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
-    archiveOf: fastify.archivesService.summary
+    archiveOf: fastify.archivesService.summary,
+    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl)
   }))
 }, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })

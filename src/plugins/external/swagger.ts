@@ -21,6 +21,7 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'requests', description: 'Data subject requests: intake, status, audit trail' },
         { name: 'archives', description: 'Portability archives: download, byte ranges, signed links for the person' },
         { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
+        { name: 'callbacks', description: "Signed status callbacks to a request's callback_url: the delivery log and redelivery" },
         { name: 'health', description: 'Liveness and readiness probes' }
       ],
       components: {
