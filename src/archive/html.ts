@@ -1,4 +1,4 @@
-import type { StreamProcessing } from '../connectors/processing.js'
+import type { StreamOverview, SystemOverview } from './overview.js'
 import type { Language } from '../connectors/texts.js'
 import type { MissingSystem } from './completeness.js'
 import type { ControllerInfo } from './controller.js'
@@ -7,21 +7,7 @@ import { controllerFacts, streamFacts, type Fact } from './information.js'
 import { LABELS, STREAM_LABELS } from './labels.js'
 import { PATHS } from './layout.js'
 
-/** What index.html shows of one stream. */
-export interface StreamOverview {
-  name: string
-  /** A readable name for the stream (its configured title, or its name in words). */
-  title: string
-  description: string
-  categories: readonly string[]
-  records: number
-  attachments: number
-  collectedAt: Date | null
-  /** What is done with this data (purposes, retention, …); null for a stream the connector does not declare. */
-  processing: StreamProcessing | null
-}
-
-export interface SystemOverview { id: string, displayName: string, streams: StreamOverview[] }
+export type { StreamOverview, SystemOverview } from './overview.js'
 
 export interface AttachmentLink { connector: string, stream: string, path: string, name: string, bytes: number }
 

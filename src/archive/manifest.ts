@@ -1,5 +1,5 @@
 import type { ControllerInfo } from './controller.js'
-import type { SystemOverview } from './html.js'
+import type { SystemOverview } from './overview.js'
 import { ARCHIVE_FORMAT_VERSION } from './layout.js'
 
 export type ManifestFileKind = 'records' | 'table' | 'schema' | 'attachment' | 'overview' | 'readme'

@@ -16,10 +16,11 @@ type Outcome =
   | { kind: 'retry' | 'failed', code: string, message: string, responseStatus?: number, retryAfterMs?: number }
 
 /**
- * What a receiver is sent: ids and statuses, nothing personal (no subject, no requester, no notes).
+ * What a receiver is sent: ids and statuses, nothing personal (no subject, no requester, no notes);
+ * a rejection adds its legal ground and provision (not the explanation written for the person).
  * `delivery_id` is the same on every attempt and redelivery of one status change.
  */
-export function callbackBody (d: Pick<ClaimedCallback, 'id' | 'requestId' | 'event' | 'toStatus' | 'fromStatus' | 'at' | 'requestType'>): string {
+export function callbackBody (d: Pick<ClaimedCallback, 'id' | 'requestId' | 'event' | 'toStatus' | 'fromStatus' | 'at' | 'requestType' | 'refusal'>): string {
   return JSON.stringify({
     event: d.event,
     delivery_id: d.id,
@@ -27,7 +28,8 @@ export function callbackBody (d: Pick<ClaimedCallback, 'id' | 'requestId' | 'eve
     type: d.requestType,
     status: d.toStatus,
     previous_status: d.fromStatus,
-    at: d.at.toISOString()
+    at: d.at.toISOString(),
+    ...(d.toStatus === 'rejected' && d.refusal ? { refusal: d.refusal } : {})
   })
 }
 

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import http, { type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import { REFUSAL_GROUND_CODES, REFUSAL_GROUNDS } from '../../src/domain/refusal-grounds.js'
 import { sql } from 'drizzle-orm'
 import type { DbHandle } from '../../src/db/client.js'
 import { redactClosedRequests } from '../../src/engine/redaction.js'
@@ -111,6 +112,19 @@ async function scenario (t: Test, dbh: DbHandle) {
     t.notOk(verify(tampered).ok, 'the signature verifies only with the secret of the key id it names')
   })
 
+  await t.test('a rejection under each ground reaches the receiver with its ground and provision, not the explanation', async (t) => {
+    for (const ground of REFUSAL_GROUND_CODES) {
+      const type = (REFUSAL_GROUNDS[ground] as { types?: readonly string[] }).types?.[0] ?? 'access'
+      const made = await post('/v1/requests', requestBody({ type, subject: { email: ADA }, callback_url: `${origin}/hooks/rejected` }))
+      const id = made.json().id as string
+      t.equal((await post(`/v1/requests/${id}/reject`, { ground, explanation: `Refused, ${ADA}: see the reasons` })).statusCode, 200, `${ground}: rejected`)
+      const sent = await waitFor(async () => bodiesFor(id).map((r) => ({ r, b: JSON.parse(r.body) })).find((x) => x.b.status === 'rejected'), 30_000, `the ${ground} rejection's callback`)
+      t.match(sent.b, { previous_status: 'received', status: 'rejected', refusal: { ground, provision: REFUSAL_GROUNDS[ground].provisions.gdpr } }, `${ground}: in the callback`)
+      t.ok(verify(sent.r).ok, 'signed')
+      t.notOk(sent.r.body.includes(ADA) || sent.r.body.includes('see the reasons'), "the person's explanation stays out of it")
+    }
+  })
+
   await t.test('a receiver that fails twice gets the third delivery', async (t) => {
     await waitFor(async () => bodiesFor(flaky).length >= 6, 30_000, 'three attempts of both callbacks')
     const { data } = await log(flaky)
@@ -179,7 +193,8 @@ async function scenario (t: Test, dbh: DbHandle) {
     t.ok(received.length >= 11)
     for (const r of received) {
       t.notOk(`${JSON.stringify(r.headers)}\n${r.body}`.toLowerCase().includes(ADA), 'the e-mail appears in no header and no body')
-      t.strictSame(Object.keys(JSON.parse(r.body)).sort(), ['at', 'delivery_id', 'event', 'previous_status', 'request_id', 'status', 'type'])
+      const body = JSON.parse(r.body)
+      t.strictSame(Object.keys(body).sort(), ['at', 'delivery_id', 'event', 'previous_status', 'request_id', 'status', 'type', ...(body.status === 'rejected' ? ['refusal'] : [])].sort())
     }
   })
 

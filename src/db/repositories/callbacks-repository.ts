@@ -22,6 +22,8 @@ export interface ClaimedCallback {
   /** The request's callback_url now: null once redaction removed it. */
   callbackUrl: string | null
   requestType: string
+  /** A rejected request's legal ground and its provision (never the explanation): told with the rejection. */
+  refusal: { ground: string, provision: string } | null
   startedAt: Date
 }
 
@@ -37,6 +39,8 @@ interface ClaimRow {
   round_start: number
   callback_url: string | null
   type: string
+  refusal_ground: string | null
+  refusal_provision: string | null
   now: Date
 }
 
@@ -96,7 +100,8 @@ export function createCallbacksRepository (dbh: DbHandle) {
           )
           returning d.id, d.request_id, d.event, d.to_status, d.from_status, d.at, d.attempts, d.round_start
         )
-        select c.*, r.callback_url, r.type, now() as now from c join requests r on r.id = c.request_id`)
+        select c.*, r.callback_url, r.type, r.refusal->>'ground' as refusal_ground, r.refusal->>'provision' as refusal_provision, now() as now
+        from c join requests r on r.id = c.request_id`)
       const claimed = rows.map((r) => ({
         id: r.id,
         requestId: r.request_id,
@@ -108,6 +113,7 @@ export function createCallbacksRepository (dbh: DbHandle) {
         roundAttempt: Number(r.attempts) - Number(r.round_start),
         callbackUrl: r.callback_url,
         requestType: r.type,
+        refusal: r.refusal_ground && r.refusal_provision ? { ground: r.refusal_ground, provision: r.refusal_provision } : null,
         startedAt: new Date(r.now)
       }))
       if (claimed.length === limit) return { claimed, nextDueAt: null }
