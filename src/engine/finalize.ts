@@ -63,10 +63,11 @@ export function createFinalizer (deps: {
 
   /**
    * Closes a request whose tasks may all be finished, in a transaction of its own that takes the
-   * request's lock first and counts its tasks after it (both sent together): for a worker that
-   * finished a task outside the lock (TasksRepository.finish) and found none open, and for the
-   * reaper's stranded requests. Of several callers at once, one closes it and the others find it
-   * closed.
+   * request's lock first and only then counts its tasks: for a worker that finished a task outside
+   * the lock (TasksRepository.finish) and found none open, and for the reaper's stranded requests.
+   * Of several callers at once, one closes it and the others find it closed. The count waits for
+   * the lock: sent together, the count could reach the server first and read the tasks as they were
+   * before a retry that held the lock, closing the reopened request with its retried task as failed.
    *
    * With `ifFree`, a caller that finds the lock held does not wait for it: it answers `busy`. Two
    * workers that finish a request's last tasks at the same moment both find none open; the second
@@ -74,11 +75,9 @@ export function createFinalizer (deps: {
    */
   async function closeIfDone (requestId: string, actor: string, opts: { ifFree?: boolean } = {}): Promise<RequestStatus | 'busy' | null> {
     return dbh.transaction(async (tx) => {
-      const [locked, counts] = await Promise.all([
-        tasks.lockRequest(requestId, { skipLocked: opts.ifFree === true }, tx), tasks.statusCounts(requestId, tx)
-      ])
-      if (!locked) return opts.ifFree && counts.size > 0 ? 'busy' : null
-      return finalizeIfDone(requestId, actor, { known: counts, locked }, tx)
+      const locked = await tasks.lockRequest(requestId, { skipLocked: opts.ifFree === true }, tx)
+      if (!locked) return opts.ifFree && (await tasks.statusCounts(requestId, tx)).size > 0 ? 'busy' : null
+      return finalizeIfDone(requestId, actor, { known: await tasks.statusCounts(requestId, tx), locked }, tx)
     })
   }
 
