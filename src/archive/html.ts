@@ -1,4 +1,4 @@
-import type { StreamOverview, SystemOverview } from './overview.js'
+import type { StreamOverview, SystemOverview } from './manifest.js'
 import type { Language } from '../connectors/texts.js'
 import type { MissingSystem } from './completeness.js'
 import type { ControllerInfo } from './controller.js'
@@ -7,7 +7,7 @@ import { controllerFacts, streamFacts, type Fact } from './information.js'
 import { LABELS, STREAM_LABELS } from './labels.js'
 import { PATHS } from './layout.js'
 
-export type { StreamOverview, SystemOverview } from './overview.js'
+export type { StreamOverview, SystemOverview } from './manifest.js'
 
 export interface AttachmentLink { connector: string, stream: string, path: string, name: string, bytes: number }
 

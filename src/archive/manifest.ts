@@ -1,6 +1,22 @@
 import type { ControllerInfo } from './controller.js'
-import type { SystemOverview } from './overview.js'
+import type { StreamProcessing } from '../connectors/processing.js'
 import { ARCHIVE_FORMAT_VERSION } from './layout.js'
+
+/** What the archive shows of one stream (index.html, README.txt, the manifest's information). */
+export interface StreamOverview {
+  name: string
+  /** A readable name for the stream (its configured title, or its name in words). */
+  title: string
+  description: string
+  categories: readonly string[]
+  records: number
+  attachments: number
+  collectedAt: Date | null
+  /** What is done with this data (purposes, retention, …); null for a stream the connector does not declare. */
+  processing: StreamProcessing | null
+}
+
+export interface SystemOverview { id: string, displayName: string, streams: StreamOverview[] }
 
 export type ManifestFileKind = 'records' | 'table' | 'schema' | 'attachment' | 'overview' | 'readme'
 

@@ -1,6 +1,6 @@
 import type { MissingSystem } from './completeness.js'
 import type { ControllerInfo } from './controller.js'
-import type { SystemOverview } from './overview.js'
+import type { SystemOverview } from './manifest.js'
 import { controllerFacts, streamFacts, type Fact } from './information.js'
 import { LABELS, LANGUAGE_NAMES } from './labels.js'
 import { ARCHIVE_FORMAT_VERSION, PATHS } from './layout.js'
