@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { parseApprovalPolicy } from './domain/approval.js'
+import { parseDuplicatePolicy } from './domain/duplicates.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -19,6 +20,12 @@ export const EnvSchema = Type.Object({
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   PIPL_RESPONSE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
   APPROVAL_REQUIRED: Type.Optional(Type.String({ minLength: 1 })),
+  /** What a second open request for the same person and type gets: link, merge or refuse (domain/duplicates.ts). */
+  DUPLICATE_POLICY: Type.Optional(Type.String({ minLength: 1 })),
+  /** Under this age a person is a child (the privacy policy says 14). */
+  CHILD_AGE: Type.Integer({ minimum: 1, maximum: 21, default: 14 }),
+  /** A child's request is due internally this many days after receipt (at the latest by the legal deadline). */
+  CHILD_DUE_DAYS: Type.Integer({ minimum: 1, maximum: 90, default: 7 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
   ROLE: Type.Enum(['all', 'api', 'worker'], { default: 'all' }),
   CONNECTORS_FILE: Type.Optional(Type.String({ minLength: 1 })),
@@ -109,6 +116,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const approval = parseApprovalPolicy(config.APPROVAL_REQUIRED)
   if (approval.problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n${approval.problems.map((p) => `  APPROVAL_REQUIRED: ${p}`).join('\n')}`)
+  }
+  const duplicates = parseDuplicatePolicy(config.DUPLICATE_POLICY)
+  if (duplicates.problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${duplicates.problems.map((p) => `  DUPLICATE_POLICY: ${p}`).join('\n')}`)
   }
   if (config.REQUEST_IDENTIFIERS_RETENTION_DAYS < config.ARCHIVE_RETENTION_DAYS) {
     throw new ConfigError('Invalid configuration:\n  REQUEST_IDENTIFIERS_RETENTION_DAYS: must be at least ARCHIVE_RETENTION_DAYS ' +

@@ -59,6 +59,8 @@ export const Errors = {
   IdempotencyKeyReused: entry(
     'DSR_IDEMPOTENCY_KEY_REUSED',
     'This Idempotency-Key was already used with a different request body', 422, 'an Idempotency-Key reused with a different body'),
+  DuplicateRequest: entry<[string, string]>('DSR_DUPLICATE_REQUEST', 'An open %s request for the same person exists: %s (DUPLICATE_POLICY refuses a second)', 409,
+    'a second open request for the same person and type, where DUPLICATE_POLICY says refuse'),
   IllegalTransition: entry<[string, string]>('DSR_ILLEGAL_TRANSITION', 'A request in status %s cannot move to %s', 409, 'e.g. cancelling a completed request'),
   ExtensionNotAvailable: entry<[string]>(
     'DSR_EXTENSION_NOT_AVAILABLE', 'Requests under %s have no statutory deadline extension', 422, 'extending a request whose regime has no extension'),

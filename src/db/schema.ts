@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint, check, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
+  bigint, boolean, check, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid
 } from 'drizzle-orm/pg-core'
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUEST_TYPES } from '../domain/requests.js'
@@ -77,6 +77,17 @@ export const requests = pgTable('requests', {
   restrictionLiftedBy: text('restriction_lifted_by'),
   restrictionLiftReason: text('restriction_lift_reason'),
   restrictionNotifiedSubjectAt: tz('restriction_notified_subject_at'),
+  /**
+   * The person's identifiers as match keys (SHA-256 each, domain/duplicates.ts subjectKeys), to find an
+   * open request for the same person; emptied with the identifiers when the request is redacted.
+   */
+  subjectKeys: text('subject_keys').array().notNull().default(sql`'{}'::text[]`),
+  /** The open request for the same person and type this one arrived after (DUPLICATE_POLICY link or merge). */
+  duplicateOf: uuid('duplicate_of'),
+  /** The person is a child (a flag, or an age under CHILD_AGE, at intake; the age is not kept). */
+  child: boolean('child').notNull().default(false),
+  /** A child's request: the date the company holds itself to, well before the legal one (CHILD_DUE_DAYS). */
+  internalDueAt: tz('internal_due_at'),
   createdBy: text('created_by').notNull(),
   /**
    * When the request's personal data (subject and requester identifiers, callback, rectified values,
@@ -105,6 +116,9 @@ export const requests = pgTable('requests', {
     or (${t.restrictionLiftedAt} is not null and ${t.restrictionPlacedAt} is not null and ${t.restrictionLiftedBy} is not null
     and ${t.restrictionLiftReason} is not null and ${t.restrictionNotifiedSubjectAt} is not null)`),
   index('requests_type_seq').on(t.type, t.seq),
+  // The open requests a new one is matched against (any shared key, same type).
+  index('requests_open_subject_keys').using('gin', t.subjectKeys)
+    .where(sql`${t.status} not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')`),
   index('requests_regime_seq').on(t.regime, t.seq)
 ])
 

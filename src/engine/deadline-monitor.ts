@@ -14,6 +14,9 @@ export interface DeadlineEntry {
   due_at: string
   /** Hours until due (positive) or since due (negative), rounded to one decimal. */
   hours_left: number
+  /** About a child: listed first, with its internal due date. */
+  child: boolean
+  internal_due_at: string | null
 }
 
 const HOUR = 3_600_000
@@ -39,7 +42,16 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
   const rows = await createDeadlinesRepository(dbh).dueBy(until, limit)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
-    return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
+    return {
+      id: r.id,
+      type: r.type,
+      regime: r.regime,
+      status: r.status,
+      due_at: due.toISOString(),
+      hours_left: hoursLeft(due, now),
+      child: r.child,
+      internal_due_at: r.internal_due === null ? null : new Date(r.internal_due).toISOString()
+    }
   })
   return {
     due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),

@@ -45,7 +45,7 @@ export async function planRequest (request: RequestRow, deps: {
   actor: string
 }, tx: TxHandle): Promise<TaskRow[]> {
   const planned: TaskRow[] = []
-  const work = planFor(deps.registry, request.type)
+  const work = planFor(deps.registry, request.type, { everySystem: request.child && request.type === 'erasure' })
   for (const action of ACTIONS_FOR_TYPE[request.type]) {
     const mine = work.filter((w) => w.action === action)
     if (mine.length === 0) continue
@@ -66,7 +66,14 @@ export interface PlannedWork { action: Capability, connector: ConnectorInstance,
  * (and its file does not say a person does everything there), manual where its file says what a
  * person does instead, nothing where the file says the action does not apply to that system.
  */
-export function planFor (registry: ConnectorRegistry, type: RequestType): PlannedWork[] {
+export function planFor (registry: ConnectorRegistry, type: RequestType, opts: {
+  /**
+   * Every configured system gets a task (a child's erasure, domain/children.ts): a system whose
+   * connector cannot do the action, or whose connector file says it does not apply, gets one for a
+   * person, who checks and records the outcome.
+   */
+  everySystem?: boolean
+} = {}): PlannedWork[] {
   const work: PlannedWork[] = []
   for (const action of ACTIONS_FOR_TYPE[type]) {
     for (const connector of registry.values()) {
@@ -74,6 +81,14 @@ export function planFor (registry: ConnectorRegistry, type: RequestType): Planne
       if (!manual?.only && canDo(connector, action)) work.push({ action, connector, instructions: null })
       else if (manual && !manual.notApplicable[action]) {
         work.push({ action, connector, instructions: manual.instructions[action] ?? manual.instructions.default ?? defaultInstructions(action, connector) })
+      } else if (opts.everySystem === true) {
+        const notApplicable = manual?.notApplicable[action]
+        work.push({
+          action,
+          connector,
+          instructions: `${defaultInstructions(action, connector)} This request is about a child, so it reaches every system` +
+            (notApplicable ? `, although the connector file says: ${notApplicable}` : '') + '.'
+        })
       }
     }
   }

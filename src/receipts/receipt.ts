@@ -161,6 +161,16 @@ async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, re
     status: request.status as 'completed' | 'partially_completed',
     received_at: request.receivedAt.toISOString(),
     completed_at: closedAt.toISOString(),
+    ...(request.child
+      ? {
+          child: {
+            statement: "This erasure was of a child's data. It was carried out without waiting for approval, in every system configured " +
+              'when it was planned (by a person where no connector could erase), and was due internally before its legal deadline.',
+            internal_due_at: request.internalDueAt?.toISOString() ?? null,
+            on_time: request.internalDueAt === null || closedAt.getTime() <= request.internalDueAt.getTime()
+          }
+        }
+      : {}),
     subject: { algorithm: 'HMAC-SHA256', key_id: hmac.id, input: HMAC_INPUT, identifiers },
     connectors,
     not_in_scope: notInScope,

@@ -51,7 +51,11 @@ const DeadlineEntrySchema = Type.Object({
   regime: Type.String(),
   status: Type.String(),
   due_at: { ...dateTime, description: 'The deadline the request is judged by (its effective_due_at: the extended date once the extension is taken)' },
-  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue (at most -0.1)' })
+  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue (at most -0.1)' }),
+  child: Type.Boolean({ description: "About a child: children's requests lead each list" }),
+  internal_due_at: Nullable(dateTime, {
+    description: "A child's internal due date (CHILD_DUE_DAYS after receipt); a child's request is listed once it falls within the window, even if its legal deadline does not"
+  })
 }, { additionalProperties: false })
 
 export const DeadlineReportSchema = Type.Object({

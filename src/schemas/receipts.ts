@@ -55,6 +55,11 @@ export const ErasureReceiptPayloadSchema = Type.Object({
   status: Type.Enum(['completed', 'partially_completed']),
   received_at: dateTime,
   completed_at: Type.String({ format: 'date-time', description: 'When the request reached the status this receipt attests' }),
+  child: Type.Optional(Type.Object({
+    statement: Type.String(),
+    internal_due_at: Nullable(dateTime, { description: 'The internal due date the company held itself to (CHILD_DUE_DAYS after receipt)' }),
+    on_time: Type.Boolean({ description: 'Whether the erasure completed by the internal due date' })
+  }, { additionalProperties: false, description: "Present when the erasure was a child's: it needed no approval and reached every configured system" })),
   subject: Type.Object({
     algorithm: Type.Literal('HMAC-SHA256'),
     key_id: Type.String({ description: 'Fingerprint of the service secret the identifiers were hashed with' }),

@@ -77,7 +77,16 @@ export const CreateRequestSchema = Type.Object({
   })),
   changes: Type.Optional(Type.Array(ChangeSchema, { minItems: 1, maxItems: 50, description: 'Required for rectification, refused otherwise' })),
   notes: Type.Optional(Type.String({ maxLength: 4000 })),
-  verification: Type.Optional(ref(VerificationSchema))
+  verification: Type.Optional(ref(VerificationSchema)),
+  child: Type.Optional(Type.Boolean({
+    description: 'The person is a child: an erasure then needs no approval and reaches every system, and the request is due internally ' +
+      'CHILD_DUE_DAYS after receipt and leads the deadline report'
+  })),
+  age: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: 150,
+    description: "The person's age in years, where known: under CHILD_AGE (14 by default) marks a child. Only the mark is kept, never the age"
+  }))
 }, {
   $id: 'CreateRequest',
   additionalProperties: false,
@@ -191,6 +200,13 @@ export const DataSubjectRequestSchema = Type.Object({
     }),
     rule: Type.String()
   }, { additionalProperties: false }),
+  child: Type.Boolean({ description: 'The request is about a child (marked at intake by `child` or `age`)' }),
+  internal_due_at: Nullable(dateTime, {
+    description: "A child's request: the date the company holds itself to, CHILD_DUE_DAYS after receipt (never after the legal deadline); null otherwise"
+  }),
+  duplicate_of: Nullable(Type.String({ format: 'uuid' }), {
+    description: 'The open request for the same person and type this one arrived after (DUPLICATE_POLICY link, or merge of a request that asked more); null if none'
+  }),
   restriction: Nullable(ref(RestrictionSchema), {
     description: "Restriction of processing (restriction and objection requests): placed once a system marked the person's data, " +
       'then lifted explicitly. The unrestrict tasks of a lift are listed with the other tasks. Null for other types and until placed.'
@@ -236,6 +252,9 @@ export const DataSubjectRequestSchema = Type.Object({
     effective_due_at: '2026-02-28T23:59:59.999Z',
     extension: null,
     restriction: null,
+    child: false,
+    internal_due_at: null,
+    duplicate_of: null,
     identifiers_redacted_at: null,
     deadline: {
       due_at: '2026-02-28T23:59:59.999Z',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { IntakeEvent, NewRequestRow, RequestRow } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
+import type { TxHandle } from '../db/client.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors } from '../errors.js'
 import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
@@ -10,6 +11,9 @@ import type { ApprovalPolicy } from '../domain/approval.js'
 import { createDecisions, type DecisionDeps } from './decisions.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
+
+/** A child's erasure reaches every configured system (domain/children.ts). */
+const everySystem = (r: { type: string, child?: boolean | undefined }) => r.child === true && r.type === 'erasure'
 
 /**
  * What people and callers ask of a request's fulfilment: verify it (at intake or later), retry or
@@ -22,6 +26,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
   log: FastifyBaseLogger
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
+  /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
+  const heldForApproval = (r: Pick<RequestRow, 'type' | 'regime'> & { child?: boolean | undefined }) => approval.requires(r.type, r.regime) && !everySystem(r)
 
   return {
     /**
@@ -31,12 +37,12 @@ export function createFulfilmentService (deps: DecisionDeps & {
      * as it commits. Null when the idempotency key was used before (nothing written). The tasks
      * are returned as stored.
      */
-    async createVerified (row: NewRequestRow, actor: string, method: string): Promise<{ status: RequestStatus, tasks: TaskRow[] } | null> {
+    async createVerified (row: NewRequestRow, actor: string, method: string, tx?: TxHandle): Promise<{ status: RequestStatus, tasks: TaskRow[], duplicateOf: string | null } | null> {
       const at = row.createdAt
-      const held = approval.requires(row.type, row.regime)
+      const held = heldForApproval(row)
       const planned: TaskRow[] = held
         ? []
-        : planFor(registry, row.type).map(({ action, connector, instructions }) => ({
+        : planFor(registry, row.type, { everySystem: everySystem(row) }).map(({ action, connector, instructions }) => ({
           id: randomUUID(),
           requestId: row.id,
           connectorId: connector.id,
@@ -68,8 +74,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
               ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
             ])
       ]
-      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')))
-      return inserted ? { status, tasks: planned } : null
+      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')), tx)
+      return inserted ? { status, tasks: planned, duplicateOf: inserted.duplicateOf } : null
     },
 
     /** Identity verified: the request becomes ready and its tasks are planned, or it waits for approval where policy says so, atomically. */
@@ -78,7 +84,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
         const moved = await requests.transitionIn(requestId, 'ready', actor, `identity verified (${method})`, { method }, tx)
         if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
         if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
-        if (approval.requires(moved.row.type, moved.row.regime)) {
+        if (heldForApproval(moved.row)) {
           await requests.transitionFrom(moved.row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
           return
         }

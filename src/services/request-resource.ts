@@ -51,6 +51,9 @@ export function toResource (r: RequestRow): DataSubjectRequest {
       extended_due_at: r.extendedDueAt?.toISOString() ?? null,
       rule: r.deadlineRule
     },
+    child: r.child,
+    internal_due_at: r.internalDueAt?.toISOString() ?? null,
+    duplicate_of: r.duplicateOf,
     restriction: (r.type === 'restriction' || r.type === 'objection') && r.restrictionPlacedAt !== null
       ? {
           placed_at: r.restrictionPlacedAt.toISOString(),

@@ -11,6 +11,9 @@ import type { FulfilmentService } from './fulfilment-service.js'
 import type { ManualCompletion, RefusalInput } from './decisions.js'
 import type { CreateRequest, DataSubjectRequest, ExtensionNotice, ItemsQuery, LiftRestriction, ListRequestsQuery, TakeExtension } from '../schemas/requests.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
+import type { DbHandle, TxHandle } from '../db/client.js'
+import { subjectKeys, type DuplicatePolicy } from '../domain/duplicates.js'
+import { childAtIntake, childDueAt, type ChildPolicy } from '../domain/children.js'
 import { decodeCursor, encodeCursor, toResource, toTaskResource } from './request-resource.js'
 
 /** How far ahead of our clock a client's `received_at` may be before it counts as "in the future". */
@@ -18,7 +21,8 @@ const CLOCK_SKEW_MS = 60_000
 
 export interface Principal { name: string, scopes: readonly string[] }
 
-export interface CreateResult { request: DataSubjectRequest, replayed: boolean }
+/** A created request; `merged` when it was answered with the open request for the same person (DUPLICATE_POLICY merge). */
+export interface CreateResult { request: DataSubjectRequest, replayed: boolean, merged?: boolean }
 
 export interface ExtensionOutcome { request: DataSubjectRequest, replayed: boolean }
 
@@ -26,6 +30,10 @@ export function createRequestsService (deps: {
   repo: RequestsRepository
   tasks: TasksRepository
   items: ReturnType<typeof createItemsRepository>
+  /** Transactions, for intake under a duplicate policy that acts on what it finds (merge, refuse). */
+  dbh: Pick<DbHandle, 'transaction'>
+  duplicates: DuplicatePolicy
+  children: ChildPolicy
   fulfilment: Pick<FulfilmentService, 'createVerified' | 'verify' | 'retryTask' | 'skipTask' | 'liftRestriction' | 'approve' | 'reject' | 'refuseTask' | 'completeTask'>
   deadlines: DeadlineOptions
   /** The request's archive, shown when one request is read. */
@@ -42,7 +50,8 @@ export function createRequestsService (deps: {
       const at = now()
       const receivedAt = input.received_at ? new Date(input.received_at) : at
       const subject = normaliseSubject(input.subject)
-      checkRequest(input, subject, receivedAt, at)
+      const { child, problem } = childAtIntake(input, deps.children)
+      checkRequest(input, subject, receivedAt, at, problem)
       // Accepted means called: a callback_url the configuration would never call is refused, not stored.
       const refusal = input.callback_url !== undefined ? deps.callbackRefusal(input.callback_url) : null
       if (refusal) throw new Errors.CallbackUrlNotAllowed(refusal)
@@ -75,13 +84,42 @@ export function createRequestsService (deps: {
         createdBy: principal.name,
         idempotencyKey: idempotencyKey ?? null,
         requestHash: idempotencyKey ? fingerprint(input) : null,
+        subjectKeys: subjectKeys(subject),
+        child,
+        internalDueAt: child ? childDueAt(receivedAt, deadline.dueAt, deps.children) : null,
         createdAt: at,
         updatedAt: at
       }
       let result: CreateResult
-      // Verified by the caller (a logged-in account, say): stored, planned and queued in one transaction.
-      const verified = input.verification ? await deps.fulfilment.createVerified(row, principal.name, input.verification.method) : null
-      if (verified || (!input.verification && await repo.insert(row, principal.name))) {
+      const policy = deps.duplicates.for(input.type)
+      // Verified by the caller (a logged-in account, say): stored, planned and queued in one statement.
+      const store = async (tx?: TxHandle): Promise<{ duplicateOf: string | null, verified: Awaited<ReturnType<FulfilmentService['createVerified']>> } | null> => {
+        if (input.verification) {
+          const verified = await deps.fulfilment.createVerified(row, principal.name, input.verification.method, tx)
+          return verified ? { duplicateOf: verified.duplicateOf, verified } : null
+        }
+        const stored = tx ? await repo.insertIn(row, principal.name, tx) : await repo.insert(row, principal.name)
+        return stored ? { duplicateOf: stored.duplicateOf, verified: null } : null
+      }
+      // A policy that acts on a duplicate looks for one and stores under the person's lock, so that
+      // two requests arriving together cannot both miss each other; `link` needs no lock (intake
+      // links the new request in the statement that stores it).
+      const outcome = policy === 'link'
+        ? await store()
+        : await deps.dbh.transaction(async (tx) => {
+          await repo.lockSubject(row.type, row.subjectKeys, tx)
+          const open = await repo.findOpenDuplicate(row.type, row.subjectKeys, tx)
+          if (open && policy === 'refuse') throw new Errors.DuplicateRequest(open.type, open.id)
+          if (open && asksNothingNew(input, open)) {
+            await repo.recordEvent(open.id, principal.name, 'duplicate_merged', 'a request for the same person and type arrived and was answered with this one (DUPLICATE_POLICY merge)',
+              { channel: input.channel }, tx)
+            return { merged: open.id }
+          }
+          return store(tx)
+        })
+      if (outcome && 'merged' in outcome) return { request: await this.get(outcome.merged), replayed: false, merged: true }
+      const verified = outcome?.verified ?? null
+      if (outcome) {
         // One object literal, not `{ ...row, <13 more fields> }`: adding that many properties after
         // a spread drops V8 into dictionary mode, which made building and reading this row the
         // dearest JS on the intake path (the profile put it above the deadline computation).
@@ -118,6 +156,10 @@ export function createRequestsService (deps: {
           restrictionNotifiedSubjectAt: null,
           createdBy: row.createdBy,
           identifiersRedactedAt: null,
+          subjectKeys: row.subjectKeys,
+          duplicateOf: outcome.duplicateOf,
+          child: row.child,
+          internalDueAt: row.internalDueAt,
           idempotencyKey: row.idempotencyKey,
           requestHash: row.requestHash,
           createdAt: row.createdAt,
@@ -346,9 +388,10 @@ function normaliseSubject (s: CreateRequest['subject']): StoredSubject {
 }
 
 /** Rules that span several fields, beyond what the JSON Schema expresses. */
-function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt: Date, at: Date): void {
+function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt: Date, at: Date, childProblem: string | null): void {
   const details: ErrorDetail[] = []
   const bad = (field: string, message: string) => details.push({ in: 'body', field, message })
+  if (childProblem) bad('/child', childProblem)
   if (receivedAt.getTime() > at.getTime() + CLOCK_SKEW_MS) bad('/received_at', 'must not be in the future')
   if (subject.phone !== undefined && !/^\+[1-9][0-9]{6,14}$/.test(subject.phone)) bad('/subject/phone', 'must have 7 to 15 digits')
   if (subject.email && subject.email_sha256 && sha256Hex(subject.email) !== subject.email_sha256) {
@@ -364,6 +407,19 @@ function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt:
     bad('/requester', 'must name the person acting for the subject (name or email)')
   }
   if (details.length > 0) throw validationError(details)
+}
+
+/**
+ * Whether a duplicate asks only what the open request already asks, so that it can be answered with
+ * it (merge): the same changes (rectification) and no callback other than the open one's. One that
+ * asks more is stored as a request of its own, linked to the open one, so that nothing it asks is lost.
+ */
+function asksNothingNew (input: CreateRequest, open: RequestRow): boolean {
+  const sameChanges = stringify(input.changes ?? null) === stringify(open.changes ?? null)
+  const sameCallback = input.callback_url === undefined || input.callback_url === open.callbackUrl
+  // A verified duplicate of a request still waiting for verification would lose its verification.
+  const noNewVerification = input.verification === undefined || !['received', 'verifying'].includes(open.status)
+  return sameChanges && sameCallback && noNewVerification
 }
 
 function fingerprint (input: CreateRequest): string {

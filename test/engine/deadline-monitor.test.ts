@@ -27,7 +27,7 @@ const IDENTIFIERS = ['ada.lovelace', 'Lovelace', '7946', '+442079460958', 'cust-
 
 const PAYLOAD_KEYS = ['event', 'hours_left', 'kind', 'request', 'sent_at']
 const PAYLOAD_REQUEST_KEYS = ['due_at', 'id', 'regime', 'status', 'type']
-const ENTRY_KEYS = ['due_at', 'hours_left', 'id', 'regime', 'status', 'type']
+const ENTRY_KEYS = ['child', 'due_at', 'hours_left', 'id', 'internal_due_at', 'regime', 'status', 'type']
 
 interface Delivery { headers: IncomingHttpHeaders, raw: string, body: Record<string, any>, at: number, status: number }
 
@@ -423,7 +423,7 @@ t.test('GET /v1/reports/deadlines: classification, auth, scope and query validat
   t.ok(body.overdue.every((e: { hours_left: number }) => e.hours_left < 0), 'negative when overdue')
   t.ok(Math.abs(body.due_soon[0].hours_left - 10) <= 0.2, `about 10 h left (${body.due_soon[0].hours_left})`)
   t.ok(Math.abs(body.overdue[0].hours_left + 30) <= 0.2, `about 30 h late (${body.overdue[0].hours_left})`)
-  t.strictSame(body.overdue[0], { id: overdue.id, type: 'erasure', regime: 'gdpr', status: 'received', due_at: due(-30).toISOString(), hours_left: body.overdue[0].hours_left })
+  t.strictSame(body.overdue[0], { id: overdue.id, type: 'erasure', regime: 'gdpr', status: 'received', due_at: due(-30).toISOString(), hours_left: body.overdue[0].hours_left, child: false, internal_due_at: null })
   t.equal(body.due_soon[1].regime, 'ccpa')
 
   const narrow = (await get('?window_hours=24')).json()

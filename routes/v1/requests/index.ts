@@ -23,12 +23,16 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'createRequest',
       summary: 'Submit a data subject request',
       description: 'Stores the request with its legal deadline and an audit event, and returns it. ' +
-        'Retries with the same Idempotency-Key and body return the same request (header Idempotent-Replayed: true).',
+        'Retries with the same Idempotency-Key and body return the same request (header Idempotent-Replayed: true). ' +
+        'A second open request for the same person and type is handled by DUPLICATE_POLICY: linked to the open one (`duplicate_of`), ' +
+        'answered with the open one (200), or refused (409 DSR_DUPLICATE_REQUEST).',
       headers: IdempotencyHeadersSchema,
       body: ref(CreateRequestSchema),
       response: {
+        200: { ...ref(DataSubjectRequestSchema), description: 'Merged (DUPLICATE_POLICY merge): the open request for the same person and type' },
         202: ref(DataSubjectRequestSchema),
         ...authErrorResponses,
+        409: ref(ErrorSchema),
         413: ref(ErrorSchema),
         415: ref(ErrorSchema),
         422: ref(ErrorSchema)
@@ -36,10 +40,10 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const principal = request.principal!
-    const { request: created, replayed } = await fastify.requestsService.create(
+    const { request: created, replayed, merged } = await fastify.requestsService.create(
       request.body, principal, request.headers['idempotency-key'])
     if (replayed) reply.header('idempotent-replayed', 'true')
-    return reply.status(202).header('location', created.links.self).send(created)
+    return reply.status(merged === true ? 200 : 202).header('location', created.links.self).send(created)
   })
 
   fastify.get('/', {

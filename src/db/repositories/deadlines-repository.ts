@@ -3,7 +3,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { OPEN_STATUSES } from '../../domain/lifecycle.js'
 
 /** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
-export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string }
+export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, child: boolean, internal_due: Date | string | null }
 
 const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 
@@ -13,12 +13,15 @@ const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
  */
 export function createDeadlinesRepository (dbh: DbHandle) {
   return {
-    /** Open requests whose effective deadline is at or before `until`, earliest first. */
+    /**
+     * Open requests whose effective deadline, or (a child's) internal due date, is at or before
+     * `until`: children first, each group earliest first (a child's by its internal date).
+     */
     async dueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<DeadlineRow[]> {
       return tx.rows<DeadlineRow>(sql`
-    select id, type, regime, status, effective_due_at as due from requests
-    where status in (${openList}) and effective_due_at <= ${until.toISOString()}
-    order by effective_due_at, id limit ${limit}`)
+    select id, type, regime, status, effective_due_at as due, child, internal_due_at as internal_due from requests
+    where status in (${openList}) and (effective_due_at <= ${until.toISOString()} or (child and internal_due_at <= ${until.toISOString()}))
+    order by child desc, coalesce(internal_due_at, effective_due_at), id limit ${limit}`)
     },
 
     /**

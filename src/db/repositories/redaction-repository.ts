@@ -40,6 +40,7 @@ export function createRedactionRepository (dbh: DbHandle) {
       await tx.rows(sql`
         update requests set
           subject = '{}'::jsonb,
+          subject_keys = '{}'::text[],
           requester = jsonb_build_object('kind', requester->>'kind'),
           callback_url = null,
           changes = (select jsonb_agg(jsonb_build_object('field', c->>'field', 'value', null)) from jsonb_array_elements(changes) c),

@@ -4,6 +4,7 @@ import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 import type { Refusal } from '../../domain/refusal-grounds.js'
 import { createIntake } from './intake.js'
+import { pgTextArray } from '../pg-types.js'
 import { createCallbacksRepository } from './callbacks-repository.js'
 
 export type { IntakeEvent, NewRequestRow } from './intake.js'
@@ -226,6 +227,28 @@ export function createRequestsRepository (dbh: DbHandle) {
 
     async findById (id: string, tx: TxHandle = dbh): Promise<RequestRow | null> {
       const [row] = await tx.db.select().from(requests).where(eq(requests.id, id)).limit(1)
+      return row ?? null
+    },
+
+    /**
+     * Serialises intake for one person and type until the caller's transaction ends: an advisory lock
+     * per subject key (in one order, so two callers never wait on each other crosswise). Two requests
+     * for the same person then cannot both miss each other as duplicates.
+     */
+    async lockSubject (type: string, keys: readonly string[], tx: TxHandle): Promise<void> {
+      const sorted = [...keys].sort()
+      await tx.rows(sql`select pg_advisory_xact_lock(hashtextextended(${type} || ':' || k, 0))
+        from unnest(${pgTextArray(sorted)}::text[]) with ordinality as x(k, i) order by i`)
+    },
+
+    /** The earliest open request of this type sharing a subject key with `keys` (see intake.ts openDuplicate). */
+    async findOpenDuplicate (type: string, keys: readonly string[], tx: TxHandle = dbh): Promise<RequestRow | null> {
+      if (keys.length === 0) return null
+      const [row] = await tx.db.select().from(requests).where(and(
+        sql`${requests.type} = ${type}::request_type`,
+        sql`${requests.subjectKeys} && ${pgTextArray(keys)}::text[]`,
+        sql`${requests.status} not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')`
+      )).orderBy(requests.receivedAt, requests.id).limit(1)
       return row ?? null
     },
 

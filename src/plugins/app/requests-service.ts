@@ -4,6 +4,7 @@ import { createItemsRepository } from '../../db/repositories/items-repository.js
 import { createRequestsService } from '../../services/requests-service.js'
 import { createFulfilmentService } from '../../services/fulfilment-service.js'
 import { parseApprovalPolicy } from '../../domain/approval.js'
+import { parseDuplicatePolicy } from '../../domain/duplicates.js'
 import { callbackUrlRefusal } from '../../callbacks/settings.js'
 
 declare module 'fastify' {
@@ -17,6 +18,9 @@ export default fp(async function requestsService (fastify) {
   const { dbh, engine } = fastify
   fastify.decorate('requestsService', createRequestsService({
     repo: createRequestsRepository(dbh),
+    dbh,
+    duplicates: parseDuplicatePolicy(fastify.config.DUPLICATE_POLICY).policy,
+    children: { age: fastify.config.CHILD_AGE, dueDays: fastify.config.CHILD_DUE_DAYS },
     tasks: engine.tasks,
     items: createItemsRepository(dbh),
     fulfilment: createFulfilmentService({
