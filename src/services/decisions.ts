@@ -104,6 +104,8 @@ export function createDecisions (deps: DecisionDeps) {
         await requests.recordEvent(requestId, actor, 'task_completed_manually', null, {
           task_id: taskId, connector: task.connectorId, action: task.action, outcome: input.outcome, evidence_ref: manual.evidence_ref
         }, tx)
+        // A restriction placed by hand is placed all the same: it shows on the request, and is lifted like any other.
+        if (task.action === 'restrict' && input.outcome === 'done') await requests.markRestrictionPlaced(requestId, tx)
         await finalizer.finalizeIfDone(requestId, actor, {}, tx)
         return done
       })

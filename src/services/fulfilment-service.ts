@@ -107,8 +107,12 @@ export function createFulfilmentService (deps: DecisionDeps & {
       return dbh.transaction(async (tx) => {
         if (!await tasks.lockRequest(requestId, {}, tx)) throw new Errors.RequestNotFound(requestId)
         const restricted = await tasks.restrictedConnectors(requestId, tx)
-        const configured = restricted.filter((id) => { const c = registry.get(id); return c !== undefined && canDo(c, 'unrestrict') })
-        const notConfigured = restricted.filter((id) => !configured.includes(id))
+        // Lifted by the connector where it can; by a person (a manual unrestrict task) where the
+        // system is configured but its connector cannot, or a person placed the restriction there.
+        const automatic = restricted.filter((id) => { const c = registry.get(id); return c !== undefined && !c.manual?.only && canDo(c, 'unrestrict') })
+        const byHand = restricted.filter((id) => !automatic.includes(id) && registry.get(id) !== undefined)
+        const configured = [...automatic, ...byHand]
+        const notConfigured = restricted.filter((id) => registry.get(id) === undefined)
         const lifted = await requests.liftRestrictionIn(requestId, { actor, ...input, connectors: configured, notConfigured }, tx)
         switch (lifted.status) {
           case 'not_found': throw new Errors.RequestNotFound(requestId)
@@ -121,7 +125,16 @@ export function createFulfilmentService (deps: DecisionDeps & {
         if (notConfigured.length > 0) {
           log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
         }
-        await planTasks(requestId, 'unrestrict', configured, { registry, tasks, boss }, tx)
+        await planTasks(requestId, 'unrestrict', automatic, { registry, tasks, boss }, tx)
+        await tasks.plan(requestId, 'unrestrict', byHand.map((id) => {
+          const c = registry.get(id)!
+          return {
+            id,
+            maxAttempts: c.maxAttempts,
+            instructions: c.manual?.instructions.unrestrict ??
+              `Lift the restriction of processing placed on the person's records in ${c.displayName} (remove the mark or tag), then record the outcome on this task.`
+          }
+        }), tx)
         return lifted.row
       })
     },

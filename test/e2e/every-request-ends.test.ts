@@ -88,6 +88,32 @@ for (const embedded of [false, true]) {
     const report = (await app.inject({ url: '/v1/reports/deadlines?window_hours=72', headers: auth() })).json()
     t.strictSame([report.due_soon.length, report.overdue.length], [0, 0], 'the deadline report lists nothing due soon or overdue')
 
+    // A restriction placed by people is placed all the same, and lifted through the API: by people again where no connector can.
+    const restricted = await get(ids.restriction!)
+    t.ok(restricted.restriction?.placed_at, 'the restriction placed by hand shows as placed')
+    const lift = await app.inject({
+      method: 'POST',
+      url: `/v1/requests/${ids.restriction}/restriction/lift`,
+      headers: auth(),
+      payload: { reason: 'the accuracy check is over', notified_subject_at: new Date().toISOString() }
+    })
+    t.equal(lift.statusCode, 202, 'and can be lifted (accepted: the lift runs)')
+    const unrestrict = (lift.json().tasks as TaskBody[]).filter((x) => x.action === 'unrestrict')
+    const byHand = (restricted.tasks as TaskBody[]).filter((x) => x.action === 'restrict' && x.result?.manual !== undefined).map((x) => x.connector).sort()
+    t.ok(byHand.length > 0, 'some systems were restricted by hand')
+    t.same(unrestrict.filter((x) => x.status === 'manual').map((x) => x.connector).sort(), byHand, 'each is lifted by a person, told what to do')
+    for (const task of unrestrict.filter((x) => x.status === 'manual')) {
+      t.match(task.instructions, /Lift the restriction/)
+      const res = await app.inject({ method: 'POST', url: task.links.complete, headers: auth(), payload: { outcome: 'done', note: 'unpaused' } })
+      t.equal(res.statusCode, 200, `${task.connector}: lifted by hand`)
+    }
+    const afterLift = await waitFor(async () => {
+      const b = await get(ids.restriction!)
+      return (b.tasks as TaskBody[]).every((x) => !['manual', 'pending', 'running', 'retry_wait'].includes(x.status)) ? b : null
+    }, 30_000, 'the lift to finish')
+    t.equal(afterLift.status, 'completed', 'the request stays completed')
+    t.ok(afterLift.restriction.lifted_at, 'the lift is recorded')
+
     // A manual task is completed once; an automatic one cannot be completed by hand.
     const again = await app.inject({ method: 'POST', url: crm.links.complete, headers: auth(), payload: { outcome: 'done', note: 'again' } })
     t.equal(again.statusCode, 409)

@@ -204,7 +204,8 @@ export function createTasksRepository (dbh: DbHandle) {
       const rows = await tx.rows<{ connector_id: string }>(sql`
         select connector_id from tasks
         where request_id = ${requestId} and action = 'restrict' and status = 'succeeded'
-          and exists (select 1 from jsonb_array_elements(coalesce(result->'outcomes', '[]'::jsonb)) o where o->>'status' = 'restricted')
+          and (exists (select 1 from jsonb_array_elements(coalesce(result->'outcomes', '[]'::jsonb)) o where o->>'status' = 'restricted')
+            or result->'manual'->>'outcome' = 'done')
         order by connector_id`)
       return rows.map((r) => r.connector_id)
     },
