@@ -30,8 +30,14 @@ COPY --from=build /app/drizzle ./drizzle
 # Data files the build does not emit: sample connector files and seed, the test-result store's migrations.
 COPY --from=build /app/connectors ./connectors
 RUN mkdir -p /var/lib/dsar-service && chown node:node /var/lib/dsar-service
+# The embedded database, and archives and collected files unless STORAGE_DIR says otherwise.
+VOLUME /var/lib/dsar-service
 USER node
 EXPOSE 3000
+# Ready: the database answers and is migrated (/health/ready). A ROLE=worker container serves no HTTP:
+# give it another check, or none (docker-compose.yml does).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini is PID 1 and forwards signals, so node shuts down gracefully on SIGTERM.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/server.js"]

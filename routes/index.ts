@@ -16,6 +16,7 @@ import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
 import backups from './v1/backups/index.js'
 import wellKnown from './well-known.js'
+import root from './root.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
 export default async function routes (fastify: FastifyInstance): Promise<void> {
@@ -36,4 +37,5 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(receipt, { prefix: '/v1/requests' })
   await fastify.register(backups, { prefix: '/v1/backups' })
   await fastify.register(wellKnown)
+  await fastify.register(root)
 }

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import { openDb, type DbHandle } from './db/client.js'
 import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from './services/api-keys.js'
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
 import { drivers } from '../connectors/index.js'
 import { ensureServiceKeys, unconfiguredKeys } from './receipts/keys.js'
+import { readiness } from './services/readiness.js'
 
 export interface Booted {
   dbh: DbHandle
@@ -33,6 +34,11 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
   let registry: ConnectorRegistry = new Map()
   try {
     if (config.MIGRATE_ON_START ?? embedded) await dbh.migrate()
+    const { checks } = await readiness(dbh)
+    if (checks.migrations === 'pending') {
+      throw new ConfigError('The database is not migrated to this version of the service: run `npm run migrate` ' +
+        '(with the same DATABASE_URL), or set MIGRATE_ON_START=true, then start again.')
+    }
     let developmentKey: string | null = null
     if (embedded && apiKeys.size === 0) {
       const issued = await issueDevelopmentKey(dbh)

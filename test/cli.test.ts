@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,6 +94,13 @@ t.test('migrate applies the migrations to a fresh database', async (t) => {
     const url = new URL(adminUrl)
     url.pathname = `/${name}`
 
+    // Started before it is migrated, the service says what to run, and exits (no stack trace, no URL).
+    const early = await run('src/server.ts', { DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1' })
+    t.equal(early.code, 78, 'an unmigrated database stops the start (EX_CONFIG)')
+    t.match(early.stderr, /not migrated.*npm run migrate/s)
+    t.notMatch(early.stderr, STACK_FRAME, 'no stack trace')
+    t.notOk(early.stderr.includes(name), 'the database URL is not shown')
+
     const res = await run('src/cli/migrate.ts', { DATABASE_URL: url.toString() })
     t.equal(res.code, 0, res.stderr)
     t.match(res.stdout, /migrations applied \(postgres\)/)
@@ -134,4 +141,13 @@ t.test('migrate fails with a non-zero exit when the database does not exist', as
   t.match(res.stderr, /migration failed/)
   t.match(res.stderr, name, 'says which database')
   t.notMatch(res.stdout, /migrations applied/)
+})
+
+t.test('.env.example lists every setting, and nothing else', async (t) => {
+  const text = readFileSync(join(root, '.env.example'), 'utf8')
+  const listed = [...text.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!)
+  const settings = Object.keys(EnvSchema.properties)
+  t.same(settings.filter((s) => !listed.includes(s)), [], 'every setting is listed')
+  t.same(listed.filter((s) => !settings.includes(s)), [], 'no setting the service does not read')
+  t.equal(new Set(listed).size, listed.length, 'each once')
 })

@@ -53,3 +53,15 @@ t.test('/health/ready is 503 with the database unreachable once its handle is cl
   t.strictSame(res.json(), { status: 'unavailable', checks: { database: 'unreachable', migrations: 'unknown' } })
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'liveness does not depend on the database')
 })
+
+t.test('/ points to the documentation and the OpenAPI document, without an API key', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/' })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { docs: '/docs', openapi: '/openapi.json' })
+  t.match(res.headers.link, /<\/docs>; rel="service-doc"/)
+  for (const link of [res.json().docs, res.json().openapi]) {
+    const target = await app.inject({ url: link })
+    t.ok([200, 302].includes(target.statusCode), `${link} answers (${target.statusCode})`)
+  }
+})

@@ -49,6 +49,9 @@ t.test('GET /metrics after a known workload', async (t) => {
   }
 
   t.equal(families.get('dsr_requests')?.type, 'GAUGE')
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    t.ok(families.has(name), `the process's own figures: ${name}`)
+  }
   t.equal(value('dsr_requests', { type: 'access', status: 'partially_completed', regime: 'gdpr' }), 1)
   t.equal(value('dsr_requests', { type: 'erasure', status: 'received', regime: 'gdpr' }), 1)
   t.equal(value('dsr_requests', { type: 'access', status: 'received', regime: 'ccpa' }), 2)

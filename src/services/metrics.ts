@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DbHandle } from '../db/client.js'
 import { createMetricsRepository } from '../db/repositories/metrics-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
@@ -19,6 +19,8 @@ export function createMetrics (deps: { dbh: DbHandle, connectors: ConnectorRegis
   const { dbh } = deps
   const counts = createMetricsRepository(dbh)
   const registry = new Registry()
+  // The process's own figures (CPU, memory, heap, event-loop lag, handles, GC), as prom-client names them.
+  collectDefaultMetrics({ register: registry })
 
   const taskDuration = new Histogram({
     name: 'dsr_task_duration_seconds',
