@@ -21,6 +21,7 @@ type Operation = {
 }
 type Doc = {
   openapi: string
+  servers?: Array<{ url: string }>
   paths: Record<string, Record<string, Operation>>
   components: { schemas: Record<string, Record<string, unknown>> }
 }
@@ -68,6 +69,31 @@ t.test('OpenAPI document', async (t) => {
       t.ok(op.responses?.['401'], `${name} documents 401`)
       t.ok(op.responses?.['403'], `${name} documents 403`)
     }
+  })
+
+  t.test('what a generated client needs: operation ids everywhere, no trailing slash, nothing with a default required', async (t) => {
+    const all = Object.entries(served.paths).flatMap(([path, ops]) => Object.entries(ops)
+      .filter(([method]) => HTTP_METHODS.has(method)).map(([method, op]) => ({ path, name: `${method.toUpperCase()} ${path}`, op })))
+    t.same(all.filter((o) => typeof o.op.operationId !== 'string').map((o) => o.name), [], 'every operation has an operationId')
+    t.same(all.filter((o) => o.path.length > 1 && o.path.endsWith('/')).map((o) => o.name), [], 'no path ends in a slash')
+    t.ok((served.servers ?? []).length > 0, 'servers is given')
+    const requiredWithDefault: string[] = []
+    for (const o of all) {
+      for (const p of (o.op as { parameters?: Array<{ name: string, required?: boolean, schema?: { default?: unknown } }> }).parameters ?? []) {
+        if (p.required === true && p.schema?.default !== undefined) requiredWithDefault.push(`${o.name} ${p.name}`)
+      }
+    }
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${at}/${i}`)); return }
+      if (node === null || typeof node !== 'object') return
+      const { properties, required } = node as { properties?: Record<string, { default?: unknown }>, required?: string[] }
+      for (const [name, prop] of Object.entries(properties ?? {})) {
+        if (required?.includes(name) && prop && typeof prop === 'object' && prop.default !== undefined) requiredWithDefault.push(`${at} ${name}`)
+      }
+      for (const [k, v] of Object.entries(node)) walk(v, `${at}/${k}`)
+    }
+    walk(served.components.schemas, '#/components/schemas')
+    t.same(requiredWithDefault, [], 'a field with a default is optional to the caller')
   })
 
   t.test('shared schemas are components named by their $id', async (t) => {

@@ -16,13 +16,14 @@ const ReadySchema = Type.Object({
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/live', {
     config: { public: 'health' },
-    schema: { tags: ['health'], summary: 'The process is up', response: { 200: LiveSchema } }
+    schema: { tags: ['health'], operationId: 'getLiveness', summary: 'The process is up', response: { 200: LiveSchema } }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
     config: { public: 'health' },
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
       summary: 'The database is reachable, its migrations are current and no required connector is down',
       response: { 200: ReadySchema, 503: ReadySchema }
     }

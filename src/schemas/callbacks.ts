@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { CALLBACK_STATUSES } from '../domain/statuses.js'
-import { Nullable, ref } from './common.js'
+import { Defaulted, Nullable, ref } from './common.js'
 import { RequestStatusSchema } from './requests.js'
 
 const dateTime = Type.String({ format: 'date-time' })
@@ -41,7 +41,7 @@ export const CallbackDeliveryListSchema = Type.Object({
 }, { $id: 'CallbackDeliveryList', additionalProperties: false })
 
 export const CallbackListQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' }))
 }, { additionalProperties: false })
 export type CallbackListQuery = Static<typeof CallbackListQuerySchema>

@@ -29,6 +29,16 @@ export function Nullable<T extends TSchema> (schema: T, options: TSchemaOptions 
   return Type.Unsafe<Static<T> | null>({ ...options, anyOf: [{ type: 'null' }, schema] })
 }
 
+/**
+ * A field with a default: optional for the caller (not `required` in the document, so a generated
+ * client may leave it out), yet always present once validated (Ajv fills the default in), which is
+ * the type the handler sees.
+ */
+export function Defaulted<T extends TSchema> (schema: T): T {
+  if ((schema as { default?: unknown }).default === undefined) throw new Error('Defaulted() needs a schema with a default')
+  return Type.Optional(schema) as unknown as T
+}
+
 export const ErrorDetailSchema = Type.Object({
   in: Type.Enum(['body', 'querystring', 'params', 'headers']),
   field: Type.String({ description: 'JSON pointer to the offending value, e.g. /subject/email' }),

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { REQUEST_STATUSES } from '../domain/lifecycle.js'
 import { CHANNELS, REQUESTER_KINDS, REQUEST_TYPES } from '../domain/requests.js'
 import { REGIMES } from '../domain/deadlines.js'
-import { Nullable, ref } from './common.js'
+import { Defaulted, Nullable, ref } from './common.js'
 import { ArchiveSummarySchema } from './archives.js'
 import { ManualOutcomeSchema, RefusalSchema } from './decisions.js'
 import { TASK_STATUSES } from '../domain/statuses.js'
@@ -37,7 +37,7 @@ export const SubjectSchema = Type.Object({
 })
 
 export const RequesterSchema = Type.Object({
-  kind: Type.Enum([...REQUESTER_KINDS], { default: 'subject' }),
+  kind: Defaulted(Type.Enum([...REQUESTER_KINDS], { default: 'subject' })),
   name: Type.Optional(shortText(200)),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
   authority_reference: Type.Optional(shortText(200, 'Reference to the evidence of authority (for agents and guardians)'))
@@ -66,7 +66,7 @@ export const CreateRequestSchema = Type.Object({
   jurisdiction: Type.Optional(Type.String({ pattern: '^[A-Z]{2}(-[A-Z0-9]{1,3})?$', description: 'ISO 3166 code, e.g. GB, GB-SCT, US-CA' })),
   received_at: Type.Optional(Type.String({ format: 'date-time', description: 'When the company received the request; defaults to now, never in the future' })),
   time_zone: Type.Optional(Type.String({ format: 'iana-time-zone', maxLength: 64, description: 'IANA zone the deadline is counted in; UTC by default' })),
-  channel: Type.Enum([...CHANNELS], { default: 'api' }),
+  channel: Defaulted(Type.Enum([...CHANNELS], { default: 'api' })),
   requester: Type.Optional(ref(RequesterSchema)),
   callback_url: Type.Optional(Type.String({
     format: 'uri',
@@ -285,7 +285,7 @@ export const ListRequestsQuerySchema = Type.Object({
   due_before: Type.Optional(Type.String({ format: 'date-time', description: 'Requests whose effective_due_at is before this instant' })),
   due_after: Type.Optional(Type.String({ format: 'date-time', description: 'Requests whose effective_due_at is at or after this instant' })),
   overdue: Type.Optional(Type.Boolean({ description: 'true: open requests past their effective_due_at; false: the rest' })),
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' }))
 }, { additionalProperties: false })
 export type ListRequestsQuery = Static<typeof ListRequestsQuerySchema>
@@ -382,7 +382,7 @@ export const TaskParamsSchema = Type.Object({
 export const ItemsQuerySchema = Type.Object({
   connector: Type.Optional(Type.String({ maxLength: 40 })),
   stream: Type.Optional(Type.String({ maxLength: 64 })),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 200 }))
 }, { additionalProperties: false })
 export type ItemsQuery = Static<typeof ItemsQuerySchema>

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, Defaulted, ErrorSchema, ref } from '../../../src/schemas/common.js'
 import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
@@ -27,7 +27,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
     return instance
   }
 
-  fastify.get('/', {
+  fastify.get('', {
     config: { scope: 'connectors:read' },
     schema: {
       tags: ['connectors'],
@@ -73,7 +73,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getConnectorHealth',
       summary: 'A connector\'s latest stored health check, or (live=true) one run now and stored',
       params: ConnectorParamsSchema,
-      querystring: Type.Object({ live: Type.Boolean({ default: false }) }, { additionalProperties: false }),
+      querystring: Type.Object({ live: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
       response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
     }
   }, async (request) => {
@@ -91,7 +91,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Run the connector\'s retention sweep now (dry_run=true only counts)',
       description: 'Deletes or blanks what is older than each retention rule allows, and records a retention_sweep system event with counts only.',
       params: ConnectorParamsSchema,
-      querystring: Type.Object({ dry_run: Type.Boolean({ default: false }) }, { additionalProperties: false }),
+      querystring: Type.Object({ dry_run: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
       response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
     }
   }, async (request) => {

@@ -5,7 +5,7 @@ import { RefusalGroundListSchema, refusalGroundList } from '../../../src/schemas
 /** The legal grounds a request, or a system's part of it, may be refused on. */
 const refusalGrounds: FastifyPluginAsyncTypebox = async (fastify) => {
   const list = refusalGroundList()
-  fastify.get('/', {
+  fastify.get('', {
     config: { scope: 'requests:read' },
     schema: {
       tags: ['requests'],

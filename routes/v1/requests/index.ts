@@ -16,7 +16,7 @@ const IdempotencyHeadersSchema = Type.Object({
 })
 
 const requests: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.post('/', {
+  fastify.post('', {
     config: { scope: 'requests:write' },
     schema: {
       tags: ['requests'],
@@ -46,7 +46,7 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.status(merged === true ? 200 : 202).header('location', created.links.self).send(created)
   })
 
-  fastify.get('/', {
+  fastify.get('', {
     config: { scope: 'requests:read' },
     schema: {
       tags: ['requests'],

@@ -17,6 +17,8 @@ export default fp(async function swaggerPlugin (fastify) {
         version: pkg.version,
         description: 'Accepts data subject requests, tracks them against their legal deadlines, and fulfils them through connectors.'
       },
+      // Relative: the document is served by the service it describes, at whatever address that has.
+      servers: [{ url: '/', description: 'This service' }],
       tags: [
         { name: 'requests', description: 'Data subject requests: intake, status, audit trail' },
         { name: 'archives', description: 'Portability archives: download, byte ranges, signed links for the person' },
