@@ -94,6 +94,18 @@ t.test('OpenAPI document', async (t) => {
     }
     walk(served.components.schemas, '#/components/schemas')
     t.same(requiredWithDefault, [], 'a field with a default is optional to the caller')
+    const text = JSON.stringify(served)
+    t.notOk(text.includes('"Default Response"'), 'every response says what it means')
+    t.notOk(text.includes('"enum":[null]'), 'null is written as nullable, not as an enum of null')
+    const untypedEnums: unknown[] = []
+    const enums = (node: unknown): void => {
+      if (Array.isArray(node)) { node.forEach(enums); return }
+      if (node === null || typeof node !== 'object') return
+      if ('enum' in node && !('type' in node)) untypedEnums.push(node)
+      Object.values(node).forEach(enums)
+    }
+    enums(served)
+    t.same(untypedEnums, [], 'every enum has a type')
   })
 
   t.test('shared schemas are components named by their $id', async (t) => {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { tidyOpenApi } from '../../openapi-tidy.js'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import pkg from '../../../package.json' with { type: 'json' }
@@ -39,6 +40,7 @@ export default fp(async function swaggerPlugin (fastify) {
         }
       }
     },
+    transformObject: (doc) => ('openapiObject' in doc ? tidyOpenApi(doc.openapiObject) : doc.swaggerObject),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)
     }

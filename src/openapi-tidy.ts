@@ -1,0 +1,80 @@
+/**
+ * The last pass over the generated OpenAPI document, for what @fastify/swagger writes in a way
+ * generated clients and linters handle badly: a `null` branch of a union (written as
+ * `{"type":"object","nullable":true,"enum":[null]}`) becomes `nullable: true` on the union; an enum
+ * gets the `type` of its values; a response described only as "Default Response" gets the meaning
+ * of its status code.
+ */
+
+const STATUS_TEXT: Record<string, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted: stored, and carried out by the workers',
+  204: 'No content',
+  206: 'Partial content: the byte range asked for',
+  302: 'Found: redirected',
+  304: 'Not modified',
+  400: 'Invalid input: `code` says which rule, `details` which fields',
+  401: 'No API key, or an unknown one (DSR_UNAUTHENTICATED)',
+  403: "The API key lacks the route's scope (DSR_FORBIDDEN)",
+  404: 'Not found: `code` says what',
+  409: 'Conflicts with the current state of the resource: `code` says how',
+  410: 'Gone: expired or revoked',
+  412: 'Precondition failed',
+  413: 'The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE)',
+  415: 'The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE)',
+  416: 'The byte range cannot be satisfied',
+  422: 'Well-formed, but not acceptable: `code` says why',
+  429: 'Too many requests: retry after Retry-After',
+  500: 'Internal error (DSR_INTERNAL)',
+  503: 'Unavailable: retry after Retry-After'
+}
+
+type Node = Record<string, unknown>
+
+const isNullBranch = (n: unknown) => {
+  const o = n as Node
+  return o !== null && typeof o === 'object' && Array.isArray(o.enum) && o.enum.length === 1 && o.enum[0] === null
+}
+
+function tidySchema (node: unknown): void {
+  if (Array.isArray(node)) { node.forEach(tidySchema); return }
+  if (node === null || typeof node !== 'object') return
+  const o = node as Node
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const branches = o[key]
+    if (Array.isArray(branches) && branches.some(isNullBranch)) {
+      const rest = branches.filter((b) => !isNullBranch(b))
+      delete o[key]
+      o.nullable = true
+      if (rest.length === 1 && typeof (rest[0] as Node).$ref === 'string') o.allOf = rest
+      else if (rest.length === 1) Object.assign(o, rest[0] as Node, { nullable: true })
+      else o[key] = rest
+    }
+  }
+  if (Array.isArray(o.enum) && o.type === undefined) {
+    const values = o.enum.filter((v) => v !== null)
+    const types = new Set(values.map((v) => (typeof v === 'number' && Number.isInteger(v) ? 'integer' : typeof v)))
+    if (types.size === 1) {
+      o.type = [...types][0] === 'integer' ? 'integer' : [...types][0]
+      if (values.length < o.enum.length) o.nullable = true
+    }
+  }
+  for (const value of Object.values(o)) tidySchema(value)
+}
+
+/** The document tidied, as a copy: the generated one shares schema objects with the routes, which must stay as they are. */
+export function tidyOpenApi<T> (generated: T): T {
+  const doc = JSON.parse(JSON.stringify(generated)) as T
+  const d = doc as { paths?: Record<string, Record<string, { responses?: Record<string, Node> }>>, components?: unknown }
+  tidySchema(d.components)
+  for (const ops of Object.values(d.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      tidySchema(op)
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        if (response.description === 'Default Response' && STATUS_TEXT[status]) response.description = STATUS_TEXT[status]
+      }
+    }
+  }
+  return doc
+}
