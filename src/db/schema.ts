@@ -77,6 +77,16 @@ export const requests = pgTable('requests', {
   restrictionLiftedBy: text('restriction_lifted_by'),
   restrictionLiftReason: text('restriction_lift_reason'),
   restrictionNotifiedSubjectAt: tz('restriction_notified_subject_at'),
+  /**
+   * Service-run verification (POST /v1/requests/:id/verification): since when the request waits in
+   * `verifying` on the person, and, where the regime stops the clock meanwhile (deadlines.ts
+   * `clockStopsForIdentity`), since when its deadline is paused. Both are cleared when it leaves
+   * `verifying`; `clock_paused_days` adds up the whole days the deadline was paused, by which
+   * due_at and extended_due_at were recomputed.
+   */
+  verifyingSince: tz('verifying_since'),
+  clockPausedSince: tz('clock_paused_since'),
+  clockPausedDays: integer('clock_paused_days').notNull().default(0),
   createdBy: text('created_by').notNull(),
   /**
    * When the request's personal data (subject and requester identifiers, callback, rectified values,
@@ -105,7 +115,9 @@ export const requests = pgTable('requests', {
     or (${t.restrictionLiftedAt} is not null and ${t.restrictionPlacedAt} is not null and ${t.restrictionLiftedBy} is not null
     and ${t.restrictionLiftReason} is not null and ${t.restrictionNotifiedSubjectAt} is not null)`),
   index('requests_type_seq').on(t.type, t.seq),
-  index('requests_regime_seq').on(t.regime, t.seq)
+  index('requests_regime_seq').on(t.regime, t.seq),
+  // The verification timeout's candidates.
+  index('requests_verifying_since').on(t.verifyingSince).where(sql`${t.verifyingSince} is not null`)
 ])
 
 export const requestEvents = pgTable('request_events', {

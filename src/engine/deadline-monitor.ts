@@ -14,6 +14,8 @@ export interface DeadlineEntry {
   due_at: string
   /** Hours until due (positive) or since due (negative), rounded to one decimal. */
   hours_left: number
+  /** Since when it waits on the person in `verifying`, its clock running (absent otherwise). */
+  waiting_on_subject_since?: string
 }
 
 const HOUR = 3_600_000
@@ -39,7 +41,9 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
   const rows = await createDeadlinesRepository(dbh).dueBy(until, limit)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
-    return { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
+    const entry: DeadlineEntry = { id: r.id, type: r.type, regime: r.regime, status: r.status, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
+    if (r.verifying_since !== null && r.verifying_since !== undefined) entry.waiting_on_subject_since = new Date(r.verifying_since).toISOString()
+    return entry
   })
   return {
     due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),

@@ -51,7 +51,12 @@ const DeadlineEntrySchema = Type.Object({
   regime: Type.String(),
   status: Type.String(),
   due_at: { ...dateTime, description: 'The deadline the request is judged by (its effective_due_at: the extended date once the extension is taken)' },
-  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue (at most -0.1)' })
+  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue (at most -0.1)' }),
+  waiting_on_subject_since: Type.Optional({
+    ...dateTime,
+    description: 'Present while the request waits in verifying on the person (a verification e-mail was sent) and its clock keeps running ' +
+      '(every regime but UK GDPR): since when. A UK GDPR request whose clock is paused is not listed until it resumes.'
+  })
 }, { additionalProperties: false })
 
 export const DeadlineReportSchema = Type.Object({

@@ -3,7 +3,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { OPEN_STATUSES } from '../../domain/lifecycle.js'
 
 /** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
-export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string }
+export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, verifying_since: Date | string | null }
 
 const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 
@@ -13,11 +13,15 @@ const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
  */
 export function createDeadlinesRepository (dbh: DbHandle) {
   return {
-    /** Open requests whose effective deadline is at or before `until`, earliest first. */
+    /**
+     * Open requests whose effective deadline is at or before `until`, earliest first. A request whose
+     * clock is paused (waiting on the person under UK GDPR Art 12A) is not due: its deadline moves
+     * when the clock resumes.
+     */
     async dueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<DeadlineRow[]> {
       return tx.rows<DeadlineRow>(sql`
-    select id, type, regime, status, effective_due_at as due from requests
-    where status in (${openList}) and effective_due_at <= ${until.toISOString()}
+    select id, type, regime, status, effective_due_at as due, verifying_since from requests
+    where status in (${openList}) and effective_due_at <= ${until.toISOString()} and clock_paused_since is null
     order by effective_due_at, id limit ${limit}`)
     },
 

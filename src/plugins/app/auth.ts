@@ -14,7 +14,8 @@ export const PUBLIC_REASONS = {
   docs: 'the OpenAPI document and Swagger UI',
   metrics: 'the Prometheus scrape, behind its own METRICS_TOKEN when that is set',
   jwks: 'the public keys that receipts are verified with',
-  signed_link: "a person's archive download, authorised by the link's signature"
+  signed_link: "a person's archive download, authorised by the link's signature",
+  verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them'
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
 
