@@ -138,7 +138,8 @@ export const Errors = {
     'any code (even the right one) or link of a verification locked after `VERIFICATION_MAX_ATTEMPTS` wrong codes'),
   VerificationExpired: entry('DSR_VERIFICATION_EXPIRED', 'This verification code or link has expired; ask for a new one', 410,
     'a code or link past `VERIFICATION_TTL_MINUTES`'),
-  VerificationLinkInvalid: entry('DSR_VERIFICATION_LINK_INVALID', 'This verification link is not valid, or was already used', 404,
+  VerificationLinkIncomplete: entry('DSR_VERIFICATION_LINK_INCOMPLETE', 'A verification link needs its token', 401, 'a verification link without its `token`'),
+  VerificationLinkInvalid: entry('DSR_VERIFICATION_LINK_INVALID', 'This verification link is not valid, or was already used', 403,
     'a verification link that is unknown, was used, or was replaced by a newer one')
 } as const
 

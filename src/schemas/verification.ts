@@ -25,8 +25,8 @@ export const VerificationConfirmedSchema = Type.Object({
   status: Type.Literal('confirmed')
 }, { $id: 'VerificationConfirmed', additionalProperties: false })
 
-export const VerificationLinkParamsSchema = Type.Object({
-  token: Type.String({ pattern: TOKEN_PATTERN, description: 'The one-time token of the e-mailed link' })
+export const VerificationLinkQuerySchema = Type.Object({
+  token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: 'The one-time token of the e-mailed link' }))
 }, { additionalProperties: false })
 
 export const verificationSchemas: readonly TSchema[] = [VerificationChallengeSchema, ConfirmCodeSchema, VerificationConfirmedSchema]

@@ -151,7 +151,7 @@ export function createVerificationService (deps: {
         return { challenge, email }
       })
       try {
-        await notifier.send({ to: email, ...verificationMessage(code, `${deps.publicUrl}/v1/verification-links/${token}`, challenge.expiresAt) })
+        await notifier.send({ to: email, ...verificationMessage(code, `${deps.publicUrl}/v1/verification-links?token=${token}`, challenge.expiresAt) })
       } catch (err) {
         const reason = err instanceof NotifierError ? err.reason : 'error'
         deps.log.warn({ requestId, challengeId: challenge.id, reason }, 'verification e-mail not sent')

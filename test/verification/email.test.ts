@@ -44,7 +44,7 @@ t.test('e-mail verification', async (t) => {
     t.strictSame(message.to, [ADA], 'sent to the e-mail address on the request')
     t.equal(await status(id), 'verifying')
     const { code, token } = secretsOf(message)
-    t.match(message.text, /https:\/\/dsar\.example\.test\/v1\/verification-links\//, 'the link points at PUBLIC_URL')
+    t.match(message.text, /https:\/\/dsar\.example\.test\/v1\/verification-links\?token=/, 'the link points at PUBLIC_URL')
 
     const res = await confirm(id, code)
     t.equal(res.statusCode, 200, 'the code is accepted')
@@ -93,15 +93,15 @@ t.test('e-mail verification', async (t) => {
   await t.test('the link: opening it shows a button, posting confirms once; an expired link is refused', async (t) => {
     const id = await create()
     const { token } = secretsOf(await start(id))
-    const page = await app.inject({ method: 'GET', url: `/v1/verification-links/${token}` })
+    const page = await app.inject({ method: 'GET', url: `/v1/verification-links?token=${token}` })
     t.equal(page.statusCode, 200)
     t.match(page.headers['content-type'], /text\/html/)
     t.equal(await status(id), 'verifying', 'opening the link confirms nothing')
-    const form = await app.inject({ method: 'POST', url: `/v1/verification-links/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' })
+    const form = await app.inject({ method: 'POST', url: `/v1/verification-links?token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' })
     t.equal(form.statusCode, 200, 'the form post is answered')
     t.match(form.body, /Your request is confirmed/, 'with a page')
     t.not(await status(id), 'verifying', 'the form post confirmed it')
-    const reused = await app.inject({ method: 'POST', url: `/v1/verification-links/${token}` })
+    const reused = await app.inject({ method: 'POST', url: `/v1/verification-links?token=${token}` })
     t.equal(reused.json().code, 'DSR_VERIFICATION_LINK_INVALID', 'a link works once')
 
     // A verification sent 8 days ago: its link (valid 7 days) has expired.
@@ -109,12 +109,13 @@ t.test('e-mail verification', async (t) => {
     const before = smtp.received.length
     await app.verificationService.start(old, 'writer', new Date(Date.now() - 8 * DAY))
     const expired = secretsOf(await waitFor(async () => smtp.received[before], 10_000, 'the e-mail'))
-    const res = await app.inject({ method: 'POST', url: `/v1/verification-links/${expired.token}` })
+    const res = await app.inject({ method: 'POST', url: `/v1/verification-links?token=${expired.token}` })
     t.equal(res.statusCode, 410)
     t.equal(res.json().code, 'DSR_VERIFICATION_EXPIRED')
     t.equal((await confirm(old, expired.code)).json().code, 'DSR_VERIFICATION_EXPIRED', 'so has its code')
     t.equal(await status(old), 'verifying')
-    t.equal((await app.inject({ method: 'POST', url: `/v1/verification-links/${'x'.repeat(43)}` })).json().code, 'DSR_VERIFICATION_LINK_INVALID')
+    t.equal((await app.inject({ method: 'POST', url: `/v1/verification-links?token=${'x'.repeat(43)}` })).json().code, 'DSR_VERIFICATION_LINK_INVALID')
+    t.equal((await app.inject({ method: 'POST', url: '/v1/verification-links' })).json().code, 'DSR_VERIFICATION_LINK_INCOMPLETE')
   })
 
   await t.test('the clock: a UK GDPR due date moves by exactly the whole days waited; a GDPR one does not', async (t) => {

@@ -42,7 +42,7 @@ function decodeBody (raw: string): string {
 /** The code and link token of a verification e-mail. */
 export function secretsOf (message: Received): { code: string, token: string, link: string } {
   const code = /code to our privacy team: (\d{6})/.exec(message.text)?.[1]
-  const link = /(https?:\/\/\S+\/v1\/verification-links\/([A-Za-z0-9_-]{43}))/.exec(message.text)
+  const link = /(https?:\/\/\S+\/v1\/verification-links\?token=([A-Za-z0-9_-]{43}))/.exec(message.text)
   if (!code || !link) throw new Error('no code or link in the message')
   return { code, token: link[2]!, link: link[1]! }
 }

@@ -69,6 +69,7 @@ export default fp(async function auth (fastify) {
     } else {
       config.public = open!
       if (open === 'signed_link') route.schema = { ...route.schema, security: [{ signedLink: [] }] }
+      if (open === 'verification_link') route.schema = { ...route.schema, security: [{ verificationLink: [] }] }
       routes.push({ method, url: route.url, public: open! })
     }
   })
