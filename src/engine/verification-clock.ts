@@ -36,6 +36,8 @@ export async function endWaitIn (
   row: RequestRow, at: Date, actor: string, options: DeadlineOptions, repo: VerificationRepository, tx: TxHandle
 ): Promise<RequestRow> {
   if (row.verifyingSince === null) return row
+  // Confirmed another way (an operator's attestation): the code and link still out are void.
+  await repo.closeOpen(row.id, 'superseded', at, tx)
   const waited = wholeDaysBetween(row.verifyingSince, at)
   if (row.clockPausedSince === null) {
     await repo.updateWait(row.id, { verifyingSince: null }, {

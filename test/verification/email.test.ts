@@ -14,8 +14,10 @@ const DAY = 86_400_000
 t.test('e-mail verification', async (t) => {
   const smtp = await startSmtp(t)
   const dbh = await testDb(t)
+  const logs: string[] = []
   const app = await build(t, {
     dbh,
+    logs,
     registry: await registryOf([{ id: 'crm', driver: 'memory', settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [{ id: 'c1', email: ADA }] }] } }]),
     env: { SMTP_URL: smtp.url, MAIL_FROM: 'privacy@example.test', VERIFICATION_CODE_KEY: KEY, PUBLIC_URL: 'https://dsar.example.test', VERIFICATION_TTL_MINUTES: '10080' }
   })
@@ -154,6 +156,24 @@ t.test('e-mail verification', async (t) => {
     t.equal(Date.parse(results.uk_gdpr!.after) - Date.parse(results.uk_gdpr!.before), 6 * DAY, 'UK GDPR: the due date moved by exactly 6 days')
     t.equal(results.uk_gdpr!.after, '2026-07-07T23:59:59.999Z')
     t.equal(results.gdpr!.after, results.gdpr!.before, 'GDPR: the due date did not move')
+  })
+
+  await t.test("an operator's attestation ends the wait too, and voids the code and link still out", async (t) => {
+    const id = await create()
+    const { code, token } = secretsOf(await start(id))
+    const attested = await app.inject({ method: 'POST', url: `/v1/requests/${id}/verify`, headers: auth('writer'), payload: { method: 'document_check' } })
+    t.equal(attested.statusCode, 200, 'attested')
+    t.equal((await app.inject({ method: 'GET', url: `/v1/requests/${id}/verification`, headers: auth() })).json().status, 'superseded')
+    t.equal((await confirm(id, code)).json().code, 'DSR_VERIFICATION_NOT_STARTED', 'the code is void')
+    t.equal((await app.inject({ method: 'POST', url: `/v1/verification-links?token=${token}` })).json().code, 'DSR_VERIFICATION_LINK_INVALID', 'so is the link')
+  })
+
+  await t.test('no code, token or address reaches the logs (trace level)', async (t) => {
+    t.ok(logs.length > 50, `${logs.length} log lines`)
+    const secrets = smtp.received.flatMap((m) => { const s = secretsOf(m); return [s.code, s.token] })
+    t.ok(secrets.length >= 16, `${secrets.length} codes and tokens sent`)
+    t.strictSame(secrets.filter((s) => logs.some((l) => l.includes(s))), [], 'none is logged')
+    t.notOk(logs.some((l) => l.includes(ADA)), 'nor the address')
   })
 })
 
