@@ -132,6 +132,9 @@ t.test('e-mail verification', async (t) => {
       const count = smtp.received.length
       await app.verificationService.start(id, 'writer', sent)
       const { code } = secretsOf(await waitFor(async () => smtp.received[count], 10_000, 'the e-mail'))
+      const waiting = (await app.inject({ method: 'GET', url: `/v1/requests/${id}`, headers: auth() })).json().deadline.clock
+      t.strictSame(waiting, { waiting_on_subject_since: sent.toISOString(), paused_since: regime === 'uk_gdpr' ? sent.toISOString() : null, paused_days: 0 },
+        `${regime}: the request shows the wait${regime === 'uk_gdpr' ? ' and the paused clock' : ''}`)
       if (regime === 'gdpr') {
         const report = (await app.inject({ method: 'GET', url: '/v1/reports/deadlines', headers: auth() })).json()
         t.match(report.overdue.find((e: { id: string }) => e.id === id), { waiting_on_subject_since: sent.toISOString() }, 'GDPR: the wait shows in the deadline report')
@@ -142,6 +145,7 @@ t.test('e-mail verification', async (t) => {
       await app.verificationService.confirmCode(id, code, 'writer', confirmed)
       const after = (await app.inject({ method: 'GET', url: `/v1/requests/${id}`, headers: auth() })).json()
       results[regime] = { before: before.due_at, after: after.due_at }
+      t.strictSame(after.deadline.clock, { waiting_on_subject_since: null, paused_since: null, paused_days: regime === 'uk_gdpr' ? 6 : 0 }, `${regime}: the wait is over`)
       const trail = await events(id)
       if (regime === 'uk_gdpr') {
         t.ok(trail.some((e) => e.action === 'clock_paused'), 'UK GDPR: the pause is audited')
