@@ -5,6 +5,8 @@ import connectors from './v1/connectors/index.js'
 import reports from './v1/reports/index.js'
 import requests from './v1/requests/index.js'
 import fulfilment from './v1/requests/fulfilment.js'
+import verification from './v1/requests/verification.js'
+import verificationLinks from './v1/verification-links/index.js'
 import decisions from './v1/requests/decisions.js'
 import refusalGrounds from './v1/refusal-grounds/index.js'
 import extension from './v1/requests/extension.js'
@@ -26,6 +28,8 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(reports, { prefix: '/v1/reports' })
   await fastify.register(requests, { prefix: '/v1/requests' })
   await fastify.register(fulfilment, { prefix: '/v1/requests' })
+  await fastify.register(verification, { prefix: '/v1/requests' })
+  await fastify.register(verificationLinks, { prefix: '/v1/verification-links' })
   await fastify.register(decisions, { prefix: '/v1/requests' })
   await fastify.register(refusalGrounds, { prefix: '/v1/refusal-grounds' })
   await fastify.register(extension, { prefix: '/v1/requests' })

@@ -73,6 +73,21 @@ export const EnvSchema = Type.Object({
   /** How long backups of a system are kept; a connector's `backup_retention_days` overrides it. */
   BACKUP_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 35 }),
   ERASURE_PROOF_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
+  /**
+   * Service-run identity verification (POST /v1/requests/:id/verification): the one-time code and link
+   * are e-mailed through SMTP_URL (`smtp://` or `smtps://`, credentials in the URL; a secret) from
+   * MAIL_FROM. Without SMTP_URL, starting a verification is refused (DSR_NOTIFIER_NOT_CONFIGURED).
+   */
+  MAIL_FROM: Type.String({ minLength: 3, maxLength: 200, default: 'privacy@localhost' }),
+  /** The service's public origin, e.g. https://dsar.example.com: the verification link in the e-mail points there. */
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+$' })),
+  /** How long a verification code and link stay valid. */
+  VERIFICATION_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 10_080, default: 1440 }),
+  /** Wrong codes after which a challenge is locked (a new one can be started, audited). */
+  VERIFICATION_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+  /** Days a request may wait in `verifying` before it is rejected on the ground identity_not_established. */
+  VERIFICATION_TIMEOUT_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 7 }),
+  VERIFICATION_TIMEOUT_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '11 * * * *' }),
   // Secrets: checked by checkSecrets below, not by a pattern here, so that no message ever echoes them.
   ARCHIVE_ENCRYPTION_KEY: Type.Optional(Type.String()),
   LINK_SIGNING_KEY: Type.Optional(Type.String()),
@@ -80,13 +95,16 @@ export const EnvSchema = Type.Object({
   RECEIPT_HMAC_KEY: Type.Optional(Type.String()),
   BACKUP_TOMBSTONE_KEY: Type.Optional(Type.String()),
   /** `kid:secret` pairs, comma-separated; the first signs, every one is announced by its key id (see callbackSigningKeys). */
-  CALLBACK_SIGNING_KEYS: Type.Optional(Type.String())
+  CALLBACK_SIGNING_KEYS: Type.Optional(Type.String()),
+  SMTP_URL: Type.Optional(Type.String()),
+  /** Keys the HMAC of verification codes (at least 32 characters); without it, a key made for this process. */
+  VERIFICATION_CODE_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
 /** Settings whose values are secrets: error messages name them but never show their values. */
 const SECRET_SETTINGS = new Set([
   'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY',
-  'CALLBACK_SIGNING_KEYS'
+  'CALLBACK_SIGNING_KEYS', 'SMTP_URL', 'VERIFICATION_CODE_KEY'
 ])
 
 export type Config = Static<typeof EnvSchema>
@@ -198,6 +216,12 @@ function checkSecrets (config: Config): void {
   }
   if (config.CALLBACK_ALLOWLIST !== undefined && config.CALLBACK_SIGNING_KEYS === undefined) {
     lines.push('  CALLBACK_SIGNING_KEYS: required with CALLBACK_ALLOWLIST: every status callback is signed')
+  }
+  if (config.SMTP_URL !== undefined && !/^smtps?:\/\/[^\s]+$/.test(config.SMTP_URL)) {
+    lines.push('  SMTP_URL: must be an smtp:// or smtps:// URL (e.g. smtps://user:password@mail.example.com:465)')
+  }
+  if (config.VERIFICATION_CODE_KEY !== undefined && config.VERIFICATION_CODE_KEY.length < 32) {
+    lines.push('  VERIFICATION_CODE_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')
   }
   if (lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
 }

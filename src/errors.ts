@@ -125,7 +125,24 @@ export const Errors = {
   CallbackDeliveryNotFound: entry<[string]>('DSR_CALLBACK_DELIVERY_NOT_FOUND', 'No status callback delivery %s on this request', 404, 'the request has no callback delivery with this id'),
   CallbackDeliverySending: entry('DSR_CALLBACK_DELIVERY_SENDING', 'This delivery is being sent right now; ask again once it has ended', 409, 'redelivering a callback while an attempt is under way'),
   CallbackUrlRemoved: entry('DSR_CALLBACK_URL_REMOVED', "The request's callback_url was removed with its other personal data: nothing more is sent", 409,
-    'redelivering a callback of a request whose identifiers were removed (recorded on a delivery that falls due after that)', { on: ['callback'], retryable: false })
+    'redelivering a callback of a request whose identifiers were removed (recorded on a delivery that falls due after that)', { on: ['callback'], retryable: false }),
+  NotifierNotConfigured: entry('DSR_NOTIFIER_NOT_CONFIGURED', 'The service cannot send e-mail here (SMTP_URL is not set): verify the identity another way and record it with POST /v1/requests/{id}/verify', 409,
+    'starting a verification where no SMTP relay is configured'),
+  NotifierFailed: entry<[string]>('DSR_NOTIFIER_FAILED', 'The verification e-mail could not be sent (%s); start the verification again', 502,
+    'the SMTP relay did not accept the verification e-mail (recorded on the request as `verification_send_failed`)'),
+  VerificationNoEmail: entry('DSR_VERIFICATION_NO_EMAIL', 'The request has no e-mail address of the subject to send a verification to', 422,
+    'starting a verification of a request whose subject has no `email` (or whose identifiers were removed)'),
+  VerificationNotStarted: entry('DSR_VERIFICATION_NOT_STARTED', 'No verification is open for this request: start one with POST /v1/requests/{id}/verification', 409,
+    'confirming a code for a request that has no open verification (never started, replaced, or already confirmed)'),
+  VerificationCodeWrong: entry<[number]>('DSR_VERIFICATION_CODE_WRONG', 'The code is wrong; %d attempts left', 422,
+    'a wrong verification code (counted; the last allowed one locks the verification)'),
+  VerificationLocked: entry('DSR_VERIFICATION_LOCKED', 'Too many wrong codes: this verification is locked; an operator can start a new one', 423,
+    'any code (even the right one) or link of a verification locked after `VERIFICATION_MAX_ATTEMPTS` wrong codes'),
+  VerificationExpired: entry('DSR_VERIFICATION_EXPIRED', 'This verification code or link has expired; ask for a new one', 410,
+    'a code or link past `VERIFICATION_TTL_MINUTES`'),
+  VerificationLinkIncomplete: entry('DSR_VERIFICATION_LINK_INCOMPLETE', 'A verification link needs its token', 401, 'a verification link without its `token`'),
+  VerificationLinkInvalid: entry('DSR_VERIFICATION_LINK_INVALID', 'This verification link is not valid, or was already used', 403,
+    'a verification link that is unknown, was used, or was replaced by a newer one')
 } as const
 
 /**

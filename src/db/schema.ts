@@ -88,6 +88,16 @@ export const requests = pgTable('requests', {
   child: boolean('child').notNull().default(false),
   /** A child's request: the date the company holds itself to, well before the legal one (CHILD_DUE_DAYS). */
   internalDueAt: tz('internal_due_at'),
+  /**
+   * Service-run verification (POST /v1/requests/:id/verification): since when the request waits in
+   * `verifying` on the person, and, where the regime stops the clock meanwhile (deadlines.ts
+   * `clockStopsForIdentity`), since when its deadline is paused. Both are cleared when it leaves
+   * `verifying`; `clock_paused_days` adds up the whole days the deadline was paused, by which
+   * due_at and extended_due_at were recomputed.
+   */
+  verifyingSince: tz('verifying_since'),
+  clockPausedSince: tz('clock_paused_since'),
+  clockPausedDays: integer('clock_paused_days').notNull().default(0),
   createdBy: text('created_by').notNull(),
   /**
    * When the request's personal data (subject and requester identifiers, callback, rectified values,
@@ -119,7 +129,9 @@ export const requests = pgTable('requests', {
   // The open requests a new one is matched against (any shared key, same type).
   index('requests_open_subject_keys').using('gin', t.subjectKeys)
     .where(sql`${t.status} not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')`),
-  index('requests_regime_seq').on(t.regime, t.seq)
+  index('requests_regime_seq').on(t.regime, t.seq),
+  // The verification timeout's candidates.
+  index('requests_verifying_since').on(t.verifyingSince).where(sql`${t.verifyingSince} is not null`)
 ])
 
 export const requestEvents = pgTable('request_events', {

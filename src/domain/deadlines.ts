@@ -11,7 +11,18 @@ export type Regime = typeof REGIMES[number]
 export interface DeadlineOptions { piplDays: number }
 export const DEFAULT_DEADLINE_OPTIONS: DeadlineOptions = { piplDays: 30 }
 
-export interface DeadlineInput { regime: Regime, receivedAt: Date, timeZone?: string, jurisdiction?: string }
+export interface DeadlineInput {
+  regime: Regime
+  receivedAt: Date
+  timeZone?: string
+  jurisdiction?: string
+  /**
+   * Whole days the clock stood still while the controller waited on the person (only where the
+   * regime's `clockStopsForIdentity` allows it): the period ends that many days later, and only then
+   * rolls forward to a working day where the regime rolls.
+   */
+  pausedDays?: number
+}
 
 export interface Deadline {
   dueAt: Date // last instant of the due day in the request's time zone, as a UTC instant
@@ -32,6 +43,12 @@ export interface RegimeRule {
   acknowledgeBusinessDays: number | null
   // Total length of the period with the extension, counted from receipt in the same unit.
   extendedAmount: number | null
+  // Whether the time limit stops while the controller waits on the person to confirm their identity
+  // (the service's verification challenge). UK GDPR Art 12A, inserted by the Data (Use and Access)
+  // Act 2025: the period does not run while the controller awaits the information it reasonably
+  // asked for to confirm identity (ICO guidance: "stop the clock"). Everywhere else the deadline keeps
+  // running (CCPA regs §7021 say so expressly: verification time counts), and the wait only shows.
+  clockStopsForIdentity: boolean
   rule: string // '{n}' is replaced by the resolved amount
 }
 
@@ -42,6 +59,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: null,
     extendedAmount: 3,
+    clockStopsForIdentity: false,
     rule: 'GDPR Art 12(3): one month from receipt; extendable by two further months (3 in total)'
   },
   uk_gdpr: {
@@ -50,6 +68,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'uk_working_day',
     acknowledgeBusinessDays: null,
     extendedAmount: 3,
+    clockStopsForIdentity: true,
     rule: 'UK GDPR Art 12(3) (ICO guidance): one calendar month from receipt, next working day if it ends on a weekend or bank holiday; extendable by two further months'
   },
   ccpa: {
@@ -58,6 +77,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: 10,
     extendedAmount: 90,
+    clockStopsForIdentity: false,
     rule: 'CCPA regs 11 CCR §7021: confirm within 10 business days, respond within 45 calendar days; extendable by 45 days (90 in total)'
   },
   lgpd: {
@@ -66,6 +86,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: null,
     extendedAmount: null,
+    clockStopsForIdentity: false,
     rule: 'LGPD Art 19(II): complete response within 15 days of the request'
   },
   fadp: {
@@ -74,6 +95,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: null,
     extendedAmount: null,
+    clockStopsForIdentity: false,
     rule: 'FADP Art 25 with DPO Art 18(1): 30 days from receipt; no fixed extension (delay must be notified)'
   },
   pipeda: {
@@ -82,6 +104,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: null,
     extendedAmount: 60,
+    clockStopsForIdentity: false,
     rule: 'PIPEDA s.8(3): 30 days after receipt; s.8(4) extension of up to 30 more days'
   },
   pipl: {
@@ -90,6 +113,7 @@ export const DEADLINE_RULES: Readonly<Record<Regime, RegimeRule>> = {
     rollForward: 'none',
     acknowledgeBusinessDays: null,
     extendedAmount: null,
+    clockStopsForIdentity: false,
     rule: 'PIPL Art 50: respond promptly; service deadline set at {n} days from receipt'
   }
 }
@@ -187,6 +211,8 @@ export function computeDeadline (input: DeadlineInput, options: DeadlineOptions 
   }
   const amount = typeof spec.amount === 'number' ? spec.amount : options[spec.amount]
   if (!Number.isInteger(amount) || amount <= 0) throw new Error(`Deadline length must be a positive integer, got ${amount}`)
+  const paused = spec.clockStopsForIdentity ? input.pausedDays ?? 0 : 0
+  if (!Number.isInteger(paused) || paused < 0) throw new Error(`Paused days must be a whole number of days, got ${paused}`)
 
   // The local calendar date of receipt, re-anchored at UTC midnight for pure date arithmetic.
   const local = zone === 'UTC' ? utcDate(input.receivedAt) : DateTime.fromJSDate(input.receivedAt, { zone })
@@ -195,10 +221,10 @@ export function computeDeadline (input: DeadlineInput, options: DeadlineOptions 
   // Everything below depends only on these, so every request received on the same local day under
   // the same rule gets the same answer: computed once with luxon (the dearest step of intake after
   // the database round trip), then copied. Fresh Dates each call, so callers may not share state.
-  const key = `${input.regime}|${amount}|${zone}|${region}|${local.year}-${local.month}-${local.day}`
+  const key = `${input.regime}|${amount}|${paused}|${zone}|${region}|${local.year}-${local.month}-${local.day}`
   let cached = deadlineCache.get(key)
   if (cached === undefined) {
-    cached = countDeadline(spec, amount, DateTime.utc(local.year, local.month, local.day), zone, region)
+    cached = countDeadline(spec, amount, DateTime.utc(local.year, local.month, local.day), zone, region, paused)
     if (deadlineCache.size >= DEADLINE_CACHE_MAX) deadlineCache.clear() // received_at is client-chosen: stay bounded
     deadlineCache.set(key, cached)
   }
@@ -221,11 +247,11 @@ function utcDate (d: Date): { year: number, month: number, day: number } {
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() }
 }
 
-function countDeadline (spec: RegimeRule, amount: number, received: DateTime, zone: string, region: UkRegion): CountedDeadline {
-  const due = roll(addPeriod(received, spec.period, amount), spec.rollForward, region)
+function countDeadline (spec: RegimeRule, amount: number, received: DateTime, zone: string, region: UkRegion, pausedDays: number): CountedDeadline {
+  const due = roll(addPeriod(received, spec.period, amount).plus({ days: pausedDays }), spec.rollForward, region)
   const extended = spec.extendedAmount === null
     ? null
-    : roll(addPeriod(received, spec.period, spec.extendedAmount), spec.rollForward, region)
+    : roll(addPeriod(received, spec.period, spec.extendedAmount).plus({ days: pausedDays }), spec.rollForward, region)
   const ack = spec.acknowledgeBusinessDays === null ? null : addBusinessDays(received, spec.acknowledgeBusinessDays)
 
   return {
@@ -235,4 +261,14 @@ function countDeadline (spec: RegimeRule, amount: number, received: DateTime, zo
     extendedDueAt: extended === null ? null : endOfDayIn(extended, zone).getTime(),
     rule: spec.rule.replace('{n}', String(amount))
   }
+}
+
+const DAY_MS = 86_400_000
+
+/**
+ * The whole days between the clock stopping and resuming: 24-hour periods, rounded down, so a wait
+ * never moves a deadline by more than it lasted.
+ */
+export function wholeDaysBetween (from: Date, to: Date): number {
+  return Math.max(0, Math.floor((to.getTime() - from.getTime()) / DAY_MS))
 }

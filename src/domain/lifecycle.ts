@@ -8,6 +8,10 @@
  *   any open state → cancelled | on_hold;  on_hold → the state it was held from, or rejected
  *   failed | partially_completed → in_progress when an operator retries a task
  *
+ * `verifying` is the wait on the person after the service sent them a code and link (POST
+ * /v1/requests/:id/verification): confirmed → ready; past VERIFICATION_TIMEOUT_DAYS → rejected
+ * (identity_not_established). Its clock is paused meanwhile where the regime allows (deadlines.ts).
+ *
  * Restriction of processing is a state of the person's data with a lifecycle of its own (placed →
  * lifted), carried by the request rather than by its status: `restriction_placed_at` once a system
  * marked the data, then the lift (POST /v1/requests/:id/restriction/lift, after the person was told,

@@ -17,6 +17,8 @@ export interface DeadlineEntry {
   /** About a child: listed first, with its internal due date. */
   child: boolean
   internal_due_at: string | null
+  /** Since when it waits on the person in `verifying`, its clock running (absent otherwise). */
+  waiting_on_subject_since?: string
 }
 
 const HOUR = 3_600_000
@@ -42,7 +44,7 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
   const rows = await createDeadlinesRepository(dbh).dueBy(until, limit)
   const entries = rows.map((r) => {
     const due = new Date(r.due)
-    return {
+    const entry: DeadlineEntry = {
       id: r.id,
       type: r.type,
       regime: r.regime,
@@ -52,6 +54,8 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
       child: r.child,
       internal_due_at: r.internal_due === null ? null : new Date(r.internal_due).toISOString()
     }
+    if (r.verifying_since !== null && r.verifying_since !== undefined) entry.waiting_on_subject_since = new Date(r.verifying_since).toISOString()
+    return entry
   })
   return {
     due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),

@@ -23,6 +23,8 @@ export function scheduledJobs (deps: {
   sweepExpiredArchives: SweepExpiredArchives
   keyring: Keyring
   log: FastifyBaseLogger
+  /** Rejects the requests left unverified past VERIFICATION_TIMEOUT_DAYS (verification-service rejectUnverified). */
+  rejectUnverified: (now: Date) => Promise<Record<string, number>>
 }): ScheduledJob[] {
   const { config } = deps
   const erasureProof = createErasureProofJob(deps)
@@ -50,6 +52,7 @@ export function scheduledJobs (deps: {
         warningHours: config.DEADLINE_WARNING_HOURS
       }, asOf(slot))
     },
-    { name: 'erasure_proof', cron: config.ERASURE_PROOF_CRON, run: (slot) => erasureProof(asOf(slot)) }
+    { name: 'erasure_proof', cron: config.ERASURE_PROOF_CRON, run: (slot) => erasureProof(asOf(slot)) },
+    { name: 'verification_timeout', cron: config.VERIFICATION_TIMEOUT_CRON, run: (slot) => deps.rejectUnverified(asOf(slot)) }
   ]
 }

@@ -6,8 +6,9 @@ import { transferSchemas } from './transfers.js'
 import { callbackSchemas } from './callbacks.js'
 import { archiveSchemas } from './archives.js'
 import { operationsSchemas } from './operations.js'
+import { verificationSchemas } from './verification.js'
 
 /** Every shared schema of the API: each is added to the app once and becomes an OpenAPI component named by its $id. */
 export const apiSchemas: readonly TSchema[] = [
-  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas
+  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas
 ]

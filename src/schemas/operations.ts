@@ -55,6 +55,11 @@ const DeadlineEntrySchema = Type.Object({
   child: Type.Boolean({ description: "About a child: children's requests lead each list" }),
   internal_due_at: Nullable(dateTime, {
     description: "A child's internal due date (CHILD_DUE_DAYS after receipt); a child's request is listed once it falls within the window, even if its legal deadline does not"
+  }),
+  waiting_on_subject_since: Type.Optional({
+    ...dateTime,
+    description: 'Present while the request waits in verifying on the person (a verification e-mail was sent) and its clock keeps running ' +
+      '(every regime but UK GDPR): since when. A UK GDPR request whose clock is paused is not listed until it resumes.'
   })
 }, { additionalProperties: false })
 

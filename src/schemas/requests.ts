@@ -198,7 +198,12 @@ export const DataSubjectRequestSchema = Type.Object({
       description: 'Latest date if extended: the deadline with the statutory extension, null where the law has none. ' +
         'Only a possibility until the extension is taken (see extension and effective_due_at).'
     }),
-    rule: Type.String()
+    rule: Type.String(),
+    clock: Type.Object({
+      waiting_on_subject_since: Nullable(dateTime, { description: 'Since when the request waits in verifying on the person (a verification e-mail was sent); null otherwise' }),
+      paused_since: Nullable(dateTime, { description: 'Since when the deadline is paused while waiting (UK GDPR Art 12A only); null when it runs' }),
+      paused_days: Type.Integer({ minimum: 0, description: 'Whole days the deadline was paused so far: due_at and extended_due_at moved by them' })
+    }, { additionalProperties: false })
   }, { additionalProperties: false }),
   child: Type.Boolean({ description: 'The request is about a child (marked at intake by `child` or `age`)' }),
   internal_due_at: Nullable(dateTime, {
@@ -262,7 +267,8 @@ export const DataSubjectRequestSchema = Type.Object({
       time_zone: 'UTC',
       acknowledge_by: null,
       extended_due_at: '2026-04-30T23:59:59.999Z',
-      rule: 'GDPR Art 12(3): one month from receipt'
+      rule: 'GDPR Art 12(3): one month from receipt',
+      clock: { waiting_on_subject_since: null, paused_since: null, paused_days: 0 }
     },
     created_at: '2026-01-31T09:20:11.402Z',
     updated_at: '2026-01-31T09:20:11.402Z',

@@ -9,6 +9,9 @@ import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason }
 import { queueTasks, taskWake } from '../jobs/queue.js'
 import type { ApprovalPolicy } from '../domain/approval.js'
 import { createDecisions, type DecisionDeps } from './decisions.js'
+import { DEFAULT_DEADLINE_OPTIONS, type DeadlineOptions } from '../domain/deadlines.js'
+import { createVerificationRepository } from '../db/repositories/verification-repository.js'
+import { endWaitIn } from '../engine/verification-clock.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
@@ -24,10 +27,29 @@ export function createFulfilmentService (deps: DecisionDeps & {
   /** Which verified requests wait for a person's approval (APPROVAL_REQUIRED). */
   approval: ApprovalPolicy
   log: FastifyBaseLogger
+  /** How deadlines are counted (PIPL's days), for the one recomputed when a paused clock resumes. */
+  deadlines?: DeadlineOptions
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
   /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
   const heldForApproval = (r: Pick<RequestRow, 'type' | 'regime'> & { child?: boolean | undefined }) => approval.requires(r.type, r.regime) && !everySystem(r)
+  const waits = createVerificationRepository(dbh)
+
+  /**
+   * verify, in the caller's transaction: the request becomes ready (ending its wait in `verifying`,
+   * which resumes a paused clock, see verification-clock.ts) and is planned, or held for approval.
+   */
+  async function verifyIn (requestId: string, actor: string, method: string, tx: TxHandle, at: Date = new Date()): Promise<void> {
+    const moved = await requests.transitionIn(requestId, 'ready', actor, `identity verified (${method})`, { method }, tx)
+    if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
+    if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
+    const row = await endWaitIn(moved.row, at, actor, deps.deadlines ?? DEFAULT_DEADLINE_OPTIONS, waits, tx)
+    if (heldForApproval(row)) {
+      await requests.transitionFrom(row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
+      return
+    }
+    await planRequest(row, { registry, tasks, requests, boss, actor }, tx)
+  }
 
   return {
     /**
@@ -80,17 +102,10 @@ export function createFulfilmentService (deps: DecisionDeps & {
 
     /** Identity verified: the request becomes ready and its tasks are planned, or it waits for approval where policy says so, atomically. */
     async verify (requestId: string, actor: string, method: string): Promise<void> {
-      await dbh.transaction(async (tx) => {
-        const moved = await requests.transitionIn(requestId, 'ready', actor, `identity verified (${method})`, { method }, tx)
-        if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
-        if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
-        if (heldForApproval(moved.row)) {
-          await requests.transitionFrom(moved.row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
-          return
-        }
-        await planRequest(moved.row, { registry, tasks, requests, boss, actor }, tx)
-      })
+      await dbh.transaction((tx) => verifyIn(requestId, actor, method, tx))
     },
+
+    verifyIn,
 
     ...createDecisions(deps),
 

@@ -49,7 +49,12 @@ export function toResource (r: RequestRow): DataSubjectRequest {
       time_zone: r.timeZone,
       acknowledge_by: r.acknowledgeBy?.toISOString() ?? null,
       extended_due_at: r.extendedDueAt?.toISOString() ?? null,
-      rule: r.deadlineRule
+      rule: r.deadlineRule,
+      clock: {
+        waiting_on_subject_since: r.verifyingSince?.toISOString() ?? null,
+        paused_since: r.clockPausedSince?.toISOString() ?? null,
+        paused_days: r.clockPausedDays
+      }
     },
     child: r.child,
     internal_due_at: r.internalDueAt?.toISOString() ?? null,

@@ -4,6 +4,7 @@ import {
   isValidTimeZone,
   DEADLINE_RULES,
   REGIMES,
+  wholeDaysBetween,
   type DeadlineInput,
   type DeadlineOptions
 } from '../../src/domain/deadlines.js'
@@ -236,4 +237,16 @@ t.test('bad inputs', async t => {
   t.throws(() => computeDeadline({ regime: 'gdpr', receivedAt: new Date('nope') }), /receivedAt/, 'invalid Date throws')
   t.throws(() => computeDeadline({ regime: 'pipl', receivedAt: noon('2026-03-03') }, { piplDays: 0 }), /positive integer/, 'piplDays 0 throws')
   t.throws(() => computeDeadline({ regime: 'nope' as never, receivedAt: noon('2026-03-03') }), /Unknown regime/, 'unknown regime throws')
+})
+
+t.test('a stopped clock (waiting on identity): only UK GDPR counts the days, which move the date before it rolls', async t => {
+  t.strictSame(REGIMES.filter((r) => DEADLINE_RULES[r].clockStopsForIdentity), ['uk_gdpr'], 'UK GDPR Art 12A alone')
+  const received = noon('2026-06-01') // Mon; due Wed 1 Jul
+  t.equal(computeDeadline({ regime: 'uk_gdpr', receivedAt: received, pausedDays: 6 }).dueDate, '2026-07-07', '+6 days: Tue 7 Jul')
+  t.equal(computeDeadline({ regime: 'uk_gdpr', receivedAt: received, pausedDays: 3 }).dueDate, '2026-07-06', '+3 days lands on Sat 4 Jul: Mon 6 Jul')
+  t.equal(computeDeadline({ regime: 'uk_gdpr', receivedAt: received, pausedDays: 6 }).extendedDueAt?.toISOString(), eod('2026-09-07'), 'the extended date moves too')
+  t.equal(computeDeadline({ regime: 'gdpr', receivedAt: received, pausedDays: 6 }).dueDate, '2026-07-01', 'GDPR: the clock ran on')
+  t.throws(() => computeDeadline({ regime: 'uk_gdpr', receivedAt: received, pausedDays: -1 }), /whole number/)
+  t.equal(wholeDaysBetween(new Date('2026-06-03T09:00:00Z'), new Date('2026-06-09T08:59:59Z')), 5, 'whole 24-hour days, rounded down')
+  t.equal(wholeDaysBetween(new Date('2026-06-03T09:00:00Z'), new Date('2026-06-09T09:00:00Z')), 6)
 })

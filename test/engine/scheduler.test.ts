@@ -11,13 +11,13 @@ import { drivers } from '../../connectors/index.js'
 type Tap = Parameters<typeof build>[0]
 
 /** Every scheduled job of the service, by name. */
-const JOBS = ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep']
+const JOBS = ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout']
 const DAY = 86_400_000
 const ADA = 'ada.lovelace@example.com'
 const SECRET = 'scheduler-webhook-secret-0123456789'
 // No cron tick lands during the test (the ticks are driven by hand), yet every job has its schedule.
 const NEVER = '0 0 1 1 *'
-const CRONS = Object.fromEntries(['HEALTH', 'RETENTION', 'ARCHIVE_EXPIRY', 'DEADLINE', 'REDACTION', 'ERASURE_PROOF'].map((job) => [`${job}_CRON`, NEVER]))
+const CRONS = Object.fromEntries(['HEALTH', 'RETENTION', 'ARCHIVE_EXPIRY', 'DEADLINE', 'REDACTION', 'ERASURE_PROOF', 'VERIFICATION_TIMEOUT'].map((job) => [`${job}_CRON`, NEVER]))
 const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
 
 /**

@@ -12,7 +12,7 @@ import type { DbHandle } from '../../src/db/client.js'
 const SECRET = 'cron-webhook-secret-0123456789abcdef'
 const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
 const EVERY_MINUTE = '* * * * *'
-const CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON']
+const CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON', 'VERIFICATION_TIMEOUT_CRON']
 
 /**
  * The scheduled jobs as production runs them: pg-boss cron sends each job, the service's workers
@@ -58,7 +58,7 @@ async function scenario (t: Test, on: string, dbh: DbHandle) {
   const requestId = created.json().id as string
 
   const names = app.scheduler.jobs.map((j) => j.name).sort()
-  t.strictSame(names, ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep'])
+  t.strictSame(names, ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout'])
   const runs = await waitFor(async () => {
     const rows = await dbh.rows<{ name: string, slot: Date, outcome: string | null, details: Record<string, unknown> | null }>(sql`
       select name, slot, outcome, details from job_runs order by id`)

@@ -3,7 +3,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { OPEN_STATUSES } from '../../domain/lifecycle.js'
 
 /** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
-export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, child: boolean, internal_due: Date | string | null }
+export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, child: boolean, internal_due: Date | string | null, verifying_since: Date | string | null }
 
 const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 
@@ -15,12 +15,15 @@ export function createDeadlinesRepository (dbh: DbHandle) {
   return {
     /**
      * Open requests whose effective deadline, or (a child's) internal due date, is at or before
-     * `until`: children first, each group earliest first (a child's by its internal date).
+     * `until`: children first, each group earliest first (a child's by its internal date). A request
+     * whose clock is paused (waiting on the person under UK GDPR Art 12A) is not due: its deadline
+     * moves when the clock resumes.
      */
     async dueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<DeadlineRow[]> {
       return tx.rows<DeadlineRow>(sql`
-    select id, type, regime, status, effective_due_at as due, child, internal_due_at as internal_due from requests
-    where status in (${openList}) and (effective_due_at <= ${until.toISOString()} or (child and internal_due_at <= ${until.toISOString()}))
+    select id, type, regime, status, effective_due_at as due, child, internal_due_at as internal_due, verifying_since from requests
+    where status in (${openList}) and clock_paused_since is null
+      and (effective_due_at <= ${until.toISOString()} or (child and internal_due_at <= ${until.toISOString()}))
     order by child desc, coalesce(internal_due_at, effective_due_at), id limit ${limit}`)
     },
 

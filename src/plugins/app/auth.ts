@@ -14,7 +14,8 @@ export const PUBLIC_REASONS = {
   docs: 'the OpenAPI document and Swagger UI',
   metrics: 'the Prometheus scrape, behind its own METRICS_TOKEN when that is set',
   jwks: 'the public keys that receipts are verified with',
-  signed_link: "a person's archive download, authorised by the link's signature"
+  signed_link: "a person's archive download, authorised by the link's signature",
+  verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them'
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
 
@@ -68,6 +69,7 @@ export default fp(async function auth (fastify) {
     } else {
       config.public = open!
       if (open === 'signed_link') route.schema = { ...route.schema, security: [{ signedLink: [] }] }
+      if (open === 'verification_link') route.schema = { ...route.schema, security: [{ verificationLink: [] }] }
       routes.push({ method, url: route.url, public: open! })
     }
   })

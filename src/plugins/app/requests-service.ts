@@ -10,12 +10,26 @@ import { callbackUrlRefusal } from '../../callbacks/settings.js'
 declare module 'fastify' {
   interface FastifyInstance {
     requestsService: ReturnType<typeof createRequestsService>
+    /** Fulfilment's steps in a caller's transaction, for the services that end in one (verification). */
+    fulfilmentService: ReturnType<typeof createFulfilmentService>
   }
 }
 
 /** Requests: intake, reading, the lifecycle and what staff do with tasks. */
 export default fp(async function requestsService (fastify) {
   const { dbh, engine } = fastify
+  const fulfilment = createFulfilmentService({
+    dbh,
+    registry: fastify.connectors,
+    tasks: engine.tasks,
+    requests: createRequestsRepository(dbh),
+    boss: engine.boss,
+    finalizer: engine.finalizer,
+    approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
+    log: fastify.log,
+    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS }
+  })
+  fastify.decorate('fulfilmentService', fulfilment)
   fastify.decorate('requestsService', createRequestsService({
     repo: createRequestsRepository(dbh),
     dbh,
@@ -23,16 +37,7 @@ export default fp(async function requestsService (fastify) {
     children: { age: fastify.config.CHILD_AGE, dueDays: fastify.config.CHILD_DUE_DAYS },
     tasks: engine.tasks,
     items: createItemsRepository(dbh),
-    fulfilment: createFulfilmentService({
-      dbh,
-      registry: fastify.connectors,
-      tasks: engine.tasks,
-      requests: createRequestsRepository(dbh),
-      boss: engine.boss,
-      finalizer: engine.finalizer,
-      approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
-      log: fastify.log
-    }),
+    fulfilment,
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
     archiveOf: fastify.archivesService.summary,
     callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl)

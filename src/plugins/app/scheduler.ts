@@ -18,7 +18,16 @@ export default fp<{ startEngine: boolean }>(async function scheduler (fastify, o
     instance: engine.worker,
     log: fastify.log.child({ component: 'scheduler' }),
     jobs: scheduledJobs({
-      config, dbh, registry: fastify.connectors, circuit: engine.circuit, sweepExpiredArchives: engine.sweepExpiredArchives, keyring: fastify.keyring, log: fastify.log
+      config,
+      dbh,
+      registry: fastify.connectors,
+      circuit: engine.circuit,
+      sweepExpiredArchives: engine.sweepExpiredArchives,
+      keyring: fastify.keyring,
+      log: fastify.log,
+      // The verification service is registered after the scheduler (it needs the request services);
+      // jobs run only once the app is ready, when it is there.
+      rejectUnverified: async (now) => ({ ...await fastify.verificationService.rejectUnverified(now) })
     })
   })
   fastify.decorate('scheduler', scheduler)

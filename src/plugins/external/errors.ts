@@ -50,6 +50,9 @@ export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): Ap
     (err instanceof SyntaxError && err.statusCode === 400 ? new Errors.InvalidJson() : undefined)
   const e = (mapped ?? err) as FastifyError & { details?: ErrorDetail[] }
   const status = e.statusCode ?? 500
+  // A 502 of the catalogue is an outside service's refusal (the mail relay), with a message written for
+  // the caller (its reason code only): kept, so the caller knows to try again. Any other 5xx is masked.
+  if (status === 502 && e instanceof DsrError) return { statusCode: 502, code: e.code, message: e.message }
   if (status >= 500) return { statusCode: 500, code: Errors.Internal.code, message: 'Internal error' }
   const code = e instanceof DsrError ? e.code : Errors.BadRequest.code
   return { statusCode: status, code, message: e.message, ...(e.details ? { details: e.details } : {}) }

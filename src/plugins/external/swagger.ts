@@ -24,6 +24,7 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'requests', description: 'Data subject requests: intake, status, audit trail' },
         { name: 'archives', description: 'Portability archives: download, byte ranges, signed links for the person' },
         { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
+        { name: 'verification', description: 'The verification link e-mailed to the person: no API key, its one-time token instead' },
         { name: 'callbacks', description: "Signed status callbacks to a request's callback_url: the delivery log and redelivery" },
         { name: 'health', description: 'Liveness and readiness probes' }
       ],
@@ -36,6 +37,12 @@ export default fp(async function swaggerPlugin (fastify) {
             in: 'query',
             name: 'sig',
             description: 'A signed archive link: its HMAC signature (sig) over the link id and expiry (exp); no API key'
+          },
+          verificationLink: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'token',
+            description: 'The one-time token of the verification link e-mailed to the person; no API key'
           }
         }
       }
