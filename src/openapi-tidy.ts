@@ -25,8 +25,10 @@ const STATUS_TEXT: Record<string, string> = {
   415: 'The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE)',
   416: 'The byte range cannot be satisfied',
   422: 'Well-formed, but not acceptable: `code` says why',
+  423: 'Locked: `code` says what, and how it is unlocked',
   429: 'Too many requests: retry after Retry-After',
   500: 'Internal error (DSR_INTERNAL)',
+  502: 'A system the service relies on refused or failed: `code` says which',
   503: 'Unavailable: retry after Retry-After'
 }
 
