@@ -18,6 +18,8 @@ export const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   PIPL_RESPONSE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  /** The earliest `received_at` a new request may give (a date, YYYY-MM-DD, UTC); 3 years back from now when unset (see earliestReceivedAt). */
+  RECEIVED_AT_EARLIEST: Type.Optional(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' })),
   APPROVAL_REQUIRED: Type.Optional(Type.String({ minLength: 1 })),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
   ROLE: Type.Enum(['all', 'api', 'worker'], { default: 'all' }),
@@ -119,6 +121,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       `(${config.ARCHIVE_RETENTION_DAYS}): collected items are deleted with the archive at the latest`)
   }
   return config
+}
+
+/** How far back a new request's `received_at` may go when RECEIVED_AT_EARLIEST is not set: 3 years. */
+export const RECEIVED_AT_DEFAULT_DAYS = 1096
+
+/**
+ * The earliest `received_at` a new request may give at `now`: RECEIVED_AT_EARLIEST (midnight UTC) when
+ * set, otherwise RECEIVED_AT_DEFAULT_DAYS before now. A request received earlier is a mistake (a
+ * year typed wrong), and its deadline would have passed long ago.
+ */
+export function earliestReceivedAt (config: Pick<Config, 'RECEIVED_AT_EARLIEST'>, now: Date): Date {
+  return config.RECEIVED_AT_EARLIEST !== undefined
+    ? new Date(`${config.RECEIVED_AT_EARLIEST}T00:00:00Z`)
+    : new Date(now.getTime() - RECEIVED_AT_DEFAULT_DAYS * 86_400_000)
 }
 
 /** The archive encryption key: exactly 32 bytes, given as standard base64 (44 characters). */

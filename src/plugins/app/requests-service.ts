@@ -5,6 +5,7 @@ import { createRequestsService } from '../../services/requests-service.js'
 import { createFulfilmentService } from '../../services/fulfilment-service.js'
 import { parseApprovalPolicy } from '../../domain/approval.js'
 import { callbackUrlRefusal } from '../../callbacks/settings.js'
+import { earliestReceivedAt } from '../../config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,7 @@ export default fp(async function requestsService (fastify) {
     }),
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
     archiveOf: fastify.archivesService.summary,
-    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl)
+    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl),
+    earliestReceivedAt: (now) => earliestReceivedAt(fastify.config, now)
   }))
 }, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
