@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { parseApprovalPolicy } from './domain/approval.js'
+import { systemResolver } from './transfers/addresses.js'
+import { singleUrlTarget } from './transfers/outbound.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -108,6 +110,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const config = withDefaults as Config
   checkSecrets(config)
+  if (config.DEADLINE_WEBHOOK_URL !== undefined) {
+    try {
+      singleUrlTarget(config.DEADLINE_WEBHOOK_URL, 'DEADLINE_WEBHOOK_URL', systemResolver)
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`)
+    }
+  }
   const approval = parseApprovalPolicy(config.APPROVAL_REQUIRED)
   if (approval.problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n${approval.problems.map((p) => `  APPROVAL_REQUIRED: ${p}`).join('\n')}`)
