@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { parseApprovalPolicy } from './domain/approval.js'
 import { systemResolver } from './transfers/addresses.js'
+import { shownValue } from './config-secrets.js'
 import { singleUrlTarget } from './transfers/outbound.js'
 
 /**
@@ -80,12 +81,6 @@ export const EnvSchema = Type.Object({
   CALLBACK_SIGNING_KEYS: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
-/** Settings whose values are secrets: error messages name them but never show their values. */
-const SECRET_SETTINGS = new Set([
-  'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY',
-  'CALLBACK_SIGNING_KEYS'
-])
-
 export type Config = Static<typeof EnvSchema>
 
 export class ConfigError extends Error {
@@ -104,7 +99,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const name = e.instancePath.replace(/^\//, '') || '(root)'
-      return `  ${name}=${SECRET_SETTINGS.has(name) ? '(secret)' : JSON.stringify(env[name] ?? '')}: ${e.message}`
+      return `  ${name}=${shownValue(name, env[name])}: ${e.message}`
     })
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`)
   }
