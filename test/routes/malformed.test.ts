@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { auth, build, requestBody } from '../helper.js'
@@ -349,4 +350,20 @@ t.test('JSON in UTF-8 is taken whether or not the Content-Type names the charset
     t.equal(res.statusCode, 202, contentType)
   }
   t.equal(await count(app, 'requests'), 4, 'each stored')
+})
+
+t.test('deep nesting is refused on every route that takes a body, before parsing (#15: 500 with RangeError)', async (t) => {
+  const app = await build(t)
+  const spec = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }
+  const anId = '00000000-0000-4000-8000-000000000000'
+  const routes = Object.entries(spec.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody).map(([m]) => ({ method: m.toUpperCase(), path: path.replace(/\{[^}]+\}/g, anId) })))
+  t.ok(routes.length >= 14, `${routes.length} routes take a body`)
+  const deep = ['['.repeat(20_000) + ']'.repeat(20_000), '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000), `{"reason":${'['.repeat(20_000)}${']'.repeat(20_000)}}`]
+  for (const { method, path } of routes) {
+    for (const payload of deep) {
+      const res = await app.inject({ method: method as 'POST', url: path, headers: { ...auth('admin'), 'content-type': 'application/json' }, payload })
+      t.equal(res.statusCode, 400, `${method} ${path} (${payload.length} bytes)`)
+      t.equal(res.json().code, 'DSR_NESTING_TOO_DEEP')
+    }
+  }
 })
