@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { auth, build, requestBody } from '../helper.js'
+import { loadConfig } from '../../src/config.js'
 
 /**
  * Malformed input, as a table: every case must be refused with a 4xx in the service's error shape
@@ -366,4 +367,14 @@ t.test('deep nesting is refused on every route that takes a body, before parsing
       t.equal(res.json().code, 'DSR_NESTING_TOO_DEEP')
     }
   }
+})
+
+t.test('RECEIVED_AT_EARLIEST sets how far back received_at may go', async (t) => {
+  t.throws(() => loadConfig({ RECEIVED_AT_EARLIEST: '2020-13-01' }), /RECEIVED_AT_EARLIEST/, 'a date, YYYY-MM-DD')
+  const app = await build(t, { env: { RECEIVED_AT_EARLIEST: '2015-06-01' } })
+  const post = (receivedAt: string) => app.inject({ method: 'POST', url: '/v1/requests', headers: JSON_HEADERS, payload: body({ received_at: receivedAt }) })
+  t.equal((await post('2016-01-04T09:00:00Z')).statusCode, 202, 'after it: taken, though more than 3 years back')
+  const before = await post('2015-05-31T23:59:59Z')
+  t.equal(before.statusCode, 400, 'a second before it: refused')
+  t.match(before.json(), { code: 'DSR_VALIDATION_FAILED', details: [{ field: '/received_at', message: /must not be before 2015-06-01T00:00:00.000Z/ }] })
 })
