@@ -38,12 +38,31 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 function withStorableStrings (fn: ValidateFunction) {
   const validate = (data: unknown): boolean => {
     const ok = fn(data)
-    const bad = unstorable(data)
+    // Cheap walk first: the happy path builds no paths or places (seen in the intake profile).
+    const bad = anyUnstorable(data) ? unstorable(data) : []
     validate.errors = [...(ok ? [] : fn.errors ?? []), ...bad]
     return ok && bad.length === 0
   }
   validate.errors = [] as ErrorObject[]
   return validate
+}
+
+/** Whether a value holds anything unstorable: unstorable's walk without places or paths, also by a stack. */
+function anyUnstorable (data: unknown): boolean {
+  const stack: unknown[] = [data]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value === 'string') {
+      if (UNSTORABLE.test(value)) return true
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return true
+    } else if (Array.isArray(value)) {
+      for (const v of value) stack.push(v)
+    } else if (value !== null && typeof value === 'object') {
+      for (const k in value) if (Object.hasOwn(value, k)) stack.push((value as Record<string, unknown>)[k])
+    }
+  }
+  return false
 }
 
 /** A value met in the walk below, with how to name its place (built only for a bad one). */
@@ -58,7 +77,6 @@ function pointer (place: Place): string {
 /**
  * Every unstorable value of a body, by an explicit stack rather than recursion, so no nesting can
  * overflow the call stack (the body parser bounds nesting too; this holds whatever parsed the body).
- * The happy path builds no paths (seen in the intake profile).
  */
 function unstorable (data: unknown): ErrorObject[] {
   const errors: ErrorObject[] = []
