@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import type { DbHandle } from './db/client.js'
 import { loggerOptions } from './logger.js'
 import { createValidatorCompiler } from './validation.js'
+import { jsonBodyParser } from './json-body.js'
 import errors, { toApiError } from './plugins/external/errors.js'
 import swagger from './plugins/external/swagger.js'
 import core from './plugins/app/core.js'
@@ -51,6 +52,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   // Bodies are JSON only: Fastify's built-in text/plain parser would hand a string to validation
   // ("body/ must be object") where the API promises 415.
   fastify.removeContentTypeParser('text/plain')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(fastify))
   await fastify.register(errors)
   await fastify.register(core, {
     ...opts,

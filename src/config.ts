@@ -4,6 +4,9 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { parseApprovalPolicy } from './domain/approval.js'
 import { parseDuplicatePolicy } from './domain/duplicates.js'
+import { systemResolver } from './transfers/addresses.js'
+import { shownValue } from './config-secrets.js'
+import { singleUrlTarget } from './transfers/outbound.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -19,6 +22,8 @@ export const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   PIPL_RESPONSE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+  /** The earliest `received_at` a new request may give (a date, YYYY-MM-DD, UTC); 3 years back from now when unset (see earliestReceivedAt). */
+  RECEIVED_AT_EARLIEST: Type.Optional(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' })),
   APPROVAL_REQUIRED: Type.Optional(Type.String({ minLength: 1 })),
   /** What a second open request for the same person and type gets: link, merge or refuse (domain/duplicates.ts). */
   DUPLICATE_POLICY: Type.Optional(Type.String({ minLength: 1 })),
@@ -101,12 +106,6 @@ export const EnvSchema = Type.Object({
   VERIFICATION_CODE_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
-/** Settings whose values are secrets: error messages name them but never show their values. */
-const SECRET_SETTINGS = new Set([
-  'ARCHIVE_ENCRYPTION_KEY', 'LINK_SIGNING_KEY', 'TRANSFER_SECRET_KEY', 'RECEIPT_SIGNING_KEY', 'RECEIPT_HMAC_KEY', 'BACKUP_TOMBSTONE_KEY',
-  'CALLBACK_SIGNING_KEYS', 'SMTP_URL', 'VERIFICATION_CODE_KEY'
-])
-
 export type Config = Static<typeof EnvSchema>
 
 export class ConfigError extends Error {
@@ -125,12 +124,19 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const name = e.instancePath.replace(/^\//, '') || '(root)'
-      return `  ${name}=${SECRET_SETTINGS.has(name) ? '(secret)' : JSON.stringify(env[name] ?? '')}: ${e.message}`
+      return `  ${name}=${shownValue(name, env[name])}: ${e.message}`
     })
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`)
   }
   const config = withDefaults as Config
   checkSecrets(config)
+  if (config.DEADLINE_WEBHOOK_URL !== undefined) {
+    try {
+      singleUrlTarget(config.DEADLINE_WEBHOOK_URL, 'DEADLINE_WEBHOOK_URL', systemResolver)
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`)
+    }
+  }
   const approval = parseApprovalPolicy(config.APPROVAL_REQUIRED)
   if (approval.problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n${approval.problems.map((p) => `  APPROVAL_REQUIRED: ${p}`).join('\n')}`)
@@ -148,6 +154,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       `(${config.ARCHIVE_RETENTION_DAYS}): collected items are deleted with the archive at the latest`)
   }
   return config
+}
+
+/** How far back a new request's `received_at` may go when RECEIVED_AT_EARLIEST is not set: 3 years. */
+export const RECEIVED_AT_DEFAULT_DAYS = 1096
+
+/**
+ * The earliest `received_at` a new request may give at `now`: RECEIVED_AT_EARLIEST (midnight UTC) when
+ * set, otherwise RECEIVED_AT_DEFAULT_DAYS before now. A request received earlier is a mistake (a
+ * year typed wrong), and its deadline would have passed long ago.
+ */
+export function earliestReceivedAt (config: Pick<Config, 'RECEIVED_AT_EARLIEST'>, now: Date): Date {
+  return config.RECEIVED_AT_EARLIEST !== undefined
+    ? new Date(`${config.RECEIVED_AT_EARLIEST}T00:00:00Z`)
+    : new Date(now.getTime() - RECEIVED_AT_DEFAULT_DAYS * 86_400_000)
 }
 
 /** The archive encryption key: exactly 32 bytes, given as standard base64 (44 characters). */

@@ -51,6 +51,8 @@ export const Errors = {
   InvalidJson: entry('DSR_INVALID_JSON', 'The request body is not valid JSON', 400, 'the body is not JSON'),
   EmptyBody: entry('DSR_EMPTY_BODY', 'The request body is empty', 400, 'the body is empty'),
   UnsupportedMediaType: entry('DSR_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415, 'the body is not `application/json`'),
+  UnsupportedCharset: entry('DSR_UNSUPPORTED_CHARSET', 'The body must be JSON in UTF-8: drop the charset parameter or name utf-8', 415, 'the `Content-Type` names a charset other than UTF-8'),
+  NestingTooDeep: entry<[number]>('DSR_NESTING_TOO_DEEP', 'The body nests arrays and objects deeper than %d levels', 400, 'the JSON body nests arrays and objects deeper than 32 levels'),
   PayloadTooLarge: entry('DSR_PAYLOAD_TOO_LARGE', 'The request body is larger than the service accepts', 413, 'the body is over `BODY_LIMIT_BYTES`'),
   Unauthenticated: entry('DSR_UNAUTHENTICATED', 'A valid API key is required (Authorization: Bearer <key>)', 401, 'no API key, or an unknown one'),
   Forbidden: entry<[string]>('DSR_FORBIDDEN', 'This API key lacks the scope %s', 403, "the key lacks the route's scope"),

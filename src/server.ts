@@ -3,6 +3,7 @@ import pino from 'pino'
 import { buildApp } from './app.js'
 import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
+import { redactSecrets } from './config-secrets.js'
 import { loggerOptions } from './logger.js'
 
 /**
@@ -49,10 +50,11 @@ function printDevelopmentKey (key: string, port: number): void {
 }
 
 main().catch((err: unknown) => {
+  // Whatever failed, the message may quote a setting: every secret in it is masked (config-secrets.ts).
   if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`)
+    process.stderr.write(`${redactSecrets(err.message)}\n`)
     process.exit(78) // EX_CONFIG
   }
-  process.stderr.write(`dsar-service failed to start: ${(err as Error).stack ?? String(err)}\n`)
+  process.stderr.write(`dsar-service failed to start: ${redactSecrets((err as Error).stack ?? String(err))}\n`)
   process.exit(1)
 })

@@ -30,12 +30,16 @@ export function createValidatorCompiler (sharedSchemas: () => Record<string, unk
 // eslint-disable-next-line no-control-regex -- NUL is the character looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
-/** Adds to a body validator a check that no string in the body is one the database cannot store. */
+/**
+ * Adds to a body validator a check that no value in the body is one the database cannot store: a
+ * string with NUL or an unpaired surrogate, or a number JSON parsed as Infinity (`1e400`), which
+ * would be stored as null.
+ */
 function withStorableStrings (fn: ValidateFunction) {
   const validate = (data: unknown): boolean => {
     const ok = fn(data)
-    // Cheap walk first: the happy path builds no paths or arrays (seen in the intake profile).
-    const bad = anyUnstorable(data) ? unstorable(data, '') : []
+    // Cheap walk first: the happy path builds no paths or places (seen in the intake profile).
+    const bad = anyUnstorable(data) ? unstorable(data) : []
     validate.errors = [...(ok ? [] : fn.errors ?? []), ...bad]
     return ok && bad.length === 0
   }
@@ -43,27 +47,59 @@ function withStorableStrings (fn: ValidateFunction) {
   return validate
 }
 
-function anyUnstorable (value: unknown): boolean {
-  if (typeof value === 'string') return UNSTORABLE.test(value)
-  if (value === null || typeof value !== 'object') return false
-  if (Array.isArray(value)) {
-    for (const v of value) if (anyUnstorable(v)) return true
-    return false
-  }
-  for (const k in value) {
-    if (Object.hasOwn(value, k) && anyUnstorable((value as Record<string, unknown>)[k])) return true
+/** Whether a value holds anything unstorable: unstorable's walk without places or paths, also by a stack. */
+function anyUnstorable (data: unknown): boolean {
+  const stack: unknown[] = [data]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value === 'string') {
+      if (UNSTORABLE.test(value)) return true
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return true
+    } else if (Array.isArray(value)) {
+      for (const v of value) stack.push(v)
+    } else if (value !== null && typeof value === 'object') {
+      for (const k in value) if (Object.hasOwn(value, k)) stack.push((value as Record<string, unknown>)[k])
+    }
   }
   return false
 }
 
-function unstorable (value: unknown, path: string): ErrorObject[] {
-  if (typeof value === 'string') {
-    return UNSTORABLE.test(value)
-      ? [{ instancePath: path, schemaPath: '#', keyword: 'storable', params: {}, message: 'must not contain NUL characters or unpaired surrogates' }]
-      : []
+/** A value met in the walk below, with how to name its place (built only for a bad one). */
+interface Place { value: unknown, key: string, parent: Place | undefined }
+
+function pointer (place: Place): string {
+  let path = ''
+  for (let p: Place | undefined = place; p?.parent; p = p.parent) path = `/${p.key.replace(/~/g, '~0').replace(/\//g, '~1')}${path}`
+  return path
+}
+
+/**
+ * Every unstorable value of a body, by an explicit stack rather than recursion, so no nesting can
+ * overflow the call stack (the body parser bounds nesting too; this holds whatever parsed the body).
+ */
+function unstorable (data: unknown): ErrorObject[] {
+  const errors: ErrorObject[] = []
+  const stack: Place[] = [{ value: data, key: '', parent: undefined }]
+  while (stack.length > 0) {
+    const place = stack.pop()!
+    const value = place.value
+    if (typeof value === 'string') {
+      if (UNSTORABLE.test(value)) {
+        errors.push({ instancePath: pointer(place), schemaPath: '#', keyword: 'storable', params: {}, message: 'must not contain NUL characters or unpaired surrogates' })
+      }
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) {
+        errors.push({ instancePath: pointer(place), schemaPath: '#', keyword: 'finite', params: {}, message: 'must be a finite number' })
+      }
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: String(i), parent: place })
+    } else if (value !== null && typeof value === 'object') {
+      const keys = Object.keys(value)
+      for (let i = keys.length - 1; i >= 0; i--) stack.push({ value: (value as Record<string, unknown>)[keys[i]!], key: keys[i]!, parent: place })
+    }
   }
-  if (value === null || typeof value !== 'object') return []
-  return Object.entries(value).flatMap(([k, v]) => unstorable(v, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`))
+  return errors
 }
 
 function makeAjv (options: Options): Ajv {

@@ -60,3 +60,19 @@ t.test('a route added without a scope or a public reason stops the app', async (
   await app.ready()
   t.equal((await app.inject({ url: '/v1/scoped' })).statusCode, 401, 'a route with a scope is registered, and closed without a key')
 })
+
+t.test('least privilege: revoking a link needs archives:write, a transfer archives:transfer', async (t) => {
+  const app = await build(t, { apiKeys: keys })
+  const scopeOf = (method: string, url: string) => app.routeAccess.find((r) => r.method === method && r.url === url)?.scope
+  t.equal(scopeOf('DELETE', '/v1/requests/:id/archive/links/:linkId'), 'archives:write')
+  t.equal(scopeOf('POST', '/v1/requests/:id/transfers'), 'archives:transfer')
+  const as = (scope: Scope) => ({ authorization: `Bearer ${keyOf(scope)}`, 'content-type': 'application/json' })
+  const revoke = await app.inject({ method: 'DELETE', url: `/v1/requests/${anId}/archive/links/${anId}`, headers: { authorization: as('archives:read').authorization } })
+  t.equal(revoke.statusCode, 403, 'archives:read cannot revoke a link')
+  t.equal(revoke.json().code, 'DSR_FORBIDDEN')
+  const byWriter = await app.inject({ method: 'DELETE', url: `/v1/requests/${anId}/archive/links/${anId}`, headers: { authorization: as('archives:write').authorization } })
+  t.equal(byWriter.statusCode, 404, 'archives:write can (no such link here)')
+  const transfer = await app.inject({ method: 'POST', url: `/v1/requests/${anId}/transfers`, headers: as('requests:write'), payload: { destination: 'https://receiver.example/in' } })
+  t.equal(transfer.statusCode, 403, 'requests:write cannot send an archive away')
+  t.notOk([401, 403].includes((await app.inject({ method: 'POST', url: `/v1/requests/${anId}/transfers`, headers: as('archives:transfer'), payload: { destination: 'https://receiver.example/in' } })).statusCode), 'archives:transfer can')
+})

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { createCallbacksRepository, type CallbackRelease, type ClaimedCallback } from '../db/repositories/callbacks-repository.js'
 import { nextDelayMs } from '../engine/backoff.js'
 import { Errors, JobErrors } from '../errors.js'
-import { checkDestination } from '../transfers/addresses.js'
-import { deliver, judgeAnswer, type DeliveryResult } from '../transfers/deliver.js'
+import { judgeAnswer, type DeliveryResult } from '../transfers/deliver.js'
+import { jsonBody, postGuarded } from '../transfers/outbound.js'
 import type { CallbackSettings } from './settings.js'
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js'
 
@@ -49,34 +47,31 @@ export function createCallbackSender (deps: { dbh: DbHandle, log: FastifyBaseLog
 
   async function attempt (d: ClaimedCallback): Promise<Outcome> {
     if (d.callbackUrl === null) return { kind: 'failed', code: Errors.CallbackUrlRemoved.code, message: 'the request no longer has a callback_url' }
-    const url = new URL(d.callbackUrl)
-    // The messages name no host: the delivery log outlives the callback_url, which redaction removes.
-    const checked = await checkDestination(settings.allowList, url, settings.resolve, 'CALLBACK_ALLOWLIST')
-    if (checked.status === 'not_allowed') return { kind: 'failed', code: Errors.CallbackUrlNotAllowed.code, message: 'the callback_url is no longer in CALLBACK_ALLOWLIST' }
-    if (checked.status === 'refused') {
-      return { kind: 'failed', code: Errors.CallbackUrlNotAllowed.code, message: "the callback_url's host resolves to an address CALLBACK_ALLOWLIST does not permit" }
-    }
-    if (checked.status !== 'ok') return { kind: 'retry', code: JobErrors.CallbackDns.code, message: "the callback_url's host did not resolve" }
     const key = settings.keys[0]
     if (!key) return { kind: 'failed', code: Errors.CallbackUrlNotAllowed.code, message: 'no CALLBACK_SIGNING_KEYS to sign with' }
-    const body = Buffer.from(callbackBody(d))
-    const result = await deliver({
-      url,
-      address: checked.address,
-      body: Readable.from([body]),
-      size: body.length,
-      sha256: createHash('sha256').update(body).digest('hex'),
+    const body = callbackBody(d)
+    const result = await postGuarded<never>({ allowList: settings.allowList, setting: 'CALLBACK_ALLOWLIST', resolve: settings.resolve }, new URL(d.callbackUrl), async () => ({
+      ...jsonBody(body),
       headers: {
         'content-type': 'application/json',
         'user-agent': 'dsar-service (status callback)',
-        [SIGNATURE_HEADER]: signatureHeader(key, body.toString()),
+        [SIGNATURE_HEADER]: signatureHeader(key, body),
         'dsr-delivery-id': d.id,
         'idempotency-key': d.id
       },
       idleTimeoutMs: settings.timeoutMs,
       maxDurationMs: settings.timeoutMs,
       signal: stopping.signal
-    })
+    }))
+    // The messages name no host: the delivery log outlives the callback_url, which redaction removes.
+    if (result.kind === 'blocked') {
+      if (result.status === 'not_allowed') return { kind: 'failed', code: Errors.CallbackUrlNotAllowed.code, message: 'the callback_url is no longer in CALLBACK_ALLOWLIST' }
+      if (result.status === 'refused') {
+        return { kind: 'failed', code: Errors.CallbackUrlNotAllowed.code, message: "the callback_url's host resolves to an address CALLBACK_ALLOWLIST does not permit" }
+      }
+      return { kind: 'retry', code: JobErrors.CallbackDns.code, message: "the callback_url's host did not resolve" }
+    }
+    if (result.kind === 'early') return result.early
     return classify(result)
   }
 

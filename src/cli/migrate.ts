@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { openDb } from '../db/client.js'
+import { redactSecrets } from '../config-secrets.js'
 
 /** Applies pending migrations to DATABASE_URL (or the embedded database) and exits non-zero on failure. */
 let config: Config
@@ -8,19 +9,26 @@ try {
   config = loadConfig()
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
-  process.stderr.write(`${err.message}\n`)
+  process.stderr.write(`${redactSecrets(err.message)}\n`)
   process.exit(78) // EX_CONFIG, as the server does
 }
-const dbh = await openDb({
-  ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
-})
+let dbh: Awaited<ReturnType<typeof openDb>>
+try {
+  dbh = await openDb({
+    ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
+  })
+} catch (err) {
+  // Never the error itself: Node would print its properties, and a bad URL's `input` is DATABASE_URL with its password.
+  process.stderr.write(`migration failed: cannot open the database: ${redactSecrets((err as Error).message)}\n`)
+  process.exit(1)
+}
 try {
   await dbh.migrate()
   process.stdout.write(`migrations applied (${dbh.kind})\n`)
 } catch (err) {
   // Drizzle wraps driver errors as "Failed query: …"; the reason (e.g. the database does not exist) is the cause.
   const cause = (err as { cause?: unknown }).cause
-  process.stderr.write(`migration failed: ${cause instanceof Error ? `${cause.message} (${(err as Error).message.split('\n')[0]})` : (err as Error).message}\n`)
+  process.stderr.write(`migration failed: ${redactSecrets(cause instanceof Error ? `${cause.message} (${(err as Error).message.split('\n')[0]})` : (err as Error).message)}\n`)
   process.exitCode = 1
 } finally {
   await dbh.close()

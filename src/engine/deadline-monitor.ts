@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { createDeadlinesRepository } from '../db/repositories/deadlines-repository.js'
+import { systemResolver, type HostResolver } from '../transfers/addresses.js'
+import { jsonBody, postGuarded, singleUrlTarget } from '../transfers/outbound.js'
 
 export type DeadlineKind = 'due_soon' | 'overdue'
 
@@ -75,6 +77,12 @@ export function signWebhook (secret: string, timestamp: string, body: string): s
  */
 const CLAIM_LEASE_SECONDS = 300
 
+/** The longest one webhook delivery may take. */
+const WEBHOOK_TIMEOUT_MS = 10_000
+
+/** The webhook is never cut short by anything but its timeout. */
+const never = new AbortController()
+
 /**
  * The deadline job: for each due-soon or overdue request not yet notified for that kind, claims
  * the (request, kind) row in deadline_notifications and POSTs a signed webhook. A delivery that
@@ -87,13 +95,16 @@ export async function runDeadlineMonitor (deps: {
   webhookUrl?: string | undefined
   secret?: string | undefined
   warningHours: number
-  fetch?: typeof fetch
+  /** DNS for the webhook's host; the system resolver by default. */
+  resolve?: HostResolver
 }, now: Date): Promise<Record<string, number>> {
   const deadlines = createDeadlinesRepository(deps.dbh)
   const found = await findDeadlines(deps.dbh, now, deps.warningHours)
   const counts = { due_soon: found.due_soon.length, overdue: found.overdue.length, notified: 0, failed: 0 }
   if (!deps.webhookUrl) return counts
-  const send = deps.fetch ?? globalThis.fetch
+  // The webhook goes through the guard every outbound POST takes: to the address its host was
+  // checked to resolve to, and a redirect is an answer (a failed delivery), never followed.
+  const target = singleUrlTarget(deps.webhookUrl, 'DEADLINE_WEBHOOK_URL', deps.resolve ?? systemResolver)
   for (const [kind, list] of [['due_soon', found.due_soon], ['overdue', found.overdue]] as const) {
     for (const entry of list) {
       if (!await deadlines.claimNotification(entry.id, kind, CLAIM_LEASE_SECONDS)) continue
@@ -107,18 +118,24 @@ export async function runDeadlineMonitor (deps: {
       const timestamp = String(Math.floor(Date.now() / 1000))
       let status = 0
       try {
-        const res = await send(deps.webhookUrl, {
-          method: 'POST',
+        const result = await postGuarded<never>(target, target.url, async () => ({
+          ...jsonBody(body),
           headers: {
             'content-type': 'application/json',
+            'user-agent': 'dsar-service (deadline webhook)',
             'x-dsr-timestamp': timestamp,
             'x-dsr-signature': deps.secret ? signWebhook(deps.secret, timestamp, body) : 'unsigned'
           },
-          body,
-          signal: AbortSignal.timeout(10_000)
-        })
-        status = res.status
-        await res.body?.cancel()
+          idleTimeoutMs: WEBHOOK_TIMEOUT_MS,
+          maxDurationMs: WEBHOOK_TIMEOUT_MS,
+          signal: never.signal
+        }))
+        if (result.kind === 'response') {
+          status = result.status
+          if (status >= 300 && status < 400) deps.log.warn({ kind, status }, 'deadline webhook redirected; redirects are not followed')
+        } else {
+          deps.log.warn({ kind, reason: result.kind === 'blocked' ? result.status : result.kind === 'error' ? result.reason : 'early' }, 'deadline webhook delivery failed')
+        }
       } catch (err) {
         deps.log.warn({ err: { name: (err as Error)?.name }, kind }, 'deadline webhook delivery failed')
       }

@@ -40,6 +40,8 @@ export function createRequestsService (deps: {
   archiveOf?: (requestId: string) => Promise<ArchiveSummary | null>
   /** Why a callback_url can never be called here (callbacks/settings.ts callbackUrlRefusal), or null. */
   callbackRefusal: (callbackUrl: string) => string | null
+  /** The earliest `received_at` accepted at a given time (config.ts earliestReceivedAt); none when not given. */
+  earliestReceivedAt?: (now: Date) => Date
   now?: () => Date
 }) {
   const { repo } = deps
@@ -51,7 +53,7 @@ export function createRequestsService (deps: {
       const receivedAt = input.received_at ? new Date(input.received_at) : at
       const subject = normaliseSubject(input.subject)
       const { child, problem } = childAtIntake(input, deps.children)
-      checkRequest(input, subject, receivedAt, at, problem)
+      checkRequest(input, subject, receivedAt, at, deps.earliestReceivedAt?.(at), problem)
       // Accepted means called: a callback_url the configuration would never call is refused, not stored.
       const refusal = input.callback_url !== undefined ? deps.callbackRefusal(input.callback_url) : null
       if (refusal) throw new Errors.CallbackUrlNotAllowed(refusal)
@@ -391,11 +393,12 @@ function normaliseSubject (s: CreateRequest['subject']): StoredSubject {
 }
 
 /** Rules that span several fields, beyond what the JSON Schema expresses. */
-function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt: Date, at: Date, childProblem: string | null): void {
+function checkRequest (input: CreateRequest, subject: StoredSubject, receivedAt: Date, at: Date, earliest: Date | undefined, childProblem: string | null): void {
   const details: ErrorDetail[] = []
   const bad = (field: string, message: string) => details.push({ in: 'body', field, message })
   if (childProblem) bad('/child', childProblem)
   if (receivedAt.getTime() > at.getTime() + CLOCK_SKEW_MS) bad('/received_at', 'must not be in the future')
+  if (earliest && receivedAt.getTime() < earliest.getTime()) bad('/received_at', `must not be before ${earliest.toISOString()} (RECEIVED_AT_EARLIEST)`)
   if (subject.phone !== undefined && !/^\+[1-9][0-9]{6,14}$/.test(subject.phone)) bad('/subject/phone', 'must have 7 to 15 digits')
   if (subject.email && subject.email_sha256 && sha256Hex(subject.email) !== subject.email_sha256) {
     bad('/subject/email_sha256', 'does not match the SHA-256 of /subject/email')

@@ -6,8 +6,8 @@ import { createTransfersRepository, type TransferRelease, type TransferRow } fro
 import { enqueue as enqueueJobs, transferJob, type Boss } from '../jobs/queue.js'
 import { nextDelayMs } from '../engine/backoff.js'
 import { holdLease } from '../jobs/lease.js'
-import { checkDestination } from './addresses.js'
-import { deliver, judgeAnswer, type DeliveryResult } from './deliver.js'
+import { judgeAnswer, type DeliveryResult } from './deliver.js'
+import { postGuarded, type OutboundRequest } from './outbound.js'
 import type { TransferSettings } from './settings.js'
 import { Errors, JobErrors } from '../errors.js'
 
@@ -74,17 +74,24 @@ export function createTransferRunner (deps: {
   }
 
   async function attempt (transfer: TransferRow, signal: AbortSignal): Promise<Outcome> {
-    const url = new URL(transfer.destination)
-    const checked = await checkDestination(settings.allowList, url, settings.resolve, 'TRANSFER_ALLOWLIST')
-    if (checked.status === 'not_allowed') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
-    if (checked.status === 'refused') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: checked.message }
-    if (checked.status !== 'ok') return { kind: 'retry', code: JobErrors.TransferDns.code, message: checked.message }
+    const target = { allowList: settings.allowList, setting: 'TRANSFER_ALLOWLIST', resolve: settings.resolve }
+    const result = await postGuarded<Outcome>(target, new URL(transfer.destination), () => prepare(transfer, signal))
+    if (result.kind === 'blocked') {
+      if (result.status === 'not_allowed') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: 'the destination is no longer in TRANSFER_ALLOWLIST' }
+      if (result.status === 'refused') return { kind: 'failed', code: Errors.TransferDestinationNotAllowed.code, message: result.message }
+      return { kind: 'retry', code: JobErrors.TransferDns.code, message: result.message }
+    }
+    if (result.kind === 'early') return result.early
+    return classify(result)
+  }
 
+  /** What is sent once the destination passed: the archive, with its headers; or why nothing can be. */
+  async function prepare (transfer: TransferRow, signal: AbortSignal): Promise<OutboundRequest | { early: Outcome }> {
     const headers: Record<string, string> = { 'idempotency-key': transfer.id, 'x-dsr-request-id': transfer.requestId }
     if (transfer.authHeaderSealed) {
       const authorization = settings.secretBox?.open(transfer.authHeaderSealed, transfer.id)
       if (!authorization) {
-        return { kind: 'failed', code: JobErrors.TransferAuthUnavailable.code, message: 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY' }
+        return { early: { kind: 'failed', code: JobErrors.TransferAuthUnavailable.code, message: 'the stored authorization cannot be decrypted with the configured TRANSFER_SECRET_KEY' } }
       }
       headers.authorization = authorization
     }
@@ -94,13 +101,11 @@ export function createTransferRunner (deps: {
       archive = await deps.openArchive(transfer.requestId)
     } catch (err) {
       // A stored archive that does not match its row (or cannot be decrypted) will not heal by waiting.
-      if (err instanceof JobErrors.ArchiveUnreadable) return { kind: 'failed', code: err.code, message: 'the stored archive cannot be read' }
-      return { kind: 'retry', code: JobErrors.TransferArchiveRead.code, message: 'opening the stored archive failed' }
+      if (err instanceof JobErrors.ArchiveUnreadable) return { early: { kind: 'failed', code: err.code, message: 'the stored archive cannot be read' } }
+      return { early: { kind: 'retry', code: JobErrors.TransferArchiveRead.code, message: 'opening the stored archive failed' } }
     }
-    if (!archive) return { kind: 'failed', code: Errors.ArchiveNotReady.code, message: 'the request no longer has a ready archive' }
-    const result = await deliver({
-      url,
-      address: checked.address,
+    if (!archive) return { early: { kind: 'failed', code: Errors.ArchiveNotReady.code, message: 'the request no longer has a ready archive' } }
+    return {
       body: archive.stream,
       size: archive.size,
       sha256: archive.sha256,
@@ -108,8 +113,7 @@ export function createTransferRunner (deps: {
       idleTimeoutMs: settings.idleTimeoutMs,
       maxDurationMs: settings.maxDurationMs,
       signal
-    })
-    return classify(result)
+    }
   }
 
   async function settle (transfer: TransferRow, outcome: Outcome): Promise<void> {

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { auth, build, requestBody } from '../helper.js'
+import { loadConfig } from '../../src/config.js'
 
 /**
  * Malformed input, as a table: every case must be refused with a 4xx in the service's error shape
@@ -30,6 +32,11 @@ const subject = (s: Record<string, unknown>) => body({ subject: s })
 const invalid = (field: string, part: Part = 'body') => ({ status: 400, code: 'DSR_VALIDATION_FAILED', field, in: part })
 const INVALID_JSON = { status: 400, code: 'DSR_INVALID_JSON' }
 const UNSUPPORTED = { status: 415, code: 'DSR_UNSUPPORTED_MEDIA_TYPE' }
+const UNSUPPORTED_CHARSET = { status: 415, code: 'DSR_UNSUPPORTED_CHARSET' }
+const TOO_DEEP = { status: 400, code: 'DSR_NESTING_TOO_DEEP' }
+/** A rectification whose one change has `value` as written (raw JSON), and `more` raw members. */
+const RECTIFY_WITH = (value: string, more = '') =>
+  `{"type":"rectification","regime":"gdpr","subject":{"email":"ada@example.com"},"changes":[{"field":"phone","value":${value}}]${more}}`
 
 /** POST /v1/requests with a raw JSON payload. */
 const post = (name: string, payload: string, expect: Case['expect'], headers: Record<string, string> = JSON_HEADERS): Case =>
@@ -122,6 +129,8 @@ const createCases: Case[] = [
   post('received_at on 30 February', body({ received_at: '2026-02-30T10:00:00Z' }), invalid('/received_at')),
   post('received_at without an offset', body({ received_at: '2026-01-31T10:00:00' }), invalid('/received_at')),
   post('received_at on a leap second', body({ received_at: '2016-12-31T23:59:60Z' }), invalid('/received_at')),
+  post('received_at in year 0001', body({ received_at: '0001-01-01T00:00:00Z' }), invalid('/received_at')),
+  post('received_at over 3 years ago', body({ received_at: new Date(Date.now() - 1100 * 86_400_000).toISOString() }), invalid('/received_at')),
   post('received_at in year 0000', body({ received_at: '0000-01-01T00:00:00Z' }), invalid('/received_at')),
   post('time_zone Mars/Olympus', body({ time_zone: 'Mars/Olympus' }), invalid('/time_zone')),
   post('time_zone over 64 characters', body({ time_zone: 'Europe/' + 'x'.repeat(60) }), invalid('/time_zone')),
@@ -149,6 +158,17 @@ const createCases: Case[] = [
   post('NUL in notes', body({ notes: 'a\u0000b' }), invalid('/notes')),
   post('unpaired surrogate in customer_id', '{"type":"access","regime":"gdpr","subject":{"customer_id":"\\ud800"}}', invalid('/subject/customer_id')),
 
+  // Numbers JSON.parse overflows to ±Infinity: refused, never stored as null.
+  post('changes value 1e400', RECTIFY_WITH('1e400'), invalid('/changes/0/value')),
+  post('changes value -1e400', RECTIFY_WITH('-1e400'), invalid('/changes/0/value')),
+  post('changes value 1e400, verified at intake', RECTIFY_WITH('1e400', ',"verification":{"method":"account_login"}'), invalid('/changes/0/value')),
+
+  // Nesting past MAX_JSON_DEPTH, refused before parsing (a 20,000-level array overflowed the stack).
+  post('20,000-level array', '['.repeat(20_000) + ']'.repeat(20_000), TOO_DEEP),
+  post('20,000-level array in notes', `{"type":"access","regime":"gdpr","subject":{"email":"ada@example.com"},"notes":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, TOO_DEEP),
+  post('10,000-level object', '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000), TOO_DEEP),
+  post('33 levels', '['.repeat(33) + ']'.repeat(33), TOO_DEEP),
+
   // Not JSON.
   post('truncated JSON', '{"type":"access","subject":{"email":"ada@example.com"', INVALID_JSON),
   post('trailing comma', '{"type":"access","regime":"gdpr","subject":{"email":"ada@example.com"},}', INVALID_JSON),
@@ -173,6 +193,9 @@ const createCases: Case[] = [
     { ...W, 'content-type': 'multipart/form-data; boundary=b' }),
   post('application/xml', '<request><type>access</type></request>', UNSUPPORTED, { ...W, 'content-type': 'application/xml' }),
   post('no content-type', body(), UNSUPPORTED, W),
+  post('charset=utf-16', body(), UNSUPPORTED_CHARSET, { ...W, 'content-type': 'application/json; charset=utf-16' }),
+  post('charset=UTF-16LE in UTF-16', Buffer.from(body(), 'utf16le').toString('latin1'), UNSUPPORTED_CHARSET, { ...W, 'content-type': 'application/json;charset="UTF-16LE"' }),
+  post('charset=iso-8859-1', body(), UNSUPPORTED_CHARSET, { ...W, 'content-type': 'application/json; charset=iso-8859-1' }),
 
   // Too large: 200 KB of notes against a 64 KB body limit.
   post('200 KB body', body({ notes: 'x'.repeat(200_000) }), { status: 413, code: 'DSR_PAYLOAD_TOO_LARGE' }),
@@ -230,6 +253,8 @@ const cancelCases: Case[] = [
   cancel('cancel with no body at all', undefined, invalid('/'), W),
   cancel('cancel with invalid JSON', '{"reason":', INVALID_JSON),
   cancel('cancel with an empty body', '', { status: 400, code: 'DSR_EMPTY_BODY' }),
+  cancel('cancel with a 20,000-level array', '['.repeat(20_000) + ']'.repeat(20_000), TOO_DEEP),
+  cancel('cancel in UTF-16', json({ reason: 'duplicate' }), UNSUPPORTED_CHARSET, { ...W, 'content-type': 'application/json; charset=utf-16' }),
   cancel('cancel as text/plain', json({ reason: 'duplicate' }), UNSUPPORTED, { ...W, 'content-type': 'text/plain' })
 ]
 
@@ -317,4 +342,39 @@ t.test('malformed cancels leave an existing request as it was', async (t) => {
   t.equal(events.json().data.length, 1, 'still only the created event')
   t.equal(await count(app, 'requests'), 1, 'one request in the database')
   t.equal(await count(app, 'request_events'), 1, 'one event in the database')
+})
+
+t.test('JSON in UTF-8 is taken whether or not the Content-Type names the charset', async (t) => {
+  const app = await build(t)
+  for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'Application/JSON; Charset=utf8']) {
+    const res = await app.inject({ method: 'POST', url: '/v1/requests', headers: { ...W, 'content-type': contentType }, payload: body() })
+    t.equal(res.statusCode, 202, contentType)
+  }
+  t.equal(await count(app, 'requests'), 4, 'each stored')
+})
+
+t.test('deep nesting is refused on every route that takes a body, before parsing (#15: 500 with RangeError)', async (t) => {
+  const app = await build(t)
+  const spec = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }
+  const anId = '00000000-0000-4000-8000-000000000000'
+  const routes = Object.entries(spec.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody).map(([m]) => ({ method: m.toUpperCase(), path: path.replace(/\{[^}]+\}/g, anId) })))
+  t.ok(routes.length >= 14, `${routes.length} routes take a body`)
+  const deep = ['['.repeat(20_000) + ']'.repeat(20_000), '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000), `{"reason":${'['.repeat(20_000)}${']'.repeat(20_000)}}`]
+  for (const { method, path } of routes) {
+    for (const payload of deep) {
+      const res = await app.inject({ method: method as 'POST', url: path, headers: { ...auth('admin'), 'content-type': 'application/json' }, payload })
+      t.equal(res.statusCode, 400, `${method} ${path} (${payload.length} bytes)`)
+      t.equal(res.json().code, 'DSR_NESTING_TOO_DEEP')
+    }
+  }
+})
+
+t.test('RECEIVED_AT_EARLIEST sets how far back received_at may go', async (t) => {
+  t.throws(() => loadConfig({ RECEIVED_AT_EARLIEST: '2020-13-01' }), /RECEIVED_AT_EARLIEST/, 'a date, YYYY-MM-DD')
+  const app = await build(t, { env: { RECEIVED_AT_EARLIEST: '2015-06-01' } })
+  const post = (receivedAt: string) => app.inject({ method: 'POST', url: '/v1/requests', headers: JSON_HEADERS, payload: body({ received_at: receivedAt }) })
+  t.equal((await post('2016-01-04T09:00:00Z')).statusCode, 202, 'after it: taken, though more than 3 years back')
+  const before = await post('2015-05-31T23:59:59Z')
+  t.equal(before.statusCode, 400, 'a second before it: refused')
+  t.match(before.json(), { code: 'DSR_VALIDATION_FAILED', details: [{ field: '/received_at', message: /must not be before 2015-06-01T00:00:00.000Z/ }] })
 })

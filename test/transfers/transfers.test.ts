@@ -340,7 +340,10 @@ t.test('direct transfers', async (t) => {
     t.match(withCredentials.json(), { code: 'DSR_VALIDATION_FAILED', details: [{ field: '/destination' }] })
     t.equal((await post({ destination: 'ftp://partner.example/' })).statusCode, 400)
     t.equal((await post({ destination: `${flaky.origin}/`, authorization: 'Bearer x\r\nX-Injected: 1' })).statusCode, 400, 'no header injection')
-    t.equal((await post({ destination: `${flaky.origin}/` }, 'reader')).statusCode, 403, 'requests:write is needed')
+    t.equal((await post({ destination: `${flaky.origin}/` }, 'reader')).statusCode, 403, 'archives:transfer is needed')
+    const writer = await post({ destination: `${flaky.origin}/` }, 'writer')
+    t.equal(writer.statusCode, 403, 'requests:write alone cannot send a person\'s archive away')
+    t.match(writer.json(), { code: 'DSR_FORBIDDEN', message: /archives:transfer/ })
     t.equal((await app.inject({
       method: 'POST', url: `/v1/requests/${randomUUID()}/transfers`, headers: auth(), payload: { destination: `${flaky.origin}/` }
     })).statusCode, 404)

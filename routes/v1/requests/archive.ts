@@ -97,7 +97,7 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/:id/archive/links/:linkId', {
-    config: { scope: 'archives:read' },
+    config: { scope: 'archives:write' },
     schema: {
       tags: ['archives'],
       operationId: 'revokeArchiveLink',

@@ -5,7 +5,7 @@ import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, Transfe
 /** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
 const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/:id/transfers', {
-    config: { scope: 'requests:write' },
+    config: { scope: 'archives:transfer' },
     schema: {
       tags: ['transfers'],
       operationId: 'createTransfer',

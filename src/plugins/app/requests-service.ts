@@ -6,6 +6,7 @@ import { createFulfilmentService } from '../../services/fulfilment-service.js'
 import { parseApprovalPolicy } from '../../domain/approval.js'
 import { parseDuplicatePolicy } from '../../domain/duplicates.js'
 import { callbackUrlRefusal } from '../../callbacks/settings.js'
+import { earliestReceivedAt } from '../../config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,6 +41,7 @@ export default fp(async function requestsService (fastify) {
     fulfilment,
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
     archiveOf: fastify.archivesService.summary,
-    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl)
+    callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl),
+    earliestReceivedAt: (now) => earliestReceivedAt(fastify.config, now)
   }))
 }, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
