@@ -44,7 +44,9 @@ const cases: Case[] = [
   { setting: 'BACKUP_TOMBSTONE_KEY', value: `${MARK}-not-base64`, names: true },
   { setting: 'CALLBACK_SIGNING_KEYS', value: `k1:${MARK}-short`, names: true },
   { setting: 'TRANSFER_ALLOWLIST', value: `https://u:${MARK}pw@partner.example`, names: true },
-  { setting: 'CALLBACK_ALLOWLIST', value: `https://u:${MARK}pw@receiver.example`, names: true }
+  { setting: 'CALLBACK_ALLOWLIST', value: `https://u:${MARK}pw@receiver.example`, names: true },
+  { setting: 'SMTP_URL', value: `http://mailer:${MARK}pw@mail.example:465`, names: true },
+  { setting: 'VERIFICATION_CODE_KEY', value: `${MARK}-short`, names: true }
 ]
 
 function cleanEnv (over: Record<string, string>): NodeJS.ProcessEnv {
