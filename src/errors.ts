@@ -144,6 +144,8 @@ export const JobErrors = {
   ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),
   ArchiveUnreadable: recorded<[string, { cause: unknown }?]>('DSR_ARCHIVE_UNREADABLE', '%s', ['transfer'], false,
     'a stored archive does not match its row (truncated, replaced, or sealed under another key): the download answers 500, a transfer fails'),
+  ArchiveWorkerLost: recorded('DSR_ARCHIVE_WORKER_LOST', 'the worker building the archive stopped', ['archive'], true,
+    'the process building an archive stopped before it ended (its lease ran out): the build is queued again, and the archive fails once its attempts are spent'),
   JobFailed: recorded('DSR_JOB_FAILED', 'the job failed', ['job'], true, 'a pg-boss job (archive build, transfer, scheduled job) threw an error without a code'),
   TransferWorkerLost: recorded('DSR_TRANSFER_WORKER_LOST', 'the worker sending the transfer stopped', ['transfer'], true, 'the process sending a transfer stopped before it ended (its lease ran out)'),
   TransferInternal: recorded('DSR_TRANSFER_INTERNAL', 'unexpected error while sending', ['transfer'], true, 'an unexpected fault while sending'),
