@@ -35,9 +35,9 @@ if ('skip' in found) {
 
     // Requests keep coming, from four clients, through the outage and the return.
     const answers: Array<{ status: number, code?: string, retryAfter?: string }> = []
-    let sending = true
+    const sending = new AbortController()
     const client = async (n: number) => {
-      for (let i = 0; sending; i++) {
+      for (let i = 0; !sending.signal.aborted; i++) {
         const res = i % 3 === 0
           ? await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody({ subject: { email: `outage${n}-${i}@example.com` } }) })
           : await app.inject({ url: i % 3 === 1 ? `/v1/requests/${id}` : '/v1/requests?limit=5', headers: auth() })
@@ -70,7 +70,7 @@ if ('skip' in found) {
       else await sleep(100)
     }
     await sleep(1000) // the clients go on against the returned database
-    sending = false
+    sending.abort()
     await Promise.all(clients)
 
     const fiveHundreds = answers.filter((a) => a.status >= 500 && a.status !== 503)
