@@ -4,6 +4,10 @@ import { buildApp } from './app.js'
 import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
+import { whenReachable } from './db/unreachable.js'
+
+/** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
+const START_WAIT_MS = 60_000
 
 /**
  * Entry point: configuration, database, connectors, then the roles asked for. ROLE=api serves HTTP
@@ -13,9 +17,21 @@ import { loggerOptions } from './logger.js'
 async function main (): Promise<void> {
   const config = loadConfig()
   const log = pino(loggerOptions(config) as pino.LoggerOptions)
-  const { dbh, apiKeys, registry, developmentKey, close } = await boot(config, log)
-  const app = await buildApp({ config, dbh, apiKeys, registry }, { loggerInstance: log })
-  app.addHook('onClose', close)
+  // A process started while the database restarts or is away (a supervisor restarting it) waits
+  // for the database, starting again from the top, rather than exiting.
+  const { app, apiKeys, developmentKey, registry } = await whenReachable(async () => {
+    const { dbh, apiKeys, registry, developmentKey, close } = await boot(config, log)
+    const app = await buildApp({ config, dbh, apiKeys, registry }, { loggerInstance: log })
+    app.addHook('onClose', close)
+    try {
+      await app.ready()
+    } catch (err) {
+      await app.close().catch(() => {})
+      await close().catch(() => {})
+      throw err
+    }
+    return { app, apiKeys, developmentKey, registry }
+  }, { waitMs: START_WAIT_MS, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'the database went away during start-up: starting again') })
 
   closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error')
@@ -24,7 +40,6 @@ async function main (): Promise<void> {
   })
 
   if (config.ROLE === 'worker') {
-    await app.ready()
     app.log.info({ connectors: [...registry.keys()] }, 'worker started')
     return
   }

@@ -86,6 +86,34 @@ export function reconnectBackoff (retries: number): number {
 
 const CONNECT_TIMEOUT_SECONDS = 5
 
+/** How long taking a connection of the pool for a transaction may wait before it fails as unreachable. */
+const RESERVE_TIMEOUT_MS = 15_000
+
+/**
+ * A connection of the pool for one caller (a transaction, pg-boss' multi-statement SQL). Bounded:
+ * postgres.js can lose a reserve request when connections close and reopen around it (a restart),
+ * which would leave the caller, and the lease it renews, waiting forever. Past the bound it fails as
+ * CONNECT_TIMEOUT (the database is unreachable: 503 to an API caller, a retry for a job), and a
+ * connection that comes after all goes back to the pool.
+ */
+async function reserveWithin (client: postgres.Sql, ms = RESERVE_TIMEOUT_MS): Promise<postgres.ReservedSql> {
+  let timer: NodeJS.Timeout | undefined
+  let late = false
+  const reserving = client.reserve()
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true
+      reject(Object.assign(new Error(`no database connection within ${ms} ms`), { code: 'CONNECT_TIMEOUT' }))
+    }, ms)
+  })
+  try {
+    return await Promise.race([reserving, timeout])
+  } finally {
+    clearTimeout(timer)
+    if (late) reserving.then((conn) => conn.release(), () => {})
+  }
+}
+
 function openPostgres (url: string, max: number): DbHandle {
   const client = postgres(url, {
     max,
@@ -114,11 +142,11 @@ function openPostgres (url: string, max: number): DbHandle {
     },
     executor: postgresExecutor(client, async (fn) => {
       // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try { return await fn(conn) } finally { conn.release() }
     }),
     async together (fn) {
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try {
         return await fn(onConnection(conn, client))
       } finally {
@@ -129,7 +157,7 @@ function openPostgres (url: string, max: number): DbHandle {
       // A reserved connection, not sql.begin: BEGIN is sent without waiting for its answer, so it
       // travels with the transaction's first statement (one write, one round trip fewer). Should
       // BEGIN fail, so do the statements behind it, and the transaction with them.
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try {
         const begun = conn.unsafe('begin').execute()
         begun.catch(() => {})

@@ -28,3 +28,21 @@ const UNREACHABLE_CLASSES = ['08']
 
 /** What a caller that met an unreachable database is told to wait before trying again, in seconds. */
 export const RETRY_AFTER_SECONDS = 2
+
+/**
+ * Runs `fn` (idempotent start-up work), again while the database is unreachable, for at most
+ * `waitMs`: a process started during a database restart or outage (a supervisor restarting a
+ * worker) waits for it instead of exiting. Any other failure, or the last one, is thrown.
+ */
+export async function whenReachable<T> (fn: () => Promise<T>, opts: { waitMs: number, onWait (err: unknown): void }): Promise<T> {
+  const until = Date.now() + opts.waitMs
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isDatabaseUnreachable(err) || Date.now() + wait > until) throw err
+      opts.onWait(err)
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  }
+}

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
+import { whenReachable } from '../db/unreachable.js'
 import { createTasksRepository, type ClaimedTask } from '../db/repositories/tasks-repository.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
@@ -167,7 +168,15 @@ export function createEngine (deps: {
       }))
       work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
       // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
-      work<ArchiveJob>({ queue: ARCHIVE_QUEUE, concurrency: deps.options.archiveConcurrency, handler: (job) => deps.archives.build(job.data.requestId, job, { worker, leaseMs: deps.options.leaseMs }) })
+      // A build the database's going away interrupted is tried again here once it is back (a build is
+      // idempotent), rather than after the queue's retry delay: the person's archive is not held up.
+      work<ArchiveJob>({
+        queue: ARCHIVE_QUEUE,
+        concurrency: deps.options.archiveConcurrency,
+        handler: (job) => whenReachable(() => deps.archives.build(job.data.requestId, job, { worker, leaseMs: deps.options.leaseMs }), {
+          waitMs: 60_000, onWait: () => log.warn({ requestId: job.data.requestId }, 'archive build interrupted by the database: building again once it is back')
+        })
+      })
       reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
       reaper.unref()
     },
