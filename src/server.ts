@@ -5,6 +5,7 @@ import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 import { whenReachable } from './db/unreachable.js'
+import { EmbeddedDbUnreadableError } from './db/client.js'
 
 /** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
 const START_WAIT_MS = 60_000
@@ -64,7 +65,11 @@ function printDevelopmentKey (key: string, port: number): void {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof EmbeddedDbUnreadableError) {
+    if (err instanceof EmbeddedDbUnreadableError) {
+      process.stderr.write(`${err.code}: ${err.message}\n`)
+      process.exit(1)
+    }
     process.stderr.write(`${err.message}\n`)
     process.exit(78) // EX_CONFIG
   }

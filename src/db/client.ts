@@ -77,6 +77,22 @@ export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
   return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://', opts.loadDataDir)
 }
 
+/**
+ * The embedded database's files cannot be opened: PGlite aborts (`RuntimeError: Aborted()`) on a
+ * damaged data folder, e.g. one whose control file was cut short. Start-up prints this message,
+ * which says what to do, instead of the bare abort.
+ */
+export class EmbeddedDbUnreadableError extends Error {
+  readonly code = 'EMBEDDED_DB_UNREADABLE'
+  constructor (dataDir: string, cause: unknown) {
+    super(`The embedded database in ${dataDir} cannot be opened: its files are damaged or incomplete ` +
+      `(${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}). Nothing was changed. ` +
+      'Restore that folder from a backup (a copy taken while the service was stopped), or move it aside to start ' +
+      'with an empty database; for data that must survive crashes and power loss, use a Postgres server (DATABASE_URL).', { cause })
+    this.name = 'EmbeddedDbUnreadableError'
+  }
+}
+
 const dialect = new PgDialect()
 
 /** Seconds before a connection retries after `retries` failed connects in a row: 50 ms doubling, at most 0.5 s. */
@@ -199,9 +215,14 @@ function onConnection (conn: postgres.ReservedSql, client: postgres.Sql): TxHand
   }
 }
 
-function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
+async function openPglite (dataDir: string, loadDataDir?: Blob): Promise<DbHandle> {
   if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true })
   const client = new PGlite(dataDir, loadDataDir ? { loadDataDir } : {})
+  try {
+    await client.waitReady
+  } catch (err) {
+    throw dataDir.includes('://') ? err : new EmbeddedDbUnreadableError(dataDir, err)
+  }
   const db = drizzleLite(client, { schema }) as unknown as Db
   return {
     kind: 'pglite',
@@ -216,7 +237,7 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     },
     executor: pgliteExecutor(client),
     // One session: every statement already goes over the same connection.
-    together (fn) { return fn(this) },
+    together (fn) { return fn(this as TxHandle) },
     async transaction (fn) {
       // PGlite has one session: other queries wait until this transaction ends, so code inside
       // must use the handle it is given, never the outer one.
