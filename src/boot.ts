@@ -2,6 +2,10 @@ import { resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { ConfigError, type Config } from './config.js'
 import { openDb, type DbHandle } from './db/client.js'
+import { whenReachable } from './db/unreachable.js'
+
+/** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
+const START_WAIT_MS = 60_000
 import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from './services/api-keys.js'
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
@@ -33,20 +37,22 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
   })
   let registry: ConnectorRegistry = new Map()
   try {
-    if (config.MIGRATE_ON_START ?? embedded) await dbh.migrate()
-    const { checks } = await readiness(dbh)
-    if (checks.migrations === 'pending') {
-      throw new ConfigError('The database is not migrated to this version of the service: run `npm run migrate` ' +
-        '(with the same DATABASE_URL), or set MIGRATE_ON_START=true, then start again.')
-    }
-    let developmentKey: string | null = null
-    if (embedded && apiKeys.size === 0) {
-      const issued = await issueDevelopmentKey(dbh)
-      if (issued) developmentKey = issued.key
-    }
-    for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
-    // Receipt signing and hashing, tombstone sealing: keys not configured are made once and kept in the database.
-    const madeKeys = await ensureServiceKeys(dbh, config)
+    // Each step is idempotent: all are run again while the database is unreachable.
+    const { developmentKey, madeKeys } = await whenReachable(async () => {
+      if (config.MIGRATE_ON_START ?? embedded) await dbh.migrate()
+      if ((await readiness(dbh)).checks.migrations === 'pending') {
+        throw new ConfigError('The database is not migrated to this version of the service: run `npm run migrate` ' +
+          '(with the same DATABASE_URL), or set MIGRATE_ON_START=true, then start again.')
+      }
+      let developmentKey: string | null = null
+      if (embedded && apiKeys.size === 0) {
+        const issued = await issueDevelopmentKey(dbh)
+        if (issued) developmentKey = issued.key
+      }
+      for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
+      // Receipt signing and hashing, tombstone sealing: keys not configured are made once and kept in the database.
+      return { developmentKey, madeKeys: await ensureServiceKeys(dbh, config) }
+    }, { waitMs: START_WAIT_MS, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'waiting for the database') })
     if (madeKeys.length > 0) log.info({ keys: madeKeys }, 'erasure-proof keys made and kept in the service database')
     if (!embedded && unconfiguredKeys(config).length > 0) {
       log.warn({ settings: unconfiguredKeys(config) }, 'erasure-proof keys are kept in the service database beside what they protect: configure them')
@@ -55,15 +61,14 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
     const usesSamples = connectorFile.connectors.some((c) => c.enabled && c.settings.url === 'embedded:')
     if (usesSamples && await ensureSampleData(dbh)) log.info('sample systems created')
     registry = await createRegistry(connectorFile, { drivers, env, log, serviceDatabase: dbh })
+    let closing: Promise<void> | undefined
     return {
       dbh,
       apiKeys,
       registry,
       developmentKey,
-      async close () {
-        await closeRegistry(registry)
-        await dbh.close()
-      }
+      // Once, however often it is called (the app's close and a failed start both call it).
+      close: () => (closing ??= closeRegistry(registry).then(() => dbh.close()))
     }
   } catch (err) {
     await closeRegistry(registry)

@@ -104,7 +104,8 @@ export const Errors = {
   RetentionNotConfigured: entry<[string]>('DSR_RETENTION_NOT_CONFIGURED', 'Connector %s has no retention rules', 409, 'sweeping a connector that has no retention rules'),
   Internal: entry('DSR_INTERNAL', 'Internal error', 500, 'a fault of the service; never carries internals'),
   BadRequest: entry('DSR_BAD_REQUEST', 'The request could not be read', 400, 'a request the HTTP layer refused before any route saw it (a malformed path escape, a path over the length limit: 414)'),
-  Unavailable: entry('DSR_UNAVAILABLE', 'The service is not ready', 503, 'the service is starting, stopping, or cannot reach its database'),
+  Unavailable: entry('DSR_UNAVAILABLE', 'The service is not ready or cannot reach its database: try again shortly', 503,
+    'the service is starting, stopping, or cannot reach its database (stopped, restarting, out of connections); the answer carries Retry-After'),
   LinkSuperseded: entry('DSR_LINK_SUPERSEDED', 'The archive this link was made for has been replaced by a newer one; ask for a new link', 410, 'an archive link made for an archive that a rebuild has replaced'),
   ArchiveNotRebuildable: entry<[string]>('DSR_ARCHIVE_NOT_REBUILDABLE', 'Only a failed or expired archive of a closed access or portability request can be rebuilt: %s', 409, 'rebuilding an archive that is ready or building, or of a request that has none'),
   ArchiveItemsSwept: entry(
@@ -165,6 +166,8 @@ export const JobErrors = {
   ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),
   ArchiveUnreadable: recorded<[string, { cause: unknown }?]>('DSR_ARCHIVE_UNREADABLE', '%s', ['transfer'], false,
     'a stored archive does not match its row (truncated, replaced, or sealed under another key): the download answers 500, a transfer fails'),
+  ArchiveWorkerLost: recorded('DSR_ARCHIVE_WORKER_LOST', 'the worker building the archive stopped', ['archive'], true,
+    'the process building an archive stopped before it ended (its lease ran out): the build is queued again, and the archive fails once its attempts are spent'),
   JobFailed: recorded('DSR_JOB_FAILED', 'the job failed', ['job'], true, 'a pg-boss job (archive build, transfer, scheduled job) threw an error without a code'),
   TransferWorkerLost: recorded('DSR_TRANSFER_WORKER_LOST', 'the worker sending the transfer stopped', ['transfer'], true, 'the process sending a transfer stopped before it ended (its lease ran out)'),
   TransferInternal: recorded('DSR_TRANSFER_INTERNAL', 'unexpected error while sending', ['transfer'], true, 'an unexpected fault while sending'),

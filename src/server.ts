@@ -5,6 +5,11 @@ import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
 import { redactSecrets } from './config-secrets.js'
 import { loggerOptions } from './logger.js'
+import { whenReachable } from './db/unreachable.js'
+import { EmbeddedDbUnreadableError } from './db/client.js'
+
+/** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
+const START_WAIT_MS = 60_000
 
 /**
  * Entry point: configuration, database, connectors, then the roles asked for. ROLE=api serves HTTP
@@ -14,9 +19,21 @@ import { loggerOptions } from './logger.js'
 async function main (): Promise<void> {
   const config = loadConfig()
   const log = pino(loggerOptions(config) as pino.LoggerOptions)
-  const { dbh, apiKeys, registry, developmentKey, close } = await boot(config, log)
-  const app = await buildApp({ config, dbh, apiKeys, registry }, { loggerInstance: log })
-  app.addHook('onClose', close)
+  // A process started while the database restarts or is away (a supervisor restarting it) waits
+  // for the database, starting again from the top, rather than exiting.
+  const { app, apiKeys, developmentKey, registry } = await whenReachable(async () => {
+    const { dbh, apiKeys, registry, developmentKey, close } = await boot(config, log)
+    const app = await buildApp({ config, dbh, apiKeys, registry }, { loggerInstance: log })
+    app.addHook('onClose', close)
+    try {
+      await app.ready()
+    } catch (err) {
+      await app.close().catch(() => {})
+      await close().catch(() => {})
+      throw err
+    }
+    return { app, apiKeys, developmentKey, registry }
+  }, { waitMs: START_WAIT_MS, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'the database went away during start-up: starting again') })
 
   closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error')
@@ -25,7 +42,6 @@ async function main (): Promise<void> {
   })
 
   if (config.ROLE === 'worker') {
-    await app.ready()
     app.log.info({ connectors: [...registry.keys()] }, 'worker started')
     return
   }
@@ -51,7 +67,11 @@ function printDevelopmentKey (key: string, port: number): void {
 
 main().catch((err: unknown) => {
   // Whatever failed, the message may quote a setting: every secret in it is masked (config-secrets.ts).
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof EmbeddedDbUnreadableError) {
+    if (err instanceof EmbeddedDbUnreadableError) {
+      process.stderr.write(`${err.code}: ${redactSecrets(err.message)}\n`)
+      process.exit(1)
+    }
     process.stderr.write(`${redactSecrets(err.message)}\n`)
     process.exit(78) // EX_CONFIG
   }

@@ -1,7 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConnectorRegistry } from '../connectors/registry.js'
-import type { DbHandle } from '../db/client.js'
-import { createArchivesRepository } from '../db/repositories/archives-repository.js'
+import type { DbHandle, TxHandle } from '../db/client.js'
+import { createArchivesRepository, type BuildHolder } from '../db/repositories/archives-repository.js'
+import { renewLease } from '../db/leases.js'
+import { holdLease } from '../jobs/lease.js'
 import { createItemsRepository } from '../db/repositories/items-repository.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
@@ -15,6 +17,7 @@ import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 import { ConnectorError } from '../../connectors/types.js'
 import { DsrError, JobErrors } from '../errors.js'
+import { ARCHIVE_RETRY_LIMIT, archiveJob, enqueue, type Boss } from '../jobs/queue.js'
 
 const DAY_MS = 86_400_000
 
@@ -75,18 +78,22 @@ export function createArchiveJob (deps: {
   const tasks = createTasksRepository(dbh)
   const expiry = (from: Date) => new Date(from.getTime() + deps.retentionDays * DAY_MS)
 
-  return Object.assign(async function runArchiveJob (requestId: string, attempt: JobAttempt): Promise<void> {
+  return Object.assign(async function runArchiveJob (requestId: string, attempt: JobAttempt, holder: BuildHolder): Promise<void> {
     // One round trip: the request, its tasks, the claim on its archive row and the first page of
     // its items, sent together (independent statements, each on its own).
     const [request, requestTasks, claim, firstItems] = await dbh.together((on) => Promise.all([
       requests.findById(requestId, on), tasks.forRequest(requestId, on),
-      archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), on), itemsRepo.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
+      archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), holder, on), itemsRepo.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
     ]))
     if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
     const storageKey = archiveStorageKey(requestId, claim.id)
     const log = deps.log.child({ component: 'archive', requestId, archiveId: claim.id, attempt: attempt.retryCount + 1 })
     const started = Date.now()
+    // Renewed while the build runs: should this process die, the lease runs out and the engine's
+    // reaper queues the build again (reapArchiveBuilds). A lost lease needs no abort: the row then
+    // has a newer id, so this attempt's result is discarded as superseded.
+    const lease = holdLease({ leaseMs: holder.leaseMs, renew: () => renewLease(dbh, 'archives', claim.id, holder.worker, holder.leaseMs), log })
     try {
       const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
       const built = await build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), controller: deps.controller, firstItems }, log)
@@ -124,8 +131,23 @@ export function createArchiveJob (deps: {
       })
       log.error({ err, code, final }, 'archive build failed')
       throw err
+    } finally {
+      lease.stop()
     }
   }, {
+    /**
+     * Builds whose worker died (their lease ran out), in the reaper's transaction: queued again
+     * while attempts are left (the queue's own retry would come only when the job expires, hours
+     * later), else failed with DSR_ARCHIVE_WORKER_LOST and `archive_failed` on the trail.
+     */
+    async reap (boss: Boss, tx: TxHandle): Promise<number> {
+      const code = JobErrors.ArchiveWorkerLost.code
+      const { retry, failed } = await archives.reapExpired(ARCHIVE_RETRY_LIMIT + 1, code, expiry(new Date()), undefined, tx)
+      await enqueue(boss, retry.map((a) => archiveJob(a.requestId)), tx)
+      for (const a of failed) await requests.recordEvent(a.requestId, 'engine', 'archive_failed', null, { archive_id: a.id, error_code: code }, tx)
+      return retry.length + failed.length
+    },
+
     /** Ends the archive threads (when the engine stops). */
     async close (): Promise<void> {
       await pool?.destroy()

@@ -78,10 +78,71 @@ export async function openDb (opts: OpenDbOptions): Promise<DbHandle> {
   return opts.url ? openPostgres(opts.url, opts.maxConnections ?? 10) : openPglite(opts.dataDir ?? 'memory://', opts.loadDataDir)
 }
 
+/**
+ * The embedded database's files cannot be opened: PGlite aborts (`RuntimeError: Aborted()`) on a
+ * damaged data folder, e.g. one whose control file was cut short. Start-up prints this message,
+ * which says what to do, instead of the bare abort.
+ */
+export class EmbeddedDbUnreadableError extends Error {
+  readonly code = 'EMBEDDED_DB_UNREADABLE'
+  constructor (dataDir: string, cause: unknown) {
+    super(`The embedded database in ${dataDir} cannot be opened: its files are damaged or incomplete ` +
+      `(${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}). Nothing was changed. ` +
+      'Restore that folder from a backup (a copy taken while the service was stopped), or move it aside to start ' +
+      'with an empty database; for data that must survive crashes and power loss, use a Postgres server (DATABASE_URL).', { cause })
+    this.name = 'EmbeddedDbUnreadableError'
+  }
+}
+
 const dialect = new PgDialect()
 
+/** Seconds before a connection retries after `retries` failed connects in a row: 50 ms doubling, at most 0.5 s. */
+export function reconnectBackoff (retries: number): number {
+  return Math.min(0.05 * 2 ** Math.max(0, retries - 1), 0.5)
+}
+
+const CONNECT_TIMEOUT_SECONDS = 5
+
+/** How long taking a connection of the pool for a transaction may wait before it fails as unreachable. */
+const RESERVE_TIMEOUT_MS = 15_000
+
+/**
+ * A connection of the pool for one caller (a transaction, pg-boss' multi-statement SQL). Bounded:
+ * postgres.js can lose a reserve request when connections close and reopen around it (a restart),
+ * which would leave the caller, and the lease it renews, waiting forever. Past the bound it fails as
+ * CONNECT_TIMEOUT (the database is unreachable: 503 to an API caller, a retry for a job), and a
+ * connection that comes after all goes back to the pool.
+ */
+async function reserveWithin (client: postgres.Sql, ms = RESERVE_TIMEOUT_MS): Promise<postgres.ReservedSql> {
+  let timer: NodeJS.Timeout | undefined
+  let late = false
+  const reserving = client.reserve()
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true
+      reject(Object.assign(new Error(`no database connection within ${ms} ms`), { code: 'CONNECT_TIMEOUT' }))
+    }, ms)
+  })
+  try {
+    return await Promise.race([reserving, timeout])
+  } finally {
+    clearTimeout(timer)
+    if (late) reserving.then((conn) => conn.release(), () => {})
+  }
+}
+
 function openPostgres (url: string, max: number): DbHandle {
-  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'dsar-service' } })
+  const client = postgres(url, {
+    max,
+    onnotice: () => {},
+    connection: { application_name: 'dsar-service' },
+    // Through an outage or a restart, every failed connect adds to a backoff shared by the pool,
+    // which by default grows to 10-20 s: the service would stay unready that long after the
+    // database came back. Retry within half a second instead (a failed connect is cheap: refused).
+    backoff: reconnectBackoff,
+    // A database that does not answer at all (a network partition) fails a request in seconds, not 30.
+    connect_timeout: CONNECT_TIMEOUT_SECONDS
+  })
   const db = drizzlePg(preparing(client), { schema }) as unknown as Db
   return {
     kind: 'postgres',
@@ -98,11 +159,11 @@ function openPostgres (url: string, max: number): DbHandle {
     },
     executor: postgresExecutor(client, async (fn) => {
       // pg-boss sends 'BEGIN; …; COMMIT;' as one string: it needs one connection for all of it.
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try { return await fn(conn) } finally { conn.release() }
     }),
     async together (fn) {
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try {
         return await fn(onConnection(conn, client))
       } finally {
@@ -113,7 +174,7 @@ function openPostgres (url: string, max: number): DbHandle {
       // A reserved connection, not sql.begin: BEGIN is sent without waiting for its answer, so it
       // travels with the transaction's first statement (one write, one round trip fewer). Should
       // BEGIN fail, so do the statements behind it, and the transaction with them.
-      const conn = await client.reserve()
+      const conn = await reserveWithin(client)
       try {
         const begun = conn.unsafe('begin').execute()
         begun.catch(() => {})
@@ -155,9 +216,14 @@ function onConnection (conn: postgres.ReservedSql, client: postgres.Sql): TxHand
   }
 }
 
-function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
+async function openPglite (dataDir: string, loadDataDir?: Blob): Promise<DbHandle> {
   if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true })
   const client = new PGlite(dataDir, loadDataDir ? { loadDataDir } : {})
+  try {
+    await client.waitReady
+  } catch (err) {
+    throw dataDir.includes('://') ? err : new EmbeddedDbUnreadableError(dataDir, err)
+  }
   const db = drizzleLite(client, { schema }) as unknown as Db
   return {
     kind: 'pglite',
@@ -172,7 +238,7 @@ function openPglite (dataDir: string, loadDataDir?: Blob): DbHandle {
     },
     executor: pgliteExecutor(client),
     // One session: every statement already goes over the same connection.
-    together (fn) { return fn(this) },
+    together (fn) { return fn(this as TxHandle) },
     async transaction (fn) {
       // PGlite has one session: other queries wait until this transaction ends, so code inside
       // must use the handle it is given, never the outer one.

@@ -6,7 +6,7 @@ import type { DbHandle } from './client.js'
  * Each has `lease_owner` and `lease_expires_at`; taking and releasing a lease differ per table
  * (what else the row records), renewing it does not.
  */
-export const LEASED = { tasks: 'running', transfers: 'sending' } as const
+export const LEASED = { tasks: 'running', transfers: 'sending', archives: 'building' } as const
 
 /** Extends a lease `worker` holds on a row of `table`; false when it was lost (the worker must stop). */
 export async function renewLease (dbh: DbHandle, table: keyof typeof LEASED, id: string, worker: string, leaseMs: number): Promise<boolean> {

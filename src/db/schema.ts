@@ -260,8 +260,13 @@ export const archives = pgTable('archives', {
   readyAt: tz('ready_at'),
   /** When the archive and the collected items are deleted (retention). */
   expiresAt: tz('expires_at'),
-  deletedAt: tz('deleted_at')
-})
+  deletedAt: tz('deleted_at'),
+  /** The worker building it, until when (renewed while it builds): a build whose holder died is reaped. */
+  leaseOwner: text('lease_owner'),
+  leaseExpiresAt: tz('lease_expires_at'),
+  /** Build attempts taken since the archive was last queued: bounds the builds queued again by the reaper. */
+  buildAttempts: integer('build_attempts').notNull().default(0)
+}, (t) => [index('archives_lease').on(t.leaseExpiresAt).where(sql`${t.status} = 'building'`)])
 
 /** Signed download links handed to the person; revocable. Only the link id is stored, never the token. */
 export const archiveLinks = pgTable('archive_links', {

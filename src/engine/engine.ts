@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
+import { whenReachable } from '../db/unreachable.js'
 import { createTasksRepository, type ClaimedTask } from '../db/repositories/tasks-repository.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
@@ -103,12 +104,14 @@ export function createEngine (deps: {
 
   /**
    * Work whose worker stopped. A task whose lease ran out needs nothing here: the next claim of its
-   * connector takes it over (TasksRepository.claimNext). Transfers are queued again, and requests
+   * connector takes it over (TasksRepository.claimNext). Transfers and archive builds are queued again, and requests
    * whose last task finished without closing them are closed.
    */
   async function reap () {
     const reaped = await dbh.transaction((tx) => transfers.reap(tx))
     if (reaped > 0) log.warn({ reaped }, 'transfers whose worker stopped were queued again')
+    const builds = await dbh.transaction((tx) => deps.archives.build.reap(boss, tx))
+    if (builds > 0) log.warn({ builds }, 'archive builds whose worker stopped were queued again or failed')
     // A worker that finished a request's last task and stopped before closing the request.
     let closed = 0
     for (const requestId of await tasks.stranded()) {
@@ -165,7 +168,15 @@ export function createEngine (deps: {
       }))
       work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
       // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
-      work<ArchiveJob>({ queue: ARCHIVE_QUEUE, concurrency: deps.options.archiveConcurrency, handler: (job) => deps.archives.build(job.data.requestId, job) })
+      // A build the database's going away interrupted is tried again here once it is back (a build is
+      // idempotent), rather than after the queue's retry delay: the person's archive is not held up.
+      work<ArchiveJob>({
+        queue: ARCHIVE_QUEUE,
+        concurrency: deps.options.archiveConcurrency,
+        handler: (job) => whenReachable(() => deps.archives.build(job.data.requestId, job, { worker, leaseMs: deps.options.leaseMs }), {
+          waitMs: 60_000, onWait: () => log.warn({ requestId: job.data.requestId }, 'archive build interrupted by the database: building again once it is back')
+        })
+      })
       reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
       reaper.unref()
     },

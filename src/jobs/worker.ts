@@ -3,6 +3,28 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Boss } from './queue.js'
 import { ConnectorError } from '../../connectors/types.js'
 import { DsrError, JobErrors } from '../errors.js'
+import { isDatabaseUnreachable } from '../db/unreachable.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/** How long recording a job's outcome is retried while the database is unreachable (a restart, a short outage). */
+const RECORD_OUTCOME_FOR_MS = 120_000
+
+/**
+ * Records a job's outcome (complete, fail), trying again while the database is unreachable: a job
+ * whose outcome is lost stays active until it expires, hours later for an archive build.
+ */
+async function recordOutcome (fn: () => Promise<unknown>): Promise<void> {
+  const until = Date.now() + RECORD_OUTCOME_FOR_MS
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      await fn()
+      return
+    } catch (err) {
+      if (!isDatabaseUnreachable(err) || Date.now() + wait > until) throw err
+      await sleep(wait)
+    }
+  }
+}
 
 /** What a handler is given: the job as pg-boss fetched it (with its retry counts). */
 export type FetchedJob<T> = PgBoss.JobWithMetadata<T>
@@ -169,7 +191,7 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
       done = []
       flushing = null
       // A job left active (the process died first) expires and is fetched again; its handler is idempotent.
-      await boss.complete(opts.queue, ids).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'could not complete jobs'))
+      await recordOutcome(() => boss.complete(opts.queue, ids)).catch((err: unknown) => log.error({ err, queue: opts.queue }, 'could not complete jobs'))
     })
     return flushing
   }
@@ -187,7 +209,7 @@ export function startWorker<T> (boss: Boss, waker: Waker, log: FastifyBaseLogger
         void flushCompleted() // never rejects: a failure to complete is logged
       } catch (err) {
         const code = err instanceof DsrError || err instanceof ConnectorError ? err.code : JobErrors.JobFailed.code
-        await boss.fail(opts.queue, job.id, { code })
+        await recordOutcome(() => boss.fail(opts.queue, job.id, { code }))
           .catch((failErr: unknown) => log.error({ err: failErr, queue: opts.queue }, 'could not record a failed job'))
       }
     }

@@ -153,7 +153,8 @@ export function createArchivesService (deps: {
 
     /**
      * Builds again the archive of a closed access or portability request whose build failed or
-     * whose archive expired (or that has none: closed before partial results were archived), from
+     * whose archive expired, or whose build was abandoned by a worker that died (or that has none:
+     * closed before partial results were archived), from
      * the collected items, in one transaction with its job: the old archive's links are revoked as
      * superseded. Refused (409) for a ready or building archive, an open request, and once retention
      * deleted the collected items: then only running the request again helps.
@@ -170,7 +171,9 @@ export function createArchivesService (deps: {
         }
         const current = await archives.lockArchive(requestId, tx)
         const expired = current !== null && (current.status === 'expired' || (current.status === 'ready' && current.expiresAt !== null && current.expiresAt <= now()))
-        if (current && current.status !== 'failed' && !expired) throw new Errors.ArchiveNotRebuildable(`the archive is ${current.status}`)
+        // A build whose worker died (its lease ran out) may be queued again without waiting for the reaper.
+        const abandoned = current !== null && archives.isAbandoned(current, now())
+        if (current && current.status !== 'failed' && !expired && !abandoned) throw new Errors.ArchiveNotRebuildable(`the archive is ${current.status}`)
         if (await deps.items.itemsSweptAt(requestId, tx)) throw new Errors.ArchiveItemsSwept()
         const queued = await queueArchiveBuild(requestId, deps, { actor, reason: 'rebuild requested' }, tx)
         if (queued.kind !== 'queued') throw new Errors.ArchiveItemsSwept() // not reached: checked above under the same locks

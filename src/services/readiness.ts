@@ -18,7 +18,32 @@ export interface Readiness {
  * Readiness including the connectors marked `required`: one whose latest stored check says down
  * makes the service unavailable, and is named in `checks.connectors`.
  */
-export async function readinessWithConnectors (dbh: DbHandle, registry: ConnectorRegistry): Promise<Readiness> {
+export async function readinessWithConnectors (dbh: DbHandle, registry: ConnectorRegistry, timeoutMs = PROBE_TIMEOUT_MS): Promise<Readiness> {
+  return within(timeoutMs, checkAll(dbh, registry))
+}
+
+/**
+ * How long a probe waits for the database. A probe must answer whatever the database does: one
+ * that waits on a pool reconnecting to a stopped server would time out in the orchestrator, which
+ * reads that as worse than "unavailable".
+ */
+export const PROBE_TIMEOUT_MS = 800
+
+const UNREACHABLE: Readiness = { status: 'unavailable', checks: { database: 'unreachable', migrations: 'unknown' } }
+
+/** The check's answer, or unreachable when it has not come within `ms` (the check goes on, unawaited). */
+async function within (ms: number, check: Promise<Readiness>): Promise<Readiness> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<Readiness>((resolve) => { timer = setTimeout(() => resolve(UNREACHABLE), ms) })
+  check.catch(() => {}) // settled late, after the timer answered
+  try {
+    return await Promise.race([check.catch(() => UNREACHABLE), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function checkAll (dbh: DbHandle, registry: ConnectorRegistry): Promise<Readiness> {
   const result = await readiness(dbh)
   const required = [...registry.values()].filter((c) => c.required)
   if (required.length === 0 || result.checks.database !== 'ok' || result.checks.migrations !== 'current') return result
@@ -43,7 +68,7 @@ export async function readiness (dbh: DbHandle): Promise<Readiness> {
     if ((err as { code?: string }).code === '42P01' || (err as { cause?: { code?: string } }).cause?.code === '42P01') {
       return { status: 'unavailable', checks: { database: 'ok', migrations: 'pending' } }
     }
-    return { status: 'unavailable', checks: { database: 'unreachable', migrations: 'unknown' } }
+    return UNREACHABLE
   }
   const migrations = applied >= latestMigration ? 'current' : 'pending'
   return { status: migrations === 'current' ? 'ok' : 'unavailable', checks: { database: 'ok', migrations } }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import yauzl from 'yauzl'
-import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
+import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
 import { readControllerFile } from '../../src/archive/controller.js'
 import { SAMPLE_CONTROLLER_FILE } from '../../src/connectors/samples.js'
 
@@ -130,9 +130,9 @@ export const env = { TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '50', LOG_LEV
 type Tap = Parameters<typeof build>[0]
 
 /** The app with the two systems, and Ada's access request run until its archive is ready. */
-export async function completedArchive (t: Tap, opts: { env?: Record<string, string>, systems?: Systems } = {}) {
+export async function completedArchive (t: Tap, opts: { env?: Record<string, string>, systems?: Systems, embedded?: boolean } = {}) {
   const registry = await registryOf(systems(opts.systems))
-  const app = await build(t, { registry, env: { ...env, ...opts.env } })
+  const app = await build(t, { registry, env: { ...env, ...opts.env }, ...(opts.embedded ? { dbh: await testDb(t, { embedded: true }) } : {}) })
   return { app, registry, ...await archivedRequest(app) }
 }
 

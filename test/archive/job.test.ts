@@ -9,11 +9,12 @@ import { ADA, completedArchive, CONTROLLER, readZip, sha256 } from './fixtures.j
 const { app, id, registry } = await completedArchive(t)
 const archives = createArchivesRepository(app.dbh)
 const runJob = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, controller: CONTROLLER, encryptionKey: null })
+const HOLDER = { worker: 'test-worker', leaseMs: 30_000 }
 const setBuilding = () => app.dbh.rows(sql`update archives set status = 'building' where request_id = ${id}`)
 
 t.test('a redelivered job leaves a ready archive alone', async (t) => {
   const before = (await archives.forRequest(id))!
-  await runJob(id, { retryCount: 0, retryLimit: 3 })
+  await runJob(id, { retryCount: 0, retryLimit: 3 }, HOLDER)
   const after = (await archives.forRequest(id))!
   t.match(after, { id: before.id, status: 'ready', sha256: before.sha256, storageKey: before.storageKey })
   t.ok(await app.storage.size(before.storageKey!), 'its file is untouched')
@@ -23,7 +24,7 @@ t.test('a rebuild replaces a half-built archive', async (t) => {
   const before = (await archives.forRequest(id))!
   await setBuilding()
   await app.storage.put(before.storageKey!, Readable.from([Buffer.from('half a zip')])) // what a crashed attempt left
-  await runJob(id, { retryCount: 1, retryLimit: 3 })
+  await runJob(id, { retryCount: 1, retryLimit: 3 }, HOLDER)
   const after = (await archives.forRequest(id))!
   t.not(after.id, before.id, 'the attempt builds under a fresh id')
   t.equal(after.status, 'ready')
@@ -39,11 +40,11 @@ t.test('a stored file that no longer matches its hash fails the build; the last 
   const [file] = await app.dbh.rows<{ key: string }>(sql`select file->>'storageKey' as key from collected_items where request_id = ${id} and kind = 'file' order by id limit 1`)
   await app.storage.put(file!.key, Readable.from([Buffer.from('not the collected photo')]))
   await setBuilding()
-  await t.rejects(runJob(id, { retryCount: 0, retryLimit: 1 }), { code: 'DSR_ARCHIVE_ITEM_CORRUPT' })
+  await t.rejects(runJob(id, { retryCount: 0, retryLimit: 1 }, HOLDER), { code: 'DSR_ARCHIVE_ITEM_CORRUPT' })
   const retrying = (await archives.forRequest(id))!
   t.match(retrying, { status: 'building', errorCode: 'DSR_ARCHIVE_ITEM_CORRUPT' }, 'not failed while retries are left')
   t.equal(await app.storage.size(retrying.storageKey!), null, 'no half-built file is kept')
-  await t.rejects(runJob(id, { retryCount: 1, retryLimit: 1 }), { code: 'DSR_ARCHIVE_ITEM_CORRUPT' })
+  await t.rejects(runJob(id, { retryCount: 1, retryLimit: 1 }, HOLDER), { code: 'DSR_ARCHIVE_ITEM_CORRUPT' })
   const failed = (await archives.forRequest(id))!
   t.match(failed, { status: 'failed', errorCode: 'DSR_ARCHIVE_ITEM_CORRUPT', expiresAt: Date }, 'failed, and due for retention')
   t.match((await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json().archive, { status: 'failed', sha256: null })

@@ -42,7 +42,7 @@ t.test('built on a thread, sealed there, the same archive as the main thread bui
   const mainThread = createArchiveJob({ dbh: app.dbh, storage: app.storage, registry, log: app.log, retentionDays: 30, controller: CONTROLLER, encryptionKey: Buffer.from(key, 'base64'), threads: 0 })
   t.teardown(() => mainThread.close())
   await app.dbh.rows(sql`update archives set status = 'building' where request_id = ${id}`)
-  await mainThread(id, { retryCount: 0, retryLimit: 3 })
+  await mainThread(id, { retryCount: 0, retryLimit: 3 }, { worker: 'test', leaseMs: 30_000 })
   const onMain = (await app.inject({ url: `/v1/requests/${id}/archive`, headers: auth() })).rawPayload
   const [a, b] = [await readZip(onThread), await readZip(onMain)]
   t.strictSame([...a.keys()].sort(), [...b.keys()].sort(), 'the same files')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { archiveLinks, archives } from '../schema.js'
 
@@ -15,6 +15,12 @@ export const SUPERSEDED_BY = 'system:archive-superseded'
 /** A build attempt that holds the archive row: the new id, and the file a previous attempt may have left. */
 export interface BuildClaim { id: string, previousKey: string | null }
 
+/** Who takes a build: the worker, and how long its lease lasts unless renewed. */
+export interface BuildHolder { worker: string, leaseMs: number }
+
+/** Archive builds whose holder stopped (their lease ran out): queued again, or failed when out of attempts. */
+export interface ReapedBuilds { retry: ArchiveRow[], failed: ArchiveRow[] }
+
 /** Archives and their download links. Writes that must agree with others take the caller's transaction. */
 export function createArchivesRepository (dbh: DbHandle) {
   return {
@@ -28,18 +34,22 @@ export function createArchivesRepository (dbh: DbHandle) {
      * otherwise the row (made if missing, while the request exists) gets a fresh id, so the file of
      * an earlier, interrupted attempt is never mistaken for this one's. `previousKey` names that
      * file, to delete. Two attempts at once both claim, one after the other (the row's lock): the
-     * later one owns the row, and the earlier one's `markReadyWithEvent` finds it taken over.
+     * later one owns the row, and the earlier one's `markReadyWithEvent` finds it taken over. The
+     * claim is a lease `holder` renews while it builds (renewLease), so a build whose worker died
+     * is found by `reapExpired`.
      */
-    async claimBuild (requestId: string, storageKey: (archiveId: string) => string, tx: TxHandle = dbh): Promise<BuildClaim | null> {
+    async claimBuild (requestId: string, storageKey: (archiveId: string) => string, holder: BuildHolder, tx: TxHandle = dbh): Promise<BuildClaim | null> {
       const id = randomUUID()
       const [row] = await tx.rows<{ claimed: string | null, previous_key: string | null }>(sql`
         with old as (
           select storage_key from archives where request_id = ${requestId}
         ), claimed as (
-          insert into archives (id, request_id, status, storage_key)
-          select ${id}::uuid, ${requestId}::uuid, 'building', ${storageKey(id)} where exists (select 1 from requests where id = ${requestId})
+          insert into archives (id, request_id, status, storage_key, lease_owner, lease_expires_at, build_attempts)
+          select ${id}::uuid, ${requestId}::uuid, 'building', ${storageKey(id)}, ${holder.worker}, now() + ${`${holder.leaseMs} milliseconds`}::interval, 1
+          where exists (select 1 from requests where id = ${requestId})
           on conflict (request_id) do update set id = excluded.id, status = 'building', storage_key = excluded.storage_key,
-            error_code = null, size = null, sha256 = null, manifest = null, encryption = null, ready_at = null, expires_at = null
+            error_code = null, size = null, sha256 = null, manifest = null, encryption = null, ready_at = null, expires_at = null,
+            lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at, build_attempts = archives.build_attempts + 1
           where archives.status not in ('ready', 'expired')
           returning id
         )
@@ -57,7 +67,8 @@ export function createArchivesRepository (dbh: DbHandle) {
         with marked as (
           update archives set status = 'ready', error_code = null, size = ${done.size}, sha256 = ${done.sha256},
             manifest = ${JSON.stringify(done.manifest)}::jsonb, encryption = ${done.encryption === null ? null : JSON.stringify(done.encryption)}::jsonb,
-            ready_at = ${done.readyAt?.toISOString() ?? null}::timestamptz, expires_at = ${done.expiresAt?.toISOString() ?? null}::timestamptz
+            ready_at = ${done.readyAt?.toISOString() ?? null}::timestamptz, expires_at = ${done.expiresAt?.toISOString() ?? null}::timestamptz,
+            lease_owner = null, lease_expires_at = null
           where id = ${id} and status = 'building'
           returning id
         ), event as (
@@ -71,7 +82,7 @@ export function createArchivesRepository (dbh: DbHandle) {
     /** Records a failed attempt; the last one marks the archive failed (kept until `expiresAt` for retention). */
     async markAttemptFailed (id: string, errorCode: string, final: { expiresAt: Date } | null, tx: TxHandle = dbh): Promise<boolean> {
       const rows = await tx.db.update(archives).set({
-        errorCode, ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt } : {})
+        errorCode, leaseOwner: null, leaseExpiresAt: null, ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt } : {})
       }).where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
       return rows.length === 1
     },
@@ -148,7 +159,10 @@ export function createArchivesRepository (dbh: DbHandle) {
         encryption: null,
         readyAt: null,
         expiresAt: null,
-        deletedAt: null
+        deletedAt: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        buildAttempts: 0
       }).where(eq(archives.id, current.id))
       const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
         .where(and(eq(archiveLinks.requestId, current.requestId), isNull(archiveLinks.revokedAt))).returning({ id: archiveLinks.id })
@@ -160,6 +174,32 @@ export function createArchivesRepository (dbh: DbHandle) {
      * retention deleted the rest of the data; marked failed and due now, so the next sweep deletes
      * what the retry collected too.
      */
+    /**
+     * Builds whose holder stopped (their lease ran out), in the caller's transaction: cleared of the
+     * lease to be queued again while attempts are left (`maxAttempts` claims), else failed with
+     * `errorCode`, kept until `expiresAt` like any failed build. Others reaping at once skip them.
+     */
+    async reapExpired (maxAttempts: number, errorCode: string, expiresAt: Date, limit = 100, tx: TxHandle = dbh): Promise<ReapedBuilds> {
+      const expired = await tx.rows<{ id: string }>(sql`
+        select id from archives where status = 'building' and lease_expires_at < now()
+        order by lease_expires_at limit ${limit} for update skip locked`)
+      if (expired.length === 0) return { retry: [], failed: [] }
+      const ids = expired.map((r) => r.id)
+      const retry = await tx.db.update(archives).set({ leaseOwner: null, leaseExpiresAt: null, errorCode })
+        .where(and(inArray(archives.id, ids), sql`${archives.buildAttempts} < ${maxAttempts}`)).returning()
+      const failed = await tx.db.update(archives).set({ status: 'failed', leaseOwner: null, leaseExpiresAt: null, errorCode, expiresAt })
+        .where(and(inArray(archives.id, ids), isNotNull(archives.leaseExpiresAt))).returning()
+      return { retry, failed }
+    },
+
+    /**
+     * Whether the request's archive is a build whose holder stopped (its lease ran out): an
+     * administrator may queue it again without waiting for the reaper.
+     */
+    isAbandoned (row: ArchiveRow, now: Date): boolean {
+      return row.status === 'building' && row.leaseExpiresAt !== null && row.leaseExpiresAt <= now
+    },
+
     async markSweptArchiveDue (id: string, errorCode: string, now: Date, tx: TxHandle = dbh): Promise<void> {
       await tx.db.update(archives).set({ status: 'failed', errorCode, expiresAt: now }).where(and(eq(archives.id, id), eq(archives.status, 'expired')))
     }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { DsrError, Errors, type ErrorDetail } from '../../errors.js'
+import { isDatabaseUnreachable, RETRY_AFTER_SECONDS } from '../../db/unreachable.js'
 
 interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
 
@@ -20,6 +21,13 @@ const FASTIFY_CODES: Record<string, () => Error> = {
  */
 export default fp(async function errorsPlugin (fastify) {
   fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[], headers?: Record<string, string> }, request, reply) => {
+    if (isDatabaseUnreachable(err)) {
+      // The database is stopped, restarting or out of connections: nothing is wrong with the
+      // request, and nothing of it was stored unless its transaction committed. Try again shortly.
+      const e = new Errors.Unavailable()
+      request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, 'database unreachable')
+      return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ statusCode: 503, code: e.code, message: e.message })
+    }
     const body = toApiError(err)
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
@@ -56,6 +64,13 @@ export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): Ap
   if (status >= 500) return { statusCode: 500, code: Errors.Internal.code, message: 'Internal error' }
   const code = e instanceof DsrError ? e.code : Errors.BadRequest.code
   return { statusCode: status, code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+}
+
+/** The driver's code of a database error (on the error or its cause), for the log: never its message or values. */
+function dbErrorCode (err: unknown): string | undefined {
+  const e = err as { code?: unknown, cause?: { code?: unknown } }
+  const code = typeof e.code === 'string' ? e.code : e.cause?.code
+  return typeof code === 'string' ? code : undefined
 }
 
 interface AjvError { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
