@@ -71,32 +71,57 @@ export function createTaskRunner (deps: {
     const timeout = setTimeout(lease.abort, instance.timeoutMs)
     const ctx: ConnectorContext = { requestId: task.requestId, subject: request.subject as SubjectIdentity, signal: lease.signal, log }
     const started = Date.now()
+    // An attempt that has not settled long after its connector's timeout is waiting on something that
+    // will never answer (a database call lost with its connection in a restart): it is given up, its
+    // lease left to expire, so that the task is claimed and run again, here or elsewhere, and its
+    // worker's slot is free. A late outcome of the given-up attempt changes nothing (releaseRun
+    // matches the attempt).
+    // The connector's work is bounded by its timeout; recording the outcome, by two leases.
+    let hangTimer: NodeJS.Timeout | undefined
+    let giveUp = (): void => {}
+    const hung = new Promise<'hung'>((resolve) => { giveUp = () => resolve('hung') })
+    const arm = (ms: number) => { clearTimeout(hangTimer); hangTimer = setTimeout(giveUp, ms) }
+    arm(instance.timeoutMs + 2 * options.leaseMs)
+    const attempt = async (): Promise<'settled'> => {
+      try {
+        const { result, lastItems } = task.action === 'collect'
+          ? await collect(instance, task, ctx, claimed.ranBefore)
+          : { result: await act(instance, task, ctx, request.changes), lastItems: [] }
+        arm(2 * options.leaseMs)
+        await finish(task, { status: 'succeeded', result, outcome: 'succeeded' }, lastItems)
+        deps.metrics?.taskAttempt(task.connectorId, task.action, 'succeeded', (Date.now() - started) / 1000)
+        log.info({ ms: Date.now() - started }, 'task succeeded')
+      } catch (err) {
+        const e = lease.signal.aborted && !(err instanceof ConnectorError)
+          ? new ConnectorError(ConnectorErrorCodes.Timeout, 'task timed out or lost its lease', { retryable: true })
+          : asConnectorError(err)
+        arm(2 * options.leaseMs)
+        log.warn({ code: e.code, retryable: e.retryable, ms: Date.now() - started }, 'task attempt failed')
+        const seconds = (Date.now() - started) / 1000
+        if (deps.circuit && mayBeDown(e) && await confirmedDown(task.connectorId)) {
+          await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: ${e.code}, and a health check says down`)
+          deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', seconds)
+        } else if (e.retryable && task.attempts < task.maxAttempts) {
+          await retryLater(task, e)
+          deps.metrics?.taskAttempt(task.connectorId, task.action, 'retry', seconds)
+        } else {
+          await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
+          deps.metrics?.taskAttempt(task.connectorId, task.action, 'failed', seconds)
+        }
+      } finally {
+        clearTimeout(timeout)
+        lease.stop()
+      }
+      return 'settled'
+    }
     try {
-      const { result, lastItems } = task.action === 'collect'
-        ? await collect(instance, task, ctx, claimed.ranBefore)
-        : { result: await act(instance, task, ctx, request.changes), lastItems: [] }
-      await finish(task, { status: 'succeeded', result, outcome: 'succeeded' }, lastItems)
-      deps.metrics?.taskAttempt(task.connectorId, task.action, 'succeeded', (Date.now() - started) / 1000)
-      log.info({ ms: Date.now() - started }, 'task succeeded')
-    } catch (err) {
-      const e = lease.signal.aborted && !(err instanceof ConnectorError)
-        ? new ConnectorError(ConnectorErrorCodes.Timeout, 'task timed out or lost its lease', { retryable: true })
-        : asConnectorError(err)
-      log.warn({ code: e.code, retryable: e.retryable, ms: Date.now() - started }, 'task attempt failed')
-      const seconds = (Date.now() - started) / 1000
-      if (deps.circuit && mayBeDown(e) && await confirmedDown(task.connectorId)) {
-        await deps.circuit.park(task, options.worker, `waiting for connector ${task.connectorId}: ${e.code}, and a health check says down`)
-        deps.metrics?.taskAttempt(task.connectorId, task.action, 'waiting', seconds)
-      } else if (e.retryable && task.attempts < task.maxAttempts) {
-        await retryLater(task, e)
-        deps.metrics?.taskAttempt(task.connectorId, task.action, 'retry', seconds)
-      } else {
-        await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
-        deps.metrics?.taskAttempt(task.connectorId, task.action, 'failed', seconds)
+      if (await Promise.race([attempt(), hung]) === 'hung') {
+        lease.abort()
+        lease.stop()
+        log.error({ ms: Date.now() - started }, 'task attempt did not settle: given up, its lease left to expire so that it runs again')
       }
     } finally {
-      clearTimeout(timeout)
-      lease.stop()
+      clearTimeout(hangTimer)
     }
   }
 

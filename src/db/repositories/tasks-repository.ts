@@ -276,7 +276,9 @@ export interface RunEvent { action: string, reason: string | null, details: Reco
 
 /**
  * The CTEs that end a run (used by finishRun and finish): release the task only if `worker` still
- * holds its lease, close the run record, append the audit event, store the last collected items.
+ * holds its lease for this attempt (an attempt given up as hung, whose task this worker has claimed
+ * again since, must not release the new one), close the run record, append the audit event, store
+ * the last collected items.
  * `released` holds the task's row when it was this worker's to release, and nothing otherwise.
  */
 function releaseRun (task: TaskRow, worker: string, next: TaskRelease, event: RunEvent, items: readonly NewCollectedItem[]) {
@@ -288,7 +290,7 @@ function releaseRun (task: TaskRow, worker: string, next: TaskRelease, event: Ru
         last_error_code = ${next.errorCode ?? null}, last_error_message = ${next.errorMessage ?? null},
         next_attempt_at = ${next.nextAttemptAt?.toISOString() ?? null}::timestamptz, lease_owner = null, lease_expires_at = null,
         finished_at = case when ${terminal} then now() else finished_at end, updated_at = now()
-      where id = ${task.id} and lease_owner = ${worker} and status = 'running'
+      where id = ${task.id} and lease_owner = ${worker} and status = 'running' and attempts = ${task.attempts}
       returning request_id, status
     ), run as (
       update task_runs set ended_at = now(), outcome = ${next.outcome}
