@@ -43,6 +43,8 @@ export const EnvSchema = Type.Object({
   TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 }),
   ARCHIVE_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4 }),
   ARCHIVE_THREADS: Type.Integer({ minimum: 0, maximum: 16, default: 1 }),
+  /** A build that has not finished after this long is given up and tried again (it waits on something that will not answer). */
+  ARCHIVE_BUILD_TIMEOUT_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: 3600 }),
   SCHEDULER_ENABLED: Type.Boolean({ default: true }),
   HEALTH_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
   RETENTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '17 3 * * *' }),

@@ -166,6 +166,8 @@ export const JobErrors = {
   ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),
   ArchiveUnreadable: recorded<[string, { cause: unknown }?]>('DSR_ARCHIVE_UNREADABLE', '%s', ['transfer'], false,
     'a stored archive does not match its row (truncated, replaced, or sealed under another key): the download answers 500, a transfer fails'),
+  ArchiveBuildTimeout: recorded('DSR_ARCHIVE_BUILD_TIMEOUT', 'the archive build did not finish in time', ['archive', 'job'], true,
+    'an archive build took longer than ARCHIVE_BUILD_TIMEOUT_SECONDS, or its start longer than two leases (waiting on something that does not answer): given up and tried again'),
   ArchiveWorkerLost: recorded('DSR_ARCHIVE_WORKER_LOST', 'the worker building the archive stopped', ['archive'], true,
     'the process building an archive stopped before it ended (its lease ran out): the build is queued again, and the archive fails once its attempts are spent'),
   JobFailed: recorded('DSR_JOB_FAILED', 'the job failed', ['job'], true, 'a pg-boss job (archive build, transfer, scheduled job) threw an error without a code'),

@@ -3,7 +3,9 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { createArchivesRepository, type BuildHolder } from '../db/repositories/archives-repository.js'
 import { renewLease } from '../db/leases.js'
-import { holdLease } from '../jobs/lease.js'
+import { holdLease, within } from '../jobs/lease.js'
+
+const DEFAULT_BUILD_TIMEOUT_MS = 3_600_000
 import { createItemsRepository } from '../db/repositories/items-repository.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { createTasksRepository } from '../db/repositories/tasks-repository.js'
@@ -41,6 +43,8 @@ export function createArchiveJob (deps: {
   controller: ControllerInfo
   /** Threads that build small archives off the main thread (ARCHIVE_THREADS); 0 builds every archive on it. */
   threads?: number
+  /** A build not finished after this long is given up and tried again (ARCHIVE_BUILD_TIMEOUT_SECONDS). */
+  buildTimeoutMs?: number
 }) {
   const { dbh, storage } = deps
   // Started with the first build: a process that builds no archives (ROLE=api) starts no threads.
@@ -81,10 +85,12 @@ export function createArchiveJob (deps: {
   return Object.assign(async function runArchiveJob (requestId: string, attempt: JobAttempt, holder: BuildHolder): Promise<void> {
     // One round trip: the request, its tasks, the claim on its archive row and the first page of
     // its items, sent together (independent statements, each on its own).
-    const [request, requestTasks, claim, firstItems] = await dbh.together((on) => Promise.all([
+    // Bounded: a start that does not answer fails the job, which is tried again (a claim that was
+    // made meanwhile is not renewed, so the reaper queues it again too; the later build supersedes).
+    const [request, requestTasks, claim, firstItems] = await within(dbh.together((on) => Promise.all([
       requests.findById(requestId, on), tasks.forRequest(requestId, on),
       archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), holder, on), itemsRepo.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
-    ]))
+    ])), 2 * holder.leaseMs, () => new JobErrors.ArchiveBuildTimeout())
     if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
     const storageKey = archiveStorageKey(requestId, claim.id)
@@ -96,9 +102,10 @@ export function createArchiveJob (deps: {
     const lease = holdLease({ leaseMs: holder.leaseMs, renew: () => renewLease(dbh, 'archives', claim.id, holder.worker, holder.leaseMs), log })
     try {
       const systems = systemsOf(requestTasks.filter((t) => t.action === 'collect'))
-      const built = await build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), controller: deps.controller, firstItems }, log)
+      const built = await within(build({ archiveId: claim.id, storageKey, request, systems, generatedAt: new Date(), controller: deps.controller, firstItems }, log),
+        deps.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, () => new JobErrors.ArchiveBuildTimeout())
       const readyAt = new Date()
-      const kept = await archives.markReadyWithEvent(claim.id, {
+      const kept = await within(archives.markReadyWithEvent(claim.id, {
         size: built.size,
         sha256: built.sha256,
         manifest: built.manifest as unknown as Record<string, unknown>,
@@ -117,7 +124,7 @@ export function createArchiveJob (deps: {
           complete: built.manifest.completeness.complete,
           missing: built.manifest.completeness.systems.filter((s) => s.status !== 'collected').map((s) => s.connector)
         }
-      })
+      }), 2 * holder.leaseMs, () => new JobErrors.ArchiveBuildTimeout())
       if (!kept) await storage.delete(storageKey) // a newer attempt owns the row now
       log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files, thread: built.thread }, kept ? 'archive ready' : 'archive superseded')
     } catch (err) {

@@ -115,7 +115,10 @@ export function createTaskRunner (deps: {
       return 'settled'
     }
     try {
-      if (await Promise.race([attempt(), hung]) === 'hung') {
+      const running = attempt()
+      if (await Promise.race([running, hung]) === 'hung') {
+        // Its late failure, if any, has no one left to tell, and must not end the process.
+        running.catch((err: unknown) => log.warn({ err }, 'a given-up task attempt failed late'))
         lease.abort()
         lease.stop()
         log.error({ ms: Date.now() - started }, 'task attempt did not settle: given up, its lease left to expire so that it runs again')

@@ -35,12 +35,14 @@ const STOP_MS = 8000
 /** How long the requests of a phase may take to end after its fault before the phase counts as failed. */
 const PHASE_TIMEOUT_MS = 45_000
 /**
- * Known open failure: after `pg_ctl restart`, a task can stay running for good in a live worker (its
- * lease renewed, its attempt never settling): a database call that never settles across the
- * reconnect, not yet pinned down. The checks it breaks (every request ends, every archive is ready)
- * are todo until it is fixed, unless CHAOS_STRICT=1; the figures say what happened either way.
+ * Known open failure: after `pg_ctl restart`, an archive build can be left `building` past the
+ * phase's wait (a pg-boss job taken but never run, or a build waiting on a database call lost with
+ * its connection; ARCHIVE_BUILD_TIMEOUT_SECONDS bounds the second, but the archive is not always
+ * ready within the wait). The "every archive is ready" check is todo until it is fixed, unless
+ * CHAOS_STRICT=1; the figures say what happened either way. Hung task attempts, the same kind of
+ * failure, are given up and run again (runner.ts), so every request must end.
  */
-const KNOWN = process.env.CHAOS_STRICT === '1' ? {} : { todo: 'a task can hang after a Postgres restart (a database call that never settles)' }
+const KNOWN = process.env.CHAOS_STRICT === '1' ? {} : { todo: 'an archive build can be left building after a Postgres restart' }
 const KEY = `chaos-test-key-${randomBytes(12).toString('hex')}`
 const email = (n: number) => `chaos${n}@example.com`
 /** Odd subjects ask for access, even ones for erasure. */
@@ -73,7 +75,7 @@ const CONNECTORS = {
     processing: TEST_PROCESSING,
     display_name: 'Shop',
     concurrency: 4,
-    timeout_seconds: 60,
+    timeout_seconds: 15,
     max_attempts: 8,
     settings: {
       url: { env: 'SHOP_DATABASE_URL' },
@@ -156,6 +158,7 @@ if ('skip' in found) {
       CONNECTORS_FILE: connectorFile,
       SHOP_DATABASE_URL: shopUrl,
       TASK_LEASE_SECONDS: '3',
+      ARCHIVE_BUILD_TIMEOUT_SECONDS: '20',
       TASK_POLL_SECONDS: '0.5',
       TASK_RETRY_BASE_MS: '200',
       LOG_LEVEL: 'info',
@@ -297,12 +300,12 @@ if ('skip' in found) {
 
     t.equal(acknowledged.size, SUBJECTS, 'every request was acknowledged (after retries as told)')
     t.equal(stored, SUBJECTS, 'stored once each')
-    t.equal(terminal, SUBJECTS, 'every request ended', KNOWN)
-    t.equal(figures.byStatus.completed, SUBJECTS, 'every request completed', KNOWN)
+    t.equal(terminal, SUBJECTS, 'every request ended')
+    t.equal(figures.byStatus.completed, SUBJECTS, 'every request completed')
     t.equal(lost, 0, 'none lost')
     t.equal(figures.doubleErased, 0, 'none erased twice')
-    t.equal(left!.n, 0, 'every erasure subject is gone from the shop', KNOWN)
-    t.equal(deletions!.rows, (SUBJECTS / 2) * ROWS_PER_SUBJECT, 'each of their rows deleted once, nothing else', KNOWN)
+    t.equal(left!.n, 0, 'every erasure subject is gone from the shop')
+    t.equal(deletions!.rows, (SUBJECTS / 2) * ROWS_PER_SUBJECT, 'each of their rows deleted once, nothing else')
     t.strictSame(exits.map((p) => `${p.name} exited with ${p.child.exitCode}`), [], 'no process exited on its own')
     t.equal(stuckArchives, 0, 'every archive is ready', KNOWN)
     t.notOk(answers.has(500), 'the API never answered 500')

@@ -39,6 +39,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     retentionDays: config.ARCHIVE_RETENTION_DAYS,
     encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,
     threads: config.ARCHIVE_THREADS,
+    buildTimeoutMs: config.ARCHIVE_BUILD_TIMEOUT_SECONDS * 1000,
     controller: readControllerFile(config.CONTROLLER_FILE ?? SAMPLE_CONTROLLER_FILE)
   })
   const boss = createBoss(dbh, { supervise: true, schedule: true })
