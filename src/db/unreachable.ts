@@ -34,13 +34,18 @@ export const RETRY_AFTER_SECONDS = 2
  * `waitMs`: a process started during a database restart or outage (a supervisor restarting a
  * worker) waits for it instead of exiting. Any other failure, or the last one, is thrown.
  */
-export async function whenReachable<T> (fn: () => Promise<T>, opts: { waitMs: number, onWait (err: unknown): void }): Promise<T> {
+export async function whenReachable<T> (fn: () => Promise<T>, opts: {
+  waitMs: number
+  onWait (err: unknown): void
+  /** Other failures that mean the same (a call that never answered, given up by a timeout). */
+  alsoWhen?: (err: unknown) => boolean
+}): Promise<T> {
   const until = Date.now() + opts.waitMs
   for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
     try {
       return await fn()
     } catch (err) {
-      if (!isDatabaseUnreachable(err) || Date.now() + wait > until) throw err
+      if (!(isDatabaseUnreachable(err) || opts.alsoWhen?.(err) === true) || Date.now() + wait > until) throw err
       opts.onWait(err)
       await new Promise((resolve) => setTimeout(resolve, wait))
     }

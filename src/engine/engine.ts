@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
 import { whenReachable } from '../db/unreachable.js'
+import { JobErrors } from '../errors.js'
 import { createTasksRepository, type ClaimedTask } from '../db/repositories/tasks-repository.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
@@ -174,7 +175,10 @@ export function createEngine (deps: {
         queue: ARCHIVE_QUEUE,
         concurrency: deps.options.archiveConcurrency,
         handler: (job) => whenReachable(() => deps.archives.build(job.data.requestId, job, { worker, leaseMs: deps.options.leaseMs }), {
-          waitMs: 60_000, onWait: () => log.warn({ requestId: job.data.requestId }, 'archive build interrupted by the database: building again once it is back')
+          waitMs: 60_000,
+          onWait: () => log.warn({ requestId: job.data.requestId }, 'archive build interrupted by the database: building again once it is back'),
+          // A build given up because a database call never answered (archive/job.ts) is the same case.
+          alsoWhen: (err) => (err as { code?: unknown }).code === JobErrors.ArchiveBuildTimeout.code
         })
       })
       reaper = setInterval(() => { reap().catch((err: unknown) => log.error({ err }, 'reaper failed')) }, Math.max(1000, deps.options.leaseMs / 2))
