@@ -126,12 +126,25 @@ export const requests = pgTable('requests', {
     or (${t.restrictionLiftedAt} is not null and ${t.restrictionPlacedAt} is not null and ${t.restrictionLiftedBy} is not null
     and ${t.restrictionLiftReason} is not null and ${t.restrictionNotifiedSubjectAt} is not null)`),
   index('requests_type_seq').on(t.type, t.seq),
-  // The open requests a new one is matched against (any shared key, same type).
-  index('requests_open_subject_keys').using('gin', t.subjectKeys)
-    .where(sql`${t.status} not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')`),
   index('requests_regime_seq').on(t.regime, t.seq),
   // The verification timeout's candidates.
   index('requests_verifying_since').on(t.verifyingSince).where(sql`${t.verifyingSince} is not null`)
+])
+
+/**
+ * The subject keys of the open requests, one row per key (domain/duplicates.ts): what a new request
+ * is matched against to find an open one for the same person and type. Kept by triggers (migration
+ * 0012): a request's keys are added when it is stored and removed when it closes, so a lookup is one
+ * short index range per key, however many requests the person has.
+ */
+export const openSubjectKeys = pgTable('open_subject_keys', {
+  requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
+  type: requestType('type').notNull(),
+  key: text('key').notNull(),
+  receivedAt: tz('received_at').notNull()
+}, (t) => [
+  index('open_subject_keys_lookup').on(t.type, t.key, t.receivedAt, t.requestId),
+  index('open_subject_keys_request').on(t.requestId)
 ])
 
 export const requestEvents = pgTable('request_events', {

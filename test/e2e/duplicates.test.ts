@@ -50,6 +50,9 @@ for (const embedded of [false, true]) {
     t.equal((await app.inject({ method: 'POST', url: `/v1/requests/${first.id}/cancel`, headers: auth(), payload: { reason: 'test' } })).statusCode, 200)
     t.equal((await post({ type: 'erasure', subject: { email: 'ada@example.com' } })).json().duplicate_of, second.json().id,
       'once the first is closed, the earliest still open one')
+    const keysOf = async (id: string) => (await app.dbh.rows<{ n: number }>(sql`select count(*)::int as n from open_subject_keys where request_id = ${id}`))[0]!.n
+    t.equal(await keysOf(first.id), 0, 'a closed request leaves the match index')
+    t.equal(await keysOf(second.json().id), 2, 'an open one is there by each of its identifiers')
   })
 
   t.test(`${where}: merge answers with the open request, unless the new one asks more`, async (t) => {

@@ -26,20 +26,18 @@ function requestParams (row: NewRequestRow): unknown[] {
 
 /**
  * The open request of the same type that shares a subject key with the new one ($2 its type, $23
- * its keys), the earliest: the new one's `duplicate_of` (domain/duplicates.ts). The status list is
- * the predicate of the partial index requests_open_subject_keys, word for word, so that it is used.
+ * its keys), the earliest received: the new one's `duplicate_of` (domain/duplicates.ts). One short
+ * range of open_subject_keys' index per key (kept by triggers), however many open requests the person has.
  */
 const openDuplicate = (type: string, keys: string) => `(
-      select o.id from requests o
-      where o.type = ${type} and o.subject_keys && ${keys}
-        and o.status not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')
-      order by o.received_at, o.id limit 1)`
+      select d.request_id from unnest(${keys}) as u(key)
+      cross join lateral (
+        select k.request_id, k.received_at from open_subject_keys k
+        where k.type = ${type} and k.key = u.key
+        order by k.received_at, k.request_id limit 1
+      ) d
+      order by d.received_at, d.request_id limit 1)`
 
-/**
- * Intake in one statement: the request row and its `created` audit event, atomically, in a single
- * round trip. Its text never changes, so it runs as a prepared statement. An idempotency key the
- * client already used makes it insert nothing and return no row.
- */
 /** A new request's row ($1…$25, see requestParams); nothing when the client used the idempotency key before. */
 const REQUEST_ROW = `
     insert into requests (

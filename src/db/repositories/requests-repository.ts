@@ -244,11 +244,14 @@ export function createRequestsRepository (dbh: DbHandle) {
     /** The earliest open request of this type sharing a subject key with `keys` (see intake.ts openDuplicate). */
     async findOpenDuplicate (type: string, keys: readonly string[], tx: TxHandle = dbh): Promise<RequestRow | null> {
       if (keys.length === 0) return null
-      const [row] = await tx.db.select().from(requests).where(and(
-        sql`${requests.type} = ${type}::request_type`,
-        sql`${requests.subjectKeys} && ${pgTextArray(keys)}::text[]`,
-        sql`${requests.status} not in ('completed', 'partially_completed', 'failed', 'rejected', 'cancelled')`
-      )).orderBy(requests.receivedAt, requests.id).limit(1)
+      const [row] = await tx.db.select().from(requests).where(sql`${requests.id} = (
+        select d.request_id from unnest(${pgTextArray(keys)}::text[]) as u(key)
+        cross join lateral (
+          select k.request_id, k.received_at from open_subject_keys k
+          where k.type = ${type}::request_type and k.key = u.key
+          order by k.received_at, k.request_id limit 1
+        ) d
+        order by d.received_at, d.request_id limit 1)`).limit(1)
       return row ?? null
     },
 
