@@ -2,6 +2,7 @@ import type { TSchema } from 'typebox'
 import { sharedSchemas } from './common.js'
 import { decisionSchemas } from './decisions.js'
 import { requestSchemas } from './requests.js'
+import { requestActionSchemas } from './request-actions.js'
 import { transferSchemas } from './transfers.js'
 import { callbackSchemas } from './callbacks.js'
 import { archiveSchemas } from './archives.js'
@@ -10,5 +11,5 @@ import { verificationSchemas } from './verification.js'
 
 /** Every shared schema of the API: each is added to the app once and becomes an OpenAPI component named by its $id. */
 export const apiSchemas: readonly TSchema[] = [
-  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas
+  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...requestActionSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas
 ]

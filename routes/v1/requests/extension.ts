@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
-import { DataSubjectRequestSchema, ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/requests.js'
+import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
+import { ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/request-actions.js'
 
 /** Taking the statutory deadline extension, explicitly and on record. */
 const extension: FastifyPluginAsyncTypebox = async (fastify) => {

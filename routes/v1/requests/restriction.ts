@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
-import { DataSubjectRequestSchema, LiftRestrictionSchema } from '../../../src/schemas/requests.js'
+import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
+import { LiftRestrictionSchema } from '../../../src/schemas/request-actions.js'
 
 /** Lifting a restriction of processing, explicitly, once, after the person was told. */
 const restriction: FastifyPluginAsyncTypebox = async (fastify) => {
