@@ -189,7 +189,7 @@ export async function waitFor<T> (check: () => Promise<T | null | undefined | fa
  * unless this run must include it: DSR_REQUIRED_CHECKS (comma-separated, set by .ci/run) names the
  * checks that must run, and then the missing prerequisite fails the file instead.
  */
-export function skipUnlessRequired (t: { test: (name: string, opts: { skip: string }, fn: () => void) => unknown, fail: (message: string) => unknown }, check: 'contracts' | 'browser', name: string, reason: string): void {
+export function skipUnlessRequired (t: { test: (name: string, opts: { skip: string }, fn: () => void) => unknown, fail: (message: string) => unknown }, check: 'contracts' | 'browser' | 'chaos', name: string, reason: string): void {
   const required = (process.env.DSR_REQUIRED_CHECKS ?? '').split(',').map((s) => s.trim()).includes(check)
   if (required) t.fail(`${name}: required in this run (DSR_REQUIRED_CHECKS=${process.env.DSR_REQUIRED_CHECKS}), but ${reason}`)
   else t.test(name, { skip: reason }, () => {})

@@ -72,7 +72,10 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
   const piping = pipeline(zip, tap(whole), gatheredStream(), sealer ? sealer.transform : new PassThrough(), body)
   const putting = storage.put(input.storageKey, body)
   piping.catch(() => {})
-  putting.catch(() => {})
+  // A store that fails before it has read everything (a full disk, an object store going away)
+  // stops reading: the zip would wait on it for good. Its failure ends the zip, so the build fails.
+  let storeFailed: { err: unknown } | null = null
+  putting.catch((err: unknown) => { storeFailed ??= { err }; zip.abort(); body.destroy(err as Error); zip.destroy(err as Error) })
 
   const entries: ManifestFile[] = []
   const attachments = { count: 0, bytes: 0 }
@@ -161,10 +164,12 @@ export async function buildArchive (deps: BuildDeps, input: BuildInput): Promise
       }
     }
   } catch (err) {
+    // When the store failed first, its failure is the cause: the zip's error only follows from it.
+    const cause = (storeFailed as { err: unknown } | null)?.err ?? err
     zip.abort()
     body.destroy(err as Error)
     await Promise.allSettled([piping, putting])
-    throw err
+    throw cause
   }
 }
 

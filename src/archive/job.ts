@@ -19,7 +19,7 @@ import { systemsOf } from './completeness.js'
 import { archiveStorageKey } from './layout.js'
 import { ConnectorError } from '../../connectors/types.js'
 import { DsrError, JobErrors } from '../errors.js'
-import { ARCHIVE_RETRY_LIMIT, archiveJob, enqueue, type Boss } from '../jobs/queue.js'
+import { ARCHIVE_QUEUE, ARCHIVE_RETRY_LIMIT, BOSS_SCHEMA, archiveJob, archivePickupMs, enqueue, type Boss } from '../jobs/queue.js'
 
 const DAY_MS = 86_400_000
 
@@ -90,7 +90,7 @@ export function createArchiveJob (deps: {
     const [request, requestTasks, claim, firstItems] = await within(dbh.together((on) => Promise.all([
       requests.findById(requestId, on), tasks.forRequest(requestId, on),
       archives.claimBuild(requestId, (id) => archiveStorageKey(requestId, id), holder, on), itemsRepo.page(requestId, { limit: READ_AT_ONCE + 1 }, on)
-    ])), 2 * holder.leaseMs, () => new JobErrors.ArchiveBuildTimeout())
+    ])), archivePickupMs(holder.leaseMs), () => new JobErrors.ArchiveBuildTimeout())
     if (!request || !claim) return
     if (claim.previousKey) await storage.delete(claim.previousKey)
     const storageKey = archiveStorageKey(requestId, claim.id)
@@ -128,15 +128,22 @@ export function createArchiveJob (deps: {
       if (!kept) await storage.delete(storageKey) // a newer attempt owns the row now
       log.info({ ms: Date.now() - started, bytes: built.size, files: built.manifest.files, thread: built.thread }, kept ? 'archive ready' : 'archive superseded')
     } catch (err) {
+      // The attempt is over: its lease is no longer renewed, whatever happens to the record below.
+      lease.stop()
       await storage.delete(storageKey).catch(() => {})
       const code = err instanceof DsrError || err instanceof ConnectorError ? err.code : JobErrors.ArchiveBuildFailed.code
       const final = attempt.retryCount >= attempt.retryLimit
-      await dbh.transaction(async (tx) => {
-        // A failed archive keeps its collected items only until the retention period ends.
-        const marked = await archives.markAttemptFailed(claim.id, code, final ? { expiresAt: expiry(new Date()) } : null, tx)
-        if (marked && final) await requests.recordEvent(requestId, 'engine', 'archive_failed', null, { archive_id: claim.id, error_code: code }, tx)
-      })
       log.error({ err, code, final }, 'archive build failed')
+      // Bounded like the rest: a database call lost with its connection (the cause of many failures
+      // here) must not hold the job, and the lease, for good. Unrecorded, the lease runs out and the
+      // reaper queues the build again, or fails it with DSR_ARCHIVE_WORKER_LOST after its last attempt.
+      await within(dbh.transaction(async (tx) => {
+        // A failed archive keeps its collected items only until the retention period ends.
+        const marked = await archives.markAttemptFailed(claim.id, code, final ? { expiresAt: expiry(new Date()) } : null, archivePickupMs(holder.leaseMs), tx)
+        if (marked && final) await requests.recordEvent(requestId, 'engine', 'archive_failed', null, { archive_id: claim.id, error_code: code }, tx)
+      }), archivePickupMs(holder.leaseMs), () => new JobErrors.ArchiveBuildTimeout()).catch((recordErr: unknown) => {
+        log.warn({ err: recordErr }, 'the failed attempt could not be recorded: its lease runs out and the reaper takes it')
+      })
       throw err
     } finally {
       lease.stop()
@@ -147,9 +154,9 @@ export function createArchiveJob (deps: {
      * while attempts are left (the queue's own retry would come only when the job expires, hours
      * later), else failed with DSR_ARCHIVE_WORKER_LOST and `archive_failed` on the trail.
      */
-    async reap (boss: Boss, tx: TxHandle): Promise<number> {
+    async reap (boss: Boss, leaseMs: number, tx: TxHandle): Promise<number> {
       const code = JobErrors.ArchiveWorkerLost.code
-      const { retry, failed } = await archives.reapExpired(ARCHIVE_RETRY_LIMIT + 1, code, expiry(new Date()), undefined, tx)
+      const { retry, failed } = await archives.reapExpired({ queue: { schema: BOSS_SCHEMA, name: ARCHIVE_QUEUE }, maxAttempts: ARCHIVE_RETRY_LIMIT + 1, errorCode: code, expiresAt: expiry(new Date()), pickupMs: archivePickupMs(leaseMs) }, tx)
       await enqueue(boss, retry.map((a) => archiveJob(a.requestId)), tx)
       for (const a of failed) await requests.recordEvent(a.requestId, 'engine', 'archive_failed', null, { archive_id: a.id, error_code: code }, tx)
       return retry.length + failed.length

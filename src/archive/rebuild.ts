@@ -2,7 +2,7 @@ import type { TxHandle } from '../db/client.js'
 import type { ArchiveRow, ArchivesRepository } from '../db/repositories/archives-repository.js'
 import type { ItemsRepository } from '../db/repositories/items-repository.js'
 import type { RequestsRepository } from '../db/repositories/requests-repository.js'
-import { archiveJob, enqueue, type Boss } from '../jobs/queue.js'
+import { archiveJob, archivePickupMs, enqueue, type Boss } from '../jobs/queue.js'
 import type { RequestClosedListener } from '../engine/finalize.js'
 import { Errors } from '../errors.js'
 
@@ -16,6 +16,8 @@ export interface ArchiveBuildDeps {
   requests: RequestsRepository
   /** Where the build job is queued. */
   boss: Boss
+  /** The lease of workers (TASK_LEASE_SECONDS): a queued build not claimed in time is looked at by the reaper. */
+  leaseMs: number
 }
 
 export type QueuedBuild =
@@ -44,10 +46,10 @@ export async function queueArchiveBuild (requestId: string, deps: ArchiveBuildDe
   }
   if (!current) {
     // Sent together with the job: one round trip.
-    await Promise.all([archives.createPendingArchive(requestId, tx), enqueue(boss, [archiveJob(requestId)], tx)])
+    await Promise.all([archives.createPendingArchive(requestId, archivePickupMs(deps.leaseMs), tx), enqueue(boss, [archiveJob(requestId)], tx)])
     return { kind: 'queued', superseded: null }
   } else {
-    const next = await archives.supersedeArchive(current, tx)
+    const next = await archives.supersedeArchive(current, archivePickupMs(deps.leaseMs), tx)
     // The build claims the row under yet another id: archive_ready names the one that was built.
     await requests.recordEvent(requestId, opts.actor, 'archive_superseded', opts.reason, {
       archive_id: current.id, previous_status: current.status, links_revoked: next.linksRevoked

@@ -111,7 +111,7 @@ export function createEngine (deps: {
   async function reap () {
     const reaped = await dbh.transaction((tx) => transfers.reap(tx))
     if (reaped > 0) log.warn({ reaped }, 'transfers whose worker stopped were queued again')
-    const builds = await dbh.transaction((tx) => deps.archives.build.reap(boss, tx))
+    const builds = await dbh.transaction((tx) => deps.archives.build.reap(boss, deps.options.leaseMs, tx))
     if (builds > 0) log.warn({ builds }, 'archive builds whose worker stopped were queued again or failed')
     // A worker that finished a request's last task and stopped before closing the request.
     let closed = 0

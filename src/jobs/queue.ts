@@ -21,6 +21,15 @@ export interface TransferJob { transferId: string }
 /** Builds the portability archive of a completed access or portability request. */
 export const ARCHIVE_QUEUE = 'dsr_archive'
 export interface ArchiveJob { requestId: string }
+/** pg-boss's schema (createBoss). */
+export const BOSS_SCHEMA = 'pgboss'
+
+/**
+ * How long a queued build may wait to be claimed once a worker takes its job, and how long the
+ * start of a build (its claim and first page) may take: two leases (TASK_LEASE_SECONDS).
+ */
+export const archivePickupMs = (leaseMs: number) => 2 * leaseMs
+
 /** One queue per scheduled job (scheduler.ts); pg-boss cron sends to it. */
 export const cronQueue = (name: string) => `dsr_cron_${name}`
 
@@ -152,7 +161,7 @@ export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule:
   const db = gatedExecutor(dbh.executor)
   const boss = new PgBoss({
     db,
-    schema: 'pgboss',
+    schema: BOSS_SCHEMA,
     supervise: opts.supervise,
     schedule: opts.schedule,
     migrate: true

@@ -34,6 +34,8 @@ export function createArchivesService (deps: {
   linkTtlSeconds: number
   /** Where a rebuild's build job is queued. */
   boss: Boss
+  /** The workers' lease (TASK_LEASE_SECONDS): see ArchiveBuildDeps. */
+  leaseMs: number
   now?: () => Date
 }) {
   const { archives } = deps

@@ -36,6 +36,27 @@ t.test('a rebuild replaces a half-built archive', async (t) => {
   t.equal(manifest.request.id, id)
 })
 
+t.test('a failed attempt whose record never answers ends, and stops holding its lease', async (t) => {
+  // A database call lost with its connection in a restart never settles: here, every transaction.
+  // The attempt used to wait on it for good, renewing its lease all the while, so nothing ever took
+  // the build over and the archive stayed `building`.
+  const lost = Object.assign(Object.create(app.dbh) as typeof app.dbh, { transaction: () => new Promise<never>(() => {}) })
+  const full = { ...app.storage, put: async () => { throw new Error('no space left on device') } }
+  const failing = createArchiveJob({ dbh: lost, storage: full, registry, log: app.log, retentionDays: 30, controller: CONTROLLER, encryptionKey: null })
+  await setBuilding()
+  const leaseMs = 600
+  const started = Date.now()
+  await t.rejects(failing(id, { retryCount: 0, retryLimit: 3 }, { worker: 'test-worker', leaseMs }), { message: 'no space left on device' })
+  const took = Date.now() - started
+  t.ok(took < 10 * leaseMs, `the attempt ended (${took} ms)`)
+  const held = (await archives.forRequest(id))!
+  t.match(held, { status: 'building', leaseOwner: 'test-worker' }, 'its failure is unrecorded')
+  await new Promise((resolve) => setTimeout(resolve, 3 * leaseMs))
+  const after = (await archives.forRequest(id))!
+  t.ok(after.leaseExpiresAt! < new Date(), 'the lease is not renewed: it runs out, for the reaper to queue the build again')
+  await runJob(id, { retryCount: 1, retryLimit: 3 }, HOLDER) // leave it ready for the tests below
+})
+
 t.test('a stored file that no longer matches its hash fails the build; the last attempt marks it failed', async (t) => {
   const [file] = await app.dbh.rows<{ key: string }>(sql`select file->>'storageKey' as key from collected_items where request_id = ${id} and kind = 'file' order by id limit 1`)
   await app.storage.put(file!.key, Readable.from([Buffer.from('not the collected photo')]))

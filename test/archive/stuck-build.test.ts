@@ -4,6 +4,9 @@ import { auth, waitFor } from '../helper.js'
 import { createArchivesRepository } from '../../src/db/repositories/archives-repository.js'
 import { archiveStorageKey } from '../../src/archive/layout.js'
 import { ARCHIVE_RETRY_LIMIT } from '../../src/jobs/queue.js'
+import { queueArchiveBuild } from '../../src/archive/rebuild.js'
+import { createItemsRepository } from '../../src/db/repositories/items-repository.js'
+import { createRequestsRepository } from '../../src/db/repositories/requests-repository.js'
 import { archivedRequest, completedArchive } from './fixtures.js'
 
 // A worker that died mid-build used to leave the archive `building` until its pg-boss job expired,
@@ -53,6 +56,32 @@ for (const embedded of [false, true]) {
       const rebuilt = await app.inject({ method: 'POST', url: `/v1/requests/${id}/archive/rebuild`, headers: auth('admin') })
       t.equal(rebuilt.statusCode, 202, rebuilt.body)
       await waitFor(async () => (await status(id)).status === 'ready' || null, 20_000, 'the rebuilt archive to be ready')
+    })
+
+    await t.test('a queued build whose job a worker took and lost is queued again', async (t) => {
+      // A restart between pg-boss marking a job `active` and the worker hearing of it: the job is
+      // held `active` until it expires (6 hours), and nothing claims the archive. The build is
+      // queued as a closing request queues it, and its job taken by nobody, in one transaction.
+      const other = await archivedRequest(app)
+      const before = await status(other.id)
+      const completedJobs = async () => (await app.dbh.rows<{ n: number }>(sql`
+        select count(*)::int as n from pgboss.job where name = 'dsr_archive' and data->>'requestId' = ${other.id} and state = 'completed'`))[0]!.n
+      const built = await completedJobs()
+      await app.dbh.transaction(async (tx) => {
+        await tx.rows(sql`update archives set status = 'failed' where request_id = ${other.id}`)
+        const deps = { archives, items: createItemsRepository(app.dbh), requests: createRequestsRepository(app.dbh), boss: app.engine.boss, leaseMs: 2000 }
+        t.match(await queueArchiveBuild(other.id, deps, { actor: 'test', reason: 'lost job' }, tx), { kind: 'queued' })
+        await tx.rows(sql`update pgboss.job set state = 'active', started_on = now() - interval '1 hour'
+          where name = 'dsr_archive' and data->>'requestId' = ${other.id} and state = 'created'`)
+      })
+      t.match(await status(other.id), { status: 'building', leaseOwner: null, leaseExpiresAt: Date }, 'queued, with a time to be claimed by')
+      const ready = await waitFor(async () => { const a = await status(other.id); return a.status === 'ready' ? a : null }, 20_000, 'the lost build to be queued again and built')
+      t.not(ready.id, before.id, 'built again')
+      t.ok(await completedJobs() > built, 'by a job queued again')
+      await new Promise((resolve) => setTimeout(resolve, 2500)) // more reaper rounds: nothing is queued once it is built
+      const [open] = await app.dbh.rows<{ n: number }>(sql`
+        select count(*)::int as n from pgboss.job where name = 'dsr_archive' and data->>'requestId' = ${other.id} and state in ('created', 'retry')`)
+      t.equal(open!.n, 0, 'and none is queued once it is ready')
     })
 
     await t.test('an admin rebuilds a build whose lease ran out without waiting for the reaper', async (t) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { archiveLinks, archives } from '../schema.js'
 
@@ -17,6 +17,22 @@ export interface BuildClaim { id: string, previousKey: string | null }
 
 /** Who takes a build: the worker, and how long its lease lasts unless renewed. */
 export interface BuildHolder { worker: string, leaseMs: number }
+
+/** Where the build jobs are: pg-boss's schema and the archive queue (jobs/queue.ts). */
+export interface BuildQueue { schema: string, name: string }
+
+/**
+ * A subquery: the build job of the request `requestId` names, waiting in the queue or taken less than
+ * `takenWithinMs` ago. Once a worker takes a job, the build it starts claims the archive within that
+ * time, so an older `active` job whose build claimed nothing was lost with its worker.
+ */
+const buildJobWaiting = (queue: BuildQueue, requestId: SQL, takenWithinMs: number) => sql`
+  select 1 from ${sql.identifier(queue.schema)}.job j
+  where j.name = ${queue.name} and j.data->>'requestId' = ${requestId}::text
+    and (j.state in ('created', 'retry') or (j.state = 'active' and j.started_on > now() - ${`${takenWithinMs} milliseconds`}::interval))`
+
+/** When a build queued now must have been claimed by (see reapExpired). */
+const pickupBy = (pickupMs: number) => sql`now() + ${`${pickupMs} milliseconds`}::interval`
 
 /** Archive builds whose holder stopped (their lease ran out): queued again, or failed when out of attempts. */
 export interface ReapedBuilds { retry: ArchiveRow[], failed: ArchiveRow[] }
@@ -80,9 +96,12 @@ export function createArchivesRepository (dbh: DbHandle) {
     },
 
     /** Records a failed attempt; the last one marks the archive failed (kept until `expiresAt` for retention). */
-    async markAttemptFailed (id: string, errorCode: string, final: { expiresAt: Date } | null, tx: TxHandle = dbh): Promise<boolean> {
+    async markAttemptFailed (id: string, errorCode: string, final: { expiresAt: Date } | null, pickupMs: number, tx: TxHandle = dbh): Promise<boolean> {
       const rows = await tx.db.update(archives).set({
-        errorCode, leaseOwner: null, leaseExpiresAt: null, ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt } : {})
+        errorCode,
+        leaseOwner: null,
+        // Not final: the queue tries again, and should its retry be lost the reaper queues one (reapExpired).
+        ...(final ? { status: 'failed' as const, expiresAt: final.expiresAt, leaseExpiresAt: null } : { leaseExpiresAt: pickupBy(pickupMs) })
       }).where(and(eq(archives.id, id), eq(archives.status, 'building'))).returning({ id: archives.id })
       return rows.length === 1
     },
@@ -131,9 +150,12 @@ export function createArchivesRepository (dbh: DbHandle) {
       await tx.db.update(archiveLinks).set({ downloads: sql`${archiveLinks.downloads} + 1` }).where(eq(archiveLinks.id, linkId))
     },
 
-    /** The archive row of a request that just completed, in its transaction (idempotent). */
-    async createPendingArchive (requestId: string, tx: TxHandle = dbh): Promise<void> {
-      await tx.db.insert(archives).values({ requestId }).onConflictDoNothing({ target: archives.requestId })
+    /**
+     * The archive row of a request that just completed, in its transaction (idempotent): queued,
+     * to be claimed within `pickupMs` (see reapExpired).
+     */
+    async createPendingArchive (requestId: string, pickupMs: number, tx: TxHandle = dbh): Promise<void> {
+      await tx.db.insert(archives).values({ requestId, leaseExpiresAt: pickupBy(pickupMs) }).onConflictDoNothing({ target: archives.requestId })
     },
 
     /** The request's archive row, locked for the rest of the caller's transaction. */
@@ -148,7 +170,7 @@ export function createArchivesRepository (dbh: DbHandle) {
      * and the build job deletes the old file, still named by `storage_key`), and every live link of
      * the request is revoked as superseded. One row per request: never two live archives.
      */
-    async supersedeArchive (current: ArchiveRow, tx: TxHandle = dbh): Promise<{ linksRevoked: number }> {
+    async supersedeArchive (current: ArchiveRow, pickupMs: number, tx: TxHandle = dbh): Promise<{ linksRevoked: number }> {
       await tx.db.update(archives).set({
         id: randomUUID(),
         status: 'building',
@@ -161,7 +183,7 @@ export function createArchivesRepository (dbh: DbHandle) {
         expiresAt: null,
         deletedAt: null,
         leaseOwner: null,
-        leaseExpiresAt: null,
+        leaseExpiresAt: pickupBy(pickupMs),
         buildAttempts: 0
       }).where(eq(archives.id, current.id))
       const revoked = await tx.db.update(archiveLinks).set({ revokedAt: sql`now()`, revokedBy: SUPERSEDED_BY })
@@ -175,20 +197,26 @@ export function createArchivesRepository (dbh: DbHandle) {
      * what the retry collected too.
      */
     /**
-     * Builds whose holder stopped (their lease ran out), in the caller's transaction: cleared of the
-     * lease to be queued again while attempts are left (`maxAttempts` claims), else failed with
-     * `errorCode`, kept until `expiresAt` like any failed build. Others reaping at once skip them.
+     * Builds nobody is working on, in the caller's transaction: a claim whose holder stopped (its
+     * lease ran out unrenewed), or a build queued but not claimed by its pickup time whose job is no
+     * longer waiting in the queue (a job a worker took and lost, say when the database restarted
+     * between taking it and answering: pg-boss would hold it `active` until it expires, hours later).
+     * Those with attempts left (`maxAttempts` claims) are to be queued again and get a new pickup
+     * time, so a lost retry is found again; the others fail with `errorCode`, kept until `expiresAt`
+     * like any failed build. Others reaping at once skip them.
      */
-    async reapExpired (maxAttempts: number, errorCode: string, expiresAt: Date, limit = 100, tx: TxHandle = dbh): Promise<ReapedBuilds> {
+    async reapExpired (opts: { queue: BuildQueue, maxAttempts: number, errorCode: string, expiresAt: Date, pickupMs: number, limit?: number }, tx: TxHandle = dbh): Promise<ReapedBuilds> {
       const expired = await tx.rows<{ id: string }>(sql`
-        select id from archives where status = 'building' and lease_expires_at < now()
-        order by lease_expires_at limit ${limit} for update skip locked`)
+        select a.id from archives a
+        where a.status = 'building' and a.lease_expires_at < now()
+          and not exists (${buildJobWaiting(opts.queue, sql`a.request_id`, opts.pickupMs)})
+        order by a.lease_expires_at limit ${opts.limit ?? 100} for update of a skip locked`)
       if (expired.length === 0) return { retry: [], failed: [] }
       const ids = expired.map((r) => r.id)
-      const retry = await tx.db.update(archives).set({ leaseOwner: null, leaseExpiresAt: null, errorCode })
-        .where(and(inArray(archives.id, ids), sql`${archives.buildAttempts} < ${maxAttempts}`)).returning()
-      const failed = await tx.db.update(archives).set({ status: 'failed', leaseOwner: null, leaseExpiresAt: null, errorCode, expiresAt })
-        .where(and(inArray(archives.id, ids), isNotNull(archives.leaseExpiresAt))).returning()
+      const retry = await tx.db.update(archives).set({ leaseOwner: null, leaseExpiresAt: pickupBy(opts.pickupMs), errorCode: opts.errorCode })
+        .where(and(inArray(archives.id, ids), sql`${archives.buildAttempts} < ${opts.maxAttempts}`)).returning()
+      const failed = await tx.db.update(archives).set({ status: 'failed', leaseOwner: null, leaseExpiresAt: null, errorCode: opts.errorCode, expiresAt: opts.expiresAt })
+        .where(and(inArray(archives.id, ids), sql`${archives.buildAttempts} >= ${opts.maxAttempts}`)).returning()
       return { retry, failed }
     },
 

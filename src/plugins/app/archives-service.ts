@@ -28,6 +28,7 @@ export default fp(async function archivesService (fastify) {
     signer,
     encryptionKey: config.ARCHIVE_ENCRYPTION_KEY ? archiveKeyBytes(config.ARCHIVE_ENCRYPTION_KEY) : null,
     linkTtlSeconds: config.ARCHIVE_LINK_TTL_SECONDS,
-    boss: fastify.engine.boss
+    boss: fastify.engine.boss,
+    leaseMs: config.TASK_LEASE_SECONDS * 1000
   }))
 }, { name: 'archives-service', dependencies: ['core', 'engine'] })

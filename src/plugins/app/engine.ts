@@ -48,7 +48,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     dbh,
     boss,
     onClosed: [
-      archiveOnClose({ archives: createArchivesRepository(dbh), items: createItemsRepository(dbh), requests: createRequestsRepository(dbh), boss }),
+      archiveOnClose({ archives: createArchivesRepository(dbh), items: createItemsRepository(dbh), requests: createRequestsRepository(dbh), boss, leaseMs: config.TASK_LEASE_SECONDS * 1000 }),
       tombstonesOnClose
     ],
     registry: fastify.connectors,
