@@ -64,6 +64,8 @@ if (!SERVER) {
     const procs: ServiceProcess[] = []
     const dirs: string[] = []
     const s3 = await startS3Server()
+    // Assigned below; declared first so that the teardown can end it whatever step failed.
+    // eslint-disable-next-line prefer-const
     let svc: postgres.Sql | undefined
     const killAll = () => { for (const p of procs) if (isRunning(p)) p.child.kill('SIGKILL') }
     process.once('exit', killAll)

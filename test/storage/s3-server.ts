@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,16 +27,20 @@ export interface TestS3Server {
 /**
  * Starts a real S3-compatible server (s3rver, from npm) on a free port, with a fresh temporary
  * directory, in a process of its own; stop() ends it and removes the directory. Not a mock: the
- * AWS SDK talks HTTP to it, signed, with multipart uploads, ranges and paged listings.
+ * AWS SDK talks HTTP to it, signed, with multipart uploads, ranges and paged listings. `detached`:
+ * it does not keep the test process alive, and ends (its directory removed) when that process exits.
  */
-export async function startS3Server (): Promise<TestS3Server> {
+export async function startS3Server (opts: { detached?: boolean } = {}): Promise<TestS3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'dsr-s3-'))
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/storage/s3rver-main.ts', directory, TEST_BUCKET], {
     cwd: ROOT,
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  const kill = () => child.kill('SIGKILL')
+  const kill = () => {
+    child.kill('SIGKILL')
+    rmSync(directory, { recursive: true, force: true })
+  }
   process.once('exit', kill)
   let output = ''
   const port = await new Promise<number>((resolve, reject) => {
@@ -49,6 +54,11 @@ export async function startS3Server (): Promise<TestS3Server> {
     child.stderr!.on('data', read)
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`s3rver exited (${code}):\n${output}`)) })
   })
+  if (opts.detached) {
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    child.unref()
+  }
   const endpoint = `http://127.0.0.1:${port}`
   return {
     endpoint,
