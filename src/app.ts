@@ -28,7 +28,8 @@ import verificationService from './plugins/app/verification-service.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
-import { createLocalBlobStore, storageRoot, type BlobStore } from './storage/blob-store.js'
+import type { BlobStore } from './storage/blob-store.js'
+import { createBlobStore } from './storage/from-config.js'
 import type { HostResolver } from './transfers/addresses.js'
 
 export interface AppOptions {
@@ -37,7 +38,7 @@ export interface AppOptions {
   apiKeys: ReadonlyMap<string, KeyRecord>
   /** The configured connectors; none by default. */
   registry?: ConnectorRegistry
-  /** Where collected files and archives go; a local directory under DATA_DIR by default. */
+  /** Where collected files and archives go; by default the store the configuration names (storage/from-config.ts). */
   storage?: BlobStore
   /** Start the engine when ready (default true); tools that only need the routes turn it off. */
   startEngine?: boolean
@@ -54,11 +55,10 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   fastify.removeContentTypeParser('text/plain')
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(fastify))
   await fastify.register(errors)
-  await fastify.register(core, {
-    ...opts,
-    registry: opts.registry ?? new Map(),
-    storage: opts.storage ?? createLocalBlobStore(storageRoot(opts.config))
-  })
+  const storage = opts.storage ?? createBlobStore(opts.config)
+  // A store the app made is the app's to close; one it was given is its owner's.
+  if (!opts.storage) fastify.addHook('onClose', async () => { await storage.close?.() })
+  await fastify.register(core, { ...opts, registry: opts.registry ?? new Map(), storage })
   const startEngine = opts.startEngine ?? true
   await fastify.register(metrics)
   await fastify.register(engine, { startEngine })

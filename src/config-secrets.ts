@@ -12,7 +12,7 @@ export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
  * Settings holding a URL or list of URLs, which may carry credentials (`postgres://user:password@…`)
  * or a token in the query: shown with the password and the query masked.
  */
-export const URL_SETTINGS: ReadonlySet<string> = new Set(['DATABASE_URL', 'DEADLINE_WEBHOOK_URL', 'TRANSFER_ALLOWLIST', 'CALLBACK_ALLOWLIST', 'SMTP_URL'])
+export const URL_SETTINGS: ReadonlySet<string> = new Set(['DATABASE_URL', 'DEADLINE_WEBHOOK_URL', 'TRANSFER_ALLOWLIST', 'CALLBACK_ALLOWLIST', 'SMTP_URL', 'STORAGE_URL'])
 
 const MASK = '***'
 

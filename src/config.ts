@@ -7,6 +7,7 @@ import { parseDuplicatePolicy } from './domain/duplicates.js'
 import { systemResolver } from './transfers/addresses.js'
 import { shownValue } from './config-secrets.js'
 import { singleUrlTarget } from './transfers/outbound.js'
+import { hasUserinfo, parseStorageUrl } from './storage/storage-url.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -36,7 +37,14 @@ export const EnvSchema = Type.Object({
   CONNECTORS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** The controller's identity, contacts, supervisory authorities and rights, given with every archive. */
   CONTROLLER_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where collected files and archives are kept when STORAGE_URL is not set: `storage` under DATA_DIR by default. */
   STORAGE_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** Addressing as `endpoint/bucket/key` rather than `bucket.endpoint/key`: what most S3-compatible servers (MinIO…) need. */
+  STORAGE_S3_PATH_STYLE: Type.Boolean({ default: false }),
+  /** Server-side encryption the object store applies to every object written (with STORAGE_URL). */
+  STORAGE_S3_SSE: Type.Optional(Type.Enum(['AES256', 'aws:kms'])),
+  /** The KMS key for STORAGE_S3_SSE=aws:kms; the bucket's default key when unset. */
+  STORAGE_S3_SSE_KMS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
   TASK_LEASE_SECONDS: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
   TASK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),
   TASK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 900_000 }),
@@ -104,6 +112,13 @@ export const EnvSchema = Type.Object({
   /** `kid:secret` pairs, comma-separated; the first signs, every one is announced by its key id (see callbackSigningKeys). */
   CALLBACK_SIGNING_KEYS: Type.Optional(Type.String()),
   SMTP_URL: Type.Optional(Type.String()),
+  /**
+   * `s3://bucket/prefix`: collected files and archives go to an S3-compatible object store instead of
+   * a local directory, so that API and worker processes on different machines share them. Endpoint,
+   * region and credentials come from the AWS SDK's environment variables (AWS_ENDPOINT_URL_S3,
+   * AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY…), never from the URL.
+   */
+  STORAGE_URL: Type.Optional(Type.String()),
   /** Keys the HMAC of verification codes (at least 32 characters); without it, a key made for this process. */
   VERIFICATION_CODE_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
@@ -241,6 +256,18 @@ function checkSecrets (config: Config): void {
   }
   if (config.SMTP_URL !== undefined && !/^smtps?:\/\/[^\s]+$/.test(config.SMTP_URL)) {
     lines.push('  SMTP_URL: must be an smtp:// or smtps:// URL (e.g. smtps://user:password@mail.example.com:465)')
+  }
+  if (config.STORAGE_URL !== undefined) {
+    if (hasUserinfo(config.STORAGE_URL)) {
+      lines.push('  STORAGE_URL: must not hold credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another source the AWS SDK reads)')
+    } else if (!parseStorageUrl(config.STORAGE_URL)) {
+      lines.push('  STORAGE_URL: must be s3://bucket or s3://bucket/prefix (the endpoint comes from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)')
+    } else if (config.STORAGE_DIR !== undefined) {
+      lines.push('  STORAGE_DIR: not used with STORAGE_URL: set one of them')
+    }
+  }
+  if (config.STORAGE_S3_SSE_KMS_KEY_ID !== undefined && config.STORAGE_S3_SSE !== 'aws:kms') {
+    lines.push('  STORAGE_S3_SSE_KMS_KEY_ID: only with STORAGE_S3_SSE=aws:kms')
   }
   if (config.VERIFICATION_CODE_KEY !== undefined && config.VERIFICATION_CODE_KEY.length < 32) {
     lines.push('  VERIFICATION_CODE_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')

@@ -46,7 +46,9 @@ const cases: Case[] = [
   { setting: 'TRANSFER_ALLOWLIST', value: `https://u:${MARK}pw@partner.example`, names: true },
   { setting: 'CALLBACK_ALLOWLIST', value: `https://u:${MARK}pw@receiver.example`, names: true },
   { setting: 'SMTP_URL', value: `http://mailer:${MARK}pw@mail.example:465`, names: true },
-  { setting: 'VERIFICATION_CODE_KEY', value: `${MARK}-short`, names: true }
+  { setting: 'VERIFICATION_CODE_KEY', value: `${MARK}-short`, names: true },
+  { setting: 'STORAGE_URL', value: `s3://key:${MARK}pw@bucket/prefix`, names: true },
+  { setting: 'STORAGE_URL', value: `https://key:${MARK}pw@bucket.example/prefix?token=${MARK}`, names: true }
 ]
 
 function cleanEnv (over: Record<string, string>): NodeJS.ProcessEnv {

@@ -11,7 +11,7 @@ import { loggerOptions } from '../src/logger.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLocalBlobStore } from '../src/storage/blob-store.js'
+import { createLocalBlobStore, type BlobStore } from '../src/storage/blob-store.js'
 import { createRegistry, parseConnectorFile, type ConnectorRegistry } from '../src/connectors/registry.js'
 import { drivers } from '../connectors/index.js'
 import type { HostResolver } from '../src/transfers/addresses.js'
@@ -114,13 +114,11 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   // during a test, or its teardown, would only add timing the test does not control.
   const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', SCHEDULER_ENABLED: 'false', ...opts.env })
   const overrides = opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}
-  const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
-  t.teardown(() => rm(storageDir, { recursive: true, force: true }))
   const app = await buildApp({
     config,
     dbh,
     apiKeys: opts.apiKeys ?? testKeys(),
-    storage: createLocalBlobStore(storageDir),
+    storage: await testStorage(t),
     ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {})
   }, overrides)
@@ -130,6 +128,26 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   t.teardown(close)
   await app.ready()
   return Object.assign(app, { dbh })
+}
+
+let s3Server: Promise<import('./storage/s3-server.js').TestS3Server> | undefined
+
+/**
+ * Where a test app keeps its blobs: a fresh local directory, or with DSR_TEST_STORAGE=s3 a fresh
+ * prefix of an S3-compatible server (s3rver, one per test file, started on first use), so that
+ * every test of the app can be run against either backend.
+ */
+async function testStorage (t: Tap): Promise<BlobStore> {
+  if (process.env.DSR_TEST_STORAGE === 's3') {
+    const [{ startS3Server }, { createS3BlobStore }] = await Promise.all([import('./storage/s3-server.js'), import('../src/storage/s3-blob-store.js')])
+    const s3 = await (s3Server ??= startS3Server({ detached: true }))
+    const store = createS3BlobStore({ url: `s3://${s3.bucket}/t${randomBytes(6).toString('hex')}`, clientConfig: s3.clientConfig })
+    t.teardown(() => store.close?.())
+    return store
+  }
+  const storageDir = await mkdtemp(join(tmpdir(), 'dsr-storage-'))
+  t.teardown(() => rm(storageDir, { recursive: true, force: true }))
+  return createLocalBlobStore(storageDir)
 }
 
 function captureLogger (config: Config, lines: string[]) {

@@ -2,27 +2,42 @@ import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
-import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { Transform } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 
-/** Where collected files and archives are kept. Local directory first; other backends implement the same. */
+/**
+ * Where collected files and archives are kept: a local directory (createLocalBlobStore, the default)
+ * or an S3-compatible object store (createS3BlobStore, STORAGE_URL). test/storage/blob-store.test.ts
+ * holds both to this contract.
+ */
 export interface BlobStore {
-  /** Streams `body` to `key`, never holding it whole; returns its size and SHA-256. */
+  /**
+   * Streams `body` to `key`, never holding it whole; returns its size and SHA-256, computed while
+   * streaming. Readers never see a half-written blob: they see the old one, or none, until it is done.
+   */
   put (key: string, body: Readable): Promise<{ size: number, sha256: string }>
+  /** The blob's bytes, or those of [start, end] (inclusive; end < start gives none). A missing key fails. */
   get (key: string, range?: { start: number, end: number }): Promise<Readable>
+  /** Its size in bytes; null when there is no such blob. */
   size (key: string): Promise<number | null>
-  /** Deletes a key or every key under a `prefix/`. */
+  /** Deletes a key and every key under `key/` (a trailing slash is the same); nothing there is no error. */
   delete (keyOrPrefix: string): Promise<void>
+  /** Frees what the store holds open (connections); the app calls it on close. */
+  close? (): Promise<void>
+}
+
+/** A storage key as every backend accepts it: segments of [A-Za-z0-9._-], no empty, `.` or `..` one. Throws otherwise. */
+export function checkedKey (key: string): string {
+  if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+    throw new Error('invalid storage key')
+  }
+  return key
 }
 
 export function createLocalBlobStore (root: string): BlobStore {
   const base = resolve(root)
   const pathOf = (key: string) => {
-    if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '')) {
-      throw new Error('invalid storage key')
-    }
-    const p = resolve(base, key)
+    const p = resolve(base, checkedKey(key))
     if (!p.startsWith(base + sep)) throw new Error('invalid storage key')
     return p
   }
@@ -45,6 +60,10 @@ export function createLocalBlobStore (root: string): BlobStore {
       return { size, sha256: hash.digest('hex') }
     },
     async get (key, range) {
+      if (range && range.end < range.start) {
+        await stat(pathOf(key)) // a missing key fails all the same
+        return Readable.from([])
+      }
       return createReadStream(pathOf(key), range ? { start: range.start, end: range.end } : {})
     },
     async size (key) {

@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+/** By absolute location, so that a process can start in a working directory of its own. */
+const TSX = import.meta.resolve('tsx')
+const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
 
 /** A service process (`src/server.ts` through tsx) the test started, and what it printed. */
 export interface ServiceProcess {
@@ -22,12 +25,13 @@ export interface ServiceProcess {
 const KEEP_LINES = 300
 
 /**
- * Starts `src/server.ts` with `env` (merged over a minimal environment), as a supervisor would. The
- * process is ready when it logs `worker started` (ROLE=worker) or `Server listening` (ROLE=api).
+ * Starts `src/server.ts` with `env` (merged over a minimal environment), as a supervisor would, in
+ * the repository or in the working directory `cwd` (as on a machine of its own). The process is
+ * ready when it logs `worker started` (ROLE=worker) or `Server listening` (ROLE=api).
  */
-export function startService (name: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
+export function startService (name: string, env: Record<string, string>, opts: { cwd?: string } = {}): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', TSX, SERVER], {
+    cwd: opts.cwd ?? ROOT,
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

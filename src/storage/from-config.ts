@@ -1,0 +1,20 @@
+import type { Config } from '../config.js'
+import { createLocalBlobStore, storageRoot, type BlobStore } from './blob-store.js'
+import { createS3BlobStore } from './s3-blob-store.js'
+
+/**
+ * The store the configuration names: an S3-compatible object store with STORAGE_URL (endpoint,
+ * region and credentials from the AWS SDK's environment variables), else a local directory
+ * (STORAGE_DIR, or `storage` under DATA_DIR), the zero-setup default.
+ */
+export function createBlobStore (config: Pick<Config, 'STORAGE_URL' | 'STORAGE_DIR' | 'DATA_DIR' | 'STORAGE_S3_PATH_STYLE' | 'STORAGE_S3_SSE' | 'STORAGE_S3_SSE_KMS_KEY_ID'>): BlobStore {
+  if (config.STORAGE_URL) {
+    return createS3BlobStore({
+      url: config.STORAGE_URL,
+      pathStyle: config.STORAGE_S3_PATH_STYLE,
+      sse: config.STORAGE_S3_SSE,
+      kmsKeyId: config.STORAGE_S3_SSE_KMS_KEY_ID
+    })
+  }
+  return createLocalBlobStore(storageRoot(config))
+}
