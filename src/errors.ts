@@ -161,6 +161,8 @@ export const JobErrors = {
     'the task waits (`waiting`) because its system failed and a health check says it is down; the next healthy check releases it'),
   TaskUnfinished: recorded('DSR_TASK_UNFINISHED', 'the task had not finished', ['archive'], null,
     "an archive's manifest names a system whose search had not finished (reopened by a retry) when the archive was built"),
+  ErasureResidue: recorded('DSR_ERASURE_RESIDUE', 'a search after the erasure still finds records', ['task'], false,
+    "a system reported its erasure done, but searching it again with the same identifiers still finds records it did not say it retained (the task's `result.verification.residue` gives the streams and counts, never values); searched ERASURE_CHECK_ATTEMPTS times, the connector's settle time apart"),
   TaskFailed: recorded('DSR_TASK_FAILED', 'the task failed without a code', ['task'], false, 'a failed task with no code of its own, as a receipt or manifest names it (a row from before codes were recorded)'),
   ArchiveBuildFailed: recorded('DSR_ARCHIVE_BUILD_FAILED', 'the archive could not be built', ['archive', 'job'], true, 'an archive build failed for a reason without a code of its own (the build is retried; the last failure is kept)'),
   ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),

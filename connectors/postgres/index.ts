@@ -32,6 +32,8 @@ export const postgresConnector = defineConnector({
   // 'restrict' applies only where a table has a `restrict` setting (the connector then gets restrict
   // and unrestrict), 'retention' only to connectors configured with retention rules (they get `sweep`).
   capabilities: CAPABILITIES,
+  // Erased in committed transactions: the next query sees the result, so there is nothing to wait for.
+  erasureCheck: { searchable: true, settleMs: 0 },
   capabilitiesFor: (config: PostgresConfig) => capabilitiesFor(config, CAPABILITIES),
   streams: [],
   streamsFor,
