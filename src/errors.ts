@@ -111,6 +111,8 @@ export const Errors = {
   ArchiveItemsSwept: entry(
     'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409, 'rebuilding an archive whose collected items retention already deleted (recorded on the archive when a rebuild queued earlier finds them gone)',
     { on: ['archive'], retryable: false }),
+  ErasurePreviewNotAvailable: entry<[string]>('DSR_ERASURE_PREVIEW_NOT_AVAILABLE', 'No erasure preview: %s', 409,
+    'an erasure preview of a request that is not an erasure, whose fulfilment has started or ended, or whose identifiers were removed'),
   ReceiptNotAvailable: entry<[string]>('DSR_RECEIPT_NOT_AVAILABLE', 'No erasure receipt: %s', 409, 'an erasure receipt for a request that is not an erasure, or not completed or partially completed'),
   RestoreConnectorInvalid: entry<[string]>(
     'DSR_RESTORE_CONNECTOR_INVALID', 'No connector %s able to erase in this deployment: nothing can be erased again in it', 422, 'a restore of a connector that is not configured or cannot erase'),

@@ -118,3 +118,36 @@ export const JwksSchema = Type.Object({
     use: Type.String()
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
+
+const PreviewCountsSchema = Type.Object({
+  erase: Type.Integer({ minimum: 0, description: 'Records that would be deleted' }),
+  mask: Type.Integer({ minimum: 0, description: 'Records that would be kept with their personal columns blanked, set or hashed' }),
+  retain: Type.Integer({ minimum: 0, description: 'Records that would be kept (whole or in part) for the reasons given' })
+}, { additionalProperties: false })
+
+/** The dry run of an erasure (POST /v1/requests/{id}/erasure-preview): counts only, nothing changed. */
+export const ErasurePreviewSchema = Type.Object({
+  request_id: uuid,
+  dry_run: Type.Literal(true, { description: 'Always true: nothing was erased (as with a retention sweep\'s dry_run)' }),
+  generated_at: dateTime,
+  connectors: Type.Array(Type.Object({
+    connector: Type.String(),
+    name: Type.String(),
+    status: Type.Enum(['previewed', 'failed', 'not_previewable'], {
+      description: 'failed: the system could not be asked (`error_code`); not_previewable: a person erases there (`reason`)'
+    }),
+    method: Type.Enum(['rolled_back', 'collected', 'none'], {
+      description: 'rolled_back: the erasure ran in a database transaction that was rolled back; collected: what the system holds was ' +
+        'counted and its erasure policy applied (an HTTP system); none: not asked'
+    }),
+    streams: Type.Array(Type.Object({
+      stream: Type.String(),
+      ...PreviewCountsSchema.properties,
+      reasons: Type.Array(Type.String(), { description: 'Why records are retained' })
+    }, { additionalProperties: false })),
+    totals: PreviewCountsSchema,
+    error_code: Nullable(Type.String()),
+    reason: Nullable(Type.String())
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+export type ErasurePreviewReport = Static<typeof ErasurePreviewSchema>
