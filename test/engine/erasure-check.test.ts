@@ -1,6 +1,7 @@
 import t from 'tap'
 import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
 import type { DbHandle } from '../../src/db/client.js'
+import { drivers } from '../../connectors/index.js'
 
 /**
  * The check after an erasure: the system is searched again with the same identifiers, and what it
@@ -129,4 +130,17 @@ t.test('a system that cannot be searched again is marked not verifiable in the r
   const paper = receipt.receipt.connectors.find((c: { connector: string }) => c.connector === 'paper')
   t.match(paper?.verification, { status: 'not_verifiable', checked_at: null, checks: 0, reason: /person/ })
   t.equal(registry.get('paper')!.erasureCheck.searchable, false, 'the manual driver declares it')
+})
+
+t.test('every driver declares whether an erasure in its system can be checked by searching again', async (t) => {
+  t.ok(drivers.length >= 7)
+  for (const d of drivers) {
+    if (d.erasureCheck.searchable) {
+      t.ok(d.capabilities.includes('collect'), `${d.driver}: searchable, so it collects`)
+      t.ok(d.erasureCheck.settleMs >= 0 && d.erasureCheck.settleMs <= 60_000, `${d.driver}: a settle time within reason`)
+    } else {
+      t.match(d.erasureCheck.reason, /\w+/, `${d.driver}: says why not`)
+    }
+  }
+  t.same(drivers.filter((d) => !d.erasureCheck.searchable).map((d) => d.driver), ['manual'], 'only the manual driver cannot be searched')
 })
