@@ -78,7 +78,9 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const isAda = (email: unknown) => typeof email === 'string' && [ADA, ...ADA_ALSO].includes(email.trim().toLowerCase())
 
 interface Task {
-  connector: string, status: string, attempts: number
+  connector: string
+  status: string
+  attempts: number
   result?: { outcomes?: Array<{ status: string, stream: string, reason?: string, count?: number }>, verification?: { status: string, checks: number, retained?: Record<string, number>, residue?: Record<string, number> } }
 }
 const settle = async (id: string) => {
