@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { auth, build, requestBody, testDb, waitFor } from '../helper.js'
 import { createRegistry, parseConnectorFile, readConnectorFile } from '../../src/connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
 import { drivers } from '../../connectors/index.js'
 import type { DbHandle } from '../../src/db/client.js'
+import { startVendorFakes } from '../fakes/vendors.js'
 
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const ADA = 'ada@example.com'
@@ -108,4 +110,41 @@ t.test('a preview is only of an erasure request, of a request that exists, with 
   const erasure = (await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody({ type: 'erasure', verification: { method: 'account_login' } }) })).json()
   const writer = await app.inject({ method: 'POST', url: `/v1/requests/${erasure.id}/erasure-preview`, headers: auth('writer') })
   t.equal(writer.statusCode, 403, 'requests:write is not enough: the preview is the approver\'s')
+})
+
+t.test('an HTTP system is previewed by collecting and applying its erasure policy: the vendor fakes, then their erasure', async (t) => {
+  const fakes = await startVendorFakes({ fail429Ratio: 0 })
+  t.teardown(fakes.close)
+  const vendors = (JSON.parse(readFileSync(new URL('../../connectors/samples/vendors.json', import.meta.url), 'utf8')) as { connectors: Array<{ id: string, driver: string }> })
+    .connectors.filter((c) => c.driver === 'hubspot' || c.driver === 'zoom')
+  const dbh = await testDb(t)
+  const registry = await createRegistry(parseConnectorFile({ connectors: vendors }), { drivers, env: fakes.env, log: quiet, serviceDatabase: dbh })
+  const app = await build(t, { dbh, registry, env: { TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '50', APPROVAL_REQUIRED: 'erasure' } })
+  const erasure = (await app.inject({
+    method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody({ type: 'erasure', subject: { email: ADA }, verification: { method: 'account_login' } })
+  })).json()
+  const contactsBefore = fakes.hubspot.state.contacts.size
+  const preview = (await app.inject({ method: 'POST', url: `/v1/requests/${erasure.id}/erasure-preview`, headers: auth() })).json()
+  t.equal(fakes.hubspot.state.contacts.size, contactsBefore, 'HubSpot: no contact deleted by the preview')
+  const counts = (id: string) => Object.fromEntries(preview.connectors.find((c: { connector: string }) => c.connector === id).streams
+    .filter((s: PreviewStream) => s.erase + s.retain > 0).map((s: PreviewStream) => [s.stream, [s.erase, s.retain]]))
+  for (const c of preview.connectors) t.match(c, { status: 'previewed', method: 'collected' }, `${c.connector}: collected`)
+
+  t.equal((await app.inject({ method: 'POST', url: `/v1/requests/${erasure.id}/approve`, headers: auth(), payload: {} })).statusCode, 200)
+  const done = await waitFor(async () => {
+    const body = (await app.inject({ url: `/v1/requests/${erasure.id}`, headers: auth() })).json()
+    return ['completed', 'partially_completed', 'failed'].includes(body.status) ? body : null
+  }, 120_000, 'the erasure to close')
+  t.equal(done.status, 'completed')
+  for (const task of done.tasks as Array<{ connector: string, result: { outcomes: Array<{ status: string, stream: string, count?: number }>, verification: { status: string } } }>) {
+    const previewed = counts(task.connector)
+    // What the erasure reported per stream, next to what the preview counted ([erased, retained]).
+    for (const o of task.result.outcomes.filter((x) => x.status === 'erased' || (x.status === 'retained' && x.count !== undefined))) {
+      t.strictSame(o.status === 'erased' ? previewed[o.stream]?.[0] : previewed[o.stream]?.[1], o.count, `${task.connector}/${o.stream}: ${o.status} ${o.count}, as previewed`)
+    }
+    for (const o of task.result.outcomes.filter((x) => x.status === 'retained')) t.ok((previewed[o.stream]?.[1] ?? 0) > 0, `${task.connector}/${o.stream}: previewed as retained`)
+    t.equal(task.result.verification.status, 'verified', `${task.connector}: searched again after the erasure`)
+  }
+  t.strictSame(counts('crm'), { contacts: [2, 0], companies: [0, 1], deals: [0, 2], tickets: [0, 1], notes: [1, 0], emails: [1, 0], calls: [1, 0], meetings: [1, 0] },
+    'HubSpot: her two contacts erased with the activity logged on them, the linked business records retained')
 })
