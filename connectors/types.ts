@@ -90,6 +90,37 @@ export interface StreamInfo {
    * its age as an ISO 8601 duration, the timestamp it counts from, and what happens then.
    */
   enforcedRetention?: { maxAge: string, from: string, action: 'delete' | 'null_columns' }
+  /**
+   * What the connector's erasure leaves of this stream, when it is not erased: `retain` with the
+   * reason (records the system's erasure API does not remove). Used by an erasure preview built
+   * from collected counts; streams without it are erased.
+   */
+  onErase?: { action: 'retain', reason: string }
+}
+
+/**
+ * Whether the system can be searched again after it erased a person, so that the engine can check
+ * that nothing of them is left (beyond what the erasure said it retained, with its reason).
+ * `searchable: true` needs `collect`; `settleMs` is how long the system's search may still show a
+ * record after it was erased (a search index that lags, say): a check that finds something waits
+ * that long before searching again (ERASURE_CHECK_ATTEMPTS searches in all). `searchable: false`
+ * says why not; the receipt then says that system was not verifiable.
+ */
+export type ErasureCheck =
+  | { searchable: true, settleMs: number }
+  | { searchable: false, reason: string }
+
+/**
+ * What an erasure would do in one stream, counted without changing anything: records `erase`d
+ * (deleted), `mask`ed (columns blanked, set or hashed, the record kept), `retain`ed (kept, for the
+ * `reasons` given). Counts only, never values.
+ */
+export interface ErasePreview {
+  stream: string
+  erase: number
+  mask: number
+  retain: number
+  reasons: string[]
 }
 
 /** What one retention sweep did (or, in a dry run, would do): row counts per table, never values. */
@@ -110,6 +141,14 @@ export interface Connector {
   collect? (ctx: ConnectorContext): AsyncIterable<CollectedItem>
   /** Required when 'erase' is declared. Idempotent: a re-run yields `not_found` for what is gone. */
   erase? (ctx: ConnectorContext): AsyncIterable<EraseOutcome>
+  /**
+   * The dry run of `erase` (like `sweep`'s `dryRun`): counts per stream what `erase` would erase,
+   * mask and retain, and changes nothing (a database connector runs its erasure in a transaction it
+   * rolls back). Optional: without it, a preview counts what `collect` finds and applies the
+   * streams' `onErase`. A separate method rather than a flag on `erase`, so that a connector that
+   * does not know of dry runs can never erase when asked for one.
+   */
+  previewErase? (ctx: ConnectorContext): Promise<ErasePreview[]>
   /**
    * Required when 'opt_out' is declared: stop marketing to the person (e.g. unsubscribe them)
    * while keeping the record, so the opt-out itself is remembered. Never deletes. Idempotent:
@@ -184,6 +223,8 @@ export interface ConnectorDefinition<S extends TSchema = TSchema> {
   /** Bump when the shape of emitted records changes. */
   version: number
   capabilities: readonly Capability[]
+  /** Whether an erasure can be checked by searching the system again (required of every driver: see ErasureCheck). */
+  erasureCheck: ErasureCheck
   /**
    * The capabilities a connector with these settings has, when some depend on them (e.g. 'restrict'
    * only where a table says how to mark rows); a subset of `capabilities`, which lists all it may have.

@@ -16,6 +16,7 @@ import callbacks from './v1/requests/callbacks.js'
 import archive from './v1/requests/archive.js'
 import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
+import erasurePreview from './v1/requests/erasure-preview.js'
 import backups from './v1/backups/index.js'
 import wellKnown from './well-known.js'
 import root from './root.js'
@@ -31,6 +32,7 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(verification, { prefix: '/v1/requests' })
   await fastify.register(verificationLinks, { prefix: '/v1/verification-links' })
   await fastify.register(decisions, { prefix: '/v1/requests' })
+  await fastify.register(erasurePreview, { prefix: '/v1/requests' })
   await fastify.register(refusalGrounds, { prefix: '/v1/refusal-grounds' })
   await fastify.register(extension, { prefix: '/v1/requests' })
   await fastify.register(restriction, { prefix: '/v1/requests' })

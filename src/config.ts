@@ -48,6 +48,11 @@ export const EnvSchema = Type.Object({
   TASK_LEASE_SECONDS: Type.Integer({ minimum: 2, maximum: 3600, default: 30 }),
   TASK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),
   TASK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 900_000 }),
+  /**
+   * Searches of a system after it erased, at most: one that still finds records is repeated after the
+   * connector's settle time (a lagging search index), and residue the last one finds fails the task.
+   */
+  ERASURE_CHECK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   TASK_POLL_SECONDS: Type.Number({ minimum: 0.5, maximum: 60, default: 1 }),
   ARCHIVE_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 32, default: 4 }),
   ARCHIVE_THREADS: Type.Integer({ minimum: 0, maximum: 16, default: 1 }),

@@ -111,6 +111,8 @@ export const Errors = {
   ArchiveItemsSwept: entry(
     'DSR_ARCHIVE_ITEMS_SWEPT', 'Retention deleted the data collected for this request: its archive cannot be rebuilt; run the request again', 409, 'rebuilding an archive whose collected items retention already deleted (recorded on the archive when a rebuild queued earlier finds them gone)',
     { on: ['archive'], retryable: false }),
+  ErasurePreviewNotAvailable: entry<[string]>('DSR_ERASURE_PREVIEW_NOT_AVAILABLE', 'No erasure preview: %s', 409,
+    'an erasure preview of a request that is not an erasure, whose fulfilment has started or ended, or whose identifiers were removed'),
   ReceiptNotAvailable: entry<[string]>('DSR_RECEIPT_NOT_AVAILABLE', 'No erasure receipt: %s', 409, 'an erasure receipt for a request that is not an erasure, or not completed or partially completed'),
   RestoreConnectorInvalid: entry<[string]>(
     'DSR_RESTORE_CONNECTOR_INVALID', 'No connector %s able to erase in this deployment: nothing can be erased again in it', 422, 'a restore of a connector that is not configured or cannot erase'),
@@ -161,6 +163,8 @@ export const JobErrors = {
     'the task waits (`waiting`) because its system failed and a health check says it is down; the next healthy check releases it'),
   TaskUnfinished: recorded('DSR_TASK_UNFINISHED', 'the task had not finished', ['archive'], null,
     "an archive's manifest names a system whose search had not finished (reopened by a retry) when the archive was built"),
+  ErasureResidue: recorded('DSR_ERASURE_RESIDUE', 'a search after the erasure still finds records', ['task'], false,
+    "a system reported its erasure done, but searching it again with the same identifiers still finds records it did not say it retained (the task's `result.verification.residue` gives the streams and counts, never values); searched ERASURE_CHECK_ATTEMPTS times, the connector's settle time apart"),
   TaskFailed: recorded('DSR_TASK_FAILED', 'the task failed without a code', ['task'], false, 'a failed task with no code of its own, as a receipt or manifest names it (a row from before codes were recorded)'),
   ArchiveBuildFailed: recorded('DSR_ARCHIVE_BUILD_FAILED', 'the archive could not be built', ['archive', 'job'], true, 'an archive build failed for a reason without a code of its own (the build is retried; the last failure is kept)'),
   ArchiveItemCorrupt: recorded<[string]>('DSR_ARCHIVE_ITEM_CORRUPT', '%s', ['archive'], true, 'a collected file no longer matches the hash recorded when it was collected'),

@@ -33,11 +33,15 @@ export type HubspotConfig = Static<typeof HubspotConfigSchema>
 export const ASSOCIATED_TYPES = ['companies', 'deals', 'tickets', 'notes', 'emails', 'calls', 'meetings'] as const
 export type AssociatedType = typeof ASSOCIATED_TYPES[number]
 
+/** Why HubSpot's GDPR delete leaves the associated companies, deals and tickets. */
+export const KEPT_REASON = 'HubSpot\'s GDPR delete removes the contact and the activity logged on it; associated companies, ' +
+  'deals and tickets are separate business records that stay, no longer linked to the person: review them in HubSpot if they name the person'
+
 export const HUBSPOT_STREAMS: readonly StreamInfo[] = [
   { name: 'contacts', description: 'Contact records with every property and its change history', categories: ['identity', 'contact', 'commercial'] },
-  { name: 'companies', description: 'Companies the person is associated with', categories: ['professional'] },
-  { name: 'deals', description: 'Deals the person is associated with', categories: ['commercial', 'financial'] },
-  { name: 'tickets', description: 'Support tickets the person is associated with', categories: ['support'] },
+  { name: 'companies', description: 'Companies the person is associated with', categories: ['professional'], onErase: { action: 'retain', reason: KEPT_REASON } },
+  { name: 'deals', description: 'Deals the person is associated with', categories: ['commercial', 'financial'], onErase: { action: 'retain', reason: KEPT_REASON } },
+  { name: 'tickets', description: 'Support tickets the person is associated with', categories: ['support'], onErase: { action: 'retain', reason: KEPT_REASON } },
   { name: 'notes', description: 'Notes logged on the person', categories: ['communications'] },
   { name: 'emails', description: 'E-mails logged on the person', categories: ['communications'] },
   { name: 'calls', description: 'Calls logged on the person', categories: ['communications'] },

@@ -1,7 +1,7 @@
 import type { ConnectorContext, EraseOutcome } from '../types.js'
 import type { HubspotApi } from './client.js'
 import { associatedIds, searchContacts, type HubspotObject } from './collect.js'
-import type { HubspotConfig } from './config.js'
+import { KEPT_REASON, type HubspotConfig } from './config.js'
 
 /**
  * The subject's contacts: by search (primary or additional e-mail), and by a direct read with
@@ -23,8 +23,7 @@ export async function findContacts (api: HubspotApi, config: HubspotConfig, emai
 /** Associated records HubSpot's GDPR delete leaves in place: shared business records, not the person's activity. */
 const KEPT_TYPES = ['companies', 'deals', 'tickets'] as const
 
-export const KEPT_REASON = 'HubSpot\'s GDPR delete removes the contact and the activity logged on it; associated companies, ' +
-  'deals and tickets are separate business records that stay, no longer linked to the person: review them in HubSpot if they name the person'
+export { KEPT_REASON } from './config.js'
 
 const gdprDelete = (api: HubspotApi, body: { objectId: string, idProperty?: 'email' }, signal: AbortSignal) =>
   api('POST', '/crm/v3/objects/contacts/gdpr-delete', '/crm/v3/objects/contacts/gdpr-delete', { signal, json: body })

@@ -23,6 +23,9 @@ export const hubspotConnector = defineConnector({
   displayName: 'HubSpot CRM',
   version: 1,
   capabilities: ['collect', 'erase', 'rectify'] satisfies Capability[],
+  // Search is eventually consistent ("a few seconds", HubSpot's search guide): a contact just
+  // GDPR-deleted may still be found for a moment, so a check that finds one waits and searches again.
+  erasureCheck: { searchable: true, settleMs: 5000 },
   streams: HUBSPOT_STREAMS,
   configSchema: HubspotConfigSchema,
   secretFields: ['token'],

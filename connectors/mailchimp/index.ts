@@ -37,6 +37,8 @@ export const mailchimpConnector = defineConnector({
   displayName: 'Mailchimp',
   version: 1,
   capabilities: ['collect', 'erase', 'opt_out'] satisfies Capability[],
+  // Members are read by their subscriber hash in each audience, not searched: a permanent delete shows at once (404).
+  erasureCheck: { searchable: true, settleMs: 0 },
   streams: MAILCHIMP_STREAMS,
   configSchema: MailchimpConfigSchema,
   secretFields: ['api_key'],

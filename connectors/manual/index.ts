@@ -11,6 +11,7 @@ export const manualConnector = defineConnector({
   displayName: 'Handled by a person',
   version: 1,
   capabilities: [],
+  erasureCheck: { searchable: false, reason: 'no connector reaches this system: a person erases there, and no search can check it' },
   streams: [],
   configSchema: Type.Object({}, { additionalProperties: false }),
   secretFields: [],

@@ -51,7 +51,17 @@ export const MemoryConfigSchema = Type.Object({
     restrict: Type.Optional(FaultSchema),
     unrestrict: Type.Optional(FaultSchema),
     opt_out: Type.Optional(FaultSchema),
-    health: Type.Optional(FaultSchema)
+    health: Type.Optional(FaultSchema),
+    /**
+     * Erase reports every matching record of `stream` erased but leaves `rows` of them: a system
+     * that says it erased and did not. With `reads`, they go after that many more collects (a
+     * search index that lags the erasure); without, they stay.
+     */
+    erase_residue: Type.Optional(Type.Object({
+      stream: Type.String({ minLength: 1 }),
+      rows: Type.Integer({ minimum: 1 }),
+      reads: Type.Optional(Type.Integer({ minimum: 1 }))
+    }, { additionalProperties: false }))
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 
@@ -86,6 +96,7 @@ export const memoryConnector = defineConnector({
   displayName: 'In-memory system',
   version: 1,
   capabilities: CAPABILITIES,
+  erasureCheck: { searchable: true, settleMs: 0 },
   capabilitiesFor,
   streams: [],
   streamsFor: (config: MemoryConfig) => config.streams.map((s) => ({ name: s.name, description: s.description, categories: s.categories })),
@@ -104,6 +115,9 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
     if (fault) faults[action] = { ...fault, left: fault.times }
     else delete faults[action]
   }
+  const residue = config.faults?.erase_residue
+  /** Records an erasure left behind while reporting them erased, and how many collects still see them. */
+  const left: Array<{ stream: string, record: Record<string, unknown>, reads: number }> = []
   for (const action of ACTIONS) {
     const fault = config.faults?.[action]
     if (fault) setFault(action, fault)
@@ -159,6 +173,11 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
     },
     async * collect (ctx): AsyncIterable<CollectedItem> {
       failIfFaulty('collect')
+      for (const l of left) l.reads--
+      for (const l of left.filter((x) => x.reads < 0)) {
+        data.set(l.stream, (data.get(l.stream) ?? []).filter((r) => r !== l.record))
+        left.splice(left.indexOf(l), 1)
+      }
       for (const stream of config.streams) {
         for (const [i, record] of (data.get(stream.name) ?? []).entries()) {
           if (ctx.signal.aborted) throw new ConnectorError(ConnectorErrorCodes.Timeout, 'aborted', { retryable: true })
@@ -176,12 +195,15 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
       failIfFaulty('erase')
       for (const stream of config.streams) {
         const rows = data.get(stream.name) ?? []
-        const kept = rows.filter((r) => !matches(r, stream.match, ctx.subject))
-        data.set(stream.name, kept)
+        const mine = rows.filter((r) => matches(r, stream.match, ctx.subject))
+        // With the erase_residue fault, some of them stay, though reported erased.
+        const stay = residue?.stream === stream.name ? mine.slice(0, residue.rows) : []
+        for (const record of stay) left.push({ stream: stream.name, record, reads: residue?.reads ?? Infinity })
+        data.set(stream.name, rows.filter((r) => !mine.includes(r) || stay.includes(r)))
         const held = files.get(stream.name) ?? []
         const keptFiles = held.filter((f) => !fileOf(f, ctx.subject))
         files.set(stream.name, keptFiles)
-        const count = rows.length - kept.length + held.length - keptFiles.length
+        const count = mine.length + held.length - keptFiles.length
         yield count > 0 ? { status: 'erased', stream: stream.name, count } : { status: 'not_found', stream: stream.name }
       }
     },

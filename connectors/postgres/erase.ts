@@ -4,9 +4,10 @@ import { abortCheck, type RunDeps } from './collect.js'
 import { toConnectorError } from './errors.js'
 import { deleteStatement, eraseOrder, keepReasons, newParams, predicate, updateStatement, type Model } from './plan.js'
 import type { SqlQueryable } from './sql-client.js'
+import { quoteTable } from './identifiers.js'
 
 /** How long a statement waits for a row lock held by the application before giving up (retryable). */
-const LOCK_TIMEOUT = '30s'
+export const LOCK_TIMEOUT = '30s'
 
 /**
  * Erases the subject dataset by dataset, each in one transaction, tables children-first so no
@@ -20,12 +21,7 @@ export async function * eraseRows (deps: RunDeps, ctx: ConnectorContext): AsyncG
     const model = await deps.model(signal)
     for (const dataset of model.config.datasets) {
       context = `erase dataset ${dataset.name}`
-      const { order, cyclic } = eraseOrder(dataset.tables, model.catalog)
-      if (cyclic) log.warn({ dataset: dataset.name }, 'reference cycle between tables: erase order falls back to config order')
-      const steps = order.flatMap((table) => {
-        const step = planStep(model, table, ctx)
-        return step ? [step] : []
-      })
+      const steps = planSteps(model, dataset, ctx)
       if (steps.length === 0) continue
       abortCheck(signal, context)
       const outcomes = await deps.db.transaction(async (tx) => {
@@ -49,9 +45,21 @@ export async function * eraseRows (deps: RunDeps, ctx: ConnectorContext): AsyncG
   }
 }
 
-interface Step {
+export interface Step {
   stream: string
   run (tx: SqlQueryable, signal: AbortSignal): Promise<EraseOutcome[]>
+  /** For a table whose rows are kept with columns erased: counts the subject's rows (a preview's `retain`). */
+  countKept? (tx: SqlQueryable, signal: AbortSignal): Promise<number>
+}
+
+/** The dataset's erase steps, children first; tables nothing identifies the subject in are left out. */
+export function planSteps (model: Model, dataset: Model['config']['datasets'][number], ctx: ConnectorContext): Step[] {
+  const { order, cyclic } = eraseOrder(dataset.tables, model.catalog)
+  if (cyclic) ctx.log.warn({ dataset: dataset.name }, 'reference cycle between tables: erase order falls back to config order')
+  return order.flatMap((table) => {
+    const step = planStep(model, table, ctx)
+    return step ? [step] : []
+  })
 }
 
 function planStep (model: Model, table: TableConfig, ctx: ConnectorContext): Step | null {
@@ -73,6 +81,10 @@ function planStep (model: Model, table: TableConfig, ctx: ConnectorContext): Ste
   const reasons = keepReasons(table)
   return {
     stream,
+    async countKept (tx, signal) {
+      const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteTable(table.table)} AS t0 WHERE ${where}`, params.values, { signal })
+      return Number(rows[0]?.n ?? 0)
+    },
     async run (tx, signal) {
       const { rows } = await tx.query<{ changed: number, matched: boolean }>(text, params.values, { signal })
       const changed = Number(rows[0]?.changed ?? 0)

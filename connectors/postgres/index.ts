@@ -6,6 +6,7 @@ import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
 import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
+import { previewErase } from './preview.js'
 import { restrictRows } from './restrict.js'
 import { sweepRetention } from './retention.js'
 import { toConnectorError } from './errors.js'
@@ -32,6 +33,8 @@ export const postgresConnector = defineConnector({
   // 'restrict' applies only where a table has a `restrict` setting (the connector then gets restrict
   // and unrestrict), 'retention' only to connectors configured with retention rules (they get `sweep`).
   capabilities: CAPABILITIES,
+  // Erased in committed transactions: the next query sees the result, so there is nothing to wait for.
+  erasureCheck: { searchable: true, settleMs: 0 },
   capabilitiesFor: (config: PostgresConfig) => capabilitiesFor(config, CAPABILITIES),
   streams: [],
   streamsFor,
@@ -71,6 +74,7 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
     erase: (ctx) => eraseRows(deps, ctx),
+    previewErase: (ctx) => previewErase(deps, ctx),
     ...(hasRestrict(config)
       ? { restrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'restrict'), unrestrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'unrestrict') }
       : {}),

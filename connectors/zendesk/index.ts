@@ -19,6 +19,9 @@ export const zendeskConnector = defineConnector({
   displayName: 'Zendesk Support',
   version: 1,
   capabilities: ['collect', 'erase'] satisfies Capability[],
+  // Users are found through users/search, which serves from a search index that can lag a write by
+  // a few seconds: a check that still finds the user waits and searches again.
+  erasureCheck: { searchable: true, settleMs: 5000 },
   streams: ZENDESK_STREAMS,
   configSchema: ZendeskConfigSchema,
   secretFields: ['api_token', 'oauth_token'],

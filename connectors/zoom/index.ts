@@ -28,15 +28,15 @@ export const ZoomConfigSchema = Type.Object({
 }, { additionalProperties: false })
 export type ZoomConfig = Static<typeof ZoomConfigSchema>
 
-export const ZOOM_STREAMS: readonly StreamInfo[] = [
-  { name: 'registrations', description: 'Webinar registrations (any status: approved, pending, denied) with registration answers', categories: ['identity', 'contact', 'events'] },
-  { name: 'attendance', description: 'Past-webinar attendance report: when the person joined and left', categories: ['events', 'behavioural'] },
-  { name: 'qa', description: 'Questions the person asked in past webinars, with answers', categories: ['events', 'communications'] },
-  { name: 'polls', description: 'The person\'s answers to polls in past webinars', categories: ['events', 'opinions'] }
-]
-
 /** What erase says about report data, which Zoom's API cannot delete. */
 export const REPORT_RETAINED_REASON = 'Zoom offers no API to delete webinar report data (participants, Q&A, polls); ask Zoom support or wait for its retention'
+
+export const ZOOM_STREAMS: readonly StreamInfo[] = [
+  { name: 'registrations', description: 'Webinar registrations (any status: approved, pending, denied) with registration answers', categories: ['identity', 'contact', 'events'] },
+  { name: 'attendance', description: 'Past-webinar attendance report: when the person joined and left', categories: ['events', 'behavioural'], onErase: { action: 'retain', reason: REPORT_RETAINED_REASON } },
+  { name: 'qa', description: 'Questions the person asked in past webinars, with answers', categories: ['events', 'communications'], onErase: { action: 'retain', reason: REPORT_RETAINED_REASON } },
+  { name: 'polls', description: 'The person\'s answers to polls in past webinars', categories: ['events', 'opinions'], onErase: { action: 'retain', reason: REPORT_RETAINED_REASON } }
+]
 
 const HEALTH_TIMEOUT_MS = 5000
 const STATUSES = ['approved', 'pending', 'denied'] as const
@@ -48,6 +48,8 @@ export const zoomConnector = defineConnector({
   displayName: 'Zoom Webinars',
   version: 1,
   capabilities: ['collect', 'erase'] satisfies Capability[],
+  // Registrants are listed directly (no search index): what a DELETE removed is gone from the next list.
+  erasureCheck: { searchable: true, settleMs: 0 },
   streams: ZOOM_STREAMS,
   configSchema: ZoomConfigSchema,
   secretFields: ['account_id', 'client_id', 'client_secret'],

@@ -5,7 +5,7 @@ import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../config.js'
 import type { DbHandle } from '../db/client.js'
-import { methodsFor, TASK_ACTIONS, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type TaskAction } from '../../connectors/types.js'
+import { methodsFor, TASK_ACTIONS, type Capability, type Connector, type ConnectorDefinition, type ConnectorLogger, type ErasureCheck, type TaskAction } from '../../connectors/types.js'
 import { configureStreams, ProcessingSchema, type ConfiguredStream } from './processing.js'
 
 /** Where a secret comes from: the name of an environment variable, never the value itself. */
@@ -64,6 +64,8 @@ export interface ConnectorInstance {
   version: number
   capabilities: readonly Capability[]
   streams: readonly ConfiguredStream[]
+  /** Whether an erasure here is checked by searching again (the driver's declaration; never without collect). */
+  erasureCheck: ErasureCheck
   concurrency: number
   timeoutMs: number
   maxAttempts: number
@@ -172,6 +174,9 @@ export async function createRegistry (
       // 'retention' only where there are rules to enforce (the connector then implements sweep).
       capabilities: declared.filter((c) => c !== 'retention' || typeof connector.sweep === 'function'),
       streams,
+      erasureCheck: def.erasureCheck.searchable && !declared.includes('collect')
+        ? { searchable: false, reason: 'this connector cannot search the system (it has no collect capability)' }
+        : def.erasureCheck,
       concurrency: entry.concurrency,
       timeoutMs: entry.timeout_seconds * 1000,
       maxAttempts: entry.max_attempts,

@@ -185,6 +185,28 @@ export interface TaskResult {
   manual?: ManualOutcome
   /** A system's part of the request refused on a legal ground (the task is then skipped). */
   refusal?: Refusal
+  /** An erase task's check: the system searched again after it erased (src/engine/erasure-check.ts). */
+  verification?: ErasureVerification
+}
+
+/**
+ * What the search after an erasure found, as counts per stream (never values). `verified`: nothing
+ * beyond what the erasure retained or deferred; `residue`: records it did not account for (the task
+ * failed); `not_verifiable`: the system cannot be searched again (`reason` says why).
+ */
+export interface ErasureVerification {
+  status: 'verified' | 'residue' | 'not_verifiable'
+  /** When the last search ended; null when none could be made. */
+  checked_at: string | null
+  /** Searches made (more than one when the first still found records and the system was given time to settle). */
+  checks: number
+  reason?: string
+  /** Records found in streams the erasure retained or deferred (expected), per stream. */
+  retained?: Record<string, number>
+  /** Streams the system deferred: it erases them later. */
+  deferred?: string[]
+  /** Records found that the erasure did not account for, per stream. */
+  residue?: Record<string, number>
 }
 
 /** What a person recorded on completing a manual task. */

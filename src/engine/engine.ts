@@ -28,6 +28,8 @@ export interface EngineOptions {
   leaseMs: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Searches after an erasure, at most (ERASURE_CHECK_ATTEMPTS). */
+  erasureCheckAttempts: number
   pollSeconds: number
   /** Archives built at once by one worker process. */
   archiveConcurrency: number
@@ -60,7 +62,7 @@ export function createEngine (deps: {
   const finalizer = createFinalizer({ dbh, tasks, requests: createRequestsRepository(dbh), onClosed: deps.onClosed })
   boss.on('error', (err) => log.error({ err }, 'job queue error'))
   const worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
-  const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs }
+  const runnerOptions: RunnerOptions = { worker, leaseMs: deps.options.leaseMs, retryBaseMs: deps.options.retryBaseMs, retryMaxMs: deps.options.retryMaxMs, erasureCheckAttempts: deps.options.erasureCheckAttempts }
   const circuit = createCircuit({ dbh, registry, log: log.child({ component: 'circuit' }) })
   const runTask = createTaskRunner({
     dbh,

@@ -13,6 +13,7 @@ import { mayBeDown, type Circuit } from './circuit.js'
 import { nextDelayMs } from './backoff.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { JobErrors } from '../errors.js'
+import { checkErasure, ErasureResidueError } from './erasure-check.js'
 
 const BATCH = 500
 
@@ -21,6 +22,8 @@ export interface RunnerOptions {
   leaseMs: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Searches after an erasure, at most (ERASURE_CHECK_ATTEMPTS): see erasure-check.ts. */
+  erasureCheckAttempts: number
 }
 
 /**
@@ -105,7 +108,8 @@ export function createTaskRunner (deps: {
           await retryLater(task, e)
           deps.metrics?.taskAttempt(task.connectorId, task.action, 'retry', seconds)
         } else {
-          await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed' })
+          // A residue's counts go with the failure (streams and counts, never values).
+          await finish(task, { status: 'failed', errorCode: e.code, errorMessage: e.message, outcome: 'failed', ...(e instanceof ErasureResidueError ? { result: e.result } : {}) })
           deps.metrics?.taskAttempt(task.connectorId, task.action, 'failed', seconds)
         }
       } finally {
@@ -191,6 +195,8 @@ export function createTaskRunner (deps: {
       : c[method]!(ctx)
     const outcomes: NonNullable<TaskResult['outcomes']> = []
     for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })
+    // An erasure is checked by searching the system again: residue fails the task (ErasureResidueError).
+    if (task.action === 'erase') return { outcomes, verification: await checkErasure(instance, ctx, outcomes, { attempts: options.erasureCheckAttempts }) }
     return { outcomes }
   }
 

@@ -7,9 +7,12 @@ import type { DbHandle } from '../db/client.js'
 import { createReceiptsRepository, type ReceiptsRepository } from '../db/repositories/receipts-repository.js'
 import type { RequestRow } from '../db/repositories/requests-repository.js'
 import type { StoredSubject } from '../db/schema.js'
+import type { TaskRow as ReceiptTask } from '../db/repositories/tasks-repository.js'
 import { Errors } from '../errors.js'
 import { backupRetentionDays, erasedSomething, keptUntil } from '../backups/policy.js'
 import type { ErasureReceiptPayload } from '../schemas/receipts.js'
+
+type ReceiptVerification = NonNullable<ErasureReceiptPayload['connectors'][number]['verification']>
 import type { Keyring } from './keys.js'
 import { JobErrors } from '../errors.js'
 
@@ -135,7 +138,8 @@ async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, re
         ...(o.reason !== undefined ? { reason: o.reason } : {})
       })),
       error_code: t.status === 'failed' ? (t.lastErrorCode ?? JobErrors.TaskFailed.code) : null,
-      backups
+      backups,
+      verification: verificationOf(t, deps.registry)
     }
   })
 
@@ -178,6 +182,29 @@ async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, re
       ? { restore_id: restore.restoreId, original_request_id: restore.originalRequestId, backup_taken_at: restore.backupTakenAt.toISOString() }
       : null
   }
+}
+
+/** The check after a system's erasure, as the receipt states it: status, when, counts; never values. */
+function verificationOf (t: ReceiptTask, registry: ConnectorRegistry): ReceiptVerification {
+  const v = t.result?.verification
+  if (v) {
+    return {
+      status: v.status,
+      checked_at: v.checked_at,
+      checks: v.checks,
+      reason: v.reason ?? null,
+      ...(v.retained ? { retained: v.retained } : {}),
+      ...(v.residue ? { residue: v.residue } : {})
+    }
+  }
+  const notChecked = (reason: string) => ({ status: 'not_checked' as const, checked_at: null, checks: 0, reason })
+  if (t.status === 'skipped') return notChecked('the task was skipped: nothing was erased here')
+  if (t.result?.manual) {
+    return { status: 'not_verifiable', checked_at: null, checks: 0, reason: 'a person erased in this system: the service cannot search it again' }
+  }
+  const declared = registry.get(t.connectorId)?.erasureCheck
+  if (declared && !declared.searchable) return { status: 'not_verifiable', checked_at: null, checks: 0, reason: declared.reason }
+  return notChecked(t.status === 'failed' ? 'the erasure failed before it could be checked' : 'erased before erasures were checked')
 }
 
 /**

@@ -29,6 +29,21 @@ export const ReceiptBackupsSchema = Type.Object({
   })
 }, { additionalProperties: false })
 
+const Counts = Type.Record(Type.String(), Type.Integer({ minimum: 0 }))
+
+export const ReceiptVerificationSchema = Type.Object({
+  status: Type.Enum(['verified', 'residue', 'not_verifiable', 'not_checked'], {
+    description: 'verified: the system was searched again after it erased and held nothing beyond what it retained (with its reason) or deferred; ' +
+      'residue: it still held records (the task failed, DSR_ERASURE_RESIDUE); not_verifiable: the system cannot be searched again (`reason`); ' +
+      'not_checked: the task did not erase (skipped), or ended before erasures were checked'
+  }),
+  checked_at: Nullable(dateTime, { description: 'When the last search after the erasure ended' }),
+  checks: Type.Integer({ minimum: 0, description: 'Searches made: more than one when the system was given time to settle (a lagging search index)' }),
+  reason: Nullable(Type.String(), { description: 'Why the system was not verifiable or not checked' }),
+  retained: Type.Optional({ ...Counts, description: 'Records found in streams the erasure retained or deferred, per stream' }),
+  residue: Type.Optional({ ...Counts, description: 'Records found that the erasure did not account for, per stream (counts, never values)' })
+}, { additionalProperties: false })
+
 export const ReceiptConnectorSchema = Type.Object({
   connector: Type.String({ description: 'Connector id' }),
   name: Type.String({ description: 'The system, as the connector file names it' }),
@@ -41,7 +56,8 @@ export const ReceiptConnectorSchema = Type.Object({
   error_code: Nullable(Type.String(), { description: 'Why a failed task failed (a code, never a message)' }),
   backups: Nullable(ReceiptBackupsSchema, {
     description: 'Null where the system erased nothing (its backups hold nothing this erasure removed)'
-  })
+  }),
+  verification: Type.Optional({ ...ReceiptVerificationSchema, description: 'Whether the system was searched again after it erased, when, and what it still held (absent on receipts issued before erasures were checked)' })
 }, { additionalProperties: false })
 
 export const ErasureReceiptPayloadSchema = Type.Object({
@@ -102,3 +118,36 @@ export const JwksSchema = Type.Object({
     use: Type.String()
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
+
+const PreviewCountsSchema = Type.Object({
+  erase: Type.Integer({ minimum: 0, description: 'Records that would be deleted' }),
+  mask: Type.Integer({ minimum: 0, description: 'Records that would be kept with their personal columns blanked, set or hashed' }),
+  retain: Type.Integer({ minimum: 0, description: 'Records that would be kept (whole or in part) for the reasons given' })
+}, { additionalProperties: false })
+
+/** The dry run of an erasure (POST /v1/requests/{id}/erasure-preview): counts only, nothing changed. */
+export const ErasurePreviewSchema = Type.Object({
+  request_id: uuid,
+  dry_run: Type.Literal(true, { description: 'Always true: nothing was erased (as with a retention sweep\'s dry_run)' }),
+  generated_at: dateTime,
+  connectors: Type.Array(Type.Object({
+    connector: Type.String(),
+    name: Type.String(),
+    status: Type.Enum(['previewed', 'failed', 'not_previewable'], {
+      description: 'failed: the system could not be asked (`error_code`); not_previewable: a person erases there (`reason`)'
+    }),
+    method: Type.Enum(['rolled_back', 'collected', 'none'], {
+      description: 'rolled_back: the erasure ran in a database transaction that was rolled back; collected: what the system holds was ' +
+        'counted and its erasure policy applied (an HTTP system); none: not asked'
+    }),
+    streams: Type.Array(Type.Object({
+      stream: Type.String(),
+      ...PreviewCountsSchema.properties,
+      reasons: Type.Array(Type.String(), { description: 'Why records are retained' })
+    }, { additionalProperties: false })),
+    totals: PreviewCountsSchema,
+    error_code: Nullable(Type.String()),
+    reason: Nullable(Type.String())
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+export type ErasurePreviewReport = Static<typeof ErasurePreviewSchema>

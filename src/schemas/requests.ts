@@ -125,7 +125,16 @@ export const TaskSchema = Type.Object({
       reason: Type.Optional(Type.String())
     }))),
     manual: Type.Optional(ref(ManualOutcomeSchema)),
-    refusal: Type.Optional(ref(RefusalSchema))
+    refusal: Type.Optional(ref(RefusalSchema)),
+    verification: Type.Optional(Type.Object({
+      status: Type.Enum(['verified', 'residue', 'not_verifiable']),
+      checked_at: nullableDateTime,
+      checks: Type.Integer(),
+      reason: Type.Optional(Type.String()),
+      retained: Type.Optional(Type.Record(Type.String(), Type.Integer())),
+      deferred: Type.Optional(Type.Array(Type.String())),
+      residue: Type.Optional(Type.Record(Type.String(), Type.Integer()))
+    }, { description: "An erase task's search of the system after it erased: counts per stream of what it still found, never values" }))
   }), { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…), a manual task\'s outcome, a refusal; never values' }),
   last_error_code: Nullable(Type.String()),
   last_error_message: Nullable(Type.String()),

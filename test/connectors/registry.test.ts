@@ -74,6 +74,7 @@ t.test('one table says which methods serve which capability: the registry refuse
     displayName: 'Half',
     version: 1,
     capabilities: ['collect', 'restrict'] as const,
+    erasureCheck: { searchable: true as const, settleMs: 0 },
     streams: [],
     configSchema: Type.Object({}),
     secretFields: [],

@@ -77,7 +77,12 @@ const SYSTEMS = ['crm', 'newsletter', 'support', 'test_results', 'webinar']
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const isAda = (email: unknown) => typeof email === 'string' && [ADA, ...ADA_ALSO].includes(email.trim().toLowerCase())
 
-interface Task { connector: string, status: string, attempts: number, result?: { outcomes?: Array<{ status: string, stream: string, reason?: string, count?: number }> } }
+interface Task {
+  connector: string
+  status: string
+  attempts: number
+  result?: { outcomes?: Array<{ status: string, stream: string, reason?: string, count?: number }>, verification?: { status: string, checks: number, retained?: Record<string, number>, residue?: Record<string, number> } }
+}
 const settle = async (id: string) => {
   let last: unknown
   try {
@@ -227,4 +232,9 @@ t.test('erasure: nothing of Ada is left in the five systems, everyone else is un
   t.equal(Number(await countResults()), 0, 'test results: nothing of hers')
 
   t.equal(await everyoneElse(), before, 'everyone else\'s data in all five systems is exactly as before')
+
+  // Each system was searched again after it erased, the way its vendor answers (HubSpot's search and
+  // direct read, Zendesk's user search, Mailchimp's member read, Zoom's lists): nothing of hers but what was retained.
+  for (const task of done.tasks) t.match(task.result?.verification, { status: 'verified', residue: undefined }, `${task.connector}: searched again, nothing left`)
+  t.strictSame(webinar.result?.verification?.retained, { attendance: 1, qa: 1, polls: 1 }, 'Zoom: the search still finds the report data, which the erasure said it retained')
 })

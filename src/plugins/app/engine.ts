@@ -58,6 +58,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
       leaseMs: config.TASK_LEASE_SECONDS * 1000,
       retryBaseMs: config.TASK_RETRY_BASE_MS,
       retryMaxMs: config.TASK_RETRY_MAX_MS,
+      erasureCheckAttempts: config.ERASURE_CHECK_ATTEMPTS,
       pollSeconds: config.TASK_POLL_SECONDS,
       archiveConcurrency: config.ARCHIVE_CONCURRENCY
     },

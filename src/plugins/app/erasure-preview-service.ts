@@ -1,0 +1,12 @@
+import fp from 'fastify-plugin'
+import { createErasurePreviewService, type ErasurePreviewService } from '../../services/erasure-preview.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    erasurePreviewService: ErasurePreviewService
+  }
+}
+
+export default fp(async function erasurePreviewService (fastify) {
+  fastify.decorate('erasurePreviewService', createErasurePreviewService({ dbh: fastify.dbh, registry: fastify.connectors, log: fastify.log }))
+}, { name: 'erasure-preview-service', dependencies: ['core'] })
