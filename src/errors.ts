@@ -104,8 +104,8 @@ export const Errors = {
   RetentionNotConfigured: entry<[string]>('DSR_RETENTION_NOT_CONFIGURED', 'Connector %s has no retention rules', 409, 'sweeping a connector that has no retention rules'),
   Internal: entry('DSR_INTERNAL', 'Internal error', 500, 'a fault of the service; never carries internals'),
   BadRequest: entry('DSR_BAD_REQUEST', 'The request could not be read', 400, 'a request the HTTP layer refused before any route saw it (a malformed path escape, a path over the length limit: 414)'),
-  Unavailable: entry('DSR_UNAVAILABLE', 'The service is not ready or cannot reach its database: try again shortly', 503,
-    'the service is starting, stopping, or cannot reach its database (stopped, restarting, out of connections); the answer carries Retry-After'),
+  Unavailable: entry('DSR_UNAVAILABLE', 'The service is not ready or cannot reach its database or object store: try again shortly', 503,
+    'the service is starting, stopping, or cannot reach its database (stopped, restarting, out of connections) or object store (unreachable, or answering 5xx); the answer carries Retry-After'),
   LinkSuperseded: entry('DSR_LINK_SUPERSEDED', 'The archive this link was made for has been replaced by a newer one; ask for a new link', 410, 'an archive link made for an archive that a rebuild has replaced'),
   ArchiveNotRebuildable: entry<[string]>('DSR_ARCHIVE_NOT_REBUILDABLE', 'Only a failed or expired archive of a closed access or portability request can be rebuilt: %s', 409, 'rebuilding an archive that is ready or building, or of a request that has none'),
   ArchiveItemsSwept: entry(

@@ -105,6 +105,8 @@ export interface BuildOptions {
   resolveHost?: HostResolver
   /** The API keys the app accepts (testKeys() otherwise). */
   apiKeys?: Map<string, KeyRecord>
+  /** Where the app keeps its blobs (testStorage() otherwise). */
+  storage?: BlobStore
 }
 
 /** Builds the real app on a real database and closes it when the test ends. */
@@ -118,7 +120,7 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
     config,
     dbh,
     apiKeys: opts.apiKeys ?? testKeys(),
-    storage: await testStorage(t),
+    storage: opts.storage ?? await testStorage(t),
     ...(opts.registry ? { registry: opts.registry } : {}),
     ...(opts.resolveHost ? { resolveHost: opts.resolveHost } : {})
   }, overrides)

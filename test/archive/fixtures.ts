@@ -3,6 +3,7 @@ import yauzl from 'yauzl'
 import { auth, build, registryOf, requestBody, testDb, waitFor } from '../helper.js'
 import { readControllerFile } from '../../src/archive/controller.js'
 import { SAMPLE_CONTROLLER_FILE } from '../../src/connectors/samples.js'
+import type { BlobStore } from '../../src/storage/blob-store.js'
 
 /** The bundled sample company's information, which the app uses when CONTROLLER_FILE is not set. */
 export const CONTROLLER = readControllerFile(SAMPLE_CONTROLLER_FILE)
@@ -130,9 +131,11 @@ export const env = { TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '50', LOG_LEV
 type Tap = Parameters<typeof build>[0]
 
 /** The app with the two systems, and Ada's access request run until its archive is ready. */
-export async function completedArchive (t: Tap, opts: { env?: Record<string, string>, systems?: Systems, embedded?: boolean } = {}) {
+export async function completedArchive (t: Tap, opts: { env?: Record<string, string>, systems?: Systems, embedded?: boolean, storage?: BlobStore } = {}) {
   const registry = await registryOf(systems(opts.systems))
-  const app = await build(t, { registry, env: { ...env, ...opts.env }, ...(opts.embedded ? { dbh: await testDb(t, { embedded: true }) } : {}) })
+  const app = await build(t, {
+    registry, env: { ...env, ...opts.env }, ...(opts.embedded ? { dbh: await testDb(t, { embedded: true }) } : {}), ...(opts.storage ? { storage: opts.storage } : {})
+  })
   return { app, registry, ...await archivedRequest(app) }
 }
 

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { DsrError, Errors, type ErrorDetail } from '../../errors.js'
 import { isDatabaseUnreachable, RETRY_AFTER_SECONDS } from '../../db/unreachable.js'
+import { isStoreUnavailable } from '../../storage/unavailable.js'
 
 interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
 
@@ -21,11 +22,11 @@ const FASTIFY_CODES: Record<string, () => Error> = {
  */
 export default fp(async function errorsPlugin (fastify) {
   fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[], headers?: Record<string, string> }, request, reply) => {
-    if (isDatabaseUnreachable(err)) {
-      // The database is stopped, restarting or out of connections: nothing is wrong with the
-      // request, and nothing of it was stored unless its transaction committed. Try again shortly.
+    if (isDatabaseUnreachable(err) || isStoreUnavailable(err)) {
+      // The database (or the object store) is stopped, restarting or out of connections: nothing is
+      // wrong with the request, and nothing of it was stored unless its transaction committed. Try again shortly.
       const e = new Errors.Unavailable()
-      request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, 'database unreachable')
+      request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, isStoreUnavailable(err) ? 'object store unavailable' : 'database unreachable')
       return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ statusCode: 503, code: e.code, message: e.message })
     }
     const body = toApiError(err)
