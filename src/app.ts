@@ -8,7 +8,8 @@ import type { DbHandle } from './db/client.js'
 import { loggerOptions } from './logger.js'
 import { createValidatorCompiler } from './validation.js'
 import { jsonBodyParser } from './json-body.js'
-import errors, { toApiError } from './plugins/external/errors.js'
+import errors, { problemBody, toApiError } from './plugins/external/errors.js'
+import { PROBLEM_JSON } from './schemas/common.js'
 import swagger from './plugins/external/swagger.js'
 import core from './plugins/app/core.js'
 import metrics from './plugins/app/metrics.js'
@@ -91,7 +92,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     // path parameter over maxParamLength) get the service's error shape too.
     frameworkErrors: (err, _request, reply) => {
       const body = toApiError(err)
-      return (reply as FastifyReply).status(body.statusCode).send(body)
+      return (reply as FastifyReply).status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))
     },
     ...overrides
   }

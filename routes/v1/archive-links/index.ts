@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem } from '../../../src/schemas/common.js'
 import { DownloadHeadersSchema, SignedLinkParamsSchema, SignedLinkQuerySchema, zipResponse } from '../../../src/schemas/archives.js'
 
 /**
@@ -24,9 +24,9 @@ const archiveLinks: FastifyPluginAsyncTypebox = async (fastify) => {
         200: zipResponse('The whole zip'),
         206: zipResponse('One byte range of the zip'),
         ...authErrorResponses,
-        409: ref(ErrorSchema),
-        410: ref(ErrorSchema),
-        416: ref(ErrorSchema)
+        409: problem(),
+        410: problem(),
+        416: problem()
       }
     }
   }, async (request, reply) => {

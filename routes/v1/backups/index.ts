@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
 
 /** Backup restores: erase again everyone a restored backup brought back. */
@@ -26,9 +26,9 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
         200: RestoreSchema,
         202: RestoreSchema,
         ...authErrorResponses,
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -44,7 +44,7 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getBackupRestore',
       summary: 'A backup restore and how far its re-erasures are',
       params: RestoreParamsSchema,
-      response: { 200: RestoreSchema, ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: RestoreSchema, ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.restoresService.get(request.params.id))
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, Defaulted, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, Defaulted, problem, ref } from '../../../src/schemas/common.js'
 import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
@@ -74,7 +74,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'A connector\'s latest stored health check, or (live=true) one run now and stored',
       params: ConnectorParamsSchema,
       querystring: Type.Object({ live: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
-      response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => {
     const { id } = request.params
@@ -92,7 +92,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Deletes or blanks what is older than each retention rule allows, and records a retention_sweep system event with counts only.',
       params: ConnectorParamsSchema,
       querystring: Type.Object({ dry_run: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
-      response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request) => {
     const instance = instanceOf(request.params.id)

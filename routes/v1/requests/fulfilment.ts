@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
   CollectedItemListSchema, DataSubjectRequestSchema, ItemsQuerySchema, SkipTaskSchema, TaskParamsSchema, VerificationSchema
 } from '../../../src/schemas/requests.js'
 
-const withRequest = { ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+const withRequest = { ...authErrorResponses, 404: problem(), 409: problem() }
 
 /** Moving a request through fulfilment: verification, the operator's task actions, and what was collected. */
 const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -53,7 +53,7 @@ const fulfilment: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'What was collected about the subject, in collection order',
       params: IdParamsSchema,
       querystring: ItemsQuerySchema,
-      response: { 200: ref(CollectedItemListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(CollectedItemListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.requestsService.items(request.params.id, request.query))
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
   CancelRequestSchema, CreateRequestSchema, DataSubjectRequestSchema, ListRequestsQuerySchema,
   RequestEventListSchema, RequestListSchema
@@ -32,10 +32,10 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
         200: { ...ref(DataSubjectRequestSchema), description: 'Merged (DUPLICATE_POLICY merge): the open request for the same person and type' },
         202: ref(DataSubjectRequestSchema),
         ...authErrorResponses,
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        409: problem(),
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -64,7 +64,7 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getRequest',
       summary: 'Get one request with its status and deadline',
       params: IdParamsSchema,
-      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.requestsService.get(request.params.id))
 
@@ -76,7 +76,7 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Cancel an open request, with a reason',
       params: IdParamsSchema,
       body: ref(CancelRequestSchema),
-      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request) =>
     fastify.requestsService.transition(request.params.id, 'cancelled', request.principal!, request.body.reason))
@@ -88,7 +88,7 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'listRequestEvents',
       summary: "The request's audit trail, oldest first",
       params: IdParamsSchema,
-      response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => ({ data: await fastify.requestsService.events(request.params.id) }))
 }

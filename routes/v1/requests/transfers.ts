@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, TransferSchema } from '../../../src/schemas/transfers.js'
 
 /** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
@@ -18,11 +18,11 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       response: {
         202: ref(TransferSchema),
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        404: problem(),
+        409: problem(),
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -37,7 +37,7 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'listTransfers',
       summary: "The request's direct transfers, oldest first, with every attempt",
       params: IdParamsSchema,
-      response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => ({ data: await fastify.transfersService.list(request.params.id) }))
 
@@ -48,7 +48,7 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getTransfer',
       summary: 'One direct transfer, with every attempt and the receiver\'s answers',
       params: TransferParamsSchema,
-      response: { 200: ref(TransferSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(TransferSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.transfersService.get(request.params.id, request.params.transferId))
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, ref } from '../../../src/schemas/common.js'
 import { VerificationConfirmedSchema, VerificationLinkQuerySchema } from '../../../src/schemas/verification.js'
 import { Errors } from '../../../src/errors.js'
 
@@ -51,7 +51,7 @@ const verificationLinks: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'confirmVerificationLink',
       summary: 'Confirm the identity with the e-mailed link; fulfilment starts',
       querystring: VerificationLinkQuerySchema,
-      response: { 200: ref(VerificationConfirmedSchema), ...authErrorResponses, 409: ref(ErrorSchema), 410: ref(ErrorSchema), 423: ref(ErrorSchema) }
+      response: { 200: ref(VerificationConfirmedSchema), ...authErrorResponses, 409: problem(), 410: problem(), 423: problem() }
     }
   }, async (request, reply) => {
     const requestId = await fastify.verificationService.confirmLink(tokenOf(request.query))

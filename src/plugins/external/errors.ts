@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { DsrError, Errors, type ErrorDetail } from '../../errors.js'
+import { DsrError, Errors, problemTitle, problemType, type ErrorDetail } from '../../errors.js'
+import { PROBLEM_JSON } from '../../schemas/common.js'
 import { isDatabaseUnreachable, RETRY_AFTER_SECONDS } from '../../db/unreachable.js'
 
 interface ApiError { statusCode: number, code: string, message: string, details?: ErrorDetail[] }
@@ -15,9 +16,17 @@ const FASTIFY_CODES: Record<string, () => Error> = {
 }
 
 /**
- * One error shape for every response: `{ statusCode, code, message, details? }`. Validation
- * failures name each offending field; a 5xx says only "Internal error" and is logged without
- * values (see loggableError).
+ * The body of an error answer: RFC 9457's `type`, `title`, `status` and `detail`, and the service's
+ * own `statusCode`, `code`, `message` and `details?`, which callers written before keep reading.
+ */
+export function problemBody (e: ApiError) {
+  return { type: problemType(e.code), title: problemTitle(e.code), status: e.statusCode, detail: e.message, ...e }
+}
+
+/**
+ * One error shape for every response, served as `application/problem+json` (problemBody).
+ * Validation failures name each offending field; a 5xx says only "Internal error" and is logged
+ * without values (see loggableError).
  */
 export default fp(async function errorsPlugin (fastify) {
   fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[], headers?: Record<string, string> }, request, reply) => {
@@ -26,19 +35,20 @@ export default fp(async function errorsPlugin (fastify) {
       // request, and nothing of it was stored unless its transaction committed. Try again shortly.
       const e = new Errors.Unavailable()
       request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, 'database unreachable')
-      return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ statusCode: 503, code: e.code, message: e.message })
+      return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(PROBLEM_JSON)
+        .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
     }
     const body = toApiError(err)
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
     // A 4xx may name headers that belong with it (Content-Range on a 416, Retry-After).
     if (body.statusCode < 500 && err.headers) reply.headers(err.headers)
-    return reply.status(body.statusCode).send(body)
+    return reply.status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))
   })
 
   fastify.setNotFoundHandler((request, reply) => {
     const err = new Errors.RouteNotFound(request.method, request.url.split('?')[0] ?? '')
-    return reply.status(404).send({ statusCode: 404, code: err.code, message: err.message })
+    return reply.status(404).type(PROBLEM_JSON).send(problemBody({ statusCode: 404, code: err.code, message: err.message }))
   })
 }, { name: 'errors' })
 

@@ -26,7 +26,8 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
         { name: 'verification', description: 'The verification link e-mailed to the person: no API key, its one-time token instead' },
         { name: 'callbacks', description: "Signed status callbacks to a request's callback_url: the delivery log and redelivery" },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes' },
+        { name: 'errors', description: 'The error catalogue: what the `type` of an error answer (application/problem+json) points at' }
       ],
       components: {
         securitySchemes: {
