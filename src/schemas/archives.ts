@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { Nullable } from './common.js'
+import { Nullable, problem, RetryAfterHeader, type HeaderSpec } from './common.js'
 
 const dateTime = Type.String({ format: 'date-time' })
 
@@ -63,10 +63,33 @@ export const DownloadHeadersSchema = Type.Object({
   'if-range': Type.Optional(Type.String({ maxLength: 200, description: 'The ETag the range refers to; another tag gets the whole file' }))
 })
 
-/** A zip download: its body is binary, never serialised. */
-export const zipResponse = (description: string) => ({
+/** The headers of every archive download, whole or a range, GET or HEAD. */
+const downloadHeaders: Record<string, HeaderSpec> = {
+  'Content-Disposition': { type: 'string', description: 'attachment; filename="personal-data-{request id}.zip"' },
+  'Content-Length': { type: 'integer', minimum: 0, description: 'Bytes in this answer: the whole zip, or the range' },
+  ETag: { type: 'string', description: 'Strong entity tag: the SHA-256 of the whole zip, quoted; give it in If-Range' },
+  'Accept-Ranges': { type: 'string', enum: ['bytes'], description: 'Byte ranges are served (one per request)' },
+  'Last-Modified': { type: 'string', description: 'When the archive was built (HTTP date)' },
+  'Cache-Control': { type: 'string', enum: ['private, no-store'], description: 'Personal data: never stored by a cache' }
+}
+export const ContentRangeHeader: HeaderSpec = {
+  type: 'string', description: 'The range sent, `bytes a-b/size` (206); `bytes */size` when the range asked for cannot be served (416)'
+}
+
+/** A zip download: its body is binary, never serialised. A range also names itself in Content-Range. */
+export const zipResponse = (description: string, opts: { partial?: boolean, extra?: Record<string, HeaderSpec> } = {}) => ({
   description,
+  headers: { ...downloadHeaders, ...(opts.partial ? { 'Content-Range': ContentRangeHeader } : {}), ...opts.extra },
   content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } }
 })
+
+/** The refusals of a download that carry headers: 409 (not ready; Retry-After while it is being built) and 416 (Content-Range). */
+export const downloadRefusals = {
+  409: problem({
+    description: 'Not ready yet (DSR_ARCHIVE_NOT_READY), with Retry-After while it is being built',
+    headers: { 'Retry-After': { ...RetryAfterHeader, description: 'Seconds to wait: sent while the archive is being built' } }
+  }),
+  416: problem({ description: 'The range cannot be served (DSR_RANGE_NOT_SATISFIABLE)', headers: { 'Content-Range': ContentRangeHeader } })
+}
 
 export const archiveSchemas = [ArchiveSummarySchema, CreateArchiveLinkSchema, ArchiveLinkSchema] as const

@@ -85,6 +85,21 @@ export const PROBLEM_JSON = 'application/problem+json'
 export interface HeaderSpec { type: 'string' | 'integer', description: string, [k: string]: unknown }
 
 export const RetryAfterHeader: HeaderSpec = { type: 'integer', minimum: 0, description: 'Seconds to wait before trying again' }
+export const IdempotentReplayedHeader: HeaderSpec = {
+  type: 'string',
+  enum: ['true'],
+  description: 'Sent ("true") only when this answer repeats an earlier call (same Idempotency-Key and body, or the same call): nothing was written'
+}
+export const LocationHeader: HeaderSpec = { type: 'string', description: 'The path of the resource' }
+
+/** A JSON response of a route with the headers sent with it (the body still goes through the route's serializer). */
+export function json<T extends TSchema> (schema: T, opts: { description?: string, headers: Record<string, HeaderSpec> }) {
+  return {
+    ...(opts.description ? { description: opts.description } : {}),
+    headers: opts.headers,
+    content: { 'application/json': { schema } }
+  }
+}
 
 /**
  * An error response of a route: an `Error` served as `application/problem+json`, with the headers

@@ -33,6 +33,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'listConnectors',
       summary: 'The configured connectors with their latest stored health check',
+      description: 'Every connector configured in this deployment, what it can do, and its latest stored health check (none until one has run).',
       response: { 200: ref(ConnectorListSchema), ...authErrorResponses }
     }
   }, async () => {
@@ -57,6 +58,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'connectorHealthSummary',
       summary: 'How many connectors are ok, down or not yet checked, and each one\'s status',
+      description: 'Counts of connectors by their latest stored health check (ok, down, not yet checked), with each connector\'s status. Nothing is checked by this call.',
       response: { 200: ref(ConnectorHealthSummarySchema), ...authErrorResponses }
     }
   }, async () => {
@@ -72,6 +74,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'getConnectorHealth',
       summary: 'A connector\'s latest stored health check, or (live=true) one run now and stored',
+      description: 'The latest stored health check of one connector. With live=true a check is run now against the system, stored, and returned. 404 for a connector not configured here.',
       params: ConnectorParamsSchema,
       querystring: Type.Object({ live: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
       response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: problem() }

@@ -2,17 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
-  ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
+  ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, downloadRefusals, zipResponse
 } from '../../../src/schemas/archives.js'
 
 const downloadResponses = {
   200: zipResponse('The whole zip (Content-Length, strong ETag = its SHA-256, Accept-Ranges: bytes)'),
-  206: zipResponse('One byte range of the zip (Content-Range)'),
+  206: zipResponse('One byte range of the zip (Content-Range)', { partial: true }),
   ...authErrorResponses,
   404: problem(),
-  409: problem(),
   410: problem(),
-  416: problem()
+  ...downloadRefusals
 }
 const downloadDescription = 'The archive of a completed or partially completed access or portability request, streamed: ' +
   'manifest.json, index.html, README.txt, and per system and data set NDJSON, CSV and a JSON Schema, with the collected files. ' +

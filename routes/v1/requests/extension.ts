@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdempotentReplayedHeader, IdParamsSchema, json, problem, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
 import { ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/request-actions.js'
 
@@ -27,7 +27,7 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       body: ref(TakeExtensionSchema),
       response: {
-        200: ref(DataSubjectRequestSchema),
+        200: json(ref(DataSubjectRequestSchema), { description: 'The request as it stands', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
         ...authErrorResponses,
         404: problem(),
         409: problem(),
@@ -58,7 +58,7 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       body: ref(ExtensionNoticeSchema),
       response: {
-        200: ref(DataSubjectRequestSchema),
+        200: json(ref(DataSubjectRequestSchema), { description: 'The request as it stands', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
         ...authErrorResponses,
         404: problem(),
         409: problem(),

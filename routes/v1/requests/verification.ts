@@ -33,6 +33,7 @@ const verification: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'getVerification',
       summary: 'The latest verification sent for the request: its status, expiry and attempts (never its code)',
+      description: 'The latest identity verification sent for the request: its status, expiry and the attempts used. The code itself is never shown.',
       params: IdParamsSchema,
       response: { 200: ref(VerificationChallengeSchema), ...refusals }
     }
