@@ -26,7 +26,20 @@ export const ArchiveSummarySchema = Type.Object({
 }, {
   $id: 'ArchiveSummary',
   additionalProperties: false,
-  description: 'The portability archive of an access or portability request, built when the request completes'
+  description: 'The portability archive of an access or portability request, built when the request completes',
+  examples: [{
+    status: 'ready',
+    size: 48213,
+    sha256: '9f2c1a7be0d4c3f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3',
+    ready_at: '2026-02-03T10:02:41.118Z',
+    expires_at: '2026-03-05T10:02:41.118Z',
+    complete: true,
+    missing: [],
+    links: {
+      download: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/archive',
+      links: '/v1/requests/0b6f3a52-4a8e-4d3c-9c0e-2f1e8a7b5c11/archive/links'
+    }
+  }]
 })
 export type ArchiveSummary = Static<typeof ArchiveSummarySchema>
 
@@ -42,7 +55,15 @@ export const ArchiveLinkSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   url: Type.String({ description: 'Path of the signed link, to prefix with the service\'s public address; works without an API key' }),
   expires_at: dateTime
-}, { $id: 'ArchiveLink', additionalProperties: false })
+}, {
+  $id: 'ArchiveLink',
+  additionalProperties: false,
+  examples: [{
+    id: '5d1e9c40-7b2a-4f36-8e05-3c9a1b2d4e6f',
+    url: '/v1/archive-links/5d1e9c40-7b2a-4f36-8e05-3c9a1b2d4e6f?exp=1770804000&sig=3q2-7wAAAAAbbbCCCdddEEEfffGGGhhhIIIjjjKKKlll',
+    expires_at: '2026-02-11T10:00:00.000Z'
+  }]
+})
 
 export const ArchiveLinkParamsSchema = Type.Object({
   id: Type.String({ format: 'uuid', description: 'Request id' }),

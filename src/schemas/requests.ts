@@ -299,7 +299,11 @@ export type ListRequestsQuery = Static<typeof ListRequestsQuerySchema>
 export const RequestListSchema = Type.Object({
   data: Type.Array(ref(DataSubjectRequestSchema)),
   next_cursor: Nullable(Type.String(), { description: 'Pass as cursor for the next page; null on the last page' })
-}, { $id: 'RequestList', additionalProperties: false })
+}, {
+  $id: 'RequestList',
+  additionalProperties: false,
+  examples: [{ data: (DataSubjectRequestSchema as { examples?: unknown[] }).examples, next_cursor: null }]
+})
 
 export const CancelRequestSchema = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 1000 })
