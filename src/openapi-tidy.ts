@@ -74,12 +74,26 @@ function tidySchema (node: unknown, components: Record<string, Node>): void {
   for (const value of Object.values(o)) tidySchema(value, components)
 }
 
+/**
+ * @fastify/swagger suffixes the operationId of a documented HEAD route with `-head` (against a clash
+ * with its GET); a HEAD route with an id of its own keeps it, so generated clients get a camelCase name.
+ */
+function tidyHeadOperationIds (paths: Record<string, Record<string, { operationId?: string }>>): void {
+  const ids = new Set(Object.values(paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId)))
+  for (const ops of Object.values(paths)) {
+    const head = ops.head
+    const own = head?.operationId?.replace(/-head$/, '')
+    if (head && own && own !== head.operationId && !ids.has(own)) head.operationId = own
+  }
+}
+
 /** The document tidied, as a copy: the generated one shares schema objects with the routes, which must stay as they are. */
 export function tidyOpenApi<T> (generated: T): T {
   const doc = JSON.parse(JSON.stringify(generated)) as T
-  const d = doc as { paths?: Record<string, Record<string, { responses?: Record<string, Node> }>>, components?: { schemas?: Record<string, Node> } }
+  const d = doc as { paths?: Record<string, Record<string, { operationId?: string, responses?: Record<string, Node> }>>, components?: { schemas?: Record<string, Node> } }
   const components = d.components?.schemas ?? {}
   tidySchema(d.components, components)
+  tidyHeadOperationIds(d.paths ?? {})
   for (const ops of Object.values(d.paths ?? {})) {
     for (const op of Object.values(ops)) {
       tidySchema(op, components)

@@ -700,7 +700,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * The archive's headers (size, ETag) without its content
+         * @description What GET answers, headers only: Content-Length, ETag (to check a download or resume it with If-Range), Content-Disposition, Accept-Ranges; 206 with Content-Range for a Range. Not recorded as a download.
+         */
+        head: operations["headArchive"];
         patch?: never;
         trace?: never;
     };
@@ -1187,7 +1191,7 @@ export interface components {
              * @default subject
              * @enum {string}
              */
-            kind: "subject" | "authorised_agent" | "parent_guardian" | "legal_representative";
+            kind?: "subject" | "authorised_agent" | "parent_guardian" | "legal_representative";
             name?: string;
             /** Format: email */
             email?: string;
@@ -1234,7 +1238,7 @@ export interface components {
              * @default api
              * @enum {string}
              */
-            channel: "api" | "web_form" | "email" | "phone" | "post" | "in_person" | "chat" | "other";
+            channel?: "api" | "web_form" | "email" | "phone" | "post" | "in_person" | "chat" | "other";
             requester?: components["schemas"]["Requester"];
             /**
              * Format: uri
@@ -5010,6 +5014,156 @@ export interface operations {
         };
     };
     downloadArchive: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description One byte range, e.g. bytes=0-1048575 */
+                range?: string;
+                /** @description The ETag the range refers to; another tag gets the whole file */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole zip (Content-Length, strong ETag = its SHA-256, Accept-Ranges: bytes) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="personal-data-{request id}.zip" */
+                    "Content-Disposition"?: string;
+                    /** @description Bytes in this answer: the whole zip, or the range */
+                    "Content-Length"?: number;
+                    /** @description Strong entity tag: the SHA-256 of the whole zip, quoted; give it in If-Range */
+                    ETag?: string;
+                    /** @description Byte ranges are served (one per request) */
+                    "Accept-Ranges"?: "bytes";
+                    /** @description When the archive was built (HTTP date) */
+                    "Last-Modified"?: string;
+                    /** @description Personal data: never stored by a cache */
+                    "Cache-Control"?: "private, no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description One byte range of the zip (Content-Range) */
+            206: {
+                headers: {
+                    /** @description attachment; filename="personal-data-{request id}.zip" */
+                    "Content-Disposition"?: string;
+                    /** @description Bytes in this answer: the whole zip, or the range */
+                    "Content-Length"?: number;
+                    /** @description Strong entity tag: the SHA-256 of the whole zip, quoted; give it in If-Range */
+                    ETag?: string;
+                    /** @description Byte ranges are served (one per request) */
+                    "Accept-Ranges"?: "bytes";
+                    /** @description When the archive was built (HTTP date) */
+                    "Last-Modified"?: string;
+                    /** @description Personal data: never stored by a cache */
+                    "Cache-Control"?: "private, no-store";
+                    /** @description The range sent, `bytes a-b/size` (206); `bytes *\/size` when the range asked for cannot be served (416) */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready yet (DSR_ARCHIVE_NOT_READY), with Retry-After while it is being built */
+            409: {
+                headers: {
+                    /** @description Seconds to wait: sent while the archive is being built */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone: expired or revoked */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The range cannot be served (DSR_RANGE_NOT_SATISFIABLE) */
+            416: {
+                headers: {
+                    /** @description The range sent, `bytes a-b/size` (206); `bytes *\/size` when the range asked for cannot be served (416) */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    headArchive: {
         parameters: {
             query?: never;
             header?: {
