@@ -121,7 +121,8 @@ export const TaskSchema = Type.Object({
       status: Type.String(),
       stream: Type.String(),
       count: Type.Optional(Type.Integer()),
-      externalRef: Type.Optional(Type.String()),
+      external_ref: Type.Optional(Type.String({ description: "deferred: the system's reference for the erasure it will carry out" })),
+      externalRef: Type.Optional(Type.String({ deprecated: true, description: 'The same as external_ref, under the name first answered; read external_ref' })),
       reason: Type.Optional(Type.String())
     }))),
     manual: Type.Optional(ref(ManualOutcomeSchema)),

@@ -1076,6 +1076,12 @@ export interface components {
                     status: string;
                     stream: string;
                     count?: number;
+                    /** @description deferred: the system's reference for the erasure it will carry out */
+                    external_ref?: string;
+                    /**
+                     * @deprecated
+                     * @description The same as external_ref, under the name first answered; read external_ref
+                     */
                     externalRef?: string;
                     reason?: string;
                 }[];
