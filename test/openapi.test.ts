@@ -180,6 +180,37 @@ t.test('OpenAPI document', async (t) => {
     t.ok(exampleOf(answer('/v1/requests/{id}', 'get', '404')['application/problem+json']), 'an error')
   })
 
+  t.test('errors are problem documents, and responses name the headers they send', async (t) => {
+    type Response = { headers?: Record<string, unknown>, content?: Record<string, unknown> }
+    const all = Object.entries(served.paths).flatMap(([path, ops]) => Object.entries(ops)
+      .filter(([method]) => HTTP_METHODS.has(method))
+      .flatMap(([method, op]) => Object.entries(op.responses ?? {}).map(([status, r]) => ({ name: `${method.toUpperCase()} ${path} ${status}`, status, r: r as Response }))))
+    const errors = all.filter((x) => Number(x.status) >= 400 && !(x.name.startsWith('GET /health/ready')))
+    t.ok(errors.length > 100, `${errors.length} error responses`)
+    t.same(errors.filter((x) => Object.keys(x.r.content ?? {}).join() !== 'application/problem+json').map((x) => x.name), [],
+      'every error response is application/problem+json, and only that')
+    const error = served.components.schemas.Error as { properties: Record<string, { enum?: string[] }>, required: string[] }
+    t.ok(['type', 'title', 'status', 'detail', 'code', 'message', 'statusCode'].every((k) => error.required.includes(k)), 'RFC 9457 members beside the old ones')
+    t.ok(error.properties.code!.enum!.includes('DSR_REQUEST_NOT_FOUND') && !error.properties.code!.enum!.includes('DSR_CONNECTOR_NOT_CONFIGURED'),
+      'code is an enum of the codes the API answers')
+    const headersOf = (name: string) => Object.keys(all.find((x) => x.name === name)?.r.headers ?? {})
+    t.same(headersOf('POST /v1/requests 202'), ['Location', 'Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/requests/{id}/extension 200'), ['Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/backups/restores 200'), ['Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/requests/{id}/transfers 202'), ['Location'])
+    const download = ['Content-Disposition', 'Content-Length', 'ETag', 'Accept-Ranges', 'Last-Modified', 'Cache-Control', 'X-Content-Type-Options']
+    for (const method of ['GET', 'HEAD']) {
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 200`), download, `${method} archive 200`)
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 206`), [...download, 'Content-Range'], `${method} archive 206`)
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 409`), ['Retry-After'])
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 416`), ['Content-Range'])
+    }
+    t.same(headersOf('GET /v1/archive-links/{linkId} 206'), [...download, 'Content-Range', 'Referrer-Policy'])
+    t.same(headersOf('GET /v1/requests/{id} 503'), ['Retry-After'])
+    t.same(headersOf('GET /.well-known/jwks.json 200'), ['Cache-Control'])
+    t.ok(served.paths['/metrics']?.get, 'GET /metrics is documented')
+  })
+
   t.test('Swagger UI is served at /docs', async (t) => {
     let docs = await app.inject({ url: '/docs' })
     if (docs.statusCode >= 300 && docs.statusCode < 400) {

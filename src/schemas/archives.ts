@@ -91,7 +91,8 @@ const downloadHeaders: Record<string, HeaderSpec> = {
   ETag: { type: 'string', description: 'Strong entity tag: the SHA-256 of the whole zip, quoted; give it in If-Range' },
   'Accept-Ranges': { type: 'string', enum: ['bytes'], description: 'Byte ranges are served (one per request)' },
   'Last-Modified': { type: 'string', description: 'When the archive was built (HTTP date)' },
-  'Cache-Control': { type: 'string', enum: ['private, no-store'], description: 'Personal data: never stored by a cache' }
+  'Cache-Control': { type: 'string', enum: ['private, no-store'], description: 'Personal data: never stored by a cache' },
+  'X-Content-Type-Options': { type: 'string', enum: ['nosniff'], description: 'Read as the zip it is, never sniffed as something else' }
 }
 export const ContentRangeHeader: HeaderSpec = {
   type: 'string', description: 'The range sent, `bytes a-b/size` (206); `bytes */size` when the range asked for cannot be served (416)'

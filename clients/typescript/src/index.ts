@@ -16,7 +16,7 @@ export interface DsarClientOptions extends ClientOptions {
   /** Where the service is, e.g. https://dsar.example.com (its paths begin with /v1, /health, …). */
   baseUrl: string
   /** An API key, sent as `Authorization: Bearer <key>`; leave out for the open routes and signed links. */
-  apiKey?: string
+  apiKey?: string | undefined
 }
 
 /**

@@ -5051,6 +5051,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5072,6 +5074,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     /** @description The range sent, `bytes a-b/size` (206); `bytes *\/size` when the range asked for cannot be served (416) */
                     "Content-Range"?: string;
                     [name: string]: unknown;
@@ -5201,6 +5205,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5222,6 +5228,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     /** @description The range sent, `bytes a-b/size` (206); `bytes *\/size` when the range asked for cannot be served (416) */
                     "Content-Range"?: string;
                     [name: string]: unknown;
@@ -5620,6 +5628,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     /** @description The signed URL is not passed on to other sites */
                     "Referrer-Policy"?: "no-referrer";
                     [name: string]: unknown;
@@ -5643,6 +5653,8 @@ export interface operations {
                     "Last-Modified"?: string;
                     /** @description Personal data: never stored by a cache */
                     "Cache-Control"?: "private, no-store";
+                    /** @description Read as the zip it is, never sniffed as something else */
+                    "X-Content-Type-Options"?: "nosniff";
                     /** @description The range sent, `bytes a-b/size` (206); `bytes *\/size` when the range asked for cannot be served (416) */
                     "Content-Range"?: string;
                     /** @description The signed URL is not passed on to other sites */
