@@ -87,7 +87,9 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
       const given = req.headers['x-request-id']
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID()
     },
-    return503OnClosing: true,
+    // While closing, new requests get 503 DSR_UNAVAILABLE with Retry-After from the errors plugin,
+    // as a problem document like every other error, not fastify's own body.
+    return503OnClosing: false,
     // Errors the router raises before any route or hook runs (a malformed %-escape in the path, a
     // path parameter over maxParamLength) get the service's error shape too.
     frameworkErrors: (err, _request, reply) => {

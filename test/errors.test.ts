@@ -7,7 +7,10 @@ import { catalogued, DsrError, ERROR_CATALOGUE, Errors, JobErrors } from '../src
 import { withErrorTable } from '../src/cli/docs-errors.js'
 import { toApiError } from '../src/plugins/external/errors.js'
 import { ConnectorErrorCodes } from '../connectors/types.js'
-import { auth, build } from './helper.js'
+import { auth, build, testDb } from './helper.js'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { RETRY_AFTER_SECONDS } from '../src/db/unreachable.js'
 
 t.test("the README's table of error codes is the catalogue's", async (t) => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -98,4 +101,22 @@ t.test('errors are answered as application/problem+json (RFC 9457), with the fie
     t.equal(unknown.statusCode, 404)
     t.match(unknown.json(), { code: 'DSR_ROUTE_NOT_FOUND', type: '/errors/DSR_ROUTE_NOT_FOUND' })
   })
+})
+
+t.test('a request that arrives while the service closes is answered 503 with Retry-After, as a problem', async (t) => {
+  const dbh = await testDb(t)
+  const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent' }), dbh, apiKeys: new Map(), startEngine: false })
+  // preClose runs before the server stops listening: a request made then is one arriving during close.
+  let during: { status: number, retryAfter: string | null, type: string | null, body: unknown } | undefined
+  app.addHook('preClose', async () => {
+    const res = await fetch(`${base}/health/live`)
+    during = { status: res.status, retryAfter: res.headers.get('retry-after'), type: res.headers.get('content-type'), body: await res.json() }
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.equal((await fetch(`${base}/health/live`)).status, 200, 'answered before')
+  await app.close()
+  t.equal(during?.status, 503)
+  t.equal(during?.retryAfter, String(RETRY_AFTER_SECONDS))
+  t.match(during?.type, /^application\/problem\+json/)
+  t.match(during?.body, { type: '/errors/DSR_UNAVAILABLE', status: 503, code: 'DSR_UNAVAILABLE' })
 })

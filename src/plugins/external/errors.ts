@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply } from 'fastify'
 import { DsrError, Errors, problemTitle, problemType, type ErrorDetail } from '../../errors.js'
 import { PROBLEM_JSON } from '../../schemas/common.js'
 import { isDatabaseUnreachable, RETRY_AFTER_SECONDS } from '../../db/unreachable.js'
@@ -33,10 +33,8 @@ export default fp(async function errorsPlugin (fastify) {
     if (isDatabaseUnreachable(err)) {
       // The database is stopped, restarting or out of connections: nothing is wrong with the
       // request, and nothing of it was stored unless its transaction committed. Try again shortly.
-      const e = new Errors.Unavailable()
-      request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, 'database unreachable')
-      return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(PROBLEM_JSON)
-        .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
+      request.log.warn({ code: Errors.Unavailable.code, dbCode: dbErrorCode(err) }, 'database unreachable')
+      return unavailable(reply)
     }
     const body = toApiError(err)
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
@@ -46,11 +44,26 @@ export default fp(async function errorsPlugin (fastify) {
     return reply.status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))
   })
 
+  // Once the service is closing, a new request is answered 503 with Retry-After: another instance
+  // (or this one, restarted) takes it. Requests already under way finish.
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
+  fastify.addHook('onRequest', async (_request, reply) => {
+    if (closing) return unavailable(reply)
+  })
+
   fastify.setNotFoundHandler((request, reply) => {
     const err = new Errors.RouteNotFound(request.method, request.url.split('?')[0] ?? '')
     return reply.status(404).type(PROBLEM_JSON).send(problemBody({ statusCode: 404, code: err.code, message: err.message }))
   })
 }, { name: 'errors' })
+
+/** 503 DSR_UNAVAILABLE with Retry-After: nothing is wrong with the request; try it again shortly. */
+function unavailable (reply: FastifyReply) {
+  const e = new Errors.Unavailable()
+  return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(PROBLEM_JSON)
+    .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
+}
 
 export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): ApiError {
   if (err.validation) {
