@@ -20,10 +20,12 @@ import erasurePreview from './v1/requests/erasure-preview.js'
 import backups from './v1/backups/index.js'
 import wellKnown from './well-known.js'
 import root from './root.js'
+import errors from './errors.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
 export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(health, { prefix: '/health' })
+  await fastify.register(errors)
   await fastify.register(metrics)
   await fastify.register(connectors, { prefix: '/v1/connectors' })
   await fastify.register(reports, { prefix: '/v1/reports' })

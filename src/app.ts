@@ -8,7 +8,8 @@ import type { DbHandle } from './db/client.js'
 import { loggerOptions } from './logger.js'
 import { createValidatorCompiler } from './validation.js'
 import { jsonBodyParser } from './json-body.js'
-import errors, { toApiError } from './plugins/external/errors.js'
+import errors, { problemBody, toApiError } from './plugins/external/errors.js'
+import { PROBLEM_JSON } from './schemas/common.js'
 import swagger from './plugins/external/swagger.js'
 import core from './plugins/app/core.js'
 import metrics from './plugins/app/metrics.js'
@@ -87,12 +88,14 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
       const given = req.headers['x-request-id']
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID()
     },
-    return503OnClosing: true,
+    // While closing, new requests get 503 DSR_UNAVAILABLE with Retry-After from the errors plugin,
+    // as a problem document like every other error, not fastify's own body.
+    return503OnClosing: false,
     // Errors the router raises before any route or hook runs (a malformed %-escape in the path, a
     // path parameter over maxParamLength) get the service's error shape too.
     frameworkErrors: (err, _request, reply) => {
       const body = toApiError(err)
-      return (reply as FastifyReply).status(body.statusCode).send(body)
+      return (reply as FastifyReply).status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))
     },
     ...overrides
   }

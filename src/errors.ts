@@ -248,3 +248,14 @@ export function validationError (details: ErrorDetail[]): Error & { details: Err
   const err = new Errors.ValidationFailed(details.map((d) => `${d.field} ${d.message}`).join('; '))
   return Object.assign(err, { details })
 }
+
+/** The RFC 9457 problem type of a code: a URI relative to the service, whose page (GET /errors/{code}) describes the code. */
+export function problemType (code: string): string {
+  return `/errors/${code}`
+}
+
+/** The RFC 9457 title of a code: its words, the same for every occurrence (DSR_REQUEST_NOT_FOUND → "Request not found"). */
+export function problemTitle (code: string): string {
+  const words = code.replace(/^DSR_/, '').toLowerCase().replace(/_/g, ' ')
+  return words.charAt(0).toUpperCase() + words.slice(1)
+}

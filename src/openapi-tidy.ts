@@ -39,19 +39,28 @@ const isNullBranch = (n: unknown) => {
   return o !== null && typeof o === 'object' && Array.isArray(o.enum) && o.enum.length === 1 && o.enum[0] === null
 }
 
-function tidySchema (node: unknown): void {
-  if (Array.isArray(node)) { node.forEach(tidySchema); return }
+/**
+ * OpenAPI 3.0 gives `nullable` a meaning only beside a `type`. A nullable reference becomes
+ * `{ type, nullable, allOf: [$ref] }` with the type of the component referred to; a nullable union
+ * of typed branches makes each branch nullable instead.
+ */
+function tidySchema (node: unknown, components: Record<string, Node>): void {
+  if (Array.isArray(node)) { node.forEach((n) => tidySchema(n, components)); return }
   if (node === null || typeof node !== 'object') return
   const o = node as Node
   for (const key of ['anyOf', 'oneOf'] as const) {
     const branches = o[key]
     if (Array.isArray(branches) && branches.some(isNullBranch)) {
-      const rest = branches.filter((b) => !isNullBranch(b))
+      const rest = branches.filter((b) => !isNullBranch(b)) as Node[]
       delete o[key]
-      o.nullable = true
-      if (rest.length === 1 && typeof (rest[0] as Node).$ref === 'string') o.allOf = rest
-      else if (rest.length === 1) Object.assign(o, rest[0] as Node, { nullable: true })
-      else o[key] = rest
+      const ref = rest.length === 1 && typeof rest[0]!.$ref === 'string' ? rest[0]!.$ref : undefined
+      if (ref !== undefined) {
+        const type = components[ref.replace('#/components/schemas/', '')]?.type
+        if (typeof type !== 'string') throw new Error(`a nullable ${ref} needs a component with a type`)
+        Object.assign(o, { type, nullable: true, allOf: rest })
+      } else if (rest.length === 1) Object.assign(o, rest[0], { nullable: true })
+      else if (rest.every((b) => typeof b.type === 'string')) o[key] = rest.map((b) => ({ ...b, nullable: true }))
+      else Object.assign(o, { nullable: true, [key]: rest })
     }
   }
   if (Array.isArray(o.enum) && o.type === undefined) {
@@ -62,17 +71,32 @@ function tidySchema (node: unknown): void {
       if (values.length < o.enum.length) o.nullable = true
     }
   }
-  for (const value of Object.values(o)) tidySchema(value)
+  for (const value of Object.values(o)) tidySchema(value, components)
+}
+
+/**
+ * @fastify/swagger suffixes the operationId of a documented HEAD route with `-head` (against a clash
+ * with its GET); a HEAD route with an id of its own keeps it, so generated clients get a camelCase name.
+ */
+function tidyHeadOperationIds (paths: Record<string, Record<string, { operationId?: string }>>): void {
+  const ids = new Set(Object.values(paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId)))
+  for (const ops of Object.values(paths)) {
+    const head = ops.head
+    const own = head?.operationId?.replace(/-head$/, '')
+    if (head && own && own !== head.operationId && !ids.has(own)) head.operationId = own
+  }
 }
 
 /** The document tidied, as a copy: the generated one shares schema objects with the routes, which must stay as they are. */
 export function tidyOpenApi<T> (generated: T): T {
   const doc = JSON.parse(JSON.stringify(generated)) as T
-  const d = doc as { paths?: Record<string, Record<string, { responses?: Record<string, Node> }>>, components?: unknown }
-  tidySchema(d.components)
+  const d = doc as { paths?: Record<string, Record<string, { operationId?: string, responses?: Record<string, Node> }>>, components?: { schemas?: Record<string, Node> } }
+  const components = d.components?.schemas ?? {}
+  tidySchema(d.components, components)
+  tidyHeadOperationIds(d.paths ?? {})
   for (const ops of Object.values(d.paths ?? {})) {
     for (const op of Object.values(ops)) {
-      tidySchema(op)
+      tidySchema(op, components)
       for (const [status, response] of Object.entries(op.responses ?? {})) {
         if (response.description === 'Default Response' && STATUS_TEXT[status]) response.description = STATUS_TEXT[status]
       }

@@ -4,7 +4,10 @@ import t from 'tap'
 import type { TSchema } from 'typebox'
 import type { FastifySchema } from 'fastify'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { CreateRequestSchema, DataSubjectRequestSchema } from '../src/schemas/requests.js'
+import { CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema } from '../src/schemas/requests.js'
+import { ArchiveLinkSchema, ArchiveSummarySchema } from '../src/schemas/archives.js'
+import { ErasureReceiptResponseSchema } from '../src/schemas/receipts.js'
+import { ErrorSchema, ErrorTypeSchema } from '../src/schemas/common.js'
 import { apiSchemas } from '../src/schemas/index.js'
 import { createValidatorCompiler } from '../src/validation.js'
 import { build } from './helper.js'
@@ -131,9 +134,14 @@ t.test('OpenAPI document', async (t) => {
     }
   })
 
-  t.test('CreateRequest and DataSubjectRequest carry examples that are valid', async (t) => {
+  t.test('the main schemas carry examples that are valid', async (t) => {
     const compile = createValidatorCompiler(() => Object.fromEntries(allSchemas.map((s) => [idOf(s), s])))
-    for (const schema of [CreateRequestSchema, DataSubjectRequestSchema]) {
+    const receipt = { ...ErasureReceiptResponseSchema, $id: 'ErasureReceiptResponse' }
+    const receiptDoc = served.paths['/v1/requests/{id}/receipt']!.get!.responses!['200'] as { content: Record<string, { schema: Record<string, unknown>, example?: unknown }> }
+    // Inline in the document, where @fastify/swagger puts the example beside the schema.
+    const media = receiptDoc.content['application/json']!
+    served.components.schemas.ErasureReceiptResponse = { ...media.schema, example: media.example }
+    for (const schema of [CreateRequestSchema, DataSubjectRequestSchema, RequestListSchema, ArchiveSummarySchema, ArchiveLinkSchema, ErrorSchema, ErrorTypeSchema, receipt]) {
       const id = idOf(schema)
       const examples = (schema as { examples?: unknown[] }).examples
       t.ok(Array.isArray(examples) && examples.length > 0, `${id} has examples`)
@@ -149,6 +157,58 @@ t.test('OpenAPI document', async (t) => {
         if (validate.errors && (validate.errors as unknown[]).length) t.comment(JSON.stringify(validate.errors))
       }
     }
+    delete served.components.schemas.ErasureReceiptResponse
+  })
+
+  t.test('the main operations show an example of what they take and answer', async (t) => {
+    const schemas = served.components.schemas
+    const exampleOf = (media: { schema?: Record<string, unknown>, example?: unknown } | undefined) => {
+      const schema = media?.schema ?? {}
+      const target = typeof schema.$ref === 'string' ? schemas[schema.$ref.replace('#/components/schemas/', '')] : schema
+      return media?.example ?? target?.example
+    }
+    type Media = Record<string, { schema?: Record<string, unknown>, example?: unknown }>
+    const op = (path: string, method: string) => served.paths[path]![method] as Operation & { requestBody?: { content: Media } }
+    const answer = (path: string, method: string, status: string) => (op(path, method).responses![status] as { content: Media }).content
+    t.ok(exampleOf(op('/v1/requests', 'post').requestBody?.content['application/json']), 'createRequest: the body')
+    t.ok(exampleOf(answer('/v1/requests', 'post', '202')['application/json']), 'createRequest: the answer')
+    t.ok(exampleOf(answer('/v1/requests/{id}', 'get', '200')['application/json']), 'getRequest')
+    t.ok(exampleOf(answer('/v1/requests', 'get', '200')['application/json']), 'listRequests')
+    t.ok(exampleOf(answer('/v1/requests/{id}/archive/links', 'post', '201')['application/json']), 'createArchiveLink')
+    t.ok(exampleOf(answer('/v1/requests/{id}/archive/rebuild', 'post', '202')['application/json']), 'rebuildArchive (the archive summary)')
+    t.ok(exampleOf(answer('/v1/requests/{id}/receipt', 'get', '200')['application/json']), 'getErasureReceipt')
+    t.ok(exampleOf(answer('/v1/requests/{id}', 'get', '404')['application/problem+json']), 'an error')
+  })
+
+  t.test('errors are problem documents, and responses name the headers they send', async (t) => {
+    type Response = { headers?: Record<string, unknown>, content?: Record<string, unknown> }
+    const all = Object.entries(served.paths).flatMap(([path, ops]) => Object.entries(ops)
+      .filter(([method]) => HTTP_METHODS.has(method))
+      .flatMap(([method, op]) => Object.entries(op.responses ?? {}).map(([status, r]) => ({ name: `${method.toUpperCase()} ${path} ${status}`, status, r: r as Response }))))
+    const errors = all.filter((x) => Number(x.status) >= 400 && !(x.name.startsWith('GET /health/ready')))
+    t.ok(errors.length > 100, `${errors.length} error responses`)
+    t.same(errors.filter((x) => Object.keys(x.r.content ?? {}).join() !== 'application/problem+json').map((x) => x.name), [],
+      'every error response is application/problem+json, and only that')
+    const error = served.components.schemas.Error as { properties: Record<string, { enum?: string[] }>, required: string[] }
+    t.ok(['type', 'title', 'status', 'detail', 'code', 'message', 'statusCode'].every((k) => error.required.includes(k)), 'RFC 9457 members beside the old ones')
+    t.ok(error.properties.code!.enum!.includes('DSR_REQUEST_NOT_FOUND') && !error.properties.code!.enum!.includes('DSR_CONNECTOR_NOT_CONFIGURED'),
+      'code is an enum of the codes the API answers')
+    const headersOf = (name: string) => Object.keys(all.find((x) => x.name === name)?.r.headers ?? {})
+    t.same(headersOf('POST /v1/requests 202'), ['Location', 'Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/requests/{id}/extension 200'), ['Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/backups/restores 200'), ['Idempotent-Replayed'])
+    t.same(headersOf('POST /v1/requests/{id}/transfers 202'), ['Location'])
+    const download = ['Content-Disposition', 'Content-Length', 'ETag', 'Accept-Ranges', 'Last-Modified', 'Cache-Control', 'X-Content-Type-Options']
+    for (const method of ['GET', 'HEAD']) {
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 200`), download, `${method} archive 200`)
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 206`), [...download, 'Content-Range'], `${method} archive 206`)
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 409`), ['Retry-After'])
+      t.same(headersOf(`${method} /v1/requests/{id}/archive 416`), ['Content-Range'])
+    }
+    t.same(headersOf('GET /v1/archive-links/{linkId} 206'), [...download, 'Content-Range', 'Referrer-Policy'])
+    t.same(headersOf('GET /v1/requests/{id} 503'), ['Retry-After'])
+    t.same(headersOf('GET /.well-known/jwks.json 200'), ['Cache-Control'])
+    t.ok(served.paths['/metrics']?.get, 'GET /metrics is documented')
   })
 
   t.test('Swagger UI is served at /docs', async (t) => {

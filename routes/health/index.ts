@@ -16,7 +16,13 @@ const ReadySchema = Type.Object({
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/live', {
     config: { public: 'health' },
-    schema: { tags: ['health'], operationId: 'getLiveness', summary: 'The process is up', response: { 200: LiveSchema } }
+    schema: {
+      tags: ['health'],
+      operationId: 'getLiveness',
+      summary: 'The process is up',
+      description: 'Answers 200 as long as the process runs; it checks nothing else (GET /health/ready does). No API key needed.',
+      response: { 200: LiveSchema }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
@@ -25,6 +31,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['health'],
       operationId: 'getReadiness',
       summary: 'The database is reachable, its migrations are current and no required connector is down',
+      description: '200 when the service can serve: its database answers, its migrations are current and no connector marked required is down by its latest stored health check; otherwise 503 with the same body, naming what is not ok. No API key needed.',
       response: { 200: ReadySchema, 503: ReadySchema }
     }
   }, async (_request, reply) => {

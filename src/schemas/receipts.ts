@@ -106,7 +106,47 @@ export const ErasureReceiptResponseSchema = Type.Object({
   kid: Type.String({ description: 'The signing key, in /.well-known/jwks.json' }),
   payload_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the signed payload bytes' }),
   jwks_uri: Type.String()
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{
+    receipt: {
+      type: 'erasure_receipt',
+      version: 1,
+      receipt_id: '7c0d2b9e-31f4-4e8a-b6d5-0a9f8e7d6c5b',
+      issuer: 'dsar-service',
+      issued_at: '2026-02-04T08:30:12.004Z',
+      request_id: '2a4c6e80-1b3d-4f57-9a8c-7e6d5c4b3a21',
+      regime: 'gdpr',
+      status: 'completed',
+      received_at: '2026-02-01T14:05:00.000Z',
+      completed_at: '2026-02-04T08:30:11.871Z',
+      subject: {
+        algorithm: 'HMAC-SHA256',
+        key_id: 'k1-5f3a9c',
+        input: 'the identifier, trimmed and lower-cased for e-mail addresses',
+        identifiers: [{ kind: 'email', hmac: '4e1f0c9b2a7d8e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f' }]
+      },
+      connectors: [{
+        connector: 'crm',
+        name: 'CRM',
+        action: 'erase',
+        status: 'succeeded',
+        attempts: 1,
+        first_attempt_at: '2026-02-04T08:30:02.310Z',
+        finished_at: '2026-02-04T08:30:03.954Z',
+        outcomes: [{ stream: 'contacts', status: 'erased', count: 1 }],
+        error_code: null,
+        backups: { kept_until: '2026-03-06T08:30:03.954Z', retention_days: 30, treatment: 'beyond_use' }
+      }],
+      not_in_scope: [],
+      restore: null
+    },
+    jws: 'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIiwidHlwIjoiZHNyLXJlY2VpcHQrand0In0.eyJ0eXBlIjoiZXJhc3VyZV9yZWNlaXB0In0.c2lnbmF0dXJl',
+    kid: 'k1',
+    payload_sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+    jwks_uri: '/.well-known/jwks.json'
+  }]
+})
 
 export const JwksSchema = Type.Object({
   keys: Type.Array(Type.Object({

@@ -121,7 +121,8 @@ export const TaskSchema = Type.Object({
       status: Type.String(),
       stream: Type.String(),
       count: Type.Optional(Type.Integer()),
-      externalRef: Type.Optional(Type.String()),
+      external_ref: Type.Optional(Type.String({ description: "deferred: the system's reference for the erasure it will carry out" })),
+      externalRef: Type.Optional(Type.String({ deprecated: true, description: 'The same as external_ref, under the name first answered; read external_ref' })),
       reason: Type.Optional(Type.String())
     }))),
     manual: Type.Optional(ref(ManualOutcomeSchema)),
@@ -308,7 +309,11 @@ export type ListRequestsQuery = Static<typeof ListRequestsQuerySchema>
 export const RequestListSchema = Type.Object({
   data: Type.Array(ref(DataSubjectRequestSchema)),
   next_cursor: Nullable(Type.String(), { description: 'Pass as cursor for the next page; null on the last page' })
-}, { $id: 'RequestList', additionalProperties: false })
+}, {
+  $id: 'RequestList',
+  additionalProperties: false,
+  examples: [{ data: (DataSubjectRequestSchema as { examples?: unknown[] }).examples, next_cursor: null }]
+})
 
 export const CancelRequestSchema = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 1000 })

@@ -79,6 +79,15 @@ export function toResource (r: RequestRow): DataSubjectRequest {
 
 /** 'uk_gdpr' → 'UK GDPR', for messages. */
 
+/**
+ * A deferred outcome's reference as `external_ref`, the API's (and the receipt's) casing, and still as
+ * `externalRef`, the connector contract's name under which it was first answered, for callers that read it.
+ */
+function withExternalRef (result: NonNullable<TaskRow['result']>): NonNullable<TaskRow['result']> & { outcomes?: Array<{ external_ref?: string }> } {
+  if (!result.outcomes) return result
+  return { ...result, outcomes: result.outcomes.map((o) => (o.externalRef === undefined ? o : { ...o, external_ref: o.externalRef })) }
+}
+
 export function toTaskResource (t: TaskRow) {
   const self = `/v1/requests/${t.requestId}/tasks/${t.id}`
   return {
@@ -89,7 +98,7 @@ export function toTaskResource (t: TaskRow) {
     attempts: t.attempts,
     max_attempts: t.maxAttempts,
     next_attempt_at: t.nextAttemptAt?.toISOString() ?? null,
-    result: t.result ?? null,
+    result: t.result ? withExternalRef(t.result) : null,
     last_error_code: t.lastErrorCode,
     last_error_message: t.lastErrorMessage,
     skip_reason: t.skipReason,

@@ -260,7 +260,7 @@ const cancelCases: Case[] = [
 
 const cases: Case[] = [...createCases, ...queryCases, ...pathCases, ...cancelCases]
 
-const ERROR_KEYS = new Set(['statusCode', 'code', 'message', 'details'])
+const ERROR_KEYS = new Set(['type', 'title', 'status', 'detail', 'statusCode', 'code', 'message', 'details'])
 const PARTS = new Set(['body', 'querystring', 'params', 'headers'])
 
 type Inject = (opts: { method: Case['method'], url: string, headers: Record<string, string>, payload?: string }) =>
@@ -276,7 +276,7 @@ async function check (t: Test, inject: Inject, c: Case, id: string) {
   })
   t.ok(res.statusCode >= 400 && res.statusCode < 500, `4xx, never 5xx (got ${res.statusCode})`)
   t.equal(res.statusCode, c.expect.status, 'expected status')
-  t.match(String(res.headers['content-type']), /^application\/json/, 'JSON error body')
+  t.match(String(res.headers['content-type']), /^application\/problem\+json/, 'an RFC 9457 problem body')
   let err: Record<string, unknown>
   try {
     err = JSON.parse(res.body) as Record<string, unknown>
@@ -285,6 +285,7 @@ async function check (t: Test, inject: Inject, c: Case, id: string) {
     return
   }
   t.match(err, { statusCode: res.statusCode, code: /^DSR_[A-Z_]+$/, message: String }, 'error shape')
+  t.match(err, { type: `/errors/${String(err.code)}`, title: String, status: res.statusCode, detail: err.message }, 'the problem members (RFC 9457) agree with it')
   t.ok(typeof err.message === 'string' && err.message.length > 0, 'a message')
   t.strictSame(Object.keys(err).filter((k) => !ERROR_KEYS.has(k)), [], 'no other keys')
   t.equal(err.code, c.expect.code, 'expected code')

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
-import { DownloadHeadersSchema, SignedLinkParamsSchema, SignedLinkQuerySchema, zipResponse } from '../../../src/schemas/archives.js'
+import { authErrorResponses, problem } from '../../../src/schemas/common.js'
+import { DownloadHeadersSchema, downloadRefusals, SignedLinkParamsSchema, SignedLinkQuerySchema, zipResponse } from '../../../src/schemas/archives.js'
 
 /**
  * Signed archive links, for the person: no API key, the link's signature instead. Refusals are
  * 401 DSR_LINK_UNSIGNED (no exp/sig), 403 DSR_LINK_INVALID (tampered, or unknown), DSR_LINK_EXPIRED
  * and DSR_LINK_REVOKED.
  */
+const ReferrerPolicyHeader = { type: 'string', enum: ['no-referrer'], description: 'The signed URL is not passed on to other sites' } as const
+
 const archiveLinks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:linkId', {
     exposeHeadRoute: false,
@@ -21,12 +23,11 @@ const archiveLinks: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: SignedLinkQuerySchema,
       headers: DownloadHeadersSchema,
       response: {
-        200: zipResponse('The whole zip'),
-        206: zipResponse('One byte range of the zip'),
+        200: zipResponse('The whole zip', { extra: { 'Referrer-Policy': ReferrerPolicyHeader } }),
+        206: zipResponse('One byte range of the zip', { partial: true, extra: { 'Referrer-Policy': ReferrerPolicyHeader } }),
         ...authErrorResponses,
-        409: ref(ErrorSchema),
-        410: ref(ErrorSchema),
-        416: ref(ErrorSchema)
+        410: problem(),
+        ...downloadRefusals
       }
     }
   }, async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdempotentReplayedHeader, json, problem } from '../../../src/schemas/common.js'
 import { CreateRestoreSchema, RestoreParamsSchema, RestoreSchema } from '../../../src/schemas/backups.js'
 
 /** Backup restores: erase again everyone a restored backup brought back. */
@@ -23,12 +23,12 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
         '422 `DSR_RESTORE_CONNECTOR_INVALID`: no such connector, or it cannot erase.',
       body: CreateRestoreSchema,
       response: {
-        200: RestoreSchema,
-        202: RestoreSchema,
+        200: json(RestoreSchema, { description: 'The same restore again: as it stands, nothing written', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
+        202: json(RestoreSchema, { description: 'Accepted: the restore, carried out by the workers', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
         ...authErrorResponses,
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -43,8 +43,9 @@ const backups: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['backups'],
       operationId: 'getBackupRestore',
       summary: 'A backup restore and how far its re-erasures are',
+      description: 'A backup restore: the tombstones it was checked against and how far the erasures it started again have come.',
       params: RestoreParamsSchema,
-      response: { 200: RestoreSchema, ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: RestoreSchema, ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.restoresService.get(request.params.id))
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, Defaulted, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, Defaulted, problem, ref } from '../../../src/schemas/common.js'
 import {
   ConnectorHealthSchema, ConnectorHealthSummarySchema, ConnectorListSchema, RetentionSweepSchema
 } from '../../../src/schemas/operations.js'
@@ -33,6 +33,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'listConnectors',
       summary: 'The configured connectors with their latest stored health check',
+      description: 'Every connector configured in this deployment, what it can do, and its latest stored health check (none until one has run).',
       response: { 200: ref(ConnectorListSchema), ...authErrorResponses }
     }
   }, async () => {
@@ -57,6 +58,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'connectorHealthSummary',
       summary: 'How many connectors are ok, down or not yet checked, and each one\'s status',
+      description: 'Counts of connectors by their latest stored health check (ok, down, not yet checked), with each connector\'s status. Nothing is checked by this call.',
       response: { 200: ref(ConnectorHealthSummarySchema), ...authErrorResponses }
     }
   }, async () => {
@@ -72,9 +74,10 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['connectors'],
       operationId: 'getConnectorHealth',
       summary: 'A connector\'s latest stored health check, or (live=true) one run now and stored',
+      description: 'The latest stored health check of one connector. With live=true a check is run now against the system, stored, and returned. 404 for a connector not configured here.',
       params: ConnectorParamsSchema,
       querystring: Type.Object({ live: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
-      response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(ConnectorHealthSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => {
     const { id } = request.params
@@ -92,7 +95,7 @@ const connectors: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Deletes or blanks what is older than each retention rule allows, and records a retention_sweep system event with counts only.',
       params: ConnectorParamsSchema,
       querystring: Type.Object({ dry_run: Defaulted(Type.Boolean({ default: false })) }, { additionalProperties: false }),
-      response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 200: ref(RetentionSweepSchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request) => {
     const instance = instanceOf(request.params.id)

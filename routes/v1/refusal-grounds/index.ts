@@ -11,6 +11,7 @@ const refusalGrounds: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listRefusalGrounds',
       summary: 'The legal grounds for refusing a request, with the provision per regime',
+      description: 'The legal grounds a request may be refused on, with the provision that allows it under each regime; POST /v1/requests/{id}/reject names one of them.',
       response: { 200: ref(RefusalGroundListSchema), ...authErrorResponses }
     }
   }, async () => list)

@@ -11,6 +11,7 @@ const reports: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['reports'],
       operationId: 'deadlineReport',
       summary: 'Open requests due within the window, and those overdue',
+      description: 'Open requests whose effective deadline falls within the window asked for, and those already past it, for the people who must answer them in time.',
       querystring: Type.Object({
         window_hours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760, description: 'Default DEADLINE_WARNING_HOURS (72)' }))
       }, { additionalProperties: false }),

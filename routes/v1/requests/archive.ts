@@ -1,18 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import {
-  ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, zipResponse
+  ArchiveLinkParamsSchema, ArchiveLinkSchema, ArchiveSummarySchema, CreateArchiveLinkSchema, DownloadHeadersSchema, downloadRefusals, zipResponse
 } from '../../../src/schemas/archives.js'
 
 const downloadResponses = {
   200: zipResponse('The whole zip (Content-Length, strong ETag = its SHA-256, Accept-Ranges: bytes)'),
-  206: zipResponse('One byte range of the zip (Content-Range)'),
+  206: zipResponse('One byte range of the zip (Content-Range)', { partial: true }),
   ...authErrorResponses,
-  404: ref(ErrorSchema),
-  409: ref(ErrorSchema),
-  410: ref(ErrorSchema),
-  416: ref(ErrorSchema)
+  404: problem(),
+  410: problem(),
+  ...downloadRefusals
 }
 const downloadDescription = 'The archive of a completed or partially completed access or portability request, streamed: ' +
   'manifest.json, index.html, README.txt, and per system and data set NDJSON, CSV and a JSON Schema, with the collected files. ' +
@@ -49,11 +48,14 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.head('/:id/archive', {
-    config: { scope: 'archives:read' },
+    // In the document: the one HEAD route written on purpose (fastify's automatic ones are left out).
+    config: { scope: 'archives:read', swagger: { exposeHeadRoute: true } },
     schema: {
       tags: ['archives'],
       operationId: 'headArchive',
       summary: "The archive's headers (size, ETag) without its content",
+      description: 'What GET answers, headers only: Content-Length, ETag (to check a download or resume it with If-Range), ' +
+        'Content-Disposition, Accept-Ranges; 206 with Content-Range for a Range. Not recorded as a download.',
       params: IdParamsSchema,
       headers: DownloadHeadersSchema,
       response: downloadResponses
@@ -74,7 +76,7 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
         'past the archive\'s expiry) or is revoked. Its signature is not stored: keep the URL, it cannot be shown again.',
       params: IdParamsSchema,
       body: ref(CreateArchiveLinkSchema),
-      response: { 201: ref(ArchiveLinkSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema), 410: ref(ErrorSchema) }
+      response: { 201: ref(ArchiveLinkSchema), ...authErrorResponses, 404: problem(), 409: problem(), 410: problem() }
     }
   }, async (request, reply) => {
     const link = await fastify.archivesService.createLink(request.params.id, request.principal!.name, request.body.expires_in_seconds)
@@ -89,7 +91,7 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Rebuild an archive whose build failed or that expired',
       description: rebuildDescription,
       params: IdParamsSchema,
-      response: { 202: ref(ArchiveSummarySchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 202: ref(ArchiveSummarySchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request, reply) => {
     const archive = await fastify.archivesService.rebuild(request.params.id, request.principal!.name)
@@ -104,7 +106,7 @@ const archive: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Revoke a signed download link',
       description: 'The link answers 403 DSR_LINK_REVOKED from now on. Revoking twice is not an error.',
       params: ArchiveLinkParamsSchema,
-      response: { 204: Type.Null({ description: 'Revoked' }), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 204: Type.Null({ description: 'Revoked' }), ...authErrorResponses, 404: problem() }
     }
   }, async (request, reply) => {
     await fastify.archivesService.revokeLink(request.params.id, request.params.linkId, request.principal!.name)

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { CallbackDeliveryListSchema, CallbackDeliverySchema, CallbackListQuerySchema, CallbackParamsSchema } from '../../../src/schemas/callbacks.js'
 
 /** Status callbacks: what was sent to the request's callback_url, and sending one again. */
@@ -15,7 +15,7 @@ const callbacks: FastifyPluginAsyncTypebox = async (fastify) => {
         'connections with backoff, up to CALLBACK_MAX_ATTEMPTS. Redirects are not followed.',
       params: IdParamsSchema,
       querystring: CallbackListQuerySchema,
-      response: { 200: ref(CallbackDeliveryListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(CallbackDeliveryListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.callbacksService.list(request.params.id, request.query))
 
@@ -28,7 +28,7 @@ const callbacks: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Due at once, with a fresh round of CALLBACK_MAX_ATTEMPTS; the body and DSR-Delivery-Id are those of the ' +
         'first sending (a new signature and timestamp), so the receiver can drop it as a repeat.',
       params: CallbackParamsSchema,
-      response: { 202: ref(CallbackDeliverySchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 202: ref(CallbackDeliverySchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request, reply) => reply.status(202).send(await fastify.callbacksService.redeliver(request.params.id, request.params.deliveryId)))
 }

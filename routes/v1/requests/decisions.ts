@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { ApproveSchema, CompleteTaskSchema, RefuseSchema } from '../../../src/schemas/decisions.js'
 import { DataSubjectRequestSchema, TaskParamsSchema } from '../../../src/schemas/requests.js'
 
-const withRequest = { ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
-const withGround = { ...withRequest, 422: ref(ErrorSchema) }
+const withRequest = { ...authErrorResponses, 404: problem(), 409: problem() }
+const withGround = { ...withRequest, 422: problem() }
 
 /** What people decide about a request: approval, refusal on a legal ground, and the outcome of a manual task. */
 const decisions: FastifyPluginAsyncTypebox = async (fastify) => {

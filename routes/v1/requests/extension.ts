@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdempotentReplayedHeader, IdParamsSchema, json, problem, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
 import { ExtensionNoticeSchema, TakeExtensionSchema } from '../../../src/schemas/request-actions.js'
 
@@ -27,13 +27,13 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       body: ref(TakeExtensionSchema),
       response: {
-        200: ref(DataSubjectRequestSchema),
+        200: json(ref(DataSubjectRequestSchema), { description: 'The request as it stands', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        404: problem(),
+        409: problem(),
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -58,12 +58,12 @@ const extension: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       body: ref(ExtensionNoticeSchema),
       response: {
-        200: ref(DataSubjectRequestSchema),
+        200: json(ref(DataSubjectRequestSchema), { description: 'The request as it stands', headers: { 'Idempotent-Replayed': IdempotentReplayedHeader } }),
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema)
+        404: problem(),
+        409: problem(),
+        413: problem(),
+        415: problem()
       }
     }
   }, async (request, reply) => {

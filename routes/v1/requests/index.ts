@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdempotentReplayedHeader, IdParamsSchema, json, LocationHeader, problem, ref } from '../../../src/schemas/common.js'
 import {
   CancelRequestSchema, CreateRequestSchema, DataSubjectRequestSchema, ListRequestsQuerySchema,
   RequestEventListSchema, RequestListSchema
@@ -29,13 +29,19 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       headers: IdempotencyHeadersSchema,
       body: ref(CreateRequestSchema),
       response: {
-        200: { ...ref(DataSubjectRequestSchema), description: 'Merged (DUPLICATE_POLICY merge): the open request for the same person and type' },
-        202: ref(DataSubjectRequestSchema),
+        200: json(ref(DataSubjectRequestSchema), {
+          description: 'Merged (DUPLICATE_POLICY merge): the open request for the same person and type',
+          headers: { Location: LocationHeader, 'Idempotent-Replayed': IdempotentReplayedHeader }
+        }),
+        202: json(ref(DataSubjectRequestSchema), {
+          description: 'Stored: the request, to be carried out by the workers',
+          headers: { Location: LocationHeader, 'Idempotent-Replayed': IdempotentReplayedHeader }
+        }),
         ...authErrorResponses,
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        409: problem(),
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -52,6 +58,7 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listRequests',
       summary: 'List requests, newest first',
+      description: 'Requests newest first, filtered by status, type, regime and deadline; `limit` per page (50 by default, at most 200) and `next_cursor` to page on.',
       querystring: ListRequestsQuerySchema,
       response: { 200: ref(RequestListSchema), ...authErrorResponses }
     }
@@ -63,8 +70,9 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'getRequest',
       summary: 'Get one request with its status and deadline',
+      description: 'The request with its status, legal deadline (and any extension), tasks per system, and its archive once there is one. 404 DSR_REQUEST_NOT_FOUND for an unknown id.',
       params: IdParamsSchema,
-      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.requestsService.get(request.params.id))
 
@@ -74,9 +82,10 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'cancelRequest',
       summary: 'Cancel an open request, with a reason',
+      description: 'Moves an open request to cancelled, with the reason on record in its audit trail; 409 DSR_ILLEGAL_TRANSITION for a request that is already closed.',
       params: IdParamsSchema,
       body: ref(CancelRequestSchema),
-      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 200: ref(DataSubjectRequestSchema), ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request) =>
     fastify.requestsService.transition(request.params.id, 'cancelled', request.principal!, request.body.reason))
@@ -87,8 +96,9 @@ const requests: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'listRequestEvents',
       summary: "The request's audit trail, oldest first",
+      description: 'Every event of the request\'s audit trail, oldest first: who did what and when, for proof of how the request was handled.',
       params: IdParamsSchema,
-      response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(RequestEventListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => ({ data: await fastify.requestsService.events(request.params.id) }))
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema } from '../../../src/schemas/common.js'
 import { ErasureReceiptResponseSchema } from '../../../src/schemas/receipts.js'
 
 /** The signed erasure receipt of a closed erasure request. */
@@ -26,8 +26,8 @@ const receipt: FastifyPluginAsyncTypebox = async (fastify) => {
       response: {
         200: ErasureReceiptResponseSchema,
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema)
+        404: problem(),
+        409: problem()
       }
     }
   }, async (request) => fastify.receiptsService.forRequest(request.params.id))

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
 import { LiftRestrictionSchema } from '../../../src/schemas/request-actions.js'
 
@@ -31,10 +31,10 @@ const restriction: FastifyPluginAsyncTypebox = async (fastify) => {
       response: {
         202: ref(DataSubjectRequestSchema),
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema)
+        404: problem(),
+        409: problem(),
+        413: problem(),
+        415: problem()
       }
     }
   }, async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdParamsSchema, json, LocationHeader, problem, ref } from '../../../src/schemas/common.js'
 import { CreateTransferSchema, TransferListSchema, TransferParamsSchema, TransferSchema } from '../../../src/schemas/transfers.js'
 
 /** Direct transmission of a request's archive to another controller (GDPR Art 20(2), PIPL Art 45). */
@@ -16,13 +16,13 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParamsSchema,
       body: ref(CreateTransferSchema),
       response: {
-        202: ref(TransferSchema),
+        202: json(ref(TransferSchema), { description: 'Queued: the transfer, delivered by the workers', headers: { Location: LocationHeader } }),
         ...authErrorResponses,
-        404: ref(ErrorSchema),
-        409: ref(ErrorSchema),
-        413: ref(ErrorSchema),
-        415: ref(ErrorSchema),
-        422: ref(ErrorSchema)
+        404: problem(),
+        409: problem(),
+        413: problem(),
+        415: problem(),
+        422: problem()
       }
     }
   }, async (request, reply) => {
@@ -36,8 +36,9 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['transfers'],
       operationId: 'listTransfers',
       summary: "The request's direct transfers, oldest first, with every attempt",
+      description: 'The request\'s direct transfers to other controllers, oldest first, each with its status and every delivery attempt.',
       params: IdParamsSchema,
-      response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(TransferListSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => ({ data: await fastify.transfersService.list(request.params.id) }))
 
@@ -47,8 +48,9 @@ const transfers: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['transfers'],
       operationId: 'getTransfer',
       summary: 'One direct transfer, with every attempt and the receiver\'s answers',
+      description: 'One direct transfer of the request\'s archive to another controller, with its status, every delivery attempt and the receiver\'s answers.',
       params: TransferParamsSchema,
-      response: { 200: ref(TransferSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(TransferSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.transfersService.get(request.params.id, request.params.transferId))
 }

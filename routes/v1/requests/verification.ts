@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, IdParamsSchema, ref } from '../../../src/schemas/common.js'
 import { DataSubjectRequestSchema } from '../../../src/schemas/requests.js'
 import { ConfirmCodeSchema, VerificationChallengeSchema } from '../../../src/schemas/verification.js'
 import { Errors } from '../../../src/errors.js'
 
-const refusals = { ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+const refusals = { ...authErrorResponses, 404: problem(), 409: problem() }
 
 /**
  * Identity verification run by the service: a one-time code and link e-mailed to the subject. The
@@ -23,7 +23,7 @@ const verification: FastifyPluginAsyncTypebox = async (fastify) => {
         '(UK GDPR), the deadline is paused until the identity is confirmed, then moved by the whole days waited. ' +
         'DSR_NOTIFIER_NOT_CONFIGURED where no SMTP_URL is set.',
       params: IdParamsSchema,
-      response: { 201: ref(VerificationChallengeSchema), ...refusals, 422: ref(ErrorSchema), 502: ref(ErrorSchema) }
+      response: { 201: ref(VerificationChallengeSchema), ...refusals, 422: problem(), 502: problem() }
     }
   }, async (request, reply) => reply.status(201).send(await fastify.verificationService.start(request.params.id, request.principal!.name)))
 
@@ -33,6 +33,7 @@ const verification: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['requests'],
       operationId: 'getVerification',
       summary: 'The latest verification sent for the request: its status, expiry and attempts (never its code)',
+      description: 'The latest identity verification sent for the request: its status, expiry and the attempts used. The code itself is never shown.',
       params: IdParamsSchema,
       response: { 200: ref(VerificationChallengeSchema), ...refusals }
     }
@@ -53,7 +54,7 @@ const verification: FastifyPluginAsyncTypebox = async (fastify) => {
         'Past its expiry: DSR_VERIFICATION_EXPIRED (410).',
       params: IdParamsSchema,
       body: ref(ConfirmCodeSchema),
-      response: { 200: ref(DataSubjectRequestSchema), ...refusals, 410: ref(ErrorSchema), 422: ref(ErrorSchema), 423: ref(ErrorSchema) }
+      response: { 200: ref(DataSubjectRequestSchema), ...refusals, 410: problem(), 422: problem(), 423: problem() }
     }
   }, async (request) => {
     const id = await fastify.verificationService.confirmCode(request.params.id, request.body.code, request.principal!.name)

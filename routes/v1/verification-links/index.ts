@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { authErrorResponses, ErrorSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, problem, ref } from '../../../src/schemas/common.js'
 import { VerificationConfirmedSchema, VerificationLinkQuerySchema } from '../../../src/schemas/verification.js'
 import { Errors } from '../../../src/errors.js'
 
@@ -10,6 +10,12 @@ const page = (title: string, body: string) => '<!doctype html><html lang="en"><h
   `<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem"><h1>${title}</h1>${body}</body></html>`
 
 const html = { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' }
+/** The headers sent with every page, as the OpenAPI document describes them. */
+const pageHeaders = {
+  'Referrer-Policy': { type: 'string', enum: ['no-referrer'], description: 'The link (its token) is not passed on to other sites' },
+  'Cache-Control': { type: 'string', enum: ['no-store'], description: 'Never cached' }
+} as const
+const htmlPage = { 'text/html': { schema: Type.String({ description: 'An HTML page' }) } }
 
 /**
  * The verification link e-mailed to the person: no API key, the one-time token is the authority.
@@ -34,8 +40,9 @@ const verificationLinks: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['verification'],
       operationId: 'openVerificationLink',
       summary: 'The page the e-mailed link opens: a button that confirms (nothing is confirmed by opening it)',
+      description: 'The page the person\'s e-mailed link opens. It shows a button that confirms; opening it changes nothing, since mail scanners open links too. No API key: the link\'s one-time token.',
       querystring: VerificationLinkQuerySchema,
-      response: { 200: Type.String({ description: 'An HTML page' }), ...authErrorResponses }
+      response: { 200: { description: 'A page with a button that confirms', headers: pageHeaders, content: htmlPage }, ...authErrorResponses }
     }
   }, async (request, reply) => {
     const token = tokenOf(request.query)
@@ -50,8 +57,18 @@ const verificationLinks: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['verification'],
       operationId: 'confirmVerificationLink',
       summary: 'Confirm the identity with the e-mailed link; fulfilment starts',
+      description: 'Confirms the person\'s identity with the e-mailed link\'s one-time token; fulfilment of the request starts. Answered with a page for the page\'s form post, with JSON otherwise. No API key: the token.',
       querystring: VerificationLinkQuerySchema,
-      response: { 200: ref(VerificationConfirmedSchema), ...authErrorResponses, 409: ref(ErrorSchema), 410: ref(ErrorSchema), 423: ref(ErrorSchema) }
+      response: {
+        200: {
+          description: 'Confirmed: JSON, or a page for a form post (Content-Type application/x-www-form-urlencoded, as the page\'s button sends)',
+          content: { 'application/json': { schema: ref(VerificationConfirmedSchema) }, ...htmlPage }
+        },
+        ...authErrorResponses,
+        409: problem(),
+        410: problem(),
+        423: problem()
+      }
     }
   }, async (request, reply) => {
     const requestId = await fastify.verificationService.confirmLink(tokenOf(request.query))

@@ -70,6 +70,10 @@ export default fp(async function auth (fastify) {
       config.public = open!
       if (open === 'signed_link') route.schema = { ...route.schema, security: [{ signedLink: [] }] }
       if (open === 'verification_link') route.schema = { ...route.schema, security: [{ verificationLink: [] }] }
+      // The scrape token is asked for only when METRICS_TOKEN is set: either requirement ({} is none) may be met.
+      if (open === 'metrics') route.schema = { ...route.schema, security: [{}, { metricsToken: [] }] }
+      // Open to anyone: said explicitly, so the document does not read as if security were forgotten.
+      if (open === 'health' || open === 'docs' || open === 'jwks') route.schema = { ...route.schema, security: [] }
       routes.push({ method, url: route.url, public: open! })
     }
   })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
-import type { FastifyError } from 'fastify'
-import { DsrError, Errors, type ErrorDetail } from '../../errors.js'
+import type { FastifyError, FastifyReply } from 'fastify'
+import { DsrError, Errors, problemTitle, problemType, type ErrorDetail } from '../../errors.js'
+import { PROBLEM_JSON } from '../../schemas/common.js'
 import { isDatabaseUnreachable, RETRY_AFTER_SECONDS } from '../../db/unreachable.js'
 import { isStoreUnavailable } from '../../storage/unavailable.js'
 
@@ -16,32 +17,54 @@ const FASTIFY_CODES: Record<string, () => Error> = {
 }
 
 /**
- * One error shape for every response: `{ statusCode, code, message, details? }`. Validation
- * failures name each offending field; a 5xx says only "Internal error" and is logged without
- * values (see loggableError).
+ * The body of an error answer: RFC 9457's `type`, `title`, `status` and `detail`, and the service's
+ * own `statusCode`, `code`, `message` and `details?`, which callers written before keep reading.
+ */
+export function problemBody (e: ApiError) {
+  return { type: problemType(e.code), title: problemTitle(e.code), status: e.statusCode, detail: e.message, ...e }
+}
+
+/**
+ * One error shape for every response, served as `application/problem+json` (problemBody).
+ * Validation failures name each offending field; a 5xx says only "Internal error" and is logged
+ * without values (see loggableError).
  */
 export default fp(async function errorsPlugin (fastify) {
   fastify.setErrorHandler((err: FastifyError & { details?: ErrorDetail[], headers?: Record<string, string> }, request, reply) => {
     if (isDatabaseUnreachable(err) || isStoreUnavailable(err)) {
       // The database (or the object store) is stopped, restarting or out of connections: nothing is
       // wrong with the request, and nothing of it was stored unless its transaction committed. Try again shortly.
-      const e = new Errors.Unavailable()
-      request.log.warn({ code: e.code, dbCode: dbErrorCode(err) }, isStoreUnavailable(err) ? 'object store unavailable' : 'database unreachable')
-      return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ statusCode: 503, code: e.code, message: e.message })
+      request.log.warn({ code: Errors.Unavailable.code, dbCode: dbErrorCode(err) }, isStoreUnavailable(err) ? 'object store unavailable' : 'database unreachable')
+      return unavailable(reply)
     }
     const body = toApiError(err)
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
     // A 4xx may name headers that belong with it (Content-Range on a 416, Retry-After).
     if (body.statusCode < 500 && err.headers) reply.headers(err.headers)
-    return reply.status(body.statusCode).send(body)
+    return reply.status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))
+  })
+
+  // Once the service is closing, a new request is answered 503 with Retry-After: another instance
+  // (or this one, restarted) takes it. Requests already under way finish.
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
+  fastify.addHook('onRequest', async (_request, reply) => {
+    if (closing) return unavailable(reply)
   })
 
   fastify.setNotFoundHandler((request, reply) => {
     const err = new Errors.RouteNotFound(request.method, request.url.split('?')[0] ?? '')
-    return reply.status(404).send({ statusCode: 404, code: err.code, message: err.message })
+    return reply.status(404).type(PROBLEM_JSON).send(problemBody({ statusCode: 404, code: err.code, message: err.message }))
   })
 }, { name: 'errors' })
+
+/** 503 DSR_UNAVAILABLE with Retry-After: nothing is wrong with the request; try it again shortly. */
+function unavailable (reply: FastifyReply) {
+  const e = new Errors.Unavailable()
+  return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(PROBLEM_JSON)
+    .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
+}
 
 export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): ApiError {
   if (err.validation) {

@@ -26,12 +26,18 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
         { name: 'verification', description: 'The verification link e-mailed to the person: no API key, its one-time token instead' },
         { name: 'callbacks', description: "Signed status callbacks to a request's callback_url: the delivery log and redelivery" },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes, and the Prometheus metrics' },
+        { name: 'connectors', description: 'The systems requests are fulfilled in: their health and retention' },
+        { name: 'reports', description: 'Reports across requests: deadlines' },
+        { name: 'backups', description: 'Backup restores: erasing again what a restored backup brought back' },
+        { name: 'receipts', description: 'Signed erasure receipts and the keys that verify them' },
+        { name: 'errors', description: 'The error catalogue: what the `type` of an error answer (application/problem+json) points at' }
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token' },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, asked for by GET /metrics only when it is set' },
           signedLink: {
             type: 'apiKey',
             in: 'query',
