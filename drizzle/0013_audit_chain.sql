@@ -1,0 +1,77 @@
+CREATE TABLE "audit_chain" (
+	"position" bigint PRIMARY KEY NOT NULL,
+	"source" text NOT NULL,
+	"event_id" bigint NOT NULL,
+	"request_id" uuid,
+	"content_hash" text NOT NULL,
+	"request_hash" text,
+	"chain_hash" text NOT NULL,
+	"sealed_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "audit_chain_source" CHECK ("audit_chain"."source" in ('request', 'system')),
+	CONSTRAINT "audit_chain_request_link" CHECK (("audit_chain"."source" = 'request') = ("audit_chain"."request_id" is not null and "audit_chain"."request_hash" is not null))
+);
+--> statement-breakpoint
+CREATE TABLE "audit_heads" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "audit_heads_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"position" bigint NOT NULL,
+	"chain_hash" text NOT NULL,
+	"signed_at" timestamp with time zone NOT NULL,
+	"kid" text NOT NULL,
+	"jws" text NOT NULL
+);
+--> statement-breakpoint
+ALTER TABLE "request_events" ADD COLUMN "content_hash" text;--> statement-breakpoint
+ALTER TABLE "request_events" ADD COLUMN "text_hash" text;--> statement-breakpoint
+ALTER TABLE "request_events" ADD COLUMN "chain_position" bigint;--> statement-breakpoint
+ALTER TABLE "system_events" ADD COLUMN "content_hash" text;--> statement-breakpoint
+ALTER TABLE "system_events" ADD COLUMN "chain_position" bigint;--> statement-breakpoint
+CREATE UNIQUE INDEX "audit_chain_event" ON "audit_chain" USING btree ("source","event_id");--> statement-breakpoint
+CREATE INDEX "audit_chain_request" ON "audit_chain" USING btree ("request_id","position") WHERE "audit_chain"."request_id" is not null;--> statement-breakpoint
+CREATE INDEX "audit_heads_position" ON "audit_heads" USING btree ("position");--> statement-breakpoint
+CREATE INDEX "request_events_unsealed" ON "request_events" USING btree ("id") WHERE "request_events"."chain_position" is null;--> statement-breakpoint
+CREATE INDEX "system_events_unsealed" ON "system_events" USING btree ("id") WHERE "system_events"."chain_position" is null;--> statement-breakpoint
+-- The audit chain's content hashes (src/audit/chain.ts). Computed here, by triggers, so that no path that
+-- writes an event (drizzle inserts, raw SQL, CTEs of several statements) can leave one out, and computed
+-- over what Postgres stored: an instant is hashed at the microseconds it was stored with, whichever
+-- driver wrote or reads it. The canonical form is the text of a jsonb object (jsonb orders its keys,
+-- shorter first then bytewise, and prints each value one way); sha256() is built in (no pgcrypto).
+CREATE FUNCTION "audit_instant"(at timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;--> statement-breakpoint
+-- The free text request redaction replaces (engine/redaction.ts): an event's reason and details.reason,
+-- hashed on their own so that the content hash covers their hash, which redaction leaves in place.
+CREATE FUNCTION "audit_text_hash"(reason text, details jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN reason IS NULL AND details->'reason' IS NULL THEN NULL
+    ELSE encode(sha256(convert_to(jsonb_build_array(reason, details->'reason')::text, 'UTF8')), 'hex') END
+$$;--> statement-breakpoint
+CREATE FUNCTION "audit_request_event_hash"(id bigint, request_id uuid, at timestamptz, actor text, action text,
+  from_status request_status, to_status request_status, details jsonb, text_hash text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT encode(sha256(convert_to(jsonb_build_object(
+    'v', 1, 'source', 'request', 'id', id, 'request_id', request_id, 'at', audit_instant(at), 'actor', actor, 'action', action,
+    'from_status', from_status, 'to_status', to_status,
+    'details', CASE WHEN jsonb_typeof(details) = 'object' THEN details - 'reason' ELSE details END,
+    'text_hash', text_hash)::text, 'UTF8')), 'hex')
+$$;--> statement-breakpoint
+CREATE FUNCTION "audit_system_event_hash"(id bigint, at timestamptz, actor text, action text, details jsonb) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT encode(sha256(convert_to(jsonb_build_object(
+    'v', 1, 'source', 'system', 'id', id, 'at', audit_instant(at), 'actor', actor, 'action', action, 'details', details)::text, 'UTF8')), 'hex')
+$$;--> statement-breakpoint
+CREATE FUNCTION "request_events_audit_hash"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.text_hash := audit_text_hash(NEW.reason, NEW.details);
+  NEW.content_hash := audit_request_event_hash(NEW.id, NEW.request_id, NEW.at, NEW.actor, NEW.action, NEW.from_status, NEW.to_status, NEW.details, NEW.text_hash);
+  NEW.chain_position := NULL;
+  RETURN NEW;
+END $$;--> statement-breakpoint
+CREATE FUNCTION "system_events_audit_hash"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.content_hash := audit_system_event_hash(NEW.id, NEW.at, NEW.actor, NEW.action, NEW.details);
+  NEW.chain_position := NULL;
+  RETURN NEW;
+END $$;--> statement-breakpoint
+CREATE TRIGGER "request_events_audit_hash" BEFORE INSERT ON "request_events" FOR EACH ROW EXECUTE FUNCTION "request_events_audit_hash"();--> statement-breakpoint
+CREATE TRIGGER "system_events_audit_hash" BEFORE INSERT ON "system_events" FOR EACH ROW EXECUTE FUNCTION "system_events_audit_hash"();--> statement-breakpoint
+-- Events stored before the chain existed: hashed as they are now, sealed by the first run of the seal job.
+UPDATE "request_events" SET "text_hash" = audit_text_hash("reason", "details");--> statement-breakpoint
+UPDATE "request_events" SET "content_hash" = audit_request_event_hash("id", "request_id", "at", "actor", "action", "from_status", "to_status", "details", "text_hash");--> statement-breakpoint
+UPDATE "system_events" SET "content_hash" = audit_system_event_hash("id", "at", "actor", "action", "details");
