@@ -199,7 +199,7 @@ export const JobErrors = {
   CallbackRejected: recorded('DSR_CALLBACK_REJECTED', 'the receiver refused the callback', ['callback'], false, 'the callback receiver answered another 4xx'),
   CallbackInternal: recorded('DSR_CALLBACK_INTERNAL', 'unexpected error while sending', ['callback'], true, 'an unexpected fault while sending a callback'),
   AuditContentChanged: recorded('DSR_AUDIT_CONTENT_CHANGED', 'an audit event changed', ['audit_report'], null,
-    'an audit event no longer hashes to the hash stored when it was written or sealed (edited in the database)'),
+    'a sealed audit event no longer hashes as it did when it was sealed (edited in the database)'),
   AuditEventMissing: recorded('DSR_AUDIT_EVENT_MISSING', 'a sealed audit event is gone', ['audit_report'], null, 'an audit event the chain sealed was deleted (or its request was)'),
   AuditLinkMissing: recorded('DSR_AUDIT_LINK_MISSING', 'a link of the audit chain is gone', ['audit_report'], null, 'a position of the audit chain has no link (a link row was deleted)'),
   AuditLinkChanged: recorded('DSR_AUDIT_LINK_CHANGED', 'a link of the audit chain does not follow from the one before', ['audit_report'], null,

@@ -6,12 +6,12 @@ import type { Keyring } from '../receipts/keys.js'
 import { chainLinkHash, requestLinkHash, type AuditSource, type BreakKind } from './chain.js'
 import { HEAD_TYPE, type AuditHeadPayload } from './seal.js'
 
-/** The first thing found broken, in chain order (sealed links first, then signed heads, then unsealed events). */
+/** The first thing found broken, in chain order (links first, then signed heads). */
 export interface AuditBreak {
   kind: BreakKind
   code: string
-  /** The chain position where it broke; null for an event not sealed yet. */
-  position: number | null
+  /** The chain position where it broke. */
+  position: number
   source: AuditSource | null
   event_id: number | null
   request_id: string | null
@@ -23,7 +23,7 @@ export interface AuditReport {
   /** The request verified; null for the whole service. */
   request_id: string | null
   links_checked: number
-  /** Events written but not sealed yet: only their content hash protects them (README, "Audit trail"). */
+  /** Events written but not sealed yet: nothing protects them until the next seal run (README, "Audit trail"). */
   unsealed_events: number
   /** The chain's last link (of the request, for a request). */
   head: { position: number, chain_hash: string, sealed_at: string } | null
@@ -45,7 +45,7 @@ const CODES: Record<BreakKind, string> = {
 
 const BATCH = 1000
 
-function broke (kind: BreakKind, at: { position: number | null, source?: AuditSource | null, eventId?: number | null, requestId?: string | null }, message: string): AuditBreak {
+function broke (kind: BreakKind, at: { position: number, source?: AuditSource | null, eventId?: number | null, requestId?: string | null }, message: string): AuditBreak {
   return { kind, code: CODES[kind], position: at.position, source: at.source ?? null, event_id: at.eventId ?? null, request_id: at.requestId ?? null, message }
 }
 
@@ -86,14 +86,7 @@ async function headBreak (audit: AuditRepository, head: SignedHeadRow | null, ve
 async function report (audit: AuditRepository, deps: VerifyDeps, requestId: string | null, { checked, last, found }: Walked): Promise<AuditReport> {
   const head = await audit.latestHead()
   const verified = head !== null && await signatureVerifies(head, deps.keyring)
-  let first = found ?? await headBreak(audit, head, verified)
-  if (first === null) {
-    const changed = await audit.firstChangedUnsealed(requestId ?? undefined)
-    if (changed !== null) {
-      first = broke('content_changed', { position: null, source: changed.source, eventId: changed.eventId, requestId: changed.requestId },
-        `${changed.source} event ${changed.eventId} changed since it was written (not sealed yet)`)
-    }
-  }
+  const first = found ?? await headBreak(audit, head, verified)
   return {
     ok: first === null,
     request_id: requestId,
@@ -164,7 +157,7 @@ async function walkRequest (audit: AuditRepository, requestId: string): Promise<
 /**
  * Verifies the whole chain: walks every link in position order, recomputing each chain hash from the
  * one before and checking its event is there and unchanged, then checks the signed heads against the
- * chain and the unsealed events against their content hashes. Reports the first break.
+ * chain. Reports the first break.
  */
 export async function verifyAuditChain (deps: VerifyDeps): Promise<AuditReport> {
   const audit = createAuditRepository(deps.dbh)
@@ -174,8 +167,8 @@ export async function verifyAuditChain (deps: VerifyDeps): Promise<AuditReport> 
 
 /**
  * Verifies one request's part of the chain: its links in order, each one's request hash from the
- * request's link before it and its chain hash from the chain's link before it, its events, and the
- * request's unsealed events. Request not found (404) only when it has neither a row nor a link: the
+ * request's link before it and its chain hash from the chain's link before it, and its events.
+ * Request not found (404) only when it has neither a row nor a link: the
  * links of a deleted request are reported as missing events.
  */
 export async function verifyRequestChain (deps: VerifyDeps, requestId: string): Promise<AuditReport> {

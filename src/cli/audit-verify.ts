@@ -44,7 +44,7 @@ export function describe (report: AuditReport): string {
     : '  signed head: none yet')
   const b = report.first_break
   if (b) {
-    lines.push(`  first break: ${b.kind} (${b.code}) at position ${b.position ?? '(not sealed)'}` +
+    lines.push(`  first break: ${b.kind} (${b.code}) at position ${b.position}` +
       `${b.event_id !== null ? `, ${b.source} event ${b.event_id}` : ''}${b.request_id ? `, request ${b.request_id}` : ''}`, `  ${b.message}`)
   }
   return `${lines.join('\n')}\n`

@@ -7,12 +7,12 @@ const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$' })
 
 export const AuditBreakSchema = Type.Object({
   kind: Type.Enum([...BREAK_KINDS], {
-    description: 'content_changed: the event no longer hashes as it was written; event_missing: a sealed event is gone; ' +
+    description: 'content_changed: the event no longer hashes as it did when sealed; event_missing: a sealed event is gone; ' +
       'link_missing: a position of the chain has no link; link_changed: a link does not follow from the one before it; ' +
       'head_mismatch: the chain at a signed head is not what was signed; signature_invalid: the latest signed head does not verify'
   }),
   code: Type.String({ description: 'Its code in the error catalogue (DSR_AUDIT_…)' }),
-  position: Nullable(Type.Integer({ minimum: 1 }), { description: 'The chain position; null for an event not sealed yet' }),
+  position: Type.Integer({ minimum: 1, description: 'The chain position where it broke' }),
   source: Nullable(Type.String(), { description: '`request` (request_events) or `system` (system_events); null where no event is known' }),
   event_id: Nullable(Type.Integer({ minimum: 1 })),
   request_id: Nullable(Type.String({ format: 'uuid' })),
@@ -23,7 +23,7 @@ export const AuditReportSchema = Type.Object({
   ok: Type.Boolean({ description: 'Nothing is broken' }),
   request_id: Nullable(Type.String({ format: 'uuid' }), { description: 'The request verified; null for the whole service' }),
   links_checked: Type.Integer({ minimum: 0 }),
-  unsealed_events: Type.Integer({ minimum: 0, description: 'Events not sealed yet: only their content hash protects them so far' }),
+  unsealed_events: Type.Integer({ minimum: 0, description: 'Events not sealed yet: nothing protects them until the next seal run' }),
   head: Nullable(Type.Object({
     position: Type.Integer({ minimum: 1 }),
     chain_hash: sha256Hex,

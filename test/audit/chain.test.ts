@@ -90,7 +90,7 @@ async function scenario (t: Test, on: 'embedded' | 'postgres', dbh: DbHandle & {
   t.test(`${on}: an untouched trail verifies, with a signed head`, async (t) => {
     const before = await verify()
     t.equal(before.unsealed_events, events, 'nothing sealed before the first run')
-    t.equal(before.ok, true, 'unsealed events hash as written')
+    t.match(before, { ok: true, links_checked: 0, head: null, signed_head: null }, 'an empty chain is intact')
     const run = await seal()
     t.equal(run.sealed, events, 'the seal job sealed every event')
     t.equal(run.signed, true, 'and signed the head')
@@ -198,14 +198,19 @@ async function scenario (t: Test, on: 'embedded' | 'postgres', dbh: DbHandle & {
     await dbh.rows(sql`update request_events set reason = '[redacted]' where id = ${Number(reason!.id)}`)
   })
 
-  t.test(`${on}: an unsealed event edited is reported, with no position`, async (t) => {
+  t.test(`${on}: an event is protected from the run that seals it on, not before`, async (t) => {
     const c = await create('alan@example.com')
     const [ev] = await dbh.rows<{ id: string }>(sql`select id::text from request_events where request_id = ${c}`)
-    await dbh.rows(sql`update request_events set details = '{"forged": true}'::jsonb where id = ${Number(ev!.id)}`)
-    const expected = { ok: false, first_break: { kind: 'content_changed', position: null, event_id: Number(ev!.id), request_id: c } }
-    t.match(await verify(), expected)
-    t.match(await verifyRequest(c), expected)
+    t.match(await verifyRequest(c), { ok: true, links_checked: 0, unsealed_events: 1 }, 'written, not sealed yet')
+    // An edit before the seal run is sealed as edited: nothing had been recorded of the event yet (README).
+    await dbh.rows(sql`update request_events set details = '{"edited": true}'::jsonb where id = ${Number(ev!.id)}`)
+    await seal()
+    t.match(await verifyRequest(c), { ok: true, links_checked: 1, unsealed_events: 0 })
     await dbh.rows(sql`update request_events set details = null where id = ${Number(ev!.id)}`)
+    const expected = { ok: false, first_break: { kind: 'content_changed', event_id: Number(ev!.id), request_id: c } }
+    t.match(await verify(), expected, 'an edit after it is reported')
+    t.match(await verifyRequest(c), expected)
+    await dbh.rows(sql`update request_events set details = '{"edited": true}'::jsonb where id = ${Number(ev!.id)}`)
     t.match(await verify(), { ok: true }, 'put back: intact')
   })
 

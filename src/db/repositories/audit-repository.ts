@@ -1,11 +1,11 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { REDACTED, SERVICE_ACTORS } from './redaction-repository.js'
 
 /** Serializes seal runs (only them: events are written without it). Any constant would do; this one is ours. */
 const SEAL_LOCK = 4_711_013
 
-export interface UnsealedEvent { source: 'request' | 'system', eventId: number, requestId: string | null, contentHash: string }
+export interface UnsealedEvent { source: 'request' | 'system', eventId: number, requestId: string | null, contentHash: string, textHash: string | null }
 
 export interface StoredLink {
   position: number
@@ -110,23 +110,25 @@ export function createAuditRepository (dbh: DbHandle) {
 
     /**
      * Up to `limit` committed events not yet sealed, request events first, each table in id order,
-     * locked for the caller's transaction; rows another transaction holds (a redaction under way) are
-     * skipped and taken by a later run.
+     * locked for the caller's transaction, with their content hashes computed now; rows another
+     * transaction holds (a redaction under way) are skipped and taken by a later run.
      */
     async lockUnsealed (limit: number, tx: TxHandle): Promise<UnsealedEvent[]> {
-      const req = await tx.rows<{ id: string, request_id: string, content_hash: string | null }>(sql`
-        select id, request_id, content_hash from request_events where chain_position is null
-        order by id limit ${limit} for update skip locked`)
+      const req = await tx.rows<{ id: string, request_id: string, content_hash: string, text_hash: string | null }>(sql`
+        select id, request_id, h.text_hash,
+          audit_request_event_hash(id, request_id, at, actor, action, from_status, to_status, details, h.text_hash) as content_hash
+        from request_events, lateral (select audit_text_hash(reason, details) as text_hash) h
+        where chain_position is null
+        order by id limit ${limit} for update of request_events skip locked`)
       const left = limit - req.length
       const sys = left > 0
-        ? await tx.rows<{ id: string, content_hash: string | null }>(sql`
-          select id, content_hash from system_events where chain_position is null
+        ? await tx.rows<{ id: string, content_hash: string }>(sql`
+          select id, audit_system_event_hash(id, at, actor, action, details) as content_hash from system_events where chain_position is null
           order by id limit ${left} for update skip locked`)
         : []
-      // A hash missing (set to null by hand) is sealed as such, and reported by verification.
       return [
-        ...req.map((r) => ({ source: 'request' as const, eventId: Number(r.id), requestId: r.request_id, contentHash: r.content_hash ?? '' })),
-        ...sys.map((r) => ({ source: 'system' as const, eventId: Number(r.id), requestId: null, contentHash: r.content_hash ?? '' }))
+        ...req.map((r) => ({ source: 'request' as const, eventId: Number(r.id), requestId: r.request_id, contentHash: r.content_hash, textHash: r.text_hash })),
+        ...sys.map((r) => ({ source: 'system' as const, eventId: Number(r.id), requestId: null, contentHash: r.content_hash, textHash: null }))
       ]
     },
 
@@ -139,8 +141,8 @@ export function createAuditRepository (dbh: DbHandle) {
       return new Map(rows.map((r) => [r.request_id, r.request_hash]))
     },
 
-    /** Appends `links` and marks their events sealed, in one statement. */
-    async append (links: ReadonlyArray<Omit<StoredLink, 'sealedAt'>>, tx: TxHandle): Promise<void> {
+    /** Appends `links` and marks their events sealed, with their hashes, in one statement. */
+    async append (links: ReadonlyArray<Omit<StoredLink, 'sealedAt'> & { textHash: string | null }>, tx: TxHandle): Promise<void> {
       const json = JSON.stringify(links.map((l) => ({
         position: l.position,
         source: l.source,
@@ -148,19 +150,21 @@ export function createAuditRepository (dbh: DbHandle) {
         request_id: l.requestId,
         content_hash: l.contentHash,
         request_hash: l.requestHash,
-        chain_hash: l.chainHash
+        chain_hash: l.chainHash,
+        text_hash: l.textHash
       })))
       await tx.rows(sql`
         with l as (
           select * from jsonb_to_recordset(${json}::jsonb)
-            as l(position bigint, source text, event_id bigint, request_id uuid, content_hash text, request_hash text, chain_hash text)
+            as l(position bigint, source text, event_id bigint, request_id uuid, content_hash text, request_hash text, chain_hash text, text_hash text)
         ), ins as (
           insert into audit_chain (position, source, event_id, request_id, content_hash, request_hash, chain_hash)
           select position, source, event_id, request_id, content_hash, request_hash, chain_hash from l
         ), req as (
-          update request_events e set chain_position = l.position from l where l.source = 'request' and e.id = l.event_id
+          update request_events e set chain_position = l.position, content_hash = l.content_hash, text_hash = l.text_hash
+          from l where l.source = 'request' and e.id = l.event_id
         )
-        update system_events e set chain_position = l.position from l where l.source = 'system' and e.id = l.event_id`)
+        update system_events e set chain_position = l.position, content_hash = l.content_hash from l where l.source = 'system' and e.id = l.event_id`)
     },
 
     /** Stores a signed head. */
@@ -206,19 +210,6 @@ export function createAuditRepository (dbh: DbHandle) {
         left join audit_chain p on p.position = c.position - 1
         where c.request_id = ${requestId}::uuid and c.position > ${after} order by c.position limit ${limit}`)
       return rows.map(linkOf)
-    },
-
-    /** The first unsealed event (of one request, or of either table) whose content no longer hashes as stored. */
-    async firstChangedUnsealed (requestId?: string, tx: TxHandle = dbh): Promise<{ source: 'request' | 'system', eventId: number, requestId: string | null } | null> {
-      const only: SQL = requestId === undefined ? sql`` : sql`and e.request_id = ${requestId}::uuid`
-      const [req] = await tx.rows<{ id: string, request_id: string }>(sql`
-        select e.id, e.request_id from request_events e
-        where e.chain_position is null ${only} and not coalesce(${requestEventIntact('e')}, false) order by e.id limit 1`)
-      if (req) return { source: 'request', eventId: Number(req.id), requestId: req.request_id }
-      if (requestId !== undefined) return null
-      const [system] = await tx.rows<{ id: string }>(sql`
-        select e.id from system_events e where e.chain_position is null and not coalesce(${systemEventIntact('e')}, false) order by e.id limit 1`)
-      return system ? { source: 'system', eventId: Number(system.id), requestId: null } : null
     },
 
     /** How many events are not sealed yet (of one request, or all). */
