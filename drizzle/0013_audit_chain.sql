@@ -22,6 +22,7 @@ CREATE TABLE "audit_heads" (
 --> statement-breakpoint
 ALTER TABLE "request_events" ADD COLUMN "content_hash" text;--> statement-breakpoint
 ALTER TABLE "request_events" ADD COLUMN "text_hash" text;--> statement-breakpoint
+ALTER TABLE "request_events" ADD COLUMN "text_salt" text;--> statement-breakpoint
 ALTER TABLE "request_events" ADD COLUMN "chain_position" bigint;--> statement-breakpoint
 ALTER TABLE "system_events" ADD COLUMN "content_hash" text;--> statement-breakpoint
 ALTER TABLE "system_events" ADD COLUMN "chain_position" bigint;--> statement-breakpoint
@@ -40,10 +41,11 @@ CREATE FUNCTION "audit_instant"(at timestamptz) RETURNS text LANGUAGE sql STABLE
   SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;--> statement-breakpoint
 -- The free text request redaction replaces (engine/redaction.ts): an event's reason and details.reason,
--- hashed on their own so that the content hash covers their hash, which redaction leaves in place.
-CREATE FUNCTION "audit_text_hash"(reason text, details jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+-- hashed on their own, with a random salt, so that the content hash covers their hash, which redaction
+-- leaves in place. Redaction deletes the salt with the text: the hash left cannot be tested against guesses.
+CREATE FUNCTION "audit_text_hash"(salt text, reason text, details jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN reason IS NULL AND details->'reason' IS NULL THEN NULL
-    ELSE encode(sha256(convert_to(jsonb_build_array(reason, details->'reason')::text, 'UTF8')), 'hex') END
+    ELSE encode(sha256(convert_to(coalesce(salt, '') || jsonb_build_array(reason, details->'reason')::text, 'UTF8')), 'hex') END
 $$;--> statement-breakpoint
 CREATE FUNCTION "audit_request_event_hash"(id bigint, request_id uuid, at timestamptz, actor text, action text,
   from_status request_status, to_status request_status, details jsonb, text_hash text) RETURNS text LANGUAGE sql STABLE AS $$

@@ -46,7 +46,7 @@ export async function sealAuditChain (deps: { dbh: DbHandle, keyring: Pick<Keyri
       const requestTips = await audit.requestTips([...new Set(events.flatMap((e) => e.requestId ?? []))], tx)
       let position = tip?.position ?? 0
       let previous = tip?.chainHash ?? null
-      const links: Array<ChainLink & { textHash: string | null }> = []
+      const links: Array<ChainLink & { textHash: string | null, textSalt: string | null }> = []
       for (const e of events) {
         position += 1
         let requestHash: string | null = null
@@ -56,7 +56,7 @@ export async function sealAuditChain (deps: { dbh: DbHandle, keyring: Pick<Keyri
         }
         const link = { position, source: e.source, eventId: e.eventId, requestId: e.requestId, contentHash: e.contentHash, requestHash }
         previous = chainLinkHash(previous, link)
-        links.push({ ...link, chainHash: previous, textHash: e.textHash })
+        links.push({ ...link, chainHash: previous, textHash: e.textHash, textSalt: e.textSalt })
       }
       await audit.append(links, tx)
       return events.length

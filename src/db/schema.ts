@@ -157,9 +157,10 @@ export const requestEvents = pgTable('request_events', {
   toStatus: requestStatus('to_status'),
   reason: text('reason'),
   details: jsonb('details').$type<Record<string, unknown>>(),
-  // The audit chain (src/audit/, migration 0013): both hashes set by a trigger at insert, the position when sealed.
+  // The audit chain (src/audit/, migration 0013): set when the event is sealed.
   contentHash: text('content_hash'),
   textHash: text('text_hash'),
+  textSalt: text('text_salt'),
   chainPosition: bigint('chain_position', { mode: 'number' })
 }, (t) => [
   index('request_events_request_id').on(t.requestId, t.id),

@@ -5,7 +5,7 @@ import { REDACTED, SERVICE_ACTORS } from './redaction-repository.js'
 /** Serializes seal runs (only them: events are written without it). Any constant would do; this one is ours. */
 const SEAL_LOCK = 4_711_013
 
-export interface UnsealedEvent { source: 'request' | 'system', eventId: number, requestId: string | null, contentHash: string, textHash: string | null }
+export interface UnsealedEvent { source: 'request' | 'system', eventId: number, requestId: string | null, contentHash: string, textHash: string | null, textSalt: string | null }
 
 export interface StoredLink {
   position: number
@@ -35,16 +35,17 @@ const serviceActors = sql.join(SERVICE_ACTORS.map((a) => sql`${a}`), sql`, `)
 /**
  * Whether request event `e` still hashes as stored. Its free text may differ from what was hashed
  * when request redaction replaced it (engine/redaction.ts): a person-written event's reason (and
- * details.reason) that is now null or "[redacted]", in a request that has its `identifiers_redacted`
- * event after it. The content hash covers the text's own hash, which redaction leaves, so every
- * other column is still checked as stored. Redaction rewrites the event rather than recording a
- * second version: the text is personal data that must go, and a chain that had to keep it (or a
- * hash of it open to guessing) would defeat the redaction.
+ * details.reason) that is now null or "[redacted]", its salt deleted with it, in a request that has
+ * its `identifiers_redacted` event after it. The content hash covers the text's own salted hash,
+ * which redaction leaves, so every other column is still checked as stored. Redaction rewrites the
+ * event rather than recording a second version: the text is personal data that must go, and a chain
+ * that had to keep it (or a hash of it open to guessing: hence the salt, deleted with the text)
+ * would defeat the redaction.
  */
 const requestEventIntact = (e: string) => sql.raw(`(${e}.content_hash = audit_request_event_hash(${e}.id, ${e}.request_id, ${e}.at, ${e}.actor, ${e}.action,
     ${e}.from_status, ${e}.to_status, ${e}.details, ${e}.text_hash)
-  and (${e}.text_hash is not distinct from audit_text_hash(${e}.reason, ${e}.details)
-    or (${e}.text_hash is not null and ${e}.actor not in (`).append(serviceActors).append(sql.raw(`)
+  and (${e}.text_hash is not distinct from audit_text_hash(${e}.text_salt, ${e}.reason, ${e}.details)
+    or (${e}.text_hash is not null and ${e}.text_salt is null and ${e}.actor not in (`).append(serviceActors).append(sql.raw(`)
       and (${e}.reason is null or ${e}.reason = '${REDACTED}')
       and (${e}.details->'reason' is null or ${e}.details->'reason' = to_jsonb('${REDACTED}'::text))
       and exists (select 1 from request_events r where r.request_id = ${e}.request_id and r.action = 'identifiers_redacted' and r.id > ${e}.id))))`))
@@ -114,10 +115,12 @@ export function createAuditRepository (dbh: DbHandle) {
      * transaction holds (a redaction under way) are skipped and taken by a later run.
      */
     async lockUnsealed (limit: number, tx: TxHandle): Promise<UnsealedEvent[]> {
-      const req = await tx.rows<{ id: string, request_id: string, content_hash: string, text_hash: string | null }>(sql`
-        select id, request_id, h.text_hash,
+      const req = await tx.rows<{ id: string, request_id: string, content_hash: string, text_hash: string | null, text_salt: string | null }>(sql`
+        select id, request_id, h.text_salt, h.text_hash,
           audit_request_event_hash(id, request_id, at, actor, action, from_status, to_status, details, h.text_hash) as content_hash
-        from request_events, lateral (select audit_text_hash(reason, details) as text_hash) h
+        from request_events,
+          lateral (select case when reason is null and details->'reason' is null then null else gen_random_uuid()::text end as text_salt) s,
+          lateral (select s.text_salt, audit_text_hash(s.text_salt, reason, details) as text_hash) h
         where chain_position is null
         order by id limit ${limit} for update of request_events skip locked`)
       const left = limit - req.length
@@ -127,8 +130,8 @@ export function createAuditRepository (dbh: DbHandle) {
           order by id limit ${left} for update skip locked`)
         : []
       return [
-        ...req.map((r) => ({ source: 'request' as const, eventId: Number(r.id), requestId: r.request_id, contentHash: r.content_hash, textHash: r.text_hash })),
-        ...sys.map((r) => ({ source: 'system' as const, eventId: Number(r.id), requestId: null, contentHash: r.content_hash, textHash: null }))
+        ...req.map((r) => ({ source: 'request' as const, eventId: Number(r.id), requestId: r.request_id, contentHash: r.content_hash, textHash: r.text_hash, textSalt: r.text_salt })),
+        ...sys.map((r) => ({ source: 'system' as const, eventId: Number(r.id), requestId: null, contentHash: r.content_hash, textHash: null, textSalt: null }))
       ]
     },
 
@@ -142,7 +145,7 @@ export function createAuditRepository (dbh: DbHandle) {
     },
 
     /** Appends `links` and marks their events sealed, with their hashes, in one statement. */
-    async append (links: ReadonlyArray<Omit<StoredLink, 'sealedAt'> & { textHash: string | null }>, tx: TxHandle): Promise<void> {
+    async append (links: ReadonlyArray<Omit<StoredLink, 'sealedAt'> & { textHash: string | null, textSalt: string | null }>, tx: TxHandle): Promise<void> {
       const json = JSON.stringify(links.map((l) => ({
         position: l.position,
         source: l.source,
@@ -151,17 +154,18 @@ export function createAuditRepository (dbh: DbHandle) {
         content_hash: l.contentHash,
         request_hash: l.requestHash,
         chain_hash: l.chainHash,
-        text_hash: l.textHash
+        text_hash: l.textHash,
+        text_salt: l.textSalt
       })))
       await tx.rows(sql`
         with l as (
           select * from jsonb_to_recordset(${json}::jsonb)
-            as l(position bigint, source text, event_id bigint, request_id uuid, content_hash text, request_hash text, chain_hash text, text_hash text)
+            as l(position bigint, source text, event_id bigint, request_id uuid, content_hash text, request_hash text, chain_hash text, text_hash text, text_salt text)
         ), ins as (
           insert into audit_chain (position, source, event_id, request_id, content_hash, request_hash, chain_hash)
           select position, source, event_id, request_id, content_hash, request_hash, chain_hash from l
         ), req as (
-          update request_events e set chain_position = l.position, content_hash = l.content_hash, text_hash = l.text_hash
+          update request_events e set chain_position = l.position, content_hash = l.content_hash, text_hash = l.text_hash, text_salt = l.text_salt
           from l where l.source = 'request' and e.id = l.event_id
         )
         update system_events e set chain_position = l.position, content_hash = l.content_hash from l where l.source = 'system' and e.id = l.event_id`)

@@ -55,7 +55,9 @@ export function createRedactionRepository (dbh: DbHandle) {
       await tx.rows(sql`
         update request_events set
           reason = case when reason is null then null else ${REDACTED} end,
-          details = case when details ? 'reason' then jsonb_set(details, '{reason}', to_jsonb(${REDACTED}::text)) else details end
+          details = case when details ? 'reason' then jsonb_set(details, '{reason}', to_jsonb(${REDACTED}::text)) else details end,
+          -- The audit chain's salt of this text goes with it (db/repositories/audit-repository.ts).
+          text_salt = null
         where request_id in (${idList}) and actor not in (${serviceActors}) and (reason is not null or details ? 'reason')`)
       await tx.rows(sql`
         update tasks set
