@@ -18,6 +18,8 @@ import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
 import erasurePreview from './v1/requests/erasure-preview.js'
 import backups from './v1/backups/index.js'
+import audit from './v1/audit/index.js'
+import requestAudit from './v1/requests/audit.js'
 import wellKnown from './well-known.js'
 import root from './root.js'
 import errors from './errors.js'
@@ -43,7 +45,9 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(archive, { prefix: '/v1/requests' })
   await fastify.register(archiveLinks, { prefix: '/v1/archive-links' })
   await fastify.register(receipt, { prefix: '/v1/requests' })
+  await fastify.register(requestAudit, { prefix: '/v1/requests' })
   await fastify.register(backups, { prefix: '/v1/backups' })
+  await fastify.register(audit, { prefix: '/v1/audit' })
   await fastify.register(wellKnown)
   await fastify.register(root)
 }

@@ -93,6 +93,8 @@ export const EnvSchema = Type.Object({
   /** How long backups of a system are kept; a connector's `backup_retention_days` overrides it. */
   BACKUP_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 35 }),
   ERASURE_PROOF_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
+  /** Seals new audit events into the audit chain and signs its head (src/audit/seal.ts); every minute, pg-boss cron's finest. */
+  AUDIT_SEAL_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '* * * * *' }),
   /**
    * Service-run identity verification (POST /v1/requests/:id/verification): the one-time code and link
    * are e-mailed through SMTP_URL (`smtp://` or `smtps://`, credentials in the URL; a secret) from

@@ -1,8 +1,11 @@
 import createError from '@fastify/error'
 import { ConnectorErrorCodes } from '../connectors/types.js'
 
-/** Where a code is kept when it is not (only) answered: on a task, an archive, a transfer, a pg-boss job, or a status callback's delivery. */
-export type RecordedOn = 'task' | 'archive' | 'transfer' | 'job' | 'callback'
+/**
+ * Where a code is kept when it is not (only) answered: on a task, an archive, a transfer, a pg-boss job,
+ * a status callback's delivery, or the report of an audit trail verification (`first_break.code`).
+ */
+export type RecordedOn = 'task' | 'archive' | 'transfer' | 'job' | 'callback' | 'audit_report'
 
 /**
  * One code of the catalogue (the README's table): the HTTP status it is answered with (null when the
@@ -152,7 +155,8 @@ export const Errors = {
 
 /**
  * The codes of work that failed out of sight of a caller: recorded on a task, an archive, a transfer
- * or a pg-boss job, and shown by the API where that is read (`last_error_code`, `error_code`).
+ * or a pg-boss job, and shown by the API where that is read (`last_error_code`, `error_code`); and
+ * what an audit trail verification found broken (its report's `first_break.code`).
  */
 export const JobErrors = {
   ConnectorNotConfigured: recorded('DSR_CONNECTOR_NOT_CONFIGURED', 'connector is not configured in this deployment', ['task'], false,
@@ -197,7 +201,17 @@ export const JobErrors = {
   CallbackReceiverError: recorded('DSR_CALLBACK_RECEIVER_ERROR', 'the receiver answered 5xx', ['callback'], true, 'the callback receiver answered 5xx'),
   CallbackRedirect: recorded('DSR_CALLBACK_REDIRECT', 'the receiver redirected', ['callback'], false, 'the callback receiver answered with a redirect (never followed)'),
   CallbackRejected: recorded('DSR_CALLBACK_REJECTED', 'the receiver refused the callback', ['callback'], false, 'the callback receiver answered another 4xx'),
-  CallbackInternal: recorded('DSR_CALLBACK_INTERNAL', 'unexpected error while sending', ['callback'], true, 'an unexpected fault while sending a callback')
+  CallbackInternal: recorded('DSR_CALLBACK_INTERNAL', 'unexpected error while sending', ['callback'], true, 'an unexpected fault while sending a callback'),
+  AuditContentChanged: recorded('DSR_AUDIT_CONTENT_CHANGED', 'an audit event changed', ['audit_report'], null,
+    'a sealed audit event no longer hashes as it did when it was sealed (edited in the database)'),
+  AuditEventMissing: recorded('DSR_AUDIT_EVENT_MISSING', 'a sealed audit event is gone', ['audit_report'], null, 'an audit event the chain sealed was deleted (or its request was)'),
+  AuditLinkMissing: recorded('DSR_AUDIT_LINK_MISSING', 'a link of the audit chain is gone', ['audit_report'], null, 'a position of the audit chain has no link (a link row was deleted)'),
+  AuditLinkChanged: recorded('DSR_AUDIT_LINK_CHANGED', 'a link of the audit chain does not follow from the one before', ['audit_report'], null,
+    "a link's hash does not follow from the previous link of the chain or of its request (a link was edited, or one of the request's was deleted)"),
+  AuditHeadMismatch: recorded('DSR_AUDIT_HEAD_MISMATCH', 'the audit chain differs from a signed head', ['audit_report'], null,
+    'the chain at a signed head\'s position is not what was signed (the chain was rewritten, or cut short)'),
+  AuditSignatureInvalid: recorded('DSR_AUDIT_SIGNATURE_INVALID', 'the signed head does not verify', ['audit_report'], null,
+    "the latest signed head's signature does not verify with the receipt keys, or its columns are not what it signed")
 } as const
 
 /**

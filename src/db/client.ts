@@ -12,6 +12,7 @@ import * as coreSchema from './schema.js'
 import * as proofSchema from './schema-proof.js'
 import * as callbackSchema from './schema-callbacks.js'
 import * as verificationSchema from './schema-verification.js'
+import * as auditSchema from './schema-audit.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
@@ -19,7 +20,7 @@ export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

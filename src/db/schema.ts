@@ -156,9 +156,15 @@ export const requestEvents = pgTable('request_events', {
   fromStatus: requestStatus('from_status'),
   toStatus: requestStatus('to_status'),
   reason: text('reason'),
-  details: jsonb('details').$type<Record<string, unknown>>()
+  details: jsonb('details').$type<Record<string, unknown>>(),
+  // The audit chain (src/audit/, migration 0013): set when the event is sealed.
+  contentHash: text('content_hash'),
+  textHash: text('text_hash'),
+  textSalt: text('text_salt'),
+  chainPosition: bigint('chain_position', { mode: 'number' })
 }, (t) => [
-  index('request_events_request_id').on(t.requestId, t.id)
+  index('request_events_request_id').on(t.requestId, t.id),
+  index('request_events_unsealed').on(t.id).where(sql`${t.chainPosition} is null`)
 ])
 
 /** API keys the service itself issued (the development key). Only a SHA-256 of each key is kept. */
@@ -396,8 +402,14 @@ export const systemEvents = pgTable('system_events', {
   at: tz('at').notNull().defaultNow(),
   actor: text('actor').notNull(),
   action: text('action').notNull(),
-  details: jsonb('details').$type<Record<string, unknown>>()
-}, (t) => [index('system_events_action').on(t.action, t.at)])
+  details: jsonb('details').$type<Record<string, unknown>>(),
+  // As request_events': the audit chain (src/audit/).
+  contentHash: text('content_hash'),
+  chainPosition: bigint('chain_position', { mode: 'number' })
+}, (t) => [
+  index('system_events_action').on(t.action, t.at),
+  index('system_events_unsealed').on(t.id).where(sql`${t.chainPosition} is null`)
+])
 
 /** Deadline warnings already sent, so each (request, kind) is notified once. */
 export const deadlineNotifications = pgTable('deadline_notifications', {

@@ -10,6 +10,7 @@ import { redactClosedRequests } from './redaction.js'
 import { sweepAll } from './retention.js'
 import type { ScheduledJob } from './scheduler.js'
 import type { Keyring } from '../receipts/keys.js'
+import { sealAuditChain } from '../audit/seal.js'
 
 /** The time a job runs "as of": its slot when that is later than the clock (tests drive slots by hand). */
 const asOf = (slot: Date) => new Date(Math.max(Date.now(), slot.getTime()))
@@ -53,6 +54,7 @@ export function scheduledJobs (deps: {
       }, asOf(slot))
     },
     { name: 'erasure_proof', cron: config.ERASURE_PROOF_CRON, run: (slot) => erasureProof(asOf(slot)) },
-    { name: 'verification_timeout', cron: config.VERIFICATION_TIMEOUT_CRON, run: (slot) => deps.rejectUnverified(asOf(slot)) }
+    { name: 'verification_timeout', cron: config.VERIFICATION_TIMEOUT_CRON, run: (slot) => deps.rejectUnverified(asOf(slot)) },
+    { name: 'audit_seal', cron: config.AUDIT_SEAL_CRON, run: (slot) => sealAuditChain(deps, { now: asOf(slot) }) }
   ]
 }

@@ -135,7 +135,7 @@ export const ErrorTypeSchema = Type.Object({
   title: Type.String(),
   code: Type.String({ pattern: '^DSR_[A-Z0-9_]+$' }),
   status: Nullable(Type.Integer({ minimum: 400, maximum: 599 }), { description: 'The HTTP status it is answered with; null for a code the API never answers' }),
-  recorded_on: Type.Array(Type.Enum(['task', 'archive', 'transfer', 'job', 'callback']), { description: 'Where the code is kept besides an answer' }),
+  recorded_on: Type.Array(Type.Enum(['task', 'archive', 'transfer', 'job', 'callback', 'audit_report']), { description: 'Where the code is kept besides an answer' }),
   retryable: Nullable(Type.Boolean(), { description: 'Whether the work is tried again after it; null where that does not apply' }),
   when: Type.String({ description: 'When it happens' })
 }, {

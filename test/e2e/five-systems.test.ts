@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
 import postgres from 'postgres'
+import { sql } from 'drizzle-orm'
 import { auth, build, requestBody, testDb, waitFor } from '../helper.js'
 import { readZip } from '../archive/fixtures.js'
 import { createRegistry, parseConnectorFile } from '../../src/connectors/registry.js'
@@ -237,4 +238,14 @@ t.test('erasure: nothing of Ada is left in the five systems, everyone else is un
   // direct read, Zendesk's user search, Mailchimp's member read, Zoom's lists): nothing of hers but what was retained.
   for (const task of done.tasks) t.match(task.result?.verification, { status: 'verified', residue: undefined }, `${task.connector}: searched again, nothing left`)
   t.strictSame(webinar.result?.verification?.retained, { attendance: 1, qa: 1, polls: 1 }, 'Zoom: the search still finds the report data, which the erasure said it retained')
+})
+
+t.test('the audit trail of both requests, written by intake, the workers and the archive builder, seals and verifies', async (t) => {
+  const n = (await dbh.rows<{ n: number }>(sql`
+    select (select count(*) from request_events)::int + (select count(*) from system_events)::int as n`))[0]!.n
+  t.ok(n > 10, `${n} audit events`)
+  const run = await app.scheduler.tick('audit_seal', new Date(Date.UTC(2030, 0, 1)))
+  t.match(run.details, { sealed: n, signed: true }, 'the seal job sealed every event and signed the head')
+  const report = (await app.inject({ url: '/v1/audit/verify', headers: auth() })).json()
+  t.match(report, { ok: true, links_checked: n, unsealed_events: 0, first_break: null, signed_head: { position: n, verified: true } })
 })

@@ -11,7 +11,7 @@ import { drivers } from '../../connectors/index.js'
 type Tap = Parameters<typeof build>[0]
 
 /** Every scheduled job of the service, by name. */
-const JOBS = ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout']
+const JOBS = ['archive_expiry', 'audit_seal', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout']
 const DAY = 86_400_000
 const ADA = 'ada.lovelace@example.com'
 const SECRET = 'scheduler-webhook-secret-0123456789'
@@ -98,7 +98,7 @@ t.test('two instances on one database: every scheduled job runs once per period,
 
   const schedules = await dbh.rows<{ name: string }>(sql`select name from pgboss.schedule order by name`)
   t.strictSame(schedules.map((s) => s.name), JOBS.map((name) => `dsr_cron_${name}`), 'one pg-boss cron schedule per job, however many instances started')
-  t.strictSame(a.scheduler.jobs.map((j) => j.name).sort(), JOBS, 'the health, retention, redaction, archive expiry, deadline and erasure-proof jobs')
+  t.strictSame(a.scheduler.jobs.map((j) => j.name).sort(), JOBS, 'the health, retention, redaction, archive expiry, deadline, erasure-proof, verification-timeout and audit-seal jobs')
 
   // An open request past its due date (deadline_monitor):
   const create = async (over: Record<string, unknown> = {}) => {

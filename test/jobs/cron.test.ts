@@ -12,7 +12,7 @@ import type { DbHandle } from '../../src/db/client.js'
 const SECRET = 'cron-webhook-secret-0123456789abcdef'
 const quietLog = { debug () {}, info () {}, warn () {}, error () {} }
 const EVERY_MINUTE = '* * * * *'
-const CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON', 'VERIFICATION_TIMEOUT_CRON']
+const CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON', 'VERIFICATION_TIMEOUT_CRON', 'AUDIT_SEAL_CRON']
 
 /**
  * The scheduled jobs as production runs them: pg-boss cron sends each job, the service's workers
@@ -58,7 +58,7 @@ async function scenario (t: Test, on: string, dbh: DbHandle) {
   const requestId = created.json().id as string
 
   const names = app.scheduler.jobs.map((j) => j.name).sort()
-  t.strictSame(names, ['archive_expiry', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout'])
+  t.strictSame(names, ['archive_expiry', 'audit_seal', 'connector_health', 'deadline_monitor', 'erasure_proof', 'request_redaction', 'retention_sweep', 'verification_timeout'])
   const runs = await waitFor(async () => {
     const rows = await dbh.rows<{ name: string, slot: Date, outcome: string | null, details: Record<string, unknown> | null }>(sql`
       select name, slot, outcome, details from job_runs order by id`)
@@ -85,6 +85,14 @@ async function scenario (t: Test, on: string, dbh: DbHandle) {
   const body = JSON.parse(delivery.raw) as { requests?: Array<{ id: string, kind?: string }> } & Record<string, unknown>
   t.ok(JSON.stringify(body).includes('overdue'), 'it reports the request as overdue')
   t.notOk(delivery.raw.includes('grace@'), 'no identifier in the webhook')
+
+  // The audit_seal run sealed the request's events into the chain and signed its head with the receipt key.
+  const seal = runs.find((r) => r.name === 'audit_seal' && r.outcome === 'succeeded')!
+  t.ok(Number(seal.details?.sealed) > 0, `${on}: the audit seal job sealed ${String(seal.details?.sealed)} events`)
+  t.equal(seal.details?.signed, true, 'and signed the head')
+  const audit = (await app.inject({ url: '/v1/audit/verify', headers: auth() })).json()
+  t.match(audit, { ok: true, first_break: null, signed_head: { verified: true } }, `${on}: the trail verifies under the head the job signed`)
+  t.ok(audit.signed_head.position >= Number(seal.details?.head_position), 'the latest head is at or past the first run\'s')
 }
 
 t.test('scheduled jobs run through pg-boss cron on Postgres (DATABASE_URL) and embedded, side by side', async (t) => {

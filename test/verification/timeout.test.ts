@@ -8,7 +8,7 @@ import { startSmtp } from './smtp.js'
 
 const DAY = 86_400_000
 const NEVER = '0 0 1 1 *'
-const OTHER_CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON']
+const OTHER_CRONS = ['HEALTH_CRON', 'RETENTION_CRON', 'REDACTION_CRON', 'ARCHIVE_EXPIRY_CRON', 'DEADLINE_CRON', 'ERASURE_PROOF_CRON', 'AUDIT_SEAL_CRON']
 const SIGNING = 'k1:verification-timeout-callback-secret-0123'
 
 /**

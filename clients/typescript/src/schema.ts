@@ -836,6 +836,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/requests/{id}/events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verifies a request's audit events and reports the first broken link
+         * @description Walks the request's links of the audit chain in order: each must follow from the request's link before it and from the chain's link before it, each event must still be there and hash as it did when sealed (events not sealed yet are counted in `unsealed_events`). `first_break` names the first thing broken (`DSR_AUDIT_…`); `signed_head.covers_head` says whether the request's last link is under the latest signed head. Answers 200 whether or not the events are intact: `ok` says which. 404 only for a request that never had a sealed event and does not exist: the events of a deleted request are reported missing.
+         */
+        get: operations["verifyRequestEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/backups/restores": {
         parameters: {
             query?: never;
@@ -874,6 +894,26 @@ export interface paths {
          * @description A backup restore: the tombstones it was checked against and how far the erasures it started again have come.
          */
         get: operations["getBackupRestore"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verifies the audit trail of the whole service and reports the first broken link
+         * @description Walks the audit chain (every request event and system event, in the order they were sealed): each link must follow from the one before, each event must still be there and hash as it did when sealed. Then the signed heads are checked against the chain (events not sealed yet are counted in `unsealed_events`). `first_break` names the first thing broken (its code is one of `DSR_AUDIT_…`), with the event and request where it broke; `signed_head` is the latest head signed with the receipt key (verify it with `/.well-known/jwks.json`). Answers 200 whether or not the trail is intact: `ok` says which. Reads the whole chain: meant for audits and monitoring, not for every request.
+         */
+        get: operations["verifyAuditTrail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -973,7 +1013,7 @@ export interface components {
             /** @description The HTTP status it is answered with; null for a code the API never answers */
             status: number | null;
             /** @description Where the code is kept besides an answer */
-            recorded_on: ("task" | "archive" | "transfer" | "job" | "callback")[];
+            recorded_on: ("task" | "archive" | "transfer" | "job" | "callback" | "audit_report")[];
             /** @description Whether the work is tried again after it; null where that does not apply */
             retryable: boolean | null;
             /** @description When it happens */
@@ -1961,6 +2001,58 @@ export interface components {
             request_id: string;
             /** @enum {string} */
             status: "confirmed";
+        };
+        AuditBreak: {
+            /**
+             * @description content_changed: the event no longer hashes as it did when sealed; event_missing: a sealed event is gone; link_missing: a position of the chain has no link; link_changed: a link does not follow from the one before it; head_mismatch: the chain at a signed head is not what was signed; signature_invalid: the latest signed head does not verify
+             * @enum {string}
+             */
+            kind: "content_changed" | "event_missing" | "link_missing" | "link_changed" | "head_mismatch" | "signature_invalid";
+            /** @description Its code in the error catalogue (DSR_AUDIT_…) */
+            code: string;
+            /** @description The chain position where it broke */
+            position: number;
+            /** @description `request` (request_events) or `system` (system_events); null where no event is known */
+            source: string | null;
+            event_id: number | null;
+            /** Format: uuid */
+            request_id: string | null;
+            message: string;
+        };
+        AuditReport: {
+            /** @description Nothing is broken */
+            ok: boolean;
+            /**
+             * Format: uuid
+             * @description The request verified; null for the whole service
+             */
+            request_id: string | null;
+            links_checked: number;
+            /** @description Events not sealed yet: nothing protects them until the next seal run */
+            unsealed_events: number;
+            /** @description The last link checked (of the request, for a request) */
+            head: {
+                position: number;
+                chain_hash: string;
+                /** Format: date-time */
+                sealed_at: string;
+            } | null;
+            /** @description The latest signed head; null before the first seal run */
+            signed_head: {
+                position: number;
+                chain_hash: string;
+                /** Format: date-time */
+                signed_at: string;
+                /** @description The receipt key it is signed with, in /.well-known/jwks.json */
+                kid: string;
+                /** @description Compact JWS (EdDSA) of {position, chain_hash, signed_at} */
+                jws: string;
+                /** @description Its signature verifies with the receipt keys */
+                verified: boolean;
+                /** @description `head` is at or before the signed position: everything checked is under a signature */
+                covers_head: boolean;
+            } | null;
+            first_break: components["schemas"]["AuditBreak"] | null;
         };
     };
     responses: never;
@@ -6198,6 +6290,85 @@ export interface operations {
             };
         };
     };
+    verifyRequestEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditReport"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     recordBackupRestore: {
         parameters: {
             query?: never;
@@ -6507,6 +6678,73 @@ export interface operations {
             };
             /** @description Not found: `code` says what */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verifyAuditTrail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditReport"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,8 +3,9 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { TERMINAL_STATUSES } from '../../domain/lifecycle.js'
 
 /** Actors the service itself writes events as: their reasons are generated text, never a person's words. */
-const SERVICE_ACTORS = ['engine', 'retention', 'scheduler']
-const REDACTED = '[redacted]'
+export const SERVICE_ACTORS = ['engine', 'retention', 'scheduler'] as const
+/** What replaces a person's free text (the audit chain's verification accepts it in its place: db/repositories/audit-repository.ts). */
+export const REDACTED = '[redacted]'
 const terminalList = sql.join(TERMINAL_STATUSES.map((s) => sql`${s}`), sql`, `)
 const serviceActors = sql.join(SERVICE_ACTORS.map((a) => sql`${a}`), sql`, `)
 
@@ -54,7 +55,9 @@ export function createRedactionRepository (dbh: DbHandle) {
       await tx.rows(sql`
         update request_events set
           reason = case when reason is null then null else ${REDACTED} end,
-          details = case when details ? 'reason' then jsonb_set(details, '{reason}', to_jsonb(${REDACTED}::text)) else details end
+          details = case when details ? 'reason' then jsonb_set(details, '{reason}', to_jsonb(${REDACTED}::text)) else details end,
+          -- The audit chain's salt of this text goes with it (db/repositories/audit-repository.ts).
+          text_salt = null
         where request_id in (${idList}) and actor not in (${serviceActors}) and (reason is not null or details ? 'reason')`)
       await tx.rows(sql`
         update tasks set
