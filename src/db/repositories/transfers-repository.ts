@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
-import { archives, transferAttempts, transfers } from '../schema.js'
+import { archives } from '../schema.js'
+import { transferAttempts, transfers } from '../schema-transfers.js'
 import { TRANSFER_STATUSES } from '../../domain/statuses.js'
 import { JobErrors } from '../../errors.js'
 
