@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdParamsSchema, problem, ref } from '../../../src/schemas/common.js'
 import { AuditReportSchema } from '../../../src/schemas/audit.js'
 
 /** One request's part of the tamper-evident audit trail. */
@@ -17,7 +17,7 @@ const audit: FastifyPluginAsyncTypebox = async (fastify) => {
         'Answers 200 whether or not the events are intact: `ok` says which. 404 only for a request that never had a sealed event ' +
         'and does not exist: the events of a deleted request are reported missing.',
       params: IdParamsSchema,
-      response: { 200: ref(AuditReportSchema), ...authErrorResponses, 404: ref(ErrorSchema) }
+      response: { 200: ref(AuditReportSchema), ...authErrorResponses, 404: problem() }
     }
   }, async (request) => fastify.auditService.verifyRequest(request.params.id))
 }

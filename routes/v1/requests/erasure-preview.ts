@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { authErrorResponses, ErrorSchema, IdParamsSchema, ref } from '../../../src/schemas/common.js'
+import { authErrorResponses, IdParamsSchema, problem } from '../../../src/schemas/common.js'
 import { ErasurePreviewSchema } from '../../../src/schemas/receipts.js'
 
 /** The dry run of an erasure request, for whoever approves it. */
@@ -17,7 +17,7 @@ const erasurePreview: FastifyPluginAsyncTypebox = async (fastify) => {
         '(erasure_previewed, with the totals). A system that fails is reported with its `error_code`, the others still are.\n\n' +
         '409 `DSR_ERASURE_PREVIEW_NOT_AVAILABLE`: not an erasure request, its fulfilment has started or ended, or its identifiers were removed.',
       params: IdParamsSchema,
-      response: { 200: ErasurePreviewSchema, ...authErrorResponses, 404: ref(ErrorSchema), 409: ref(ErrorSchema) }
+      response: { 200: ErasurePreviewSchema, ...authErrorResponses, 404: problem(), 409: problem() }
     }
   }, async (request) => fastify.erasurePreviewService.preview(request.params.id, request.principal!.name))
 }
