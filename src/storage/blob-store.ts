@@ -34,6 +34,20 @@ export function checkedKey (key: string): string {
   return key
 }
 
+/** A pass-through that measures what a store writes as it streams: its size and SHA-256, once it has ended. */
+export function measuring (): Transform & { measured (): { size: number, sha256: string } } {
+  const hash = createHash('sha256')
+  let size = 0
+  const measure = new Transform({
+    transform (chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      size += chunk.length
+      cb(null, chunk)
+    }
+  })
+  return Object.assign(measure, { measured: () => ({ size, sha256: hash.digest('hex') }) })
+}
+
 export function createLocalBlobStore (root: string): BlobStore {
   const base = resolve(root)
   const pathOf = (key: string) => {
@@ -46,18 +60,10 @@ export function createLocalBlobStore (root: string): BlobStore {
       const target = pathOf(key)
       await mkdir(dirname(target), { recursive: true })
       const partial = `${target}.partial`
-      const hash = createHash('sha256')
-      let size = 0
-      const measure = new Transform({
-        transform (chunk: Buffer, _enc, cb) {
-          hash.update(chunk)
-          size += chunk.length
-          cb(null, chunk)
-        }
-      })
+      const measure = measuring()
       await pipeline(body, measure, createWriteStream(partial, { mode: 0o600 }))
       await rename(partial, target) // readers never see a half-written file
-      return { size, sha256: hash.digest('hex') }
+      return measure.measured()
     },
     async get (key, range) {
       if (range && range.end < range.start) {

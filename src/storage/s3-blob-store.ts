@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto'
-import { pipeline, Readable, Transform } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import {
   DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client,
   type S3ClientConfig, type ServerSideEncryption
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { checkedKey, type BlobStore } from './blob-store.js'
+import { checkedKey, measuring, type BlobStore } from './blob-store.js'
 import { parseStorageUrl } from './storage-url.js'
 
 export interface S3BlobStoreOptions {
@@ -62,15 +61,7 @@ export function createS3BlobStore (opts: S3BlobStoreOptions): BlobStore {
   return {
     async put (key, body) {
       const Key = objectKey(key)
-      const hash = createHash('sha256')
-      let size = 0
-      const measure = new Transform({
-        transform (chunk: Buffer, _enc, cb) {
-          hash.update(chunk)
-          size += chunk.length
-          cb(null, chunk)
-        }
-      })
+      const measure = measuring()
       // A failing body destroys `measure` with its error, which fails (and aborts) the upload.
       pipeline(body, measure, () => {})
       const upload = new Upload({
@@ -86,7 +77,7 @@ export function createS3BlobStore (opts: S3BlobStoreOptions): BlobStore {
         body.destroy()
         throw err
       }
-      return { size, sha256: hash.digest('hex') }
+      return measure.measured()
     },
 
     async get (key, range) {
