@@ -1,5 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import postgres from 'postgres'
 import { openDb } from '../../src/db/client.js'
 import { auth, build, requestBody, skipUnlessRequired } from '../helper.js'
@@ -52,6 +53,10 @@ if ('skip' in found) {
     }
     const clients = [1, 2, 3, 4].map(client)
     await sleep(500)
+    // A probe waits at most 0.8 s for the database; beyond that, its time is this process not getting the
+    // CPU (a busy machine), which the event loop's delay measures and the bound below allows for.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
 
     const down = performance.now()
     pg.stop()
@@ -77,14 +82,16 @@ if ('skip' in found) {
     const unavailable = answers.filter((a) => a.status === 503)
     const other = answers.filter((a) => !(a.status >= 200 && a.status < 300) && a.status !== 503)
     const slowest = Math.max(...probes.map((p) => p.ms))
+    loopDelay.disable()
+    const lag = loopDelay.max / 1e6
     t.comment(`outage ${OUTAGE_MS / 1000} s: ${answers.length} answers, ${answers.length - unavailable.length - other.length} × 2xx, ` +
       `${unavailable.length} × 503, ${fiveHundreds.length} × 500; ${probes.length} probes, slowest ${slowest.toFixed(0)} ms; ` +
-      `ready ${ready === null ? 'never' : `${(ready / 1000).toFixed(2)} s`} after the database returned`)
+      `ready ${ready === null ? 'never' : `${(ready / 1000).toFixed(2)} s`} after the database returned; event loop delay up to ${lag.toFixed(0)} ms`)
     t.equal(fiveHundreds.length, 0, 'no 500')
     t.strictSame(other, [], 'every answer is 2xx or 503')
     t.ok(unavailable.length > 0, 'the outage was met')
     t.ok(unavailable.every((a) => a.code === 'DSR_UNAVAILABLE' && a.retryAfter !== undefined), 'each 503 is DSR_UNAVAILABLE with Retry-After')
-    t.ok(slowest <= 1000, `every probe answered within 1 s (slowest ${slowest.toFixed(0)} ms)`)
+    t.ok(slowest <= 1000 + lag, `every probe answered within 1 s, beyond the event loop's delay (slowest ${slowest.toFixed(0)} ms, delay up to ${lag.toFixed(0)} ms)`)
     t.ok(probes.slice(0, 3).every((p) => p.status === 503), 'unready while the database is away')
     t.ok(ready !== null && ready <= 2000, `ready within 2 s of the database's return (${ready === null ? 'never' : ready.toFixed(0)} ms)`)
     const after = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody({ subject: { email: 'after@example.com' } }) })
