@@ -39,7 +39,8 @@ export async function startPrism (t: Test, spec: string, upstream: string): Prom
   prism.stdout.on('data', (d: Buffer) => { output += d.toString() })
   prism.stderr.on('data', (d: Buffer) => { output += d.toString() })
   t.teardown(() => { prism.kill() })
-  const deadline = Date.now() + 30_000
+  // Prism takes a few seconds to start on an idle machine, and far longer on a loaded one.
+  const deadline = Date.now() + 90_000
   while (!output.includes('Prism is listening')) {
     if (Date.now() > deadline || prism.exitCode !== null) throw new Error(`prism did not start:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
