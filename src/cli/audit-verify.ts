@@ -1,10 +1,10 @@
-import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { verifyAuditChain, verifyRequestChain, type AuditReport } from '../audit/verify.js'
-import { ConfigError, loadConfig, type Config } from '../config.js'
+import type { Config } from '../config.js'
 import { redactSecrets } from '../config-secrets.js'
-import { openDb, type DbHandle } from '../db/client.js'
+import type { DbHandle } from '../db/client.js'
 import { createKeyring } from '../receipts/keys.js'
+import { loadConfigOrExit, openCliDb } from './common.js'
 
 /**
  * `npm run audit:verify [-- --request <id>] [-- --json]`: verifies the audit trail of DATABASE_URL
@@ -64,17 +64,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`${args}\n`)
     process.exit(2)
   }
-  let config: Config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`${redactSecrets(err.message)}\n`)
-    process.exit(78)
-  }
+  const config = loadConfigOrExit()
   let dbh: DbHandle | undefined
   try {
-    dbh = await openDb(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
+    dbh = await openCliDb(config)
     process.exitCode = await runAuditVerify({ dbh, config, write: (text) => process.stdout.write(text) }, args)
   } catch (err) {
     process.stderr.write(`audit verification failed: ${redactSecrets((err as Error).message)}\n`)

@@ -1,22 +1,12 @@
-import { resolve } from 'node:path'
-import { ConfigError, loadConfig, type Config } from '../config.js'
-import { openDb } from '../db/client.js'
 import { redactSecrets } from '../config-secrets.js'
+import type { DbHandle } from '../db/client.js'
+import { loadConfigOrExit, openCliDb } from './common.js'
 
 /** Applies pending migrations to DATABASE_URL (or the embedded database) and exits non-zero on failure. */
-let config: Config
+const config = loadConfigOrExit()
+let dbh: DbHandle
 try {
-  config = loadConfig()
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err
-  process.stderr.write(`${redactSecrets(err.message)}\n`)
-  process.exit(78) // EX_CONFIG, as the server does
-}
-let dbh: Awaited<ReturnType<typeof openDb>>
-try {
-  dbh = await openDb({
-    ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
-  })
+  dbh = await openCliDb(config)
 } catch (err) {
   // Never the error itself: Node would print its properties, and a bad URL's `input` is DATABASE_URL with its password.
   process.stderr.write(`migration failed: cannot open the database: ${redactSecrets((err as Error).message)}\n`)
