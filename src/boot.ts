@@ -3,9 +3,6 @@ import type { Logger } from 'pino'
 import { ConfigError, type Config } from './config.js'
 import { openDb, type DbHandle } from './db/client.js'
 import { whenReachable } from './db/unreachable.js'
-
-/** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
-const START_WAIT_MS = 60_000
 import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from './services/api-keys.js'
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
@@ -52,7 +49,7 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
       for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
       // Receipt signing and hashing, tombstone sealing: keys not configured are made once and kept in the database.
       return { developmentKey, madeKeys: await ensureServiceKeys(dbh, config) }
-    }, { waitMs: START_WAIT_MS, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'waiting for the database') })
+    }, { waitMs: config.DATABASE_START_WAIT_SECONDS * 1000, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'waiting for the database') })
     if (madeKeys.length > 0) log.info({ keys: madeKeys }, 'erasure-proof keys made and kept in the service database')
     if (!embedded && unconfiguredKeys(config).length > 0) {
       log.warn({ settings: unconfiguredKeys(config) }, 'erasure-proof keys are kept in the service database beside what they protect: configure them')

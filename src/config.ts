@@ -19,6 +19,8 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: '.data' }),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
+  /** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
+  DATABASE_START_WAIT_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 60 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1 })),
@@ -59,6 +61,11 @@ export const EnvSchema = Type.Object({
   /** A build that has not finished after this long is given up and tried again (it waits on something that will not answer). */
   ARCHIVE_BUILD_TIMEOUT_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: 3600 }),
   SCHEDULER_ENABLED: Type.Boolean({ default: true }),
+  /**
+   * How often pg-boss looks for a due cron schedule (its cronMonitorIntervalSeconds): a tick is sent
+   * at most this long after its minute starts. At most 45, so that every minute is seen.
+   */
+  SCHEDULER_CHECK_SECONDS: Type.Integer({ minimum: 1, maximum: 45, default: 30 }),
   HEALTH_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '*/5 * * * *' }),
   RETENTION_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '17 3 * * *' }),
   ARCHIVE_EXPIRY_CRON: Type.String({ pattern: '^\\S+( \\S+){4}$', default: '0 * * * *' }),

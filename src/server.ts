@@ -8,9 +8,6 @@ import { loggerOptions } from './logger.js'
 import { whenReachable } from './db/unreachable.js'
 import { EmbeddedDbUnreadableError } from './db/client.js'
 
-/** How long start-up waits for an unreachable database (a restart, a short outage) before it gives up. */
-const START_WAIT_MS = 60_000
-
 /**
  * Entry point: configuration, database, connectors, then the roles asked for. ROLE=api serves HTTP
  * only, ROLE=worker runs tasks only, ROLE=all (the default) does both. Everything else lives in the
@@ -33,7 +30,7 @@ async function main (): Promise<void> {
       throw err
     }
     return { app, apiKeys, developmentKey, registry }
-  }, { waitMs: START_WAIT_MS, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'the database went away during start-up: starting again') })
+  }, { waitMs: config.DATABASE_START_WAIT_SECONDS * 1000, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'the database went away during start-up: starting again') })
 
   closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error')

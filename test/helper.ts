@@ -115,7 +115,9 @@ export async function build (t: Tap, opts: BuildOptions = {}) {
   // Scheduled jobs are driven by hand (scheduler.tick) in the tests that need them: a cron tick landing
   // during a test, or its teardown, would only add timing the test does not control.
   const config: Config = loadConfig({ LOG_LEVEL: opts.logs ? 'trace' : 'silent', SCHEDULER_ENABLED: 'false', ...opts.env })
-  const overrides = opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}
+  // Starting the engine (pg-boss, its queues' tables) can take longer than fastify's 10 s on a
+  // loaded machine running several files at once: a slow start is not what a test is about.
+  const overrides = { pluginTimeout: 120_000, ...(opts.logs ? { loggerInstance: captureLogger(config, opts.logs) } : {}) }
   const app = await buildApp({
     config,
     dbh,

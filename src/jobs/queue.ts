@@ -156,14 +156,21 @@ function gatedExecutor (executor: SqlExecutor): SqlExecutor & { close (): Promis
   }
 }
 
-/** pg-boss on the service's own connection (Postgres or the embedded database). */
-export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule: boolean }): Boss {
+/**
+ * pg-boss on the service's own connection (Postgres or the embedded database). `cronCheckSeconds`
+ * (pg-boss's default: 30) is how often it looks for due cron schedules; the queue of the ticks it
+ * found is polled as often, at most every 5 s (pg-boss's default).
+ */
+export function createBoss (dbh: DbHandle, opts: { supervise: boolean, schedule: boolean, cronCheckSeconds?: number }): Boss {
   const db = gatedExecutor(dbh.executor)
+  const cronCheckSeconds = opts.cronCheckSeconds ?? 30
   const boss = new PgBoss({
     db,
     schema: BOSS_SCHEMA,
     supervise: opts.supervise,
     schedule: opts.schedule,
+    cronMonitorIntervalSeconds: cronCheckSeconds,
+    cronWorkerIntervalSeconds: Math.min(cronCheckSeconds, 5),
     migrate: true
   })
   // pg-boss 10's create_queue inserts the queue row, then alters tables: two processes creating one

@@ -24,6 +24,37 @@ const settings = (fake: ZoomFake, extra: Partial<ZoomConfig> = {}): ZoomConfig =
 })
 const emailOf = (i: CollectedItem) => i.type === 'record' ? String(i.data.email ?? i.data.user_email ?? '').toLowerCase() : ''
 
+// The rate-limit check runs first and alone: it counts calls per second as they arrive at the fake.
+await t.test('zoom: per-category rate limits are honoured, also under fail429Ratio 0.5', async (t) => {
+  const fake = await startZoomFake({ limits: { Medium: 8, Heavy: 4, Light: 6 } })
+  t.teardown(() => fake.close())
+  const greedy = createZoomConnector(settings(fake, { rate_limits: { light: 100, medium: 100, heavy: 100 } }), deps, fastRetry)
+  await drain(greedy.collect!(ctx(GRACE))).catch(() => {})
+  t.ok(fake.state.violations > 0, 'the fake enforces the limits (a client ignoring them trips it)')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+
+  fake.state.violations = 0
+  const c = createZoomConnector(settings(fake), deps, fastRetry)
+  const started = Date.now()
+  const baseline = await drain(c.collect!(ctx(GRACE)))
+  t.equal(fake.state.violations, 0, 'no call over the per-second limits')
+  t.ok(Date.now() - started >= 1000, 'the limiter spread the calls out')
+  t.equal(baseline.length, 4)
+
+  fake.faults.fail429Ratio = 0.5
+  let items: CollectedItem[] | undefined
+  for (let run = 0; run < 10 && !items; run++) {
+    items = await drain(c.collect!(ctx(GRACE))).catch((e: unknown) => { t.match(e, { retryable: true }); return undefined })
+  }
+  t.ok(items, 'collect eventually succeeds')
+  t.same(items?.map((i) => i.key).sort(), baseline.map((i) => i.key).sort())
+  t.equal(fake.state.violations, 0, 'and the retries never exceed the limits')
+})
+
+// The other checks each have their own fake, and wait on Zoom's rate limits rather than on the
+// machine: they run side by side.
+t.jobs = 8
+
 connectorContract(t, 'zoom', async () => {
   const fake = await startZoomFake()
   return {
@@ -139,32 +170,6 @@ t.test('zoom: 429s are retried; a long Retry-After goes to the engine', async (t
   t.match(e, { code: 'DSR_CONNECTOR_RATE_LIMITED', retryable: true })
   t.ok(e.retryAfterMs! > 3_500_000 && e.retryAfterMs! <= 3_600_000, 'retryAfterMs from the timestamp')
   t.ok(Date.now() - started < 5000, 'thrown at once, not waited for')
-})
-
-t.test('zoom: per-category rate limits are honoured, also under fail429Ratio 0.5', async (t) => {
-  const fake = await startZoomFake({ limits: { Medium: 8, Heavy: 4, Light: 6 } })
-  t.teardown(() => fake.close())
-  const greedy = createZoomConnector(settings(fake, { rate_limits: { light: 100, medium: 100, heavy: 100 } }), deps, fastRetry)
-  await drain(greedy.collect!(ctx(GRACE))).catch(() => {})
-  t.ok(fake.state.violations > 0, 'the fake enforces the limits (a client ignoring them trips it)')
-  await new Promise((resolve) => setTimeout(resolve, 1100))
-
-  fake.state.violations = 0
-  const c = createZoomConnector(settings(fake), deps, fastRetry)
-  const started = Date.now()
-  const baseline = await drain(c.collect!(ctx(GRACE)))
-  t.equal(fake.state.violations, 0, 'no call over the per-second limits')
-  t.ok(Date.now() - started >= 1000, 'the limiter spread the calls out')
-  t.equal(baseline.length, 4)
-
-  fake.faults.fail429Ratio = 0.5
-  let items: CollectedItem[] | undefined
-  for (let run = 0; run < 10 && !items; run++) {
-    items = await drain(c.collect!(ctx(GRACE))).catch((e: unknown) => { t.match(e, { retryable: true }); return undefined })
-  }
-  t.ok(items, 'collect eventually succeeds')
-  t.same(items?.map((i) => i.key).sort(), baseline.map((i) => i.key).sort())
-  t.equal(fake.state.violations, 0, 'and the retries never exceed the limits')
 })
 
 t.test('zoom: health is an authenticated call', async (t) => {

@@ -42,7 +42,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     buildTimeoutMs: config.ARCHIVE_BUILD_TIMEOUT_SECONDS * 1000,
     controller: readControllerFile(config.CONTROLLER_FILE ?? SAMPLE_CONTROLLER_FILE)
   })
-  const boss = createBoss(dbh, { supervise: true, schedule: true })
+  const boss = createBoss(dbh, { supervise: true, schedule: true, cronCheckSeconds: config.SCHEDULER_CHECK_SECONDS })
   const engine = createEngine({
     metrics: fastify.metrics,
     dbh,
