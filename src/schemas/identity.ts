@@ -10,7 +10,7 @@ export const IdentityCandidateSchema = Type.Object({
   names: Type.Array(Type.String(), { description: 'The names their records give, as initials' }),
   systems: Type.Array(Type.String(), { description: 'The connectors holding records of them' }),
   records: Type.Integer({ minimum: 0, description: 'Records of them found' })
-}, { $id: 'IdentityCandidate', additionalProperties: false })
+}, { additionalProperties: false })
 
 export const IdentityReviewSchema = Type.Object({
   status: Type.Enum(['not_checked', 'resolved', 'conflict', 'failed', 'chosen'], {
@@ -36,4 +36,4 @@ export const ChooseIdentitySchema = Type.Object({
 })
 export type ChooseIdentity = Static<typeof ChooseIdentitySchema>
 
-export const identitySchemas = [IdentityCandidateSchema, IdentityReviewSchema, ChooseIdentitySchema]
+export const identitySchemas = [IdentityReviewSchema, ChooseIdentitySchema]
