@@ -3,6 +3,7 @@ import { auth, build, testDb, waitFor } from '../helper.js'
 import { createRegistry, readConnectorFile } from '../../src/connectors/registry.js'
 import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
 import { drivers } from '../../connectors/index.js'
+import { redactClosedRequests } from '../../src/engine/redaction.js'
 
 /**
  * The wrong-person guard and enrichment on the zero-setup sample systems (connectors/samples/),
@@ -124,6 +125,11 @@ for (const embedded of [false, true]) {
     t.equal(checked.details.people, 1)
     t.notOk(JSON.stringify(checked).includes(ADA), 'the event names kinds, not values')
     t.equal((await app.inject({ url: `/v1/requests/${done.id}/identity`, headers: auth() })).json().status, 'resolved')
+
+    // What the check found goes with the request's identifiers when they are redacted.
+    const later = new Date(Date.now() + (app.config.REQUEST_IDENTIFIERS_RETENTION_DAYS + 1) * 86_400_000)
+    t.ok((await redactClosedRequests(app.dbh, { now: later, retentionDays: app.config.REQUEST_IDENTIFIERS_RETENTION_DAYS })).redacted >= 1)
+    t.equal((await app.inject({ url: `/v1/requests/${done.id}/identity`, headers: auth() })).json().status, 'not_checked', 'removed at redaction')
   })
 }
 
