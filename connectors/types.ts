@@ -49,6 +49,20 @@ export type CollectedItem =
   | { type: 'record', stream: string, key: string, data: Record<string, unknown> }
   | { type: 'file', stream: string, key: string, name: string, contentType: string, open: () => Promise<Readable> }
 
+/**
+ * A record of a person that the subject's identifiers led to (`identify`): the identifiers that
+ * record holds, and the name it gives, where it has one. Personal data like the subject itself:
+ * the engine keeps it with the request and never logs it.
+ */
+export interface FoundIdentity {
+  /** The stream the record is in. */
+  stream: string
+  /** What the record identifies its person by (e.g. the e-mail address beside the phone number asked for). */
+  identifiers: SubjectIdentity
+  /** The person's name as the record holds it, when it does. */
+  name?: string
+}
+
 export type EraseOutcome =
   | { status: 'erased', stream: string, count: number }
   | { status: 'not_found', stream: string }
@@ -139,6 +153,14 @@ export interface Connector {
   sweep? (opts: { dryRun: boolean, now: Date, signal: AbortSignal }): Promise<RetentionSweepResult>
   /** Required when 'collect' is declared. Yields only declared streams. */
   collect? (ctx: ConnectorContext): AsyncIterable<CollectedItem>
+  /**
+   * The records of people the subject's identifiers lead to, each with the identifiers it holds:
+   * only records that match by an identifier of their own (not rows reached through another
+   * record). Optional, and no capability: the engine uses it before a request's tasks, to search
+   * the other systems with what was found (enrichment) and to hold a request whose identifiers lead
+   * to different people (the wrong-person guard). Changes nothing; bounded (a few records per stream).
+   */
+  identify? (ctx: ConnectorContext): Promise<FoundIdentity[]>
   /** Required when 'erase' is declared. Idempotent: a re-run yields `not_found` for what is gone. */
   erase? (ctx: ConnectorContext): AsyncIterable<EraseOutcome>
   /**

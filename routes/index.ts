@@ -17,6 +17,7 @@ import archive from './v1/requests/archive.js'
 import archiveLinks from './v1/archive-links/index.js'
 import receipt from './v1/requests/receipt.js'
 import erasurePreview from './v1/requests/erasure-preview.js'
+import identity from './v1/requests/identity.js'
 import backups from './v1/backups/index.js'
 import audit from './v1/audit/index.js'
 import requestAudit from './v1/requests/audit.js'
@@ -37,6 +38,7 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(verificationLinks, { prefix: '/v1/verification-links' })
   await fastify.register(decisions, { prefix: '/v1/requests' })
   await fastify.register(erasurePreview, { prefix: '/v1/requests' })
+  await fastify.register(identity, { prefix: '/v1/requests' })
   await fastify.register(refusalGrounds, { prefix: '/v1/refusal-grounds' })
   await fastify.register(extension, { prefix: '/v1/requests' })
   await fastify.register(restriction, { prefix: '/v1/requests' })

@@ -24,6 +24,7 @@ import connectorsService from './plugins/app/connectors-service.js'
 import readinessService from './plugins/app/readiness-service.js'
 import receiptsService from './plugins/app/receipts-service.js'
 import erasurePreviewService from './plugins/app/erasure-preview-service.js'
+import identityReviewService from './plugins/app/identity-review-service.js'
 import auditService from './plugins/app/audit-service.js'
 import reportsService from './plugins/app/reports-service.js'
 import restoresService from './plugins/app/restores-service.js'
@@ -67,7 +68,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, reportsService, restoresService, verificationService]) {
+  for (const service of [archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

@@ -30,6 +30,12 @@ export const EnvSchema = Type.Object({
   APPROVAL_REQUIRED: Type.Optional(Type.String({ minLength: 1 })),
   /** What a second open request for the same person and type gets: link, merge or refuse (domain/duplicates.ts). */
   DUPLICATE_POLICY: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * Which requests are checked for whom their identifiers lead to before any task (the wrong-person
+   * guard and enrichment, engine/identify.ts): `auto` those that give no e-mail address, `always`
+   * every one, `off` none.
+   */
+  IDENTITY_CHECK: Type.Enum(['off', 'auto', 'always'], { default: 'auto' }),
   /** Under this age a person is a child (the privacy policy says 14). */
   CHILD_AGE: Type.Integer({ minimum: 1, maximum: 21, default: 14 }),
   /** A child's request is due internally this many days after receipt (at the latest by the legal deadline). */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { Type, type Static } from 'typebox'
 import {
   ConnectorError, ConnectorErrorCodes, defineConnector, httpError,
-  type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type OptOutOutcome, type RestrictOutcome, type SubjectIdentity
+  type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type FoundIdentity, type OptOutOutcome, type RestrictOutcome, type SubjectIdentity
 } from '../types.js'
 
 const FaultSchema = Type.Object({
@@ -190,6 +190,22 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
           yield { type: 'file', stream: stream.name, key: file.key, name: file.name, contentType: file.content_type, open: async () => Readable.from([content]) }
         }
       }
+    },
+    /** The matching records' identifiers (the fields `match` names) and their `name`, where they have one. */
+    async identify (ctx): Promise<FoundIdentity[]> {
+      failIfFaulty('collect')
+      return config.streams.flatMap((stream) => (data.get(stream.name) ?? []).filter((r) => matches(r, stream.match, ctx.subject)).map((record) => {
+        const value = (field: string | undefined) => field !== undefined && record[field] !== undefined && record[field] !== null && record[field] !== '' ? String(record[field]) : undefined
+        const email = value(stream.match.email)
+        const phone = value(stream.match.phone)
+        const customerId = value(stream.match.customer_id)
+        const name = value('name')
+        return {
+          stream: stream.name,
+          identifiers: { ...(email ? { email: email.toLowerCase() } : {}), ...(phone ? { phone } : {}), ...(customerId ? { customer_id: customerId } : {}) },
+          ...(name ? { name } : {})
+        }
+      }))
     },
     async * erase (ctx): AsyncIterable<EraseOutcome> {
       failIfFaulty('erase')

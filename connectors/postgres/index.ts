@@ -6,6 +6,7 @@ import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
 import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
+import { identifyRows } from './identify.js'
 import { previewErase } from './preview.js'
 import { restrictRows } from './restrict.js'
 import { sweepRetention } from './retention.js'
@@ -73,6 +74,7 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
   return {
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
+    identify: (ctx) => identifyRows(deps, ctx),
     erase: (ctx) => eraseRows(deps, ctx),
     previewErase: (ctx) => previewErase(deps, ctx),
     ...(hasRestrict(config)

@@ -8,10 +8,11 @@ import { createTasksRepository, type ClaimedTask } from '../db/repositories/task
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { BlobStore } from '../storage/blob-store.js'
-import { ARCHIVE_QUEUE, CALLBACK_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type TransferJob } from '../jobs/queue.js'
+import { ARCHIVE_QUEUE, CALLBACK_QUEUE, IDENTIFY_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type IdentifyJob, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
 import { createCircuit } from './circuit.js'
+import { createIdentityCheck } from './identify.js'
 import { createFinalizer, type RequestClosedListener } from './finalize.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
@@ -93,6 +94,7 @@ export function createEngine (deps: {
   const closeRechecks = new Set<NodeJS.Timeout>()
   const closingNow = new Set<Promise<unknown>>()
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
+  const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }) })
   const callbacks = createCallbackSender({ dbh, log: log.child({ component: 'callbacks' }), settings: deps.callbacks, worker })
   let reaper: NodeJS.Timeout | undefined
   let started = false
@@ -130,6 +132,8 @@ export function createEngine (deps: {
     finalizer,
     circuit,
     transfers,
+    /** The identity check of requests before they are planned (identify.ts). */
+    identity,
     /** Retention: deletes expired archives and collected data as of `now` (the scheduler's archive_expiry job runs it). */
     sweepExpiredArchives: deps.archives.sweep,
 
@@ -140,6 +144,7 @@ export function createEngine (deps: {
       started = true
       await boss.createQueue(TRANSFER_QUEUE)
       await boss.createQueue(ARCHIVE_QUEUE)
+      await boss.createQueue(IDENTIFY_QUEUE)
       if (!opts.workers) return
       // Jobs queued by any process wake this one's idle workers when their transaction commits.
       unlisten = await dbh.listen(WAKE_CHANNEL, (queue) => waker.wake(queue))
@@ -169,6 +174,12 @@ export function createEngine (deps: {
         fetch: (free) => callbacks.claim(free.get(CALLBACK_QUEUE)!),
         run: callbacks.run
       }))
+      // A request's identity check, before its tasks are planned; the last failed attempt holds the request.
+      work<IdentifyJob>({
+        queue: IDENTIFY_QUEUE,
+        concurrency: 2,
+        handler: (job) => identity.run(job.data.requestId, { lastAttempt: job.retryCount >= job.retryLimit })
+      })
       work<TransferJob>({ queue: TRANSFER_QUEUE, concurrency: deps.transfers.settings.concurrency, handler: (job) => transfers.run(job.data.transferId) })
       // deps.archives.sweep runs from the scheduler's archive_expiry cron job (scheduler.ts, jobs.ts).
       // A build the database's going away interrupted is tried again here once it is back (a build is

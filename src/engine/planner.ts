@@ -4,7 +4,8 @@ import type { TaskRow, TasksRepository } from '../db/repositories/tasks-reposito
 import type { RequestType } from '../domain/requests.js'
 import { ACTIONS, implementsAction, type Capability, type TaskAction } from '../../connectors/types.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
-import { queueTasks, type Boss } from '../jobs/queue.js'
+import { enqueue, identifyJob, queueTasks, type Boss } from '../jobs/queue.js'
+import { needsIdentityCheck, type IdentityCheckMode } from '../domain/identity.js'
 
 /**
  * Which connector actions fulfil each request type; each is planned on every connector able to do it.
@@ -43,7 +44,13 @@ export async function planRequest (request: RequestRow, deps: {
   requests: RequestsRepository
   boss: Boss
   actor: string
+  /**
+   * IDENTITY_CHECK: when the request needs it, nothing is planned yet: the identity check is queued
+   * (engine/identify.ts), and plans the request once it knows whom its identifiers lead to.
+   */
+  identityCheck?: IdentityCheckMode
 }, tx: TxHandle): Promise<TaskRow[]> {
+  if (deps.identityCheck && await startIdentityCheck(request, { ...deps, mode: deps.identityCheck }, tx)) return []
   const planned: TaskRow[] = []
   const work = planFor(deps.registry, request.type, { everySystem: request.child && request.type === 'erasure' })
   for (const action of ACTIONS_FOR_TYPE[request.type]) {
@@ -137,4 +144,28 @@ export async function planTasks (requestId: string, action: TaskAction, connecto
   const planned = await deps.tasks.plan(requestId, action, connectors.map((c) => ({ id: c.id, maxAttempts: c.maxAttempts })), tx)
   await queueTasks(planned, tx)
   return planned
+}
+
+/** The systems the identity check asks: those whose connector can tell whom identifiers lead to. */
+export function identifyingSystems (registry: ConnectorRegistry): ConnectorInstance[] {
+  return [...registry.values()].filter((c) => !c.manual?.only && typeof c.connector.identify === 'function')
+}
+
+/** The `identity_check_started` event, when a request is checked before it is planned (IDENTITY_CHECK); null when it is not. */
+export function identityCheckEvent (subject: RequestRow['subject'], registry: ConnectorRegistry, mode: IdentityCheckMode): { reason: string, details: Record<string, unknown> } | null {
+  const systems = identifyingSystems(registry)
+  if (systems.length === 0 || !needsIdentityCheck(mode, subject as never)) return null
+  return { reason: `checking whom the identifiers lead to in ${systems.length} system(s) before any task`, details: { systems: systems.map((c) => c.id) } }
+}
+
+/**
+ * Queues the identity check of a ready request in the caller's transaction, with its event, when
+ * IDENTITY_CHECK asks for it and some system can answer; false when the request is planned at once.
+ */
+export async function startIdentityCheck (request: RequestRow, deps: { registry: ConnectorRegistry, requests: RequestsRepository, boss: Boss, actor: string, mode: IdentityCheckMode }, tx: TxHandle): Promise<boolean> {
+  const event = identityCheckEvent(request.subject, deps.registry, deps.mode)
+  if (!event) return false
+  await deps.requests.recordEvent(request.id, deps.actor, 'identity_check_started', event.reason, event.details, tx)
+  await enqueue(deps.boss, [identifyJob(request.id)], tx)
+  return true
 }

@@ -21,6 +21,9 @@ export interface TransferJob { transferId: string }
 /** Builds the portability archive of a completed access or portability request. */
 export const ARCHIVE_QUEUE = 'dsr_archive'
 export interface ArchiveJob { requestId: string }
+/** The identity check run before a request's tasks are planned (src/engine/identify.ts). */
+export const IDENTIFY_QUEUE = 'dsr_identify'
+export interface IdentifyJob { requestId: string }
 /** pg-boss's schema (createBoss). */
 export const BOSS_SCHEMA = 'pgboss'
 
@@ -83,6 +86,11 @@ export function transferJob (transferId: string, maxDurationMs: number, startAft
 /** The job of an archive build: pg-boss retries it (the build is idempotent); the last failure marks it failed. */
 export function archiveJob (requestId: string): JobInsert {
   return { name: ARCHIVE_QUEUE, data: { requestId } satisfies ArchiveJob, retryLimit: ARCHIVE_RETRY_LIMIT, retryDelay: 30, retryBackoff: true, expireInSeconds: 6 * 3600 }
+}
+
+/** The job of a request's identity check: pg-boss retries it (the check is idempotent); the last failure holds the request. */
+export function identifyJob (requestId: string): JobInsert {
+  return { name: IDENTIFY_QUEUE, data: { requestId } satisfies IdentifyJob, retryLimit: JOB_RETRY_LIMIT, retryDelay: 5, retryBackoff: true, expireInSeconds: 15 * 60 }
 }
 
 function leasedJob (name: string, data: object, maxMs: number, startAfter?: Date): JobInsert {

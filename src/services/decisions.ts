@@ -8,6 +8,7 @@ import type { ConnectorRegistry } from '../connectors/registry.js'
 import type { Finalizer } from '../engine/finalize.js'
 import { planRequest } from '../engine/planner.js'
 import type { Boss } from '../jobs/queue.js'
+import type { IdentityCheckMode } from '../domain/identity.js'
 
 /** The task statuses a system's part may be refused from: not running, and not done (a failed one may still be retried). */
 const OPEN_TASK_TO_REFUSE = ['pending', 'retry_wait', 'waiting', 'manual', 'failed'] as const
@@ -29,6 +30,8 @@ export interface DecisionDeps {
   boss: Boss
   /** Closes a request whose last open task was skipped, refused or done by hand. */
   finalizer: Finalizer
+  /** IDENTITY_CHECK: which requests are checked for whom their identifiers lead to before they are planned. */
+  identityCheck?: IdentityCheckMode
 }
 
 export function createDecisions (deps: DecisionDeps) {
@@ -58,7 +61,7 @@ export function createDecisions (deps: DecisionDeps) {
         if (current.status !== 'awaiting_approval') throw new Errors.NotAwaitingApproval(current.status)
         const moved = await requests.transitionFrom(current, 'ready', actor, 'approved', note ? { note } : undefined, tx)
         if (moved.status !== 'moved') throw new Errors.NotAwaitingApproval(current.status)
-        await planRequest(moved.row, { registry, tasks, requests, boss, actor }, tx)
+        await planRequest(moved.row, { registry, tasks, requests, boss, actor, ...(deps.identityCheck ? { identityCheck: deps.identityCheck } : {}) }, tx)
       })
     },
 

@@ -5,13 +5,14 @@ import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { TxHandle } from '../db/client.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors } from '../errors.js'
-import { canDo, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
-import { queueTasks, taskWake } from '../jobs/queue.js'
+import { canDo, identityCheckEvent, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
+import { enqueue, identifyJob, queueTasks, taskWake } from '../jobs/queue.js'
 import type { ApprovalPolicy } from '../domain/approval.js'
 import { createDecisions, type DecisionDeps } from './decisions.js'
 import { DEFAULT_DEADLINE_OPTIONS, type DeadlineOptions } from '../domain/deadlines.js'
 import { createVerificationRepository } from '../db/repositories/verification-repository.js'
 import { endWaitIn } from '../engine/verification-clock.js'
+import type { IdentityCheckMode } from '../domain/identity.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
@@ -29,6 +30,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
   log: FastifyBaseLogger
   /** How deadlines are counted (PIPL's days), for the one recomputed when a paused clock resumes. */
   deadlines?: DeadlineOptions
+  /** IDENTITY_CHECK: which requests are checked for whom their identifiers lead to before they are planned. */
+  identityCheck?: IdentityCheckMode
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
   /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
@@ -48,7 +51,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
       await requests.transitionFrom(row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
       return
     }
-    await planRequest(row, { registry, tasks, requests, boss, actor }, tx)
+    await planRequest(row, { registry, tasks, requests, boss, actor, ...(deps.identityCheck ? { identityCheck: deps.identityCheck } : {}) }, tx)
   }
 
   return {
@@ -62,7 +65,9 @@ export function createFulfilmentService (deps: DecisionDeps & {
     async createVerified (row: NewRequestRow, actor: string, method: string, tx?: TxHandle): Promise<{ status: RequestStatus, tasks: TaskRow[], duplicateOf: string | null } | null> {
       const at = row.createdAt
       const held = heldForApproval(row)
-      const planned: TaskRow[] = held
+      // IDENTITY_CHECK: planned once the check knows whom the identifiers lead to (engine/identify.ts).
+      const check = held || !deps.identityCheck ? null : identityCheckEvent(row.subject, registry, deps.identityCheck)
+      const planned: TaskRow[] = held || check
         ? []
         : planFor(registry, row.type, { everySystem: everySystem(row) }).map(({ action, connector, instructions }) => ({
           id: randomUUID(),
@@ -91,12 +96,20 @@ export function createFulfilmentService (deps: DecisionDeps & {
         { action: 'transition', from: 'received', to: 'ready', reason: `identity verified (${method})`, details: { method } },
         ...(held
           ? [{ action: 'transition', from: 'ready' as const, to: 'awaiting_approval' as const, reason: HELD_REASON }]
-          : [
-              { action: 'planned', details: plannedDetails(row.type, planned, registry) },
-              ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
-            ])
+          : check
+            ? [{ action: 'identity_check_started', reason: check.reason, details: check.details }]
+            : [
+                { action: 'planned', details: plannedDetails(row.type, planned, registry) },
+                ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
+              ])
       ]
-      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')), tx)
+      const insert = async (t?: TxHandle) => {
+        const stored = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((p) => p.status === 'pending')), t)
+        if (stored && check && t) await enqueue(boss, [identifyJob(row.id)], t)
+        return stored
+      }
+      // The check's job is queued with the request, in one transaction.
+      const inserted = check ? (tx ? await insert(tx) : await dbh.transaction(insert)) : await insert(tx)
       return inserted ? { status, tasks: planned, duplicateOf: inserted.duplicateOf } : null
     },
 

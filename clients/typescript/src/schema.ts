@@ -517,6 +517,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/requests/{id}/identity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The identity check's finding: the people the request's identifiers led to, masked, with their systems and record counts
+         * @description IDENTITY_CHECK checks a request before any task: whom its identifiers lead to in every system that can say. Several people (different e-mail addresses or names behind one phone number) hold the request (on_hold) for a reviewer. Identifiers are shown masked; choose by index, or by the right e-mail address.
+         */
+        get: operations["getRequestIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}/identity/choose": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose the right person of a request the identity check held; fulfilment starts for that person only
+         * @description Only a request on hold for its identity review (409 DSR_IDENTITY_NOT_IN_REVIEW otherwise). The request resumes and is planned with the chosen person's identifiers, less any another candidate shares (the phone number that led to both), so no task reaches the other person. To refuse the request instead, reject it on a legal ground (POST /v1/requests/{id}/reject).
+         */
+        post: operations["chooseRequestIdentity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/refusal-grounds": {
         parameters: {
             query?: never;
@@ -989,7 +1029,7 @@ export interface components {
              * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
              * @enum {string}
              */
-            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID";
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID";
             /** @description What went wrong (as `detail`) */
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
@@ -2053,6 +2093,47 @@ export interface components {
                 covers_head: boolean;
             } | null;
             first_break: components["schemas"]["AuditBreak"] | null;
+        };
+        IdentityReview: {
+            /**
+             * @description not_checked: no check ran (IDENTITY_CHECK); resolved: one person (or none) found, the request was planned; conflict: several people found, the request is on hold; failed: a system could not be searched, the request is on hold; chosen: a reviewer decided
+             * @enum {string}
+             */
+            status: "not_checked" | "resolved" | "conflict" | "failed" | "chosen";
+            /** @description People the identifiers led to */
+            people: number;
+            candidates: {
+                /** @description What to send as `candidate` to choose this person */
+                index: number;
+                /** @description Their e-mail address, masked (a***@e******.com) */
+                email: string | null;
+                /** @description Their phone number, masked (its last two digits) */
+                phone: string | null;
+                /** @description The names their records give, as initials */
+                names: string[];
+                /** @description The connectors holding records of them */
+                systems: string[];
+                /** @description Records of them found */
+                records: number;
+            }[];
+            /** @description The API key that chose the person */
+            chosen_by: string | null;
+            /** Format: date-time */
+            chosen_at: string | null;
+        };
+        /**
+         * @example {
+         *       "candidate": 0
+         *     }
+         */
+        ChooseIdentity: {
+            /** @description The index of the right person in GET /v1/requests/{id}/identity */
+            candidate?: number;
+            /**
+             * Format: email
+             * @description The right person's e-mail address, e.g. as the person confirmed it; never logged
+             */
+            email?: string;
         };
     };
     responses: never;
@@ -4391,6 +4472,186 @@ export interface operations {
             };
             /** @description Conflicts with the current state of the resource: `code` says how */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRequestIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityReview"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chooseRequestIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChooseIdentity"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataSubjectRequest"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but not acceptable: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -80,7 +80,9 @@ export function createTasksRepository (dbh: DbHandle) {
           select min(next_attempt_at) as next_due from tasks
           where connector_id in (select connector_id from wanted) and status = 'retry_wait' and next_attempt_at > now()
         ) due left join lateral (
-          select claimed.*, r.status as request_status, r.subject as request_subject, r.changes as request_changes,
+          select claimed.*, r.status as request_status,
+            -- The identifiers the identity check settled on (enriched, or a reviewer's choice), else the request's own.
+            coalesce((select i.subject from request_identities i where i.request_id = r.id and i.subject is not null), r.subject) as request_subject, r.changes as request_changes,
             (select h.status from connector_health h where h.connector_id = claimed.connector_id
               order by h.checked_at desc, h.id desc limit 1) as connector_health,
             -- Earlier runs only: the statement's snapshot does not see the runs inserted above.

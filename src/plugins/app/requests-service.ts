@@ -28,7 +28,8 @@ export default fp(async function requestsService (fastify) {
     finalizer: engine.finalizer,
     approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
     log: fastify.log,
-    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS }
+    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
+    identityCheck: fastify.config.IDENTITY_CHECK
   })
   fastify.decorate('fulfilmentService', fulfilment)
   fastify.decorate('requestsService', createRequestsService({
