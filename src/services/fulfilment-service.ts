@@ -12,6 +12,8 @@ import { createDecisions, type DecisionDeps } from './decisions.js'
 import { DEFAULT_DEADLINE_OPTIONS, type DeadlineOptions } from '../domain/deadlines.js'
 import { createVerificationRepository } from '../db/repositories/verification-repository.js'
 import { endWaitIn } from '../engine/verification-clock.js'
+import type { SuppressionsService } from './suppressions-service.js'
+import { SUPPRESSING_TYPES } from '../domain/suppressions.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
@@ -29,6 +31,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
   log: FastifyBaseLogger
   /** How deadlines are counted (PIPL's days), for the one recomputed when a paused clock resumes. */
   deadlines?: DeadlineOptions
+  /** The suppression list: a verified opt-out, withdrawal, objection or restriction puts the person on it. */
+  suppressions: Pick<SuppressionsService, 'startIn' | 'liftIn'>
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
   /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
@@ -44,6 +48,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
     if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
     if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
     const row = await endWaitIn(moved.row, at, actor, deps.deadlines ?? DEFAULT_DEADLINE_OPTIONS, waits, tx)
+    await deps.suppressions.startIn(row, at, tx)
     if (heldForApproval(row)) {
       await requests.transitionFrom(row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
       return
@@ -96,7 +101,13 @@ export function createFulfilmentService (deps: DecisionDeps & {
               ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
             ])
       ]
-      const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')), tx)
+      // The person goes on the suppression list with the row that verified them, in one transaction.
+      const store = async (tx?: TxHandle) => {
+        const inserted = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((t) => t.status === 'pending')), tx)
+        if (inserted && tx) await deps.suppressions.startIn(row, at, tx)
+        return inserted
+      }
+      const inserted = tx !== undefined || !SUPPRESSING_TYPES.includes(row.type) ? await store(tx) : await dbh.transaction(store)
       return inserted ? { status, tasks: planned, duplicateOf: inserted.duplicateOf } : null
     },
 
@@ -137,6 +148,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
           case 'already_lifted': throw new Errors.RestrictionAlreadyLifted()
           case 'redacted': throw new Errors.RestrictionSubjectRedacted()
         }
+        // This request's restriction ends on the suppression list; another of the same person's stays.
+        await deps.suppressions.liftIn(requestId, input.now, tx)
         if (notConfigured.length > 0) {
           log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
         }

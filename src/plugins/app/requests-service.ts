@@ -28,7 +28,8 @@ export default fp(async function requestsService (fastify) {
     finalizer: engine.finalizer,
     approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
     log: fastify.log,
-    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS }
+    deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
+    suppressions: fastify.suppressionsService
   })
   fastify.decorate('fulfilmentService', fulfilment)
   fastify.decorate('requestsService', createRequestsService({
@@ -44,4 +45,4 @@ export default fp(async function requestsService (fastify) {
     callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl),
     earliestReceivedAt: (now) => earliestReceivedAt(fastify.config, now)
   }))
-}, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
+}, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service', 'suppressions-service'] })
