@@ -58,7 +58,9 @@ async function create (app: App, over: Record<string, unknown>): Promise<Resourc
 }
 
 const lift = (app: App, id: string) => app.inject({
-  method: 'POST', url: `/v1/requests/${id}/restriction/lift`, headers: auth('writer'),
+  method: 'POST',
+  url: `/v1/requests/${id}/restriction/lift`,
+  headers: auth('writer'),
   payload: { reason: 'accuracy verified', notified_subject_at: new Date(Date.now() - 60_000).toISOString() }
 })
 

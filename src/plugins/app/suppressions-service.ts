@@ -12,5 +12,8 @@ export default fp(async function suppressionsService (fastify) {
   const service = createSuppressionsService({ dbh: fastify.dbh, keyring: fastify.keyring })
   fastify.decorate('suppressionsService', service)
   // The HMAC secret is loaded once the app is ready, not on first use inside a request's transaction.
-  fastify.addHook('onReady', service.prime)
+  // A database not migrated yet (the OpenAPI export builds the app without one) leaves it to first use.
+  fastify.addHook('onReady', async () => {
+    await service.prime().catch((err: unknown) => fastify.log.warn({ code: (err as { code?: string }).code }, 'suppression list: HMAC secret not loaded yet, it is loaded on first use'))
+  })
 }, { name: 'suppressions-service', dependencies: ['core'] })
