@@ -32,7 +32,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
   /** How deadlines are counted (PIPL's days), for the one recomputed when a paused clock resumes. */
   deadlines?: DeadlineOptions
   /** The suppression list: a verified opt-out, withdrawal, objection or restriction puts the person on it. */
-  suppressions: Pick<SuppressionsService, 'startIn' | 'liftIn'>
+  suppressions: Pick<SuppressionsService, 'startIn' | 'liftIn' | 'otherRestrictionsIn'>
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
   /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
@@ -150,6 +150,11 @@ export function createFulfilmentService (deps: DecisionDeps & {
         }
         // This request's restriction ends on the suppression list; another of the same person's stays.
         await deps.suppressions.liftIn(requestId, input.now, tx)
+        // A person lifting by hand is told when the mark must stay (the engine keeps it itself: runner.ts).
+        const others = byHand.length > 0 ? await deps.suppressions.otherRestrictionsIn(requestId, tx) : []
+        const keep = others.length > 0
+          ? ` Another restriction of this person is still in force (request ${others.map((o) => o.requestId).join(', ')}): leave the mark in place and record this task as done, saying so.`
+          : ''
         if (notConfigured.length > 0) {
           log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
         }
@@ -159,8 +164,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
           return {
             id,
             maxAttempts: c.maxAttempts,
-            instructions: c.manual?.instructions.unrestrict ??
-              `Lift the restriction of processing placed on the person's records in ${c.displayName} (remove the mark or tag), then record the outcome on this task.`
+            instructions: (c.manual?.instructions.unrestrict ??
+              `Lift the restriction of processing placed on the person's records in ${c.displayName} (remove the mark or tag), then record the outcome on this task.`) + keep
           }
         }), tx)
         return lifted.row

@@ -70,6 +70,11 @@ export function createSuppressionsService (deps: { dbh: DbHandle, keyring: Pick<
       return list.endIn(requestId, 'lifted', at, ['processing'], tx)
     },
 
+    /** The other requests whose restriction of the same person is in force (see SuppressionsRepository.otherRestrictionsInForce). */
+    async otherRestrictionsIn (requestId: string, tx: TxHandle): Promise<Array<{ requestId: string, requestType: string }>> {
+      return list.otherRestrictionsInForce(requestId, tx)
+    },
+
     /** May a system process this person for `purpose`? Suppressed while any entry in force stops it. */
     async check (input: { subject: StoredSubject, purpose: CheckPurpose }): Promise<CheckAnswer> {
       const subject = normaliseSubject(input.subject)

@@ -255,3 +255,29 @@ t.test('the check asks for its scope and valid input', async (t) => {
   t.match((await app.inject({ url: '/v1/requests/00000000-0000-4000-8000-000000000000/suppressions', headers: auth() })).json(), { statusCode: 404, code: 'DSR_REQUEST_NOT_FOUND' })
   t.match((await app.inject({ url: '/v1/requests/nope/suppressions', headers: auth() })).json(), { statusCode: 400, code: 'DSR_VALIDATION_FAILED' })
 })
+
+t.test('a restriction lifted by hand: the person is told to leave the mark while another restriction is in force', async (t) => {
+  const app = await build(t, { registry: await registryOf([{ id: 'paper', driver: 'manual', display_name: 'Paper archive' }]), env, apiKeys: keys() })
+  /** Creates a restriction whose manual restrict task a person completes, so it is placed. */
+  const placed = async (subject: Record<string, unknown>) => {
+    const created = await create(app, { type: 'restriction', subject, verification: { method: 'account_login' } })
+    const task = created.tasks.find((k) => k.action === 'restrict')! as Task & { links: { complete: string } }
+    t.equal(task.status, 'manual')
+    const done = await app.inject({ method: 'POST', url: task.links.complete, headers: auth(), payload: { outcome: 'done', note: 'file marked' } })
+    t.equal(done.statusCode, 200, 'restricted by hand')
+    return created.id
+  }
+  const r1 = await placed({ email: ADA })
+  const r2 = await placed({ email: ADA })
+  const instructions = async (id: string) => {
+    const res = await lift(app, id)
+    t.equal(res.statusCode, 202, 'lifted')
+    return (res.json().tasks as Array<Task & { instructions: string | null }>).find((k) => k.action === 'unrestrict')!.instructions ?? ''
+  }
+  const first = await instructions(r1)
+  t.match(first, /^Lift the restriction/)
+  t.match(first, `Another restriction of this person is still in force (request ${r2}): leave the mark in place`)
+  const last = await instructions(r2)
+  t.match(last, /^Lift the restriction/)
+  t.notMatch(last, /Another restriction/, 'the last lift removes the mark')
+})
