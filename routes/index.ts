@@ -11,6 +11,8 @@ import decisions from './v1/requests/decisions.js'
 import refusalGrounds from './v1/refusal-grounds/index.js'
 import extension from './v1/requests/extension.js'
 import restriction from './v1/requests/restriction.js'
+import requestSuppressions from './v1/requests/suppressions.js'
+import suppressions from './v1/suppressions/index.js'
 import transfers from './v1/requests/transfers.js'
 import callbacks from './v1/requests/callbacks.js'
 import archive from './v1/requests/archive.js'
@@ -42,6 +44,8 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(refusalGrounds, { prefix: '/v1/refusal-grounds' })
   await fastify.register(extension, { prefix: '/v1/requests' })
   await fastify.register(restriction, { prefix: '/v1/requests' })
+  await fastify.register(requestSuppressions, { prefix: '/v1/requests' })
+  await fastify.register(suppressions, { prefix: '/v1/suppressions' })
   await fastify.register(transfers, { prefix: '/v1/requests' })
   await fastify.register(callbacks, { prefix: '/v1/requests' })
   await fastify.register(archive, { prefix: '/v1/requests' })

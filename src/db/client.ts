@@ -15,6 +15,7 @@ import * as verificationSchema from './schema-verification.js'
 import * as auditSchema from './schema-audit.js'
 import * as transferSchema from './schema-transfers.js'
 import * as identitySchema from './schema-identity.js'
+import * as suppressionSchema from './schema-suppressions.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
@@ -22,7 +23,7 @@ export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

@@ -193,6 +193,18 @@ export interface TaskResult {
   refusal?: Refusal
   /** An erase task's check: the system searched again after it erased (src/engine/erasure-check.ts). */
   verification?: ErasureVerification
+  /** An unrestrict task that left the restriction mark in place: another restriction of the person is in force. */
+  kept?: RestrictionKept
+}
+
+/**
+ * Why lifting one request's restriction did not unmark the person's records in a system: the
+ * `processing` entries of other requests (restrictions, objections being weighed) still on the
+ * suppression list for the same person. Their own lift unmarks the records.
+ */
+export interface RestrictionKept {
+  reason: string
+  restrictions: Array<{ request_id: string, type: string }>
 }
 
 /**

@@ -14,6 +14,7 @@ import { nextDelayMs } from './backoff.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { JobErrors } from '../errors.js'
 import { checkErasure, ErasureResidueError } from './erasure-check.js'
+import { createSuppressionsRepository } from '../db/repositories/suppressions-repository.js'
 
 const BATCH = 500
 
@@ -51,6 +52,7 @@ export function createTaskRunner (deps: {
 }) {
   const { tasks, options, finalizer } = deps
   const requests = createRequestsRepository(deps.dbh)
+  const suppressionList = createSuppressionsRepository(deps.dbh)
 
   return async function runTask (claimed: ClaimedTask): Promise<void> {
     const { task, request } = claimed
@@ -189,6 +191,20 @@ export function createTaskRunner (deps: {
     const method = ACTIONS[task.action].does
     if (method === 'collect' || method === 'sweep' || typeof c[method] !== 'function') {
       throw new ConnectorError(JobErrors.ConnectorUnsupported.code, `connector cannot ${task.action}`, { retryable: false })
+    }
+    // A mark is one flag per record, shared by every restriction of the person: lifting one
+    // restriction leaves it while another is in force (the suppression list says which), and says why.
+    if (task.action === 'unrestrict') {
+      const others = await suppressionList.otherRestrictionsInForce(task.requestId)
+      if (others.length > 0) {
+        return {
+          outcomes: [],
+          kept: {
+            reason: `the restriction mark stays: ${others.length} other restriction${others.length === 1 ? '' : 's'} of the person still in force`,
+            restrictions: others.map((o) => ({ request_id: o.requestId, type: o.requestType }))
+          }
+        }
+      }
     }
     const run = method === 'rectify'
       ? c.rectify!({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })

@@ -10,8 +10,9 @@ import { operationsSchemas } from './operations.js'
 import { verificationSchemas } from './verification.js'
 import { auditSchemas } from './audit.js'
 import { identitySchemas } from './identity.js'
+import { suppressionSchemas } from './suppressions.js'
 
 /** Every shared schema of the API: each is added to the app once and becomes an OpenAPI component named by its $id. */
 export const apiSchemas: readonly TSchema[] = [
-  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...requestActionSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas, ...auditSchemas, ...identitySchemas
+  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...requestActionSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas, ...auditSchemas, ...identitySchemas, ...suppressionSchemas
 ]

@@ -135,7 +135,11 @@ export const TaskSchema = Type.Object({
       retained: Type.Optional(Type.Record(Type.String(), Type.Integer())),
       deferred: Type.Optional(Type.Array(Type.String())),
       residue: Type.Optional(Type.Record(Type.String(), Type.Integer()))
-    }, { description: "An erase task's search of the system after it erased: counts per stream of what it still found, never values" }))
+    }, { description: "An erase task's search of the system after it erased: counts per stream of what it still found, never values" })),
+    kept: Type.Optional(Type.Object({
+      reason: Type.String(),
+      restrictions: Type.Array(Type.Object({ request_id: Type.String({ format: 'uuid' }), type: Type.String() }))
+    }, { description: "An unrestrict task that left the person's restriction mark in place, because these other requests' restrictions are still in force" }))
   }), { description: 'Counts per stream for collect, outcomes for the other actions (erase, restrict, opt_out…), a manual task\'s outcome, a refusal; never values' }),
   last_error_code: Nullable(Type.String()),
   last_error_message: Nullable(Type.String()),

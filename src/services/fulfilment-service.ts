@@ -13,6 +13,8 @@ import { DEFAULT_DEADLINE_OPTIONS, type DeadlineOptions } from '../domain/deadli
 import { createVerificationRepository } from '../db/repositories/verification-repository.js'
 import { endWaitIn } from '../engine/verification-clock.js'
 import type { IdentityCheckMode } from '../domain/identity.js'
+import type { SuppressionsService } from './suppressions-service.js'
+import { SUPPRESSING_TYPES } from '../domain/suppressions.js'
 
 const HELD_REASON = 'held for approval (APPROVAL_REQUIRED)'
 
@@ -32,6 +34,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
   deadlines?: DeadlineOptions
   /** IDENTITY_CHECK: which requests are checked for whom their identifiers lead to before they are planned. */
   identityCheck?: IdentityCheckMode
+  /** The suppression list: a verified opt-out, withdrawal, objection or restriction puts the person on it. */
+  suppressions: Pick<SuppressionsService, 'startIn' | 'liftIn' | 'otherRestrictionsIn'>
 }) {
   const { dbh, registry, tasks, requests, boss, finalizer, approval, log } = deps
   /** APPROVAL_REQUIRED, except for a child's erasure: the privacy policy promises it, and nothing may hold it up. */
@@ -47,6 +51,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
     if (moved.status === 'not_found') throw new Errors.RequestNotFound(requestId)
     if (moved.status === 'illegal') throw new Errors.IllegalTransition(moved.from, 'ready')
     const row = await endWaitIn(moved.row, at, actor, deps.deadlines ?? DEFAULT_DEADLINE_OPTIONS, waits, tx)
+    await deps.suppressions.startIn(row, at, tx)
     if (heldForApproval(row)) {
       await requests.transitionFrom(row, 'awaiting_approval', actor, HELD_REASON, undefined, tx)
       return
@@ -103,13 +108,16 @@ export function createFulfilmentService (deps: DecisionDeps & {
                 ...(planned.length > 0 ? [{ action: 'transition', from: 'ready' as const, to: 'in_progress' as const, reason: startedReason(planned.length) }] : [])
               ])
       ]
-      const insert = async (t?: TxHandle) => {
+      // The check's job is queued, and the person goes on the suppression list, with the row that verified them, in one transaction.
+      const store = async (t?: TxHandle) => {
         const stored = await requests.insertPlanned({ ...row, status }, actor, events, planned, taskWake(planned.filter((p) => p.status === 'pending')), t)
-        if (stored && check && t) await enqueue(boss, [identifyJob(row.id)], t)
+        if (stored && t) {
+          if (check) await enqueue(boss, [identifyJob(row.id)], t)
+          await deps.suppressions.startIn(row, at, t)
+        }
         return stored
       }
-      // The check's job is queued with the request, in one transaction.
-      const inserted = check ? (tx ? await insert(tx) : await dbh.transaction(insert)) : await insert(tx)
+      const inserted = tx !== undefined || (!check && !SUPPRESSING_TYPES.includes(row.type)) ? await store(tx) : await dbh.transaction(store)
       return inserted ? { status, tasks: planned, duplicateOf: inserted.duplicateOf } : null
     },
 
@@ -150,6 +158,13 @@ export function createFulfilmentService (deps: DecisionDeps & {
           case 'already_lifted': throw new Errors.RestrictionAlreadyLifted()
           case 'redacted': throw new Errors.RestrictionSubjectRedacted()
         }
+        // This request's restriction ends on the suppression list; another of the same person's stays.
+        await deps.suppressions.liftIn(requestId, input.now, tx)
+        // A person lifting by hand is told when the mark must stay (the engine keeps it itself: runner.ts).
+        const others = byHand.length > 0 ? await deps.suppressions.otherRestrictionsIn(requestId, tx) : []
+        const keep = others.length > 0
+          ? ` Another restriction of this person is still in force (request ${others.map((o) => o.requestId).join(', ')}): leave the mark in place and record this task as done, saying so.`
+          : ''
         if (notConfigured.length > 0) {
           log.warn({ requestId, connectors: notConfigured }, 'restriction lifted: connectors that placed it are not configured here, their mark stays')
         }
@@ -159,8 +174,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
           return {
             id,
             maxAttempts: c.maxAttempts,
-            instructions: c.manual?.instructions.unrestrict ??
-              `Lift the restriction of processing placed on the person's records in ${c.displayName} (remove the mark or tag), then record the outcome on this task.`
+            instructions: (c.manual?.instructions.unrestrict ??
+              `Lift the restriction of processing placed on the person's records in ${c.displayName} (remove the mark or tag), then record the outcome on this task.`) + keep
           }
         }), tx)
         return lifted.row

@@ -662,6 +662,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/requests/{id}/suppressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The request's entries on the suppression list
+         * @description One entry per purpose the request stops (see POST /v1/suppressions/check), with when it started and, once ended, when and why (`lifted`, `rejected`, `cancelled`). Empty for a request that suppresses nothing or whose identity is not verified yet. The person's identifiers are never shown: the list holds them as keyed hashes.
+         */
+        get: operations["getRequestSuppressions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppressions/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether a person may be processed for a purpose, and if not, why
+         * @description Call it before processing a person: sending a newsletter, sharing with a partner, profiling, or any other use. Give the identifiers you hold (the same shapes as a request's `subject`: e-mail, phone, their SHA-256, ids) and the purpose. The answer is `suppressed` when an entry in force on the suppression list stops that purpose for any of the identifiers, and `allowed` otherwise; `entries` names the requests behind it (id, type, the purposes they stop, since when), never identifiers.
+         *
+         *     The list is built from requests once the person's identity is verified: a marketing opt-out stops `marketing`; a consent withdrawal stops `marketing`, `partner_sharing` and `profiling`; an objection stops `marketing` for good and, while it is weighed, `processing`; a restriction stops `processing`. `processing` stops every purpose, `transactional` included. A restriction's entry ends when that request's restriction is lifted (POST /v1/requests/{id}/restriction/lift); another restriction of the same person stays in force. A rejected or cancelled request's entries are withdrawn. The list holds the identifiers only as keyed hashes, so it outlives the redaction of the requests.
+         *
+         *     Needs the `suppressions:check` scope (or `admin`). 400 `DSR_VALIDATION_FAILED` for a missing, unknown or malformed field or purpose.
+         */
+        post: operations["checkSuppression"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/requests/{id}/transfers": {
         parameters: {
             query?: never;
@@ -1204,6 +1248,15 @@ export interface components {
                     residue?: {
                         [key: string]: number;
                     };
+                };
+                /** @description An unrestrict task that left the person's restriction mark in place, because these other requests' restrictions are still in force */
+                kept?: {
+                    reason: string;
+                    restrictions: {
+                        /** Format: uuid */
+                        request_id: string;
+                        type: string;
+                    }[];
                 };
             } | null;
             last_error_code: string | null;
@@ -2134,6 +2187,73 @@ export interface components {
              * @description The right person's e-mail address, e.g. as the person confirmed it; never logged
              */
             email?: string;
+        };
+        /**
+         * @description What the caller means to do with the person's data: `marketing`, `partner_sharing`, `profiling`, `transactional` (messages the service needs: a receipt, a password reset), or `processing` (any other use). A restriction of processing, and an objection while it is weighed, suppress every purpose.
+         * @enum {string}
+         */
+        CheckPurpose: "marketing" | "partner_sharing" | "profiling" | "transactional" | "processing";
+        /**
+         * @example {
+         *       "subject": {
+         *         "email": "ada@example.com"
+         *       },
+         *       "purpose": "marketing"
+         *     }
+         */
+        SuppressionCheck: {
+            subject: components["schemas"]["Subject"];
+            purpose: components["schemas"]["CheckPurpose"];
+        };
+        SuppressionReason: {
+            /** Format: uuid */
+            request_id: string;
+            /** @description The request's type: restriction, objection, consent_withdrawal or marketing_opt_out */
+            type: string;
+            /** @description Every purpose the request stops, in force now */
+            purposes: string[];
+            /** Format: date-time */
+            since: string;
+        };
+        /**
+         * @example {
+         *       "purpose": "marketing",
+         *       "result": "suppressed",
+         *       "entries": [
+         *         {
+         *           "request_id": "3f9c2a4e-8b1d-4c6f-9a2e-5d7b1c0e4f21",
+         *           "type": "marketing_opt_out",
+         *           "purposes": [
+         *             "marketing"
+         *           ],
+         *           "since": "2026-03-02T09:30:00.000Z"
+         *         }
+         *       ]
+         *     }
+         */
+        SuppressionAnswer: {
+            purpose: components["schemas"]["CheckPurpose"];
+            /** @enum {string} */
+            result: "allowed" | "suppressed";
+            /** @description The requests whose entries suppress the purpose, oldest first; empty when allowed. Never identifiers. */
+            entries: components["schemas"]["SuppressionReason"][];
+        };
+        RequestSuppressions: {
+            /** Format: uuid */
+            request_id: string;
+            /** @description At least one of its entries is in force */
+            in_force: boolean;
+            /** @description One per purpose the request stops; empty for a request that suppresses nothing or was not verified */
+            entries: {
+                purpose: string;
+                /** Format: date-time */
+                since: string;
+                in_force: boolean;
+                /** Format: date-time */
+                ended_at: string | null;
+                /** @description `lifted` (the restriction was lifted), `rejected` or `cancelled` (the request was); null while in force */
+                end_reason: string | null;
+            }[];
         };
     };
     responses: never;
@@ -5044,6 +5164,174 @@ export interface operations {
             };
             /** @description Conflicts with the current state of the resource: `code` says how */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRequestSuppressions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestSuppressions"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkSuppression: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionCheck"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionAnswer"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import type { Refusal } from '../../domain/refusal-grounds.js'
 import { createIntake } from './intake.js'
 import { pgTextArray } from '../pg-types.js'
 import { createCallbacksRepository } from './callbacks-repository.js'
+import { createSuppressionsRepository } from './suppressions-repository.js'
 
 export type { IntakeEvent, NewRequestRow } from './intake.js'
 
@@ -79,6 +80,7 @@ export type TransitionResult =
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
   const callbacks = createCallbacksRepository(dbh)
+  const suppressionList = createSuppressionsRepository(dbh)
 
   /**
    * The one place a request changes status. The row is locked, the move is checked against the
@@ -111,7 +113,9 @@ export function createRequestsRepository (dbh: DbHandle) {
       tx.db.insert(requestEvents).values({
         requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
       }),
-      current.callbackUrl !== null ? callbacks.queueStatusChange(current.id, current.status, to, now, tx) : null
+      current.callbackUrl !== null ? callbacks.queueStatusChange(current.id, current.status, to, now, tx) : null,
+      // A request rejected or cancelled withdraws what it put on the suppression list.
+      to === 'rejected' || to === 'cancelled' ? suppressionList.endIn(current.id, to, now, null, tx) : null
     ])
     return { status: 'moved', row: row! }
   }

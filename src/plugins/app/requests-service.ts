@@ -29,7 +29,8 @@ export default fp(async function requestsService (fastify) {
     approval: parseApprovalPolicy(fastify.config.APPROVAL_REQUIRED).policy,
     log: fastify.log,
     deadlines: { piplDays: fastify.config.PIPL_RESPONSE_DAYS },
-    identityCheck: fastify.config.IDENTITY_CHECK
+    identityCheck: fastify.config.IDENTITY_CHECK,
+    suppressions: fastify.suppressionsService
   })
   fastify.decorate('fulfilmentService', fulfilment)
   fastify.decorate('requestsService', createRequestsService({
@@ -45,4 +46,4 @@ export default fp(async function requestsService (fastify) {
     callbackRefusal: (callbackUrl) => callbackUrlRefusal(fastify.callbackSettings, callbackUrl),
     earliestReceivedAt: (now) => earliestReceivedAt(fastify.config, now)
   }))
-}, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service'] })
+}, { name: 'requests-service', dependencies: ['core', 'engine', 'archives-service', 'suppressions-service'] })

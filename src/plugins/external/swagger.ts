@@ -26,6 +26,7 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'transfers', description: 'Direct transmission of archives to other controllers (GDPR Art 20(2))' },
         { name: 'verification', description: 'The verification link e-mailed to the person: no API key, its one-time token instead' },
         { name: 'callbacks', description: "Signed status callbacks to a request's callback_url: the delivery log and redelivery" },
+        { name: 'suppressions', description: 'The suppression list: whether a person may be processed for a purpose, and why not' },
         { name: 'audit', description: 'The tamper-evident audit trail: the chain of audit events, its signed head, and their verification' },
         { name: 'health', description: 'Liveness and readiness probes, and the Prometheus metrics' },
         { name: 'connectors', description: 'The systems requests are fulfilled in: their health and retention' },
