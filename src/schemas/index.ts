@@ -9,8 +9,9 @@ import { archiveSchemas } from './archives.js'
 import { operationsSchemas } from './operations.js'
 import { verificationSchemas } from './verification.js'
 import { auditSchemas } from './audit.js'
+import { holdSchemas } from './holds.js'
 
 /** Every shared schema of the API: each is added to the app once and becomes an OpenAPI component named by its $id. */
 export const apiSchemas: readonly TSchema[] = [
-  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...requestActionSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas, ...auditSchemas
+  ...sharedSchemas, ...decisionSchemas, ...requestSchemas, ...requestActionSchemas, ...transferSchemas, ...callbackSchemas, ...archiveSchemas, ...operationsSchemas, ...verificationSchemas, ...auditSchemas, ...holdSchemas
 ]
