@@ -123,7 +123,7 @@ for (const embedded of [false, true]) {
     }
     // The data itself: the held ticket and its user are there, everything else of Ada's is gone.
     const count = async (q: string) => Number((await dbh.executor.executeSql(q)).rows[0].n)
-    t.equal(await count("select count(*)::int as n from sample_support.tickets where requester_id = 1"), 1)
+    t.equal(await count('select count(*)::int as n from sample_support.tickets where requester_id = 1'), 1)
     t.equal(await count("select count(*)::int as n from sample_support.users where email = 'ada@example.com'"), 1)
     t.equal(await count('select count(*)::int as n from sample_support.comments where ticket_id = 100'), 0)
     t.equal(await count("select count(*)::int as n from sample_crm.contacts where email = 'ada@example.com'"), 0)

@@ -40,6 +40,8 @@ const holds: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['holds'],
       operationId: 'listHolds',
       summary: 'Legal holds, newest first',
+      description: 'Every hold placed, active and released (filter with `status`), newest first. A hold answers how many identifiers ' +
+        'it knows the person by, never which: they are kept only as keyed hashes.',
       querystring: HoldListQuerySchema,
       response: { 200: ref(LegalHoldListSchema), ...authErrorResponses }
     }
@@ -51,6 +53,7 @@ const holds: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['holds'],
       operationId: 'getHold',
       summary: 'One legal hold',
+      description: 'The hold with its ground, reference, review date (`review_due` once it has passed while the hold is active), what it covers, and its release.',
       params: HoldParamsSchema,
       response: { 200: ref(LegalHoldSchema), ...authErrorResponses, 404: problem() }
     }
