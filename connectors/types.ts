@@ -43,7 +43,16 @@ export interface ConnectorContext {
   /** Aborted on task timeout or shutdown: pass it to every I/O call. */
   signal: AbortSignal
   log: ConnectorLogger
+  /**
+   * Streams an erasure must leave as they are (a legal hold on the person), each with what to report:
+   * a connector that can keep single streams (`skipsStreams`) yields `retained` with these fields for
+   * each it holds records in, and erases the rest. Absent or empty: erase everything, as always.
+   */
+  retain?: readonly RetainedStream[]
 }
+
+/** A stream kept by an erasure for a legal reason: the reason as read, the ground code, the hold's reference. */
+export interface RetainedStream { stream: string, reason: string, ground: string, reference: string }
 
 export type CollectedItem =
   | { type: 'record', stream: string, key: string, data: Record<string, unknown> }
@@ -67,8 +76,13 @@ export type EraseOutcome =
   | { status: 'erased', stream: string, count: number }
   | { status: 'not_found', stream: string }
   | { status: 'deferred', stream: string, externalRef: string }
-  /** Kept, with the legal or technical reason, so the person can be told and can follow up; `count` where known. */
-  | { status: 'retained', stream: string, reason: string, count?: number }
+  /**
+   * Kept, with the legal or technical reason, so the person can be told and can follow up; `count`
+   * where known. `ground`: the code of the legal ground (src/domain/hold-grounds.ts) where one is
+   * named; `reference`: the legal hold's reference; `review`: when the keeping is to be reviewed, as
+   * an ISO 8601 duration from the erasure.
+   */
+  | { status: 'retained', stream: string, reason: string, count?: number, ground?: string, reference?: string, review?: string }
 
 /** What a marketing opt-out did in one stream (capability `opt_out`). */
 export type OptOutOutcome =
@@ -143,6 +157,11 @@ export interface RetentionSweepResult {
 }
 
 export interface Connector {
+  /**
+   * Whether `erase` honours `ctx.retain`, keeping single streams. Without it a legal hold on some of
+   * the system's streams keeps the whole system: the engine then does not call `erase` at all.
+   */
+  readonly skipsStreams?: boolean
   /** Cheap, bounded in time (honours `signal`), no side effects. */
   health (opts: { signal: AbortSignal }): Promise<HealthResult>
   /**

@@ -9,6 +9,7 @@ import verification from './v1/requests/verification.js'
 import verificationLinks from './v1/verification-links/index.js'
 import decisions from './v1/requests/decisions.js'
 import refusalGrounds from './v1/refusal-grounds/index.js'
+import holds from './v1/holds/index.js'
 import extension from './v1/requests/extension.js'
 import restriction from './v1/requests/restriction.js'
 import requestSuppressions from './v1/requests/suppressions.js'
@@ -53,6 +54,7 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(receipt, { prefix: '/v1/requests' })
   await fastify.register(requestAudit, { prefix: '/v1/requests' })
   await fastify.register(backups, { prefix: '/v1/backups' })
+  await fastify.register(holds, { prefix: '/v1/holds' })
   await fastify.register(audit, { prefix: '/v1/audit' })
   await fastify.register(wellKnown)
   await fastify.register(root)

@@ -26,6 +26,7 @@ import receiptsService from './plugins/app/receipts-service.js'
 import erasurePreviewService from './plugins/app/erasure-preview-service.js'
 import identityReviewService from './plugins/app/identity-review-service.js'
 import auditService from './plugins/app/audit-service.js'
+import holdsService from './plugins/app/holds-service.js'
 import reportsService from './plugins/app/reports-service.js'
 import restoresService from './plugins/app/restores-service.js'
 import verificationService from './plugins/app/verification-service.js'
@@ -69,7 +70,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService]) {
+  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

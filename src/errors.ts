@@ -154,7 +154,12 @@ export const Errors = {
     'a code or link past `VERIFICATION_TTL_MINUTES`'),
   VerificationLinkIncomplete: entry('DSR_VERIFICATION_LINK_INCOMPLETE', 'A verification link needs its token', 401, 'a verification link without its `token`'),
   VerificationLinkInvalid: entry('DSR_VERIFICATION_LINK_INVALID', 'This verification link is not valid, or was already used', 403,
-    'a verification link that is unknown, was used, or was replaced by a newer one')
+    'a verification link that is unknown, was used, or was replaced by a newer one'),
+  HoldNotFound: entry<[string]>('DSR_HOLD_NOT_FOUND', 'No legal hold with id %s', 404, 'no legal hold has this id'),
+  HoldAlreadyReleased: entry('DSR_HOLD_ALREADY_RELEASED', 'This legal hold was already released; a hold is released once', 409, 'releasing a legal hold a second time'),
+  HoldCoversInvalid: entry<[string]>('DSR_HOLD_COVERS_INVALID', 'The hold covers what this deployment does not have: %s', 422,
+    'a legal hold naming a connector that is not configured, or a stream that connector does not declare'),
+  HoldReviewInvalid: entry<[string]>('DSR_HOLD_REVIEW_INVALID', 'The review date %s', 422, 'a legal hold whose `review_at` is not in the future, or more than ten years ahead')
 } as const
 
 /**

@@ -2,8 +2,12 @@ import { Type, type Static } from 'typebox'
 import { ConnectorError, ConnectorErrorCodes, type Capability, type StreamInfo } from '../types.js'
 import { IDENT_PATTERN, TABLE_PATTERN, bareTableName } from './identifiers.js'
 import { RetentionRuleSchema, checkRetention } from './retention.js'
+import { HOLD_GROUND_CODES } from '../../src/domain/hold-grounds.js'
 
 const closed = { additionalProperties: false } as const
+
+/** An ISO 8601 duration of years, months, weeks or days (P6Y, P1Y6M, P90D). */
+export const ISO_DURATION = '^P(?!$)(\\d+Y)?(\\d+M)?(\\d+W)?(\\d+D)?$'
 
 const Ident = Type.String({ pattern: IDENT_PATTERN, description: 'a column name: letters, digits, _; not starting with a digit' })
 const TableName = Type.String({ pattern: TABLE_PATTERN, description: 'a table, optionally schema-qualified (schema.table)' })
@@ -34,7 +38,14 @@ export const ColumnEraseSchema = Type.Union([
   Type.Object({ strategy: Type.Literal('null') }, closed),
   Type.Object({ strategy: Type.Literal('fixed'), value: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) }, closed),
   Type.Object({ strategy: Type.Literal('hash') }, closed),
-  Type.Object({ strategy: Type.Literal('keep'), reason: Type.String({ minLength: 1 }) }, closed)
+  Type.Object({
+    strategy: Type.Literal('keep'),
+    reason: Type.String({ minLength: 1 }),
+    /** The legal ground the column is kept on (a code of src/domain/hold-grounds.ts). */
+    ground: Type.Optional(Type.Enum([...HOLD_GROUND_CODES])),
+    /** When keeping it is to be reviewed, as an ISO 8601 duration from the erasure (P6Y, P18M). */
+    review: Type.Optional(Type.String({ pattern: ISO_DURATION }))
+  }, closed)
 ])
 export type ColumnErase = Static<typeof ColumnEraseSchema>
 

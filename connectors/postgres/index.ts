@@ -72,6 +72,8 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
   const deps = { db, model: getModel }
 
   return {
+    // A legal hold on some streams keeps those tables (and the tables they refer to) and erases the rest.
+    skipsStreams: true,
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
     identify: (ctx) => identifyRows(deps, ctx),

@@ -113,10 +113,19 @@ export function deleteStatement (table: TableConfig, where: string): string {
   return `DELETE FROM ${quoteTable(table.table)} AS t0 WHERE ${where}`
 }
 
-/** Keep reasons, once each, in config order. */
-export function keepReasons (table: TableConfig): string[] {
+/** Why a table's columns are kept: the reason, with its ground code and review period where given. */
+export interface KeepReason { reason: string, ground?: string, review?: string }
+
+/** Keep reasons, once each (by reason, ground and review), in config order. */
+export function keepReasons (table: TableConfig): KeepReason[] {
   if (table.erase === 'delete') return []
-  return [...new Set(Object.values(table.erase.columns).flatMap((c) => c.strategy === 'keep' ? [c.reason] : []))]
+  const seen = new Map<string, KeepReason>()
+  for (const c of Object.values(table.erase.columns)) {
+    if (c.strategy !== 'keep') continue
+    const keep: KeepReason = { reason: c.reason, ...(c.ground ? { ground: c.ground } : {}), ...(c.review ? { review: c.review } : {}) }
+    seen.set(JSON.stringify([keep.reason, keep.ground, keep.review]), keep)
+  }
+  return [...seen.values()]
 }
 
 /**

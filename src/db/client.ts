@@ -16,6 +16,7 @@ import * as auditSchema from './schema-audit.js'
 import * as transferSchema from './schema-transfers.js'
 import * as identitySchema from './schema-identity.js'
 import * as suppressionSchema from './schema-suppressions.js'
+import * as holdSchema from './schema-holds.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
@@ -23,7 +24,7 @@ export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

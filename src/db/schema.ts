@@ -186,7 +186,7 @@ export interface TaskResult {
   files?: number
   bytes?: number
   streams?: Record<string, number>
-  outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string }>
+  outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string, ground?: string, reference?: string, review?: string }>
   /** A manual task's outcome as the person who did it recorded it. */
   manual?: ManualOutcome
   /** A system's part of the request refused on a legal ground (the task is then skipped). */

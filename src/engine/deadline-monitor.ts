@@ -4,8 +4,11 @@ import type { DbHandle } from '../db/client.js'
 import { createDeadlinesRepository } from '../db/repositories/deadlines-repository.js'
 import { systemResolver, type HostResolver } from '../transfers/addresses.js'
 import { jsonBody, postGuarded, singleUrlTarget } from '../transfers/outbound.js'
+import { warnHoldReviews } from './hold-reviews.js'
 
 export type DeadlineKind = 'due_soon' | 'overdue'
+
+type Target = ReturnType<typeof singleUrlTarget>
 
 export interface DeadlineEntry {
   id: string
@@ -101,10 +104,13 @@ export async function runDeadlineMonitor (deps: {
   const deadlines = createDeadlinesRepository(deps.dbh)
   const found = await findDeadlines(deps.dbh, now, deps.warningHours)
   const counts = { due_soon: found.due_soon.length, overdue: found.overdue.length, notified: 0, failed: 0 }
-  if (!deps.webhookUrl) return counts
   // The webhook goes through the guard every outbound POST takes: to the address its host was
   // checked to resolve to, and a redirect is an answer (a failed delivery), never followed.
-  const target = singleUrlTarget(deps.webhookUrl, 'DEADLINE_WEBHOOK_URL', deps.resolve ?? systemResolver)
+  const target = deps.webhookUrl ? singleUrlTarget(deps.webhookUrl, 'DEADLINE_WEBHOOK_URL', deps.resolve ?? systemResolver) : null
+  // Legal holds past their review date: a system event each, and the same webhook.
+  const holds = await warnHoldReviews({ dbh: deps.dbh, log: deps.log, post: target ? (body, kind) => postWarning(target, deps, body, kind) : null }, now)
+  Object.assign(counts, holds)
+  if (!target) return counts
   for (const [kind, list] of [['due_soon', found.due_soon], ['overdue', found.overdue]] as const) {
     for (const entry of list) {
       if (!await deadlines.claimNotification(entry.id, kind, CLAIM_LEASE_SECONDS)) continue
@@ -115,30 +121,7 @@ export async function runDeadlineMonitor (deps: {
         hours_left: entry.hours_left,
         sent_at: now.toISOString()
       })
-      const timestamp = String(Math.floor(Date.now() / 1000))
-      let status = 0
-      try {
-        const result = await postGuarded<never>(target, target.url, async () => ({
-          ...jsonBody(body),
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'dsar-service (deadline webhook)',
-            'x-dsr-timestamp': timestamp,
-            'x-dsr-signature': deps.secret ? signWebhook(deps.secret, timestamp, body) : 'unsigned'
-          },
-          idleTimeoutMs: WEBHOOK_TIMEOUT_MS,
-          maxDurationMs: WEBHOOK_TIMEOUT_MS,
-          signal: never.signal
-        }))
-        if (result.kind === 'response') {
-          status = result.status
-          if (status >= 300 && status < 400) deps.log.warn({ kind, status }, 'deadline webhook redirected; redirects are not followed')
-        } else {
-          deps.log.warn({ kind, reason: result.kind === 'blocked' ? result.status : result.kind === 'error' ? result.reason : 'early' }, 'deadline webhook delivery failed')
-        }
-      } catch (err) {
-        deps.log.warn({ err: { name: (err as Error)?.name }, kind }, 'deadline webhook delivery failed')
-      }
+      const status = await postWarning(target, deps, body, kind)
       if (status >= 200 && status < 300) {
         counts.notified++
         await deadlines.markDelivered(entry.id, kind, status)
@@ -149,4 +132,33 @@ export async function runDeadlineMonitor (deps: {
     }
   }
   return counts
+}
+
+/** POSTs one signed warning to the deadline webhook; answers the HTTP status, 0 when there was none. */
+async function postWarning (target: Target, deps: { log: FastifyBaseLogger, secret?: string | undefined }, body: string, kind: string): Promise<number> {
+  const timestamp = String(Math.floor(Date.now() / 1000))
+  let status = 0
+  try {
+    const result = await postGuarded<never>(target, target.url, async () => ({
+      ...jsonBody(body),
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'dsar-service (deadline webhook)',
+        'x-dsr-timestamp': timestamp,
+        'x-dsr-signature': deps.secret ? signWebhook(deps.secret, timestamp, body) : 'unsigned'
+      },
+      idleTimeoutMs: WEBHOOK_TIMEOUT_MS,
+      maxDurationMs: WEBHOOK_TIMEOUT_MS,
+      signal: never.signal
+    }))
+    if (result.kind === 'response') {
+      status = result.status
+      if (status >= 300 && status < 400) deps.log.warn({ kind, status }, 'deadline webhook redirected; redirects are not followed')
+    } else {
+      deps.log.warn({ kind, reason: result.kind === 'blocked' ? result.status : result.kind === 'error' ? result.reason : 'early' }, 'deadline webhook delivery failed')
+    }
+  } catch (err) {
+    deps.log.warn({ err: { name: (err as Error)?.name }, kind }, 'deadline webhook delivery failed')
+  }
+  return status
 }

@@ -11,6 +11,7 @@ import type { BlobStore } from '../storage/blob-store.js'
 import { ARCHIVE_QUEUE, CALLBACK_QUEUE, IDENTIFY_QUEUE, TASK_QUEUE, TRANSFER_QUEUE, WAKE_CHANNEL, type ArchiveJob, type Boss, type IdentifyJob, type TransferJob } from '../jobs/queue.js'
 import { createWaker, startDrain, startWorker, type Worker, type WorkOptions } from '../jobs/worker.js'
 import { createTaskRunner, type RunnerOptions } from './runner.js'
+import type { HoldLookup } from './holds.js'
 import { createCircuit } from './circuit.js'
 import { createIdentityCheck } from './identify.js'
 import { createFinalizer, type RequestClosedListener } from './finalize.js'
@@ -57,6 +58,8 @@ export function createEngine (deps: {
   /** Status callbacks: their outbox is drained here. */
   callbacks: CallbackSettings
   metrics?: TaskMetrics
+  /** The active legal holds on a person, which an erasure keeps (engine/holds.ts). */
+  holds?: HoldLookup
 }) {
   const { dbh, registry, log, boss } = deps
   const tasks = createTasksRepository(dbh)
@@ -75,6 +78,7 @@ export function createEngine (deps: {
     options: runnerOptions,
     circuit,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.holds ? { holds: deps.holds } : {}),
     // This process's idle task drain wakes when the retry is due (others find it by polling).
     onRetryDue: (at) => { setTimeout(() => waker.wake(TASK_QUEUE), Math.max(0, at.getTime() - Date.now())).unref() },
     onCloseBusy: (requestId) => {

@@ -15,6 +15,7 @@ import type { TaskMetrics } from '../services/metrics.js'
 import { JobErrors } from '../errors.js'
 import { checkErasure, ErasureResidueError } from './erasure-check.js'
 import { createSuppressionsRepository } from '../db/repositories/suppressions-repository.js'
+import { holdPlan, type HoldLookup } from './holds.js'
 
 const BATCH = 500
 
@@ -49,6 +50,8 @@ export function createTaskRunner (deps: {
   onRetryDue?: (at: Date) => void
   /** Told when a request whose tasks are all finished could not be closed at once: another held its lock. */
   onCloseBusy?: (requestId: string) => void
+  /** The active legal holds on a person: an erasure keeps the streams they cover. */
+  holds?: HoldLookup
 }) {
   const { tasks, options, finalizer } = deps
   const requests = createRequestsRepository(deps.dbh)
@@ -206,11 +209,29 @@ export function createTaskRunner (deps: {
         }
       }
     }
+    if (task.action === 'erase' && deps.holds) {
+      // A legal hold keeps what it covers: the whole system (erase is not called), or single streams
+      // the connector leaves as they are (ctx.retain); each is reported retained with the hold's ground.
+      const plan = holdPlan(instance, await deps.holds(ctx.subject))
+      if (plan.whole) {
+        ctx.log.info({ streams: plan.retain.length }, 'erasure kept: a legal hold covers this system')
+        const outcomes = plan.retain.map((r) => ({ status: 'retained', ...r }))
+        return { outcomes, verification: await checkErasure(instance, ctx, outcomes, { attempts: options.erasureCheckAttempts }) }
+      }
+      if (plan.retain.length > 0) {
+        ctx = { ...ctx, retain: plan.retain }
+        ctx.log.info({ streams: [...new Set(plan.retain.map((r) => r.stream))] }, 'erasure keeps streams under a legal hold')
+      }
+    }
     const run = method === 'rectify'
       ? c.rectify!({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
       : c[method]!(ctx)
     const outcomes: NonNullable<TaskResult['outcomes']> = []
     for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })
+    const held = new Set((ctx.retain ?? []).map((r) => r.stream))
+    if (outcomes.some((o) => o.status === 'erased' && held.has(o.stream))) {
+      throw new ConnectorError(JobErrors.ConnectorContract.code, 'connector erased a stream under a legal hold', { retryable: false })
+    }
     // An erasure is checked by searching the system again: residue fails the task (ErasureResidueError).
     if (task.action === 'erase') return { outcomes, verification: await checkErasure(instance, ctx, outcomes, { attempts: options.erasureCheckAttempts }) }
     return { outcomes }

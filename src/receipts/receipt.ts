@@ -135,7 +135,10 @@ async function buildPayload (deps: ReceiptDeps, receipts: ReceiptsRepository, re
         status: o.status as 'erased' | 'not_found' | 'deferred' | 'retained',
         ...(o.count !== undefined ? { count: o.count } : {}),
         ...(o.externalRef !== undefined ? { external_ref: o.externalRef } : {}),
-        ...(o.reason !== undefined ? { reason: o.reason } : {})
+        ...(o.reason !== undefined ? { reason: o.reason } : {}),
+        ...(o.ground !== undefined ? { ground: o.ground } : {}),
+        ...(o.reference !== undefined ? { reference: o.reference } : {}),
+        ...(o.review !== undefined ? { review: o.review } : {})
       })),
       error_code: t.status === 'failed' ? (t.lastErrorCode ?? JobErrors.TaskFailed.code) : null,
       backups,

@@ -17,7 +17,10 @@ export const ReceiptOutcomeSchema = Type.Object({
   }),
   count: Type.Optional(Type.Integer({ minimum: 0 })),
   external_ref: Type.Optional(Type.String()),
-  reason: Type.Optional(Type.String())
+  reason: Type.Optional(Type.String()),
+  ground: Type.Optional(Type.String({ description: 'retained: the code of the legal ground it is kept on (GDPR Art 17(3)); see GET /v1/holds/grounds' })),
+  reference: Type.Optional(Type.String({ description: "retained under a legal hold: the hold's reference (a case or matter number)" })),
+  review: Type.Optional(Type.String({ description: 'retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure' }))
 }, { additionalProperties: false })
 
 export const ReceiptBackupsSchema = Type.Object({

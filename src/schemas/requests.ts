@@ -123,7 +123,10 @@ export const TaskSchema = Type.Object({
       count: Type.Optional(Type.Integer()),
       external_ref: Type.Optional(Type.String({ description: "deferred: the system's reference for the erasure it will carry out" })),
       externalRef: Type.Optional(Type.String({ deprecated: true, description: 'The same as external_ref, under the name first answered; read external_ref' })),
-      reason: Type.Optional(Type.String())
+      reason: Type.Optional(Type.String()),
+      ground: Type.Optional(Type.String({ description: 'retained: the legal ground code it is kept on (GET /v1/holds/grounds lists them)' })),
+      reference: Type.Optional(Type.String({ description: "retained under a legal hold: the hold's reference (a case or matter number)" })),
+      review: Type.Optional(Type.String({ description: 'retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure' }))
     }))),
     manual: Type.Optional(ref(ManualOutcomeSchema)),
     refusal: Type.Optional(ref(RefusalSchema)),

@@ -3,6 +3,7 @@ import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registr
 import type { DbHandle } from '../db/client.js'
 import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import { canDo } from '../engine/planner.js'
+import { holdPlan, type HoldLookup } from '../engine/holds.js'
 import { Errors } from '../errors.js'
 import type { ErasurePreviewReport } from '../schemas/receipts.js'
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type ErasePreview, type SubjectIdentity } from '../../connectors/types.js'
@@ -20,7 +21,7 @@ type ConnectorPreview = ErasurePreviewReport['connectors'][number]
  * systems as the erasure would reach (those able to erase); a system a person erases in is listed as
  * not previewable. Recorded in the request's audit trail (erasure_previewed) with the totals only.
  */
-export function createErasurePreviewService (deps: { dbh: DbHandle, registry: ConnectorRegistry, log: FastifyBaseLogger }) {
+export function createErasurePreviewService (deps: { dbh: DbHandle, registry: ConnectorRegistry, log: FastifyBaseLogger, holds?: HoldLookup }) {
   const requests = createRequestsRepository(deps.dbh)
 
   return {
@@ -33,8 +34,11 @@ export function createErasurePreviewService (deps: { dbh: DbHandle, registry: Co
       }
       if (request.identifiersRedactedAt !== null) throw new Errors.ErasurePreviewNotAvailable("the request's identifiers were removed")
       const connectors: ConnectorPreview[] = []
+      const subject = request.subject as SubjectIdentity
+      // Legal holds on the person: what they cover is shown retained, with the hold's ground and reference.
+      const holds = deps.holds ? await deps.holds(subject) : []
       for (const instance of deps.registry.values()) {
-        connectors.push(await previewOne(instance, { requestId, subject: request.subject as SubjectIdentity, log: deps.log.child({ connector: instance.id, requestId }) }))
+        connectors.push(await previewOne(instance, { requestId, subject, log: deps.log.child({ connector: instance.id, requestId }) }, holdPlan(instance, holds)))
       }
       const report: ErasurePreviewReport = { request_id: requestId, dry_run: true, generated_at: new Date().toISOString(), connectors }
       await requests.recordEvent(requestId, actor, 'erasure_previewed', null, {
@@ -47,18 +51,18 @@ export function createErasurePreviewService (deps: { dbh: DbHandle, registry: Co
 
 export type ErasurePreviewService = ReturnType<typeof createErasurePreviewService>
 
-async function previewOne (instance: ConnectorInstance, base: { requestId: string, subject: SubjectIdentity, log: FastifyBaseLogger }): Promise<ConnectorPreview> {
+async function previewOne (instance: ConnectorInstance, base: { requestId: string, subject: SubjectIdentity, log: FastifyBaseLogger }, held: ReturnType<typeof holdPlan>): Promise<ConnectorPreview> {
   const entry = { connector: instance.id, name: instance.displayName }
   const none = { erase: 0, mask: 0, retain: 0 }
   if (!canDo(instance, 'erase')) {
     return { ...entry, status: 'not_previewable', method: 'none', streams: [], totals: none, error_code: null, reason: 'no connector erases in this system: a person does, by its instructions' }
   }
   const c = instance.connector
-  const ctx: ConnectorContext = { ...base, signal: AbortSignal.timeout(instance.timeoutMs) }
+  const ctx: ConnectorContext = { ...base, signal: AbortSignal.timeout(instance.timeoutMs), ...(held.retain.length > 0 && !held.whole ? { retain: held.retain } : {}) }
   try {
-    const [method, streams] = c.previewErase
+    const [method, streams] = c.previewErase && !held.whole
       ? ['rolled_back' as const, await c.previewErase(ctx)]
-      : ['collected' as const, await fromCollect(instance, ctx)]
+      : ['collected' as const, await fromCollect(instance, ctx, held.whole ? held.retain : [])]
     const totals = streams.reduce((t, s) => ({ erase: t.erase + s.erase, mask: t.mask + s.mask, retain: t.retain + s.retain }), none)
     return { ...entry, status: 'previewed', method, streams, totals, error_code: null, reason: null }
   } catch (err) {
@@ -69,7 +73,7 @@ async function previewOne (instance: ConnectorInstance, base: { requestId: strin
 }
 
 /** Counts what `collect` finds per stream, and applies each stream's erasure policy: erased, unless it says retained. */
-async function fromCollect (instance: ConnectorInstance, ctx: ConnectorContext): Promise<ErasePreview[]> {
+async function fromCollect (instance: ConnectorInstance, ctx: ConnectorContext, heldStreams: ReturnType<typeof holdPlan>['retain']): Promise<ErasePreview[]> {
   if (typeof instance.connector.collect !== 'function') {
     throw new ConnectorError(ConnectorErrorCodes.Config, 'the connector can neither preview its erasure nor search the system', { retryable: false })
   }
@@ -77,6 +81,8 @@ async function fromCollect (instance: ConnectorInstance, ctx: ConnectorContext):
   for await (const item of instance.connector.collect(ctx)) found.set(item.stream, (found.get(item.stream) ?? 0) + 1)
   return instance.streams.map((s) => {
     const n = found.get(s.name) ?? 0
+    const held = [...new Set(heldStreams.filter((h) => h.stream === s.name).map((h) => h.reason))]
+    if (held.length > 0) return { stream: s.name, erase: 0, mask: 0, retain: n, reasons: n > 0 ? held : [] }
     return s.onErase?.action === 'retain'
       ? { stream: s.name, erase: 0, mask: 0, retain: n, reasons: n > 0 ? [s.onErase.reason] : [] }
       : { stream: s.name, erase: n, mask: 0, retain: 0, reasons: [] }

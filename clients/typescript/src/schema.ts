@@ -986,6 +986,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/holds/grounds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The legal grounds data may be kept on, with the GDPR provision each rests on
+         * @description The grounds a legal hold, or a column the Postgres connector keeps (`keep` with `ground`), names: each an exception to the right to erasure in GDPR Art 17(3).
+         */
+        get: operations["listHoldGrounds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Legal holds, newest first
+         * @description Every hold placed, active and released (filter with `status`), newest first. A hold answers how many identifiers it knows the person by, never which: they are kept only as keyed hashes.
+         */
+        get: operations["listHolds"];
+        put?: never;
+        /**
+         * Place a legal hold on a person
+         * @description While the hold is active, an erasure of this person (a child's included) leaves what it `covers` as it is: each covered stream is reported `retained`, with the hold's `ground` and `reference`, in the task outcomes and the erasure receipt, and everything else is erased as usual. `covers` lists systems (connector ids), optionally with streams; empty or absent, every system. A system whose connector cannot keep single streams keeps all of itself for a hold on some of them. The person is matched by any identifier given (e-mail, phone, ids, their SHA-256), kept only as keyed hashes: the identifiers are never stored, answered or logged. The deadline monitor warns once the review date has passed. Recorded as the system event `legal_hold_placed`.
+         *
+         *     Refused with 422: `DSR_HOLD_COVERS_INVALID` (a connector or stream this deployment does not have), `DSR_HOLD_REVIEW_INVALID` (a review date not in the future, or more than ten years ahead).
+         */
+        post: operations["createHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/holds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One legal hold
+         * @description The hold with its ground, reference, review date (`review_due` once it has passed while the hold is active), what it covers, and its release.
+         */
+        get: operations["getHold"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/holds/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a legal hold, with the reason
+         * @description From now on an erasure of the person erases what the hold kept (an erasure that already ran is not repeated: make a new erasure request). Released once: a second release answers 409 `DSR_HOLD_ALREADY_RELEASED`. Recorded as the system event `legal_hold_released`; the reason is kept with the hold and never logged.
+         */
+        post: operations["releaseHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -1073,7 +1159,7 @@ export interface components {
              * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
              * @enum {string}
              */
-            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID";
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
             /** @description What went wrong (as `detail`) */
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
@@ -1230,6 +1316,12 @@ export interface components {
                      */
                     externalRef?: string;
                     reason?: string;
+                    /** @description retained: the legal ground code it is kept on (GET /v1/holds/grounds lists them) */
+                    ground?: string;
+                    /** @description retained under a legal hold: the hold's reference (a case or matter number) */
+                    reference?: string;
+                    /** @description retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure */
+                    review?: string;
                 }[];
                 manual?: components["schemas"]["ManualOutcome"];
                 refusal?: components["schemas"]["Refusal"];
@@ -2253,6 +2345,85 @@ export interface components {
                 ended_at: string | null;
                 /** @description `lifted` (the restriction was lifted), `rejected` or `cancelled` (the request was); null while in force */
                 end_reason: string | null;
+            }[];
+        };
+        HoldCover: {
+            /** @description A configured connector id (GET /v1/connectors) */
+            connector: string;
+            /** @description Only these streams of the system; absent: all of it */
+            streams?: string[];
+        };
+        CreateHold: {
+            subject: components["schemas"]["Subject"];
+            /**
+             * @description The legal ground the data is kept on, an exception to erasure under GDPR Art 17(3) (GET /v1/holds/grounds lists them)
+             * @enum {string}
+             */
+            ground: "legal_claims" | "legal_obligation" | "regulator_investigation" | "tax_and_accounting" | "public_interest_task" | "public_health" | "archiving_research" | "freedom_of_expression";
+            /** @description The case, matter or file number the hold is kept under */
+            reference: string;
+            /**
+             * Format: date-time
+             * @description When the hold is to be reviewed (in the future, at most ten years ahead)
+             */
+            review_at: string;
+            /**
+             * @description The systems (and streams) the hold keeps; empty or absent: every system
+             * @default []
+             */
+            covers?: components["schemas"]["HoldCover"][];
+            /** @description Why the hold was placed, for the people who review it; never logged */
+            note?: string;
+        };
+        ReleaseHold: {
+            /** @description Why the hold ends (the case closed, say); never logged */
+            reason: string;
+        };
+        LegalHold: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "active" | "released";
+            /**
+             * @description The legal ground the data is kept on, an exception to erasure under GDPR Art 17(3) (GET /v1/holds/grounds lists them)
+             * @enum {string}
+             */
+            ground: "legal_claims" | "legal_obligation" | "regulator_investigation" | "tax_and_accounting" | "public_interest_task" | "public_health" | "archiving_research" | "freedom_of_expression";
+            /**
+             * @description The provision the ground rests on
+             * @example GDPR Art 17(3)(e)
+             */
+            article: string;
+            reference: string;
+            note: string | null;
+            /** Format: date-time */
+            review_at: string;
+            /** @description Active and past its review date */
+            review_due: boolean;
+            /** @description Empty: every system */
+            covers: components["schemas"]["HoldCover"][];
+            /** @description How many identifiers the hold knows the person by (kept as keyed hashes only; never answered) */
+            identifiers: number;
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            released_at: string | null;
+            released_by: string | null;
+            release_reason: string | null;
+        };
+        LegalHoldList: {
+            data: components["schemas"]["LegalHold"][];
+        };
+        HoldGroundList: {
+            data: {
+                /**
+                 * @description The legal ground the data is kept on, an exception to erasure under GDPR Art 17(3) (GET /v1/holds/grounds lists them)
+                 * @enum {string}
+                 */
+                code: "legal_claims" | "legal_obligation" | "regulator_investigation" | "tax_and_accounting" | "public_interest_task" | "public_health" | "archiving_research" | "freedom_of_expression";
+                article: string;
+                title: string;
             }[];
         };
     };
@@ -6703,6 +6874,12 @@ export interface operations {
                                     count?: number;
                                     external_ref?: string;
                                     reason?: string;
+                                    /** @description retained: the code of the legal ground it is kept on (GDPR Art 17(3)); see GET /v1/holds/grounds */
+                                    ground?: string;
+                                    /** @description retained under a legal hold: the hold's reference (a case or matter number) */
+                                    reference?: string;
+                                    /** @description retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure */
+                                    review?: string;
                                 }[];
                                 /** @description Why a failed task failed (a code, never a message) */
                                 error_code: string | null;
@@ -7227,6 +7404,430 @@ export interface operations {
             };
             /** @description Not found: `code` says what */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listHoldGrounds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldGroundList"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listHolds: {
+        parameters: {
+            query?: {
+                status?: "active" | "released";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHoldList"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateHold"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but not acceptable: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Hold id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    releaseHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Hold id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseHold"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ import { createArchivesRepository } from '../../db/repositories/archives-reposit
 import { createItemsRepository } from '../../db/repositories/items-repository.js'
 import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
 import { createBoss } from '../../jobs/queue.js'
+import { createHoldLookup } from '../../engine/holds.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,6 +47,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
   const engine = createEngine({
     metrics: fastify.metrics,
     dbh,
+    holds: createHoldLookup({ dbh, keyring: fastify.keyring }),
     boss,
     onClosed: [
       archiveOnClose({ archives: createArchivesRepository(dbh), items: createItemsRepository(dbh), requests: createRequestsRepository(dbh), boss, leaseMs: config.TASK_LEASE_SECONDS * 1000 }),

@@ -32,6 +32,7 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'connectors', description: 'The systems requests are fulfilled in: their health and retention' },
         { name: 'reports', description: 'Reports across requests: deadlines' },
         { name: 'backups', description: 'Backup restores: erasing again what a restored backup brought back' },
+        { name: 'holds', description: 'Legal holds on a person: what an erasure keeps, on which legal ground, until when it is reviewed' },
         { name: 'receipts', description: 'Signed erasure receipts and the keys that verify them' },
         { name: 'errors', description: 'The error catalogue: what the `type` of an error answer (application/problem+json) points at' }
       ],
