@@ -25,6 +25,13 @@ connectorContract(t, 'mailchimp', async () => {
     subject: ADA,
     other: GRACE,
     belongsTo,
+    optOut: {
+      // Unsubscribed memberships of the person, across audiences, as the fake holds them.
+      async optedOutOf (who) {
+        const hash = md5((who.email ?? '').toLowerCase())
+        return [...fake.state.lists.values()].filter((l) => l.members.get(hash)?.status === 'unsubscribed').length
+      }
+    },
     cleanup: () => fake.close()
   }
 })

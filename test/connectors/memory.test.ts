@@ -51,6 +51,11 @@ connectorContract(t, 'memory (restricting)', async () => {
       const contacts = connector.data.get('contacts')!.filter((r) => r.email === who.email && r.restricted === true)
       const orders = connector.data.get('orders')!.filter((r) => r.customer === who.customer_id && r.hold === true)
       return contacts.length + orders.length
+    },
+    optOut: {
+      async optedOutOf (who) {
+        return connector.data.get('contacts')!.filter((r) => r.email === who.email && r.marketing === 'no').length
+      }
     }
   }
 })
