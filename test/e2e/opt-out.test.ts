@@ -118,3 +118,30 @@ for (const embedded of [false, true]) {
     t.strictSame(await crmConsent(dbh, 'grace@example.com'), graceCrm)
   })
 }
+
+t.test('sample systems created before the consent columns get them on the next start, their rows kept', async (t) => {
+  const dbh = await testDb(t)
+  t.equal(await ensureSampleData(dbh), true)
+  await dbh.executor.executeSql(`
+    alter table sample_newsletter.members drop column unsubscribed_at, drop column share_with_partners, drop column track_engagement, drop column service_emails;
+    alter table sample_crm.contacts drop column marketing_consent, drop column marketing_consent_withdrawn_at, drop column processing_restricted, drop column processing_restricted_at;
+    delete from sample_newsletter.activity where member_id = 2; delete from sample_newsletter.member_tags where member_id = 2; delete from sample_newsletter.members where id = 2;`)
+  t.equal(await ensureSampleData(dbh), false, 'not seeded again')
+  const columns = await dbh.rows<{ c: string }>(sql`
+    select table_schema || '.' || column_name as c from information_schema.columns
+    where (table_schema, table_name) in (('sample_newsletter', 'members'), ('sample_crm', 'contacts'))
+      and column_name in ('unsubscribed_at', 'share_with_partners', 'track_engagement', 'service_emails', 'marketing_consent',
+        'marketing_consent_withdrawn_at', 'processing_restricted', 'processing_restricted_at')
+    order by 1`)
+  t.equal(columns.length, 8, 'every column the connector file names is there again')
+  t.strictSame((await dbh.rows<{ id: number }>(sql`select id from sample_newsletter.members order by id`)).map((r) => Number(r.id)), [1], 'the rows as they were: the removed member stays removed')
+  const registry = await createRegistry(readConnectorFile(SAMPLE_CONNECTORS_FILE), { drivers, env: {}, log: quiet, serviceDatabase: dbh })
+  const out = await drain(registry.get('newsletter')!.connector.optOut!({ requestId: 'r', subject: { email: 'ada@example.com' }, signal: AbortSignal.timeout(10_000), log: quiet, purposes: ['marketing', 'partner_sharing'] }))
+  t.strictSame(out, [{ status: 'opted_out', stream: 'members', count: 1, purposes: ['marketing', 'partner_sharing'] }], 'and opt-outs work on them (an added partner-sharing column starts without consent)')
+})
+
+async function drain<T> (it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
