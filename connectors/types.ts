@@ -84,10 +84,29 @@ export type EraseOutcome =
    */
   | { status: 'retained', stream: string, reason: string, count?: number, ground?: string, reference?: string, review?: string }
 
-/** What a marketing opt-out did in one stream (capability `opt_out`). */
+/**
+ * The purposes an opt-out stops, as the service names them: `marketing` (direct marketing),
+ * `partner_sharing` (passing the person's data to partners for their own use), `profiling`
+ * (analysing their behaviour to tailor what they get). Transactional messages are never one of them.
+ */
+export const OPT_OUT_PURPOSE_NAMES = ['marketing', 'partner_sharing', 'profiling'] as const
+export type OptOutPurposeName = typeof OPT_OUT_PURPOSE_NAMES[number]
+
+/** What an opt-out is asked to stop (`optOut`): at least one purpose, each once. */
+export interface OptOutContext extends ConnectorContext {
+  purposes: readonly OptOutPurposeName[]
+}
+
+/**
+ * What an opt-out did in one stream (capability `opt_out`). `opted_out`: the subject's records there
+ * now say the person opted out of `purposes` (those of the request this stream can stop), `count`
+ * how many records changed (0 on a re-run). `not_supported`: this stream holds the person, but the
+ * system has no way to stop `purposes` there; the engine reports them for a person to handle.
+ */
 export type OptOutOutcome =
-  | { status: 'opted_out', stream: string, count: number }
+  | { status: 'opted_out', stream: string, count: number, purposes: OptOutPurposeName[] }
   | { status: 'not_found', stream: string }
+  | { status: 'not_supported', stream: string, purposes: OptOutPurposeName[], reason: string }
 
 /**
  * What placing (`restrict`) or lifting (`unrestrict`) a restriction of processing did in one stream
@@ -191,11 +210,13 @@ export interface Connector {
    */
   previewErase? (ctx: ConnectorContext): Promise<ErasePreview[]>
   /**
-   * Required when 'opt_out' is declared: stop marketing to the person (e.g. unsubscribe them)
-   * while keeping the record, so the opt-out itself is remembered. Never deletes. Idempotent:
-   * a re-run yields `opted_out` with count 0 or `not_found`.
+   * Required when 'opt_out' is declared: stop the request's `purposes` for the person (e.g. unsubscribe
+   * them from marketing) while keeping the record, so the opt-out itself is remembered. Never deletes,
+   * never touches what other purposes (or transactional messages) rely on. Says per stream which
+   * purposes it stopped, and which it cannot (`not_supported`). Idempotent: a re-run yields
+   * `opted_out` with count 0 or `not_found`.
    */
-  optOut? (ctx: ConnectorContext): AsyncIterable<OptOutOutcome>
+  optOut? (ctx: OptOutContext): AsyncIterable<OptOutOutcome>
   /**
    * Required when 'rectify' is declared: sets the given fields (system field name → new value) on the
    * subject's records. Idempotent: a re-run sets the same values again.

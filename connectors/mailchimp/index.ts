@@ -197,6 +197,9 @@ export function createMailchimpConnector (config: MailchimpConfig, deps: Connect
 
     async * optOut (ctx): AsyncIterable<OptOutOutcome> {
       const hash = hashOf(ctx)
+      const marketing = ctx.purposes.includes('marketing')
+      // Mailchimp sends marketing, and unsubscribing is the only opt-out its API records for a member.
+      const others = ctx.purposes.filter((p) => p !== 'marketing')
       let present = 0
       let changed = 0
       if (hash) {
@@ -204,13 +207,20 @@ export function createMailchimpConnector (config: MailchimpConfig, deps: Connect
           for (const { listId, member } of await membersIn(ids, hash, ctx.signal)) {
             present++
             // Only marketing subscriptions change; cleaned, archived and transactional members get no marketing anyway.
-            if (member.status !== 'subscribed' && member.status !== 'pending') continue
+            if (!marketing || (member.status !== 'subscribed' && member.status !== 'pending')) continue
             await call('PATCH', '/lists/{list_id}/members/{subscriber_hash}', memberPath(listId, hash), ctx.signal, { json: { status: 'unsubscribed' } })
             changed++
           }
         }
       }
-      yield present > 0 ? { status: 'opted_out', stream: 'members', count: changed } : { status: 'not_found', stream: 'members' }
+      if (present === 0) {
+        yield { status: 'not_found', stream: 'members' }
+        return
+      }
+      if (marketing) yield { status: 'opted_out', stream: 'members', count: changed, purposes: ['marketing'] }
+      if (others.length > 0) {
+        yield { status: 'not_supported', stream: 'members', purposes: others, reason: 'Mailchimp records only an unsubscription from marketing: stop the other purposes where the audience is shared or analysed' }
+      }
     }
   }
 }

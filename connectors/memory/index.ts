@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream'
 import { Type, type Static } from 'typebox'
 import {
-  ConnectorError, ConnectorErrorCodes, defineConnector, httpError,
-  type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type FoundIdentity, type OptOutOutcome, type RestrictOutcome, type SubjectIdentity
+  ConnectorError, ConnectorErrorCodes, defineConnector, httpError, OPT_OUT_PURPOSE_NAMES,
+  type Capability, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type FoundIdentity, type OptOutContext, type OptOutOutcome,
+  type RestrictOutcome, type SubjectIdentity
 } from '../types.js'
 
 const FaultSchema = Type.Object({
@@ -38,10 +39,14 @@ export const MemoryConfigSchema = Type.Object({
     files: Type.Optional(Type.Array(FileSchema)),
     /** Restriction of processing: the record field marking a restricted record (true; false once lifted). */
     restrict: Type.Optional(Type.Object({ field: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
-    /** Marketing opt-out: the record field set, and its value once the person opted out (e.g. status: unsubscribed). */
+    /**
+     * Opt-out: the record field set, and its value once the person opted out (e.g. status: unsubscribed),
+     * for the purposes it stops (marketing unless listed). Asked purposes it does not list are not_supported.
+     */
     opt_out: Type.Optional(Type.Object({
       field: Type.String({ minLength: 1 }),
-      value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
+      value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+      purposes: Type.Optional(Type.Array(Type.Enum([...OPT_OUT_PURPOSE_NAMES]), { minItems: 1, uniqueItems: true }))
     }, { additionalProperties: false }))
   }, { additionalProperties: false }), { minItems: 1 }),
   /** Test and demo aid: make an action fail a number of times before it succeeds. */
@@ -237,9 +242,19 @@ export function createMemoryConnector (config: MemoryConfig): MemoryConnector {
       : {}),
     ...(config.streams.some((s) => s.opt_out)
       ? {
-          async * optOut (ctx: ConnectorContext): AsyncIterable<OptOutOutcome> {
+          async * optOut (ctx: OptOutContext): AsyncIterable<OptOutOutcome> {
             failIfFaulty('opt_out')
-            yield * mark(ctx.subject, (s) => s.opt_out && { field: s.opt_out.field, to: s.opt_out.value }, 'opted_out')
+            const stops = (s: MemoryConfig['streams'][number]) => (s.opt_out?.purposes ?? ['marketing']).filter((p) => ctx.purposes.includes(p))
+            for (const outcome of mark(ctx.subject, (s) => s.opt_out && stops(s).length > 0 ? { field: s.opt_out.field, to: s.opt_out.value } : undefined, 'opted_out')) {
+              const stream = config.streams.find((s) => s.name === outcome.stream)!
+              yield outcome.status === 'opted_out' ? { status: 'opted_out', stream: outcome.stream, count: outcome.count, purposes: stops(stream) } : { status: 'not_found', stream: outcome.stream }
+            }
+            // Streams that hold the person but cannot stop a purpose asked for say so.
+            for (const stream of config.streams.filter((s) => s.opt_out)) {
+              const cannot = ctx.purposes.filter((p) => !stops(stream).includes(p))
+              if (cannot.length === 0 || !(data.get(stream.name) ?? []).some((r) => matches(r, stream.match, ctx.subject))) continue
+              yield { status: 'not_supported', stream: stream.name, purposes: cannot, reason: `${stream.name} records no opt-out of ${cannot.join(', ')}` }
+            }
           }
         }
       : {})

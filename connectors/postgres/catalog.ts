@@ -1,5 +1,5 @@
 import { ConnectorError, ConnectorErrorCodes } from '../types.js'
-import { restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
+import { optOutColumns, optOutValue, restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
 import { quoteTable } from './identifiers.js'
 import type { SqlQueryable } from './sql-client.js'
 
@@ -143,6 +143,37 @@ export function checkRestrictAgainstCatalog (config: PostgresConfig, catalog: Ca
       const since = column(t.restrict.since_column, 'since_column')
       if (since.category !== 'D') throw configError(`${at}/since_column: needs a timestamp column, "${since.name}" is ${since.type}`)
       if (since.notNull) throw configError(`${at}/since_column: "${since.name}" is NOT NULL, and a lift sets it to null`)
+    }
+  }))
+}
+
+/** Each opt-out column exists, takes its value (null only where nullable), and each since_column is a timestamp. */
+export function checkOptOutAgainstCatalog (config: PostgresConfig, catalog: Catalog): void {
+  config.datasets.forEach((d, di) => d.tables.forEach((t, ti) => {
+    if (!t.opt_out) return
+    const columns = catalog.tables.get(t.table)?.columns
+    for (const [purpose, c] of optOutColumns(t.opt_out)) {
+      const at = `datasets/${di}/tables/${ti} (${t.table})/opt_out/${purpose}`
+      const column = (name: string, where: string): ColumnInfo => {
+        const info = columns?.get(name)
+        if (!info) throw configError(`${at}/${where}: column "${name}" does not exist in ${t.table}`)
+        return info
+      }
+      const mark = column(c.column, 'column')
+      for (const [where, v] of [['value', optOutValue(c)], ['opted_in', c.opted_in]] as const) {
+        if (v === undefined) continue
+        if (v === null) {
+          if (mark.notNull) throw configError(`${at}/${where}: null on a NOT NULL column "${mark.name}"`)
+          continue
+        }
+        if (mark.base === 'bool' && typeof v !== 'boolean') throw configError(`${at}/${where}: a boolean column needs true or false`)
+        if (typeof v === 'boolean' && mark.category !== 'B' && mark.category !== 'S') throw configError(`${at}/${where}: a boolean value for a ${mark.type} column`)
+        if (typeof v === 'number' && mark.category !== 'N' && mark.category !== 'S') throw configError(`${at}/${where}: a number value for a ${mark.type} column`)
+      }
+      if (c.since_column !== undefined) {
+        const since = column(c.since_column, 'since_column')
+        if (since.category !== 'D') throw configError(`${at}/since_column: needs a timestamp column, "${since.name}" is ${since.type}`)
+      }
     }
   }))
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { ConnectorError, ConnectorErrorCodes, type Capability, type StreamInfo } from '../types.js'
+import { ConnectorError, ConnectorErrorCodes, OPT_OUT_PURPOSE_NAMES, type Capability, type OptOutPurposeName, type StreamInfo } from '../types.js'
 import { IDENT_PATTERN, TABLE_PATTERN, bareTableName } from './identifiers.js'
 import { RetentionRuleSchema, checkRetention } from './retention.js'
 import { HOLD_GROUND_CODES } from '../../src/domain/hold-grounds.js'
@@ -69,6 +69,40 @@ export function restrictMarks (r: RestrictConfig): { value: string | number | bo
   return { value: r.value ?? true, lifted: r.lifted === undefined ? false : r.lifted }
 }
 
+/**
+ * How the table records that a person stopped one purpose: `column` is set to `value` (default
+ * false: consent withdrawn); `opted_in`, when given, is the value while they have not, which `value`
+ * must differ from; `since_column`, a timestamp, records when (set when the column changes).
+ */
+export const OptOutColumnSchema = Type.Object({
+  column: Ident,
+  value: Type.Optional(Type.Union([MarkValue, Type.Null()])),
+  opted_in: Type.Optional(Type.Union([MarkValue, Type.Null()])),
+  since_column: Type.Optional(Ident)
+}, closed)
+export type OptOutColumn = Static<typeof OptOutColumnSchema>
+
+/**
+ * Opt-out (capability `opt_out`): per purpose the table records, the column that says the person
+ * stopped it. An opt-out sets only the columns of the purposes it asks for; nothing else changes.
+ */
+export const OptOutSchema = Type.Object({
+  marketing: Type.Optional(OptOutColumnSchema),
+  partner_sharing: Type.Optional(OptOutColumnSchema),
+  profiling: Type.Optional(OptOutColumnSchema)
+}, { ...closed, minProperties: 1 })
+export type OptOutConfig = Static<typeof OptOutSchema>
+
+/** The table's opt-out columns, by purpose, in the catalogue's order. */
+export function optOutColumns (o: OptOutConfig): Array<[OptOutPurposeName, OptOutColumn]> {
+  return OPT_OUT_PURPOSE_NAMES.flatMap((p) => (o[p] ? [[p, o[p]] as [OptOutPurposeName, OptOutColumn]] : []))
+}
+
+/** The value an opt-out sets, with its default (false). */
+export function optOutValue (c: OptOutColumn): string | number | boolean | null {
+  return c.value === undefined ? false : c.value
+}
+
 export const TableSchema = Type.Object({
   table: TableName,
   stream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' })),
@@ -83,7 +117,9 @@ export const TableSchema = Type.Object({
     Type.Object({ columns: Type.Record(Ident, ColumnEraseSchema, closed) }, closed)
   ]),
   /** Restriction of processing: how rows are marked (capability `restrict`). Tables without it are not marked. */
-  restrict: Type.Optional(RestrictSchema)
+  restrict: Type.Optional(RestrictSchema),
+  /** Opt-out: the column set per purpose (capability `opt_out`). Tables without it are not touched by an opt-out. */
+  opt_out: Type.Optional(OptOutSchema)
 }, closed)
 export type TableConfig = Static<typeof TableSchema>
 
@@ -114,9 +150,15 @@ export function hasRestrict (config: PostgresConfig): boolean {
   return config.datasets.some((d) => d.tables.some((t) => t.restrict !== undefined))
 }
 
-/** 'restrict' only where a table has a `restrict` setting, 'retention' only with retention rules. */
+/** Whether some table says how to record an opt-out: the connector then has capability `opt_out`. */
+export function hasOptOut (config: PostgresConfig): boolean {
+  return config.datasets.some((d) => d.tables.some((t) => t.opt_out !== undefined))
+}
+
+/** 'restrict' and 'opt_out' only where a table has that setting, 'retention' only with retention rules. */
 export function capabilitiesFor (config: PostgresConfig, all: readonly Capability[]): Capability[] {
-  return all.filter((c) => (c !== 'restrict' || hasRestrict(config)) && (c !== 'retention' || (config.retention?.length ?? 0) > 0))
+  return all.filter((c) => (c !== 'restrict' || hasRestrict(config)) && (c !== 'opt_out' || hasOptOut(config)) &&
+    (c !== 'retention' || (config.retention?.length ?? 0) > 0))
 }
 
 export function streamsFor (config: PostgresConfig): StreamInfo[] {
@@ -172,6 +214,7 @@ export function checkConfig (config: PostgresConfig): void {
         }
         if (value === lifted) throw configError(`${at}/restrict: value and lifted must differ, or a lift could not be told from a restriction`)
       }
+      if (t.opt_out) checkOptOut(t, `${at}/opt_out`)
       if (t.erase !== 'delete') {
         const cols = Object.entries(t.erase.columns)
         if (cols.length === 0) throw configError(`${at}/erase/columns: list at least one column (use strategy keep, with its reason, to keep a column)`)
@@ -182,4 +225,32 @@ export function checkConfig (config: PostgresConfig): void {
       }
     })
   })
+}
+
+/**
+ * An opt-out setting: each purpose its own column (so that stopping one never changes another's),
+ * none of them a primary key or the restriction mark, and a value that differs from the opted-in one.
+ */
+function checkOptOut (t: TableConfig, at: string): void {
+  const used = new Map<string, string>()
+  const claim = (column: string, where: string) => {
+    if (t.primary_key.includes(column)) throw configError(`${where}: "${column}" is a primary key column and cannot record an opt-out`)
+    if (t.restrict && (column === t.restrict.column || column === t.restrict.since_column)) {
+      throw configError(`${where}: "${column}" is the restriction's column; an opt-out needs a column of its own`)
+    }
+    const other = used.get(column)
+    if (other) throw configError(`${where}: "${column}" is already used by ${other}; each purpose needs its own column`)
+  }
+  for (const [purpose, c] of optOutColumns(t.opt_out!)) {
+    const where = `${at}/${purpose}`
+    claim(c.column, `${where}/column`)
+    used.set(c.column, purpose)
+    if (c.opted_in !== undefined && c.opted_in === optOutValue(c)) {
+      throw configError(`${where}: value and opted_in must differ, or an opt-out could not be told from consent`)
+    }
+    if (c.since_column !== undefined) {
+      claim(c.since_column, `${where}/since_column`)
+      used.set(c.since_column, `${purpose} (since_column)`)
+    }
+  }
 }

@@ -1,13 +1,14 @@
 import {
   ConnectorError, ConnectorErrorCodes, defineConnector,
-  type Capability, type Connector, type ConnectorContext, type ConnectorDeps, type ConnectorLogger, type HealthResult
+  type Capability, type Connector, type ConnectorContext, type ConnectorDeps, type ConnectorLogger, type HealthResult, type OptOutContext
 } from '../types.js'
 import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
-import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
+import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasOptOut, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
 import { identifyRows } from './identify.js'
 import { previewErase } from './preview.js'
+import { optOutRows } from './opt-out.js'
 import { restrictRows } from './restrict.js'
 import { sweepRetention } from './retention.js'
 import { toConnectorError } from './errors.js'
@@ -20,7 +21,7 @@ export type { SqlClient } from './sql-client.js'
 /** How long `health` waits for `select 1` at most, whatever the caller's signal. */
 export const HEALTH_TIMEOUT_MS = 5000
 
-const CAPABILITIES: readonly Capability[] = ['collect', 'erase', 'restrict', 'retention']
+const CAPABILITIES: readonly Capability[] = ['collect', 'erase', 'restrict', 'opt_out', 'retention']
 
 /**
  * The generic Postgres connector: tables of a system's database declared in the connector file,
@@ -32,7 +33,7 @@ export const postgresConnector = defineConnector({
   displayName: 'PostgreSQL',
   version: 1,
   // 'restrict' applies only where a table has a `restrict` setting (the connector then gets restrict
-  // and unrestrict), 'retention' only to connectors configured with retention rules (they get `sweep`).
+  // and unrestrict), 'opt_out' only where a table has an `opt_out` setting, 'retention' only to connectors configured with retention rules (they get `sweep`).
   capabilities: CAPABILITIES,
   // Erased in committed transactions: the next query sees the result, so there is nothing to wait for.
   erasureCheck: { searchable: true, settleMs: 0 },
@@ -82,6 +83,7 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
     ...(hasRestrict(config)
       ? { restrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'restrict'), unrestrict: (ctx: ConnectorContext) => restrictRows(deps, ctx, 'unrestrict') }
       : {}),
+    ...(hasOptOut(config) ? { optOut: (ctx: OptOutContext) => optOutRows(deps, ctx) } : {}),
     ...(config.retention?.length ? { sweep: (opts: { dryRun: boolean, now: Date, signal: AbortSignal }) => sweepRetention(db, config.retention!, opts) } : {}),
     close: () => db.close()
   }

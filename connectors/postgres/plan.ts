@@ -1,6 +1,7 @@
 import type { SubjectIdentity } from '../types.js'
 import type { Catalog, ColumnInfo } from './catalog.js'
-import { restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
+import { optOutColumns, optOutValue, restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
+import type { OptOutPurposeName } from '../types.js'
 import { quoteColumn, quoteIdent, quoteTable } from './identifiers.js'
 
 /**
@@ -181,6 +182,37 @@ export function restrictStatement (model: Model, table: TableConfig, where: stri
   if (table.restrict.since_column !== undefined) sets.push(`${quoteColumn(table.restrict.since_column)} = ${direction === 'restrict' ? 'now()' : 'NULL'}`)
   const only = direction === 'restrict' ? `t0.${col} IS DISTINCT FROM ${marked}` : `t0.${col} IS NOT DISTINCT FROM ${marked}`
   const update = `UPDATE ${t} AS t0 SET ${sets.join(', ')} WHERE ${where} AND ${only} RETURNING 1`
+  return `WITH changed AS (${update}) SELECT (SELECT count(*) FROM changed)::int AS changed, EXISTS (SELECT 1 FROM ${t} AS t0 WHERE ${where}) AS matched`
+}
+
+/**
+ * An UPDATE recording the subject's opt-out of `purposes` in `table`: each asked purpose's column is
+ * set to its value (its `since_column` to now() where that column changes), on rows where one of
+ * them still differs; columns of other purposes are not named, so they never change. Returns
+ * `changed` (rows updated; 0 on a re-run) and `matched` (whether the subject has rows there at all).
+ * Null when the table records none of the purposes.
+ */
+export function optOutStatement (model: Model, table: TableConfig, where: string, params: Params, purposes: readonly OptOutPurposeName[]): string | null {
+  const columns = model.catalog.tables.get(table.table)?.columns
+  const asked = optOutColumns(table.opt_out ?? {}).filter(([p]) => purposes.includes(p))
+  if (asked.length === 0) return null
+  const t = quoteTable(table.table)
+  const sets: string[] = []
+  const pending: string[] = []
+  for (const [, c] of asked) {
+    const value = optOutValue(c)
+    // As for fixed values: postgres.js serializes a boolean column's parameter as `x === true`.
+    const p = params.add(value === null ? null : columns?.get(c.column)?.base === 'bool' ? value === true : String(value))
+    const col = quoteColumn(c.column)
+    const differs = `t0.${col} IS DISTINCT FROM ${p}`
+    sets.push(`${col} = ${p}`)
+    if (c.since_column !== undefined) {
+      const since = quoteColumn(c.since_column)
+      sets.push(`${since} = CASE WHEN ${differs} THEN now() ELSE t0.${since} END`)
+    }
+    pending.push(differs)
+  }
+  const update = `UPDATE ${t} AS t0 SET ${sets.join(', ')} WHERE ${where} AND (${pending.join(' OR ')}) RETURNING 1`
   return `WITH changed AS (${update}) SELECT (SELECT count(*) FROM changed)::int AS changed, EXISTS (SELECT 1 FROM ${t} AS t0 WHERE ${where}) AS matched`
 }
 

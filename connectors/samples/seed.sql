@@ -5,9 +5,11 @@ BEGIN;
 CREATE SCHEMA sample_crm;
 -- processing_restricted: the CRM's mark for restriction of processing (GDPR Art 18), set and cleared by
 -- restriction and objection requests; the CRM's campaigns and exports skip marked contacts.
+-- marketing_consent: whether sales may send the contact offers; cleared by an opt-out of marketing.
 CREATE TABLE sample_crm.contacts (
   id integer PRIMARY KEY, email text NOT NULL, phone text, first_name text, last_name text, created_at timestamptz NOT NULL,
-  processing_restricted boolean NOT NULL DEFAULT false, processing_restricted_at timestamptz
+  processing_restricted boolean NOT NULL DEFAULT false, processing_restricted_at timestamptz,
+  marketing_consent boolean NOT NULL DEFAULT true, marketing_consent_withdrawn_at timestamptz
 );
 CREATE TABLE sample_crm.deals (
   id integer PRIMARY KEY, contact_id integer REFERENCES sample_crm.contacts(id), name text NOT NULL,
@@ -49,15 +51,22 @@ INSERT INTO sample_support.comments VALUES
   (1002, 101, 2, 'New address attached.', '2024-08-03T16:20:00Z');
 
 CREATE SCHEMA sample_newsletter;
-CREATE TABLE sample_newsletter.members (id integer PRIMARY KEY, email text NOT NULL, status text NOT NULL, subscribed_at timestamptz NOT NULL);
+-- What each member agreed to, set by opt-outs per purpose: status (marketing: subscribed/unsubscribed),
+-- share_with_partners (partner sharing), track_engagement (profiling: opens and clicks). service_emails
+-- (account and billing messages) is transactional mail: no opt-out touches it.
+CREATE TABLE sample_newsletter.members (
+  id integer PRIMARY KEY, email text NOT NULL, status text NOT NULL, subscribed_at timestamptz NOT NULL,
+  unsubscribed_at timestamptz, share_with_partners boolean NOT NULL DEFAULT false, track_engagement boolean NOT NULL DEFAULT true,
+  service_emails boolean NOT NULL DEFAULT true
+);
 CREATE TABLE sample_newsletter.member_tags (
   member_id integer NOT NULL REFERENCES sample_newsletter.members(id), tag text NOT NULL, PRIMARY KEY (member_id, tag)
 );
 CREATE TABLE sample_newsletter.activity (
   id integer PRIMARY KEY, member_id integer NOT NULL REFERENCES sample_newsletter.members(id), action text NOT NULL, at timestamptz NOT NULL
 );
-INSERT INTO sample_newsletter.members VALUES
-  (1, 'ada@example.com', 'subscribed', '2024-01-15T12:00:00Z'), (2, 'grace@example.com', 'subscribed', '2024-02-01T12:00:00Z');
+INSERT INTO sample_newsletter.members (id, email, status, subscribed_at, share_with_partners) VALUES
+  (1, 'ada@example.com', 'subscribed', '2024-01-15T12:00:00Z', true), (2, 'grace@example.com', 'subscribed', '2024-02-01T12:00:00Z', true);
 INSERT INTO sample_newsletter.member_tags VALUES (1, 'product-news'), (1, 'events'), (2, 'product-news');
 INSERT INTO sample_newsletter.activity VALUES
   (1, 1, 'opened: March digest', '2024-03-05T07:12:00Z'), (2, 1, 'clicked: webinar invitation', '2024-03-05T07:13:00Z'),

@@ -16,11 +16,15 @@ export const SAMPLE_CONTROLLER_FILE = `${samplesDir}/controller.json`
 
 /**
  * Creates the sample systems' data in the service's own database, once. Only on the first start:
- * after an erasure the sample person must stay erased across restarts.
+ * after an erasure the sample person must stay erased across restarts. Sample systems created by
+ * an earlier version get the columns added since (upgrade.sql), their rows kept.
  */
 export async function ensureSampleData (dbh: DbHandle): Promise<boolean> {
   const samples = createSamplesRepository(dbh)
-  if (await samples.isSeeded()) return false
+  if (await samples.isSeeded()) {
+    await samples.seed(readFileSync(`${samplesDir}/upgrade.sql`, 'utf8'))
+    return false
+  }
   await samples.seed(readFileSync(`${samplesDir}/seed.sql`, 'utf8'))
   return true
 }

@@ -42,6 +42,11 @@ export const requests = pgTable('requests', {
   /** Why the request was rejected: the coded legal ground, its provision and what the person is told. */
   refusal: jsonb('refusal').$type<Refusal>(),
   changes: jsonb('changes').$type<Array<{ field: string, value: unknown }>>(),
+  /**
+   * The purposes an opt-out request stops (domain/purposes.ts: marketing, partner_sharing, profiling):
+   * those asked for, or the type's default; empty for other types.
+   */
+  optOutPurposes: text('opt_out_purposes').array().notNull().default(sql`'{}'::text[]`),
   notes: text('notes'),
   timeZone: text('time_zone').notNull(),
   receivedAt: tz('received_at').notNull(),
@@ -186,7 +191,7 @@ export interface TaskResult {
   files?: number
   bytes?: number
   streams?: Record<string, number>
-  outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string, ground?: string, reference?: string, review?: string }>
+  outcomes?: Array<{ status: string, stream: string, count?: number, externalRef?: string, reason?: string, ground?: string, reference?: string, review?: string, purposes?: string[] }>
   /** A manual task's outcome as the person who did it recorded it. */
   manual?: ManualOutcome
   /** A system's part of the request refused on a legal ground (the task is then skipped). */

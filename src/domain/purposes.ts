@@ -18,6 +18,13 @@ export type OptOutPurpose = typeof OPT_OUT_PURPOSES[number]
 export const CHECK_PURPOSES = [...OPT_OUT_PURPOSES, 'transactional', 'processing'] as const
 export type CheckPurpose = typeof CHECK_PURPOSES[number]
 
+/** The request types that stop purposes: they may name them (`purposes` on POST /v1/requests); other types may not. */
+export const OPT_OUT_REQUEST_TYPES = ['marketing_opt_out', 'consent_withdrawal', 'objection'] as const satisfies readonly RequestType[]
+
+export function stopsPurposes (type: RequestType): boolean {
+  return (OPT_OUT_REQUEST_TYPES as readonly RequestType[]).includes(type)
+}
+
 /**
  * The purposes a request stops when it names none: a marketing opt-out and an objection stop
  * marketing (an objection to direct marketing is absolute, Art 21(3)); a consent withdrawal stops

@@ -1,4 +1,4 @@
-import { defaultOptOutPurposes, type CheckPurpose, type OptOutPurpose } from './purposes.js'
+import { defaultOptOutPurposes, OPT_OUT_PURPOSES, type CheckPurpose, type OptOutPurpose } from './purposes.js'
 import type { RequestType } from './requests.js'
 
 /**
@@ -24,16 +24,22 @@ export const RESTRICTING_SUPPRESSIONS: readonly RequestType[] = ['restriction', 
 /** What a stored entry ends with. */
 export type SuppressionEndReason = 'lifted' | 'rejected' | 'cancelled'
 
+/** A request as far as its purposes go: its type, and the purposes it named (stored as `opt_out_purposes`). */
+export interface PurposefulRequest { type: RequestType, optOutPurposes?: readonly string[] | null }
+
 /**
  * The opt-out purposes a request stops. Every reader of a request's purposes goes through here:
- * today they follow from its type (defaultOptOutPurposes).
+ * those it named, else those of its type (defaultOptOutPurposes); none for a type that stops none.
  */
-export function suppressedPurposes (request: { type: RequestType }): OptOutPurpose[] {
-  return defaultOptOutPurposes(request.type)
+export function suppressedPurposes (request: PurposefulRequest): OptOutPurpose[] {
+  const defaults = defaultOptOutPurposes(request.type)
+  if (defaults.length === 0) return []
+  const named = (request.optOutPurposes ?? []).filter((p): p is OptOutPurpose => (OPT_OUT_PURPOSES as readonly string[]).includes(p))
+  return named.length > 0 ? named : defaults
 }
 
 /** Every purpose a request's entries stop while in force: its opt-out purposes, and `processing` for a restriction or objection. */
-export function entryPurposes (request: { type: RequestType }): CheckPurpose[] {
+export function entryPurposes (request: PurposefulRequest): CheckPurpose[] {
   const purposes: CheckPurpose[] = RESTRICTING_SUPPRESSIONS.includes(request.type) ? ['processing'] : []
   return [...purposes, ...suppressedPurposes(request)]
 }

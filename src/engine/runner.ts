@@ -1,12 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle } from '../db/client.js'
-import { createRequestsRepository, type RequestRow } from '../db/repositories/requests-repository.js'
+import { createRequestsRepository } from '../db/repositories/requests-repository.js'
 import type { ClaimedTask, NewCollectedItem, TaskRelease, TaskRow, TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { TaskResult } from '../db/schema.js'
 import { OPEN_TASK_STATUSES } from '../domain/statuses.js'
 import type { BlobStore } from '../storage/blob-store.js'
 import type { ConnectorRegistry, ConnectorInstance } from '../connectors/registry.js'
-import { ACTIONS, ConnectorError, ConnectorErrorCodes, type ConnectorContext, type SubjectIdentity } from '../../connectors/types.js'
+import { ACTIONS, ConnectorError, ConnectorErrorCodes, OPT_OUT_PURPOSE_NAMES, type ConnectorContext, type OptOutPurposeName, type SubjectIdentity } from '../../connectors/types.js'
 import type { Finalizer } from './finalize.js'
 import { holdLease } from '../jobs/lease.js'
 import { mayBeDown, type Circuit } from './circuit.js'
@@ -94,7 +94,7 @@ export function createTaskRunner (deps: {
       try {
         const { result, lastItems } = task.action === 'collect'
           ? await collect(instance, task, ctx, claimed.ranBefore)
-          : { result: await act(instance, task, ctx, request.changes), lastItems: [] }
+          : { result: await act(instance, task, ctx, request), lastItems: [] }
         arm(2 * options.leaseMs)
         await finish(task, { status: 'succeeded', result, outcome: 'succeeded' }, lastItems)
         deps.metrics?.taskAttempt(task.connectorId, task.action, 'succeeded', (Date.now() - started) / 1000)
@@ -189,7 +189,7 @@ export function createTaskRunner (deps: {
    * Every action other than collect yields outcomes (counts per stream, never values), stored like
    * erase outcomes: erase, opt_out, rectify, and restrict/unrestrict (placing and lifting a restriction).
    */
-  async function act (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, changes: RequestRow['changes']): Promise<TaskResult> {
+  async function act (instance: ConnectorInstance, task: TaskRow, ctx: ConnectorContext, request: Pick<ClaimedTask['request'], 'changes' | 'optOutPurposes'>): Promise<TaskResult> {
     const c = instance.connector
     const method = ACTIONS[task.action].does
     if (method === 'collect' || method === 'sweep' || typeof c[method] !== 'function') {
@@ -223,11 +223,20 @@ export function createTaskRunner (deps: {
         ctx.log.info({ streams: [...new Set(plan.retain.map((r) => r.stream))] }, 'erasure keeps streams under a legal hold')
       }
     }
+    const purposes = optOutPurposesOf(request.optOutPurposes)
     const run = method === 'rectify'
-      ? c.rectify!({ ...ctx, changes: Object.fromEntries((changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
-      : c[method]!(ctx)
+      ? c.rectify!({ ...ctx, changes: Object.fromEntries((request.changes ?? []).map((ch) => [ch.field, String(ch.value ?? '')])) })
+      : method === 'optOut'
+        ? c.optOut!({ ...ctx, purposes })
+        : c[method]!(ctx)
     const outcomes: NonNullable<TaskResult['outcomes']> = []
-    for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) outcomes.push({ ...outcome })
+    for await (const outcome of run as AsyncIterable<NonNullable<TaskResult['outcomes']>[number]>) {
+      // An opt-out says which of the asked purposes it stopped: one it was not asked for breaks the contract.
+      if (method === 'optOut' && outcome.purposes?.some((p) => !(purposes as readonly string[]).includes(p))) {
+        throw new ConnectorError(JobErrors.ConnectorContract.code, `connector reported an opt-out of a purpose not asked for in stream ${outcome.stream}`, { retryable: false })
+      }
+      outcomes.push({ ...outcome, ...(outcome.purposes ? { purposes: [...outcome.purposes] } : {}) })
+    }
     const held = new Set((ctx.retain ?? []).map((r) => r.stream))
     if (outcomes.some((o) => o.status === 'erased' && held.has(o.stream))) {
       throw new ConnectorError(JobErrors.ConnectorContract.code, 'connector erased a stream under a legal hold', { retryable: false })
@@ -284,6 +293,15 @@ export function createTaskRunner (deps: {
     // closing it. The request is looked at again later (onCloseBusy).
     if (await finalizer.closeIfDone(task.requestId, 'engine', { ifFree: true }) === 'busy') deps.onCloseBusy?.(task.requestId)
   }
+}
+
+/**
+ * The purposes an opt_out task asks the connector to stop: the request's, as stored (known ones only,
+ * in the catalogue's order); marketing when a request names none (an opt-out always stops marketing).
+ */
+export function optOutPurposesOf (stored: readonly string[]): OptOutPurposeName[] {
+  const known = OPT_OUT_PURPOSE_NAMES.filter((p) => stored.includes(p))
+  return known.length > 0 ? known : ['marketing']
 }
 
 /** Anything a connector throws, as a coded error. Unknown errors may be transient, so they retry. */

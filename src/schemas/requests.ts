@@ -6,6 +6,7 @@ import { Defaulted, Nullable, ref } from './common.js'
 import { ArchiveSummarySchema } from './archives.js'
 import { ManualOutcomeSchema, RefusalSchema } from './decisions.js'
 import { TASK_STATUSES } from '../domain/statuses.js'
+import { OPT_OUT_PURPOSES } from '../domain/purposes.js'
 
 const sha256Hex = Type.String({ pattern: '^[a-f0-9]{64}$', description: 'Lower-case hex SHA-256' })
 const shortText = (maxLength: number, description?: string) =>
@@ -76,6 +77,13 @@ export const CreateRequestSchema = Type.Object({
       'Its origin must be in CALLBACK_ALLOWLIST, or the request is refused with DSR_CALLBACK_URL_NOT_ALLOWED'
   })),
   changes: Type.Optional(Type.Array(ChangeSchema, { minItems: 1, maxItems: 50, description: 'Required for rectification, refused otherwise' })),
+  purposes: Type.Optional(Type.Array(Type.Enum([...OPT_OUT_PURPOSES]), {
+    minItems: 1,
+    uniqueItems: true,
+    description: 'What the person stops (marketing_opt_out, consent_withdrawal and objection only, refused otherwise): ' +
+      'marketing, partner_sharing (passing their data to partners for their own use), profiling. ' +
+      'Defaults to marketing for a marketing opt-out and an objection, and to all three for a consent withdrawal'
+  })),
   notes: Type.Optional(Type.String({ maxLength: 4000 })),
   verification: Type.Optional(ref(VerificationSchema)),
   child: Type.Optional(Type.Boolean({
@@ -126,7 +134,10 @@ export const TaskSchema = Type.Object({
       reason: Type.Optional(Type.String()),
       ground: Type.Optional(Type.String({ description: 'retained: the legal ground code it is kept on (GET /v1/holds/grounds lists them)' })),
       reference: Type.Optional(Type.String({ description: "retained under a legal hold: the hold's reference (a case or matter number)" })),
-      review: Type.Optional(Type.String({ description: 'retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure' }))
+      review: Type.Optional(Type.String({ description: 'retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure' })),
+      purposes: Type.Optional(Type.Array(Type.String(), {
+        description: 'opt_out: the purposes this stream stopped (opted_out), or cannot stop (not_supported: a person handles them, see reason)'
+      }))
     }))),
     manual: Type.Optional(ref(ManualOutcomeSchema)),
     refusal: Type.Optional(ref(RefusalSchema)),
@@ -195,6 +206,9 @@ export const DataSubjectRequestSchema = Type.Object({
   callback_url: Nullable(Type.String()),
   refusal: Nullable(ref(RefusalSchema), { description: 'Why the request was rejected: the legal ground, its provision and what the person is told; null unless rejected' }),
   changes: Nullable(Type.Array(ChangeSchema)),
+  purposes: Nullable(Type.Array(Type.Enum([...OPT_OUT_PURPOSES])), {
+    description: 'What an opt-out request (marketing_opt_out, consent_withdrawal, objection) stops: those asked for, or its default; null for other types'
+  }),
   notes: Nullable(Type.String()),
   received_at: dateTime,
   due_at: { ...dateTime, description: 'The statutory deadline, without extension (the same as deadline.due_at)' },
@@ -268,6 +282,7 @@ export const DataSubjectRequestSchema = Type.Object({
     callback_url: null,
     refusal: null,
     changes: null,
+    purposes: null,
     notes: null,
     received_at: '2026-01-31T09:15:00.000Z',
     due_at: '2026-02-28T23:59:59.999Z',

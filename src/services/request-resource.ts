@@ -2,6 +2,7 @@ import type { RequestRow } from '../db/repositories/requests-repository.js'
 import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import { Errors } from '../errors.js'
 import type { DataSubjectRequest } from '../schemas/requests.js'
+import { stopsPurposes, type OptOutPurpose } from '../domain/purposes.js'
 
 /** How requests and their tasks are shown over the API, and the list cursors. */
 
@@ -31,6 +32,7 @@ export function toResource (r: RequestRow): DataSubjectRequest {
     callback_url: r.callbackUrl,
     refusal: r.refusal ?? null,
     changes: r.changes as DataSubjectRequest['changes'],
+    purposes: stopsPurposes(r.type) ? r.optOutPurposes as OptOutPurpose[] : null,
     notes: r.notes,
     received_at: r.receivedAt.toISOString(),
     due_at: dueAt,

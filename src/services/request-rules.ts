@@ -4,6 +4,7 @@ import { validationError, type ErrorDetail } from '../errors.js'
 import type { RequestRow } from '../db/repositories/requests-repository.js'
 import type { StoredSubject } from '../db/schema.js'
 import type { CreateRequest } from '../schemas/requests.js'
+import { defaultOptOutPurposes, OPT_OUT_PURPOSES, OPT_OUT_REQUEST_TYPES, stopsPurposes, type OptOutPurpose } from '../domain/purposes.js'
 
 /** The rules a new request, and what staff say of one, are checked by beyond its JSON Schema (requests-service.ts). */
 
@@ -48,6 +49,7 @@ export function checkRequest (input: CreateRequest, subject: StoredSubject, rece
   }
   if (input.type === 'rectification' && !input.changes) bad('/changes', 'is required for a rectification request')
   if (input.type !== 'rectification' && input.changes) bad('/changes', 'is only allowed for a rectification request')
+  if (input.purposes && !stopsPurposes(input.type)) bad('/purposes', `is only allowed for a ${OPT_OUT_REQUEST_TYPES.join(', ')} request`)
   const requester = input.requester
   if (requester && requester.kind !== 'subject' && !requester.name && !requester.email) {
     bad('/requester', 'must name the person acting for the subject (name or email)')
@@ -55,17 +57,25 @@ export function checkRequest (input: CreateRequest, subject: StoredSubject, rece
   if (details.length > 0) throw validationError(details)
 }
 
+/** The purposes a new request stops: those it names (in the catalogue's order), or its type's default; none for other types. */
+export function requestPurposes (input: Pick<CreateRequest, 'type' | 'purposes'>): OptOutPurpose[] {
+  if (!stopsPurposes(input.type)) return []
+  const asked = input.purposes as OptOutPurpose[] | undefined
+  return asked ? OPT_OUT_PURPOSES.filter((p) => asked.includes(p)) : defaultOptOutPurposes(input.type)
+}
+
 /**
  * Whether a duplicate asks only what the open request already asks, so that it can be answered with
- * it (merge): the same changes (rectification) and no callback other than the open one's. One that
+ * it (merge): the same changes (rectification), no purpose it does not stop (opt-outs), and no callback other than the open one's. One that
  * asks more is stored as a request of its own, linked to the open one, so that nothing it asks is lost.
  */
 export function asksNothingNew (input: CreateRequest, open: RequestRow): boolean {
   const sameChanges = stringify(input.changes ?? null) === stringify(open.changes ?? null)
+  const samePurposes = requestPurposes(input).every((p) => open.optOutPurposes.includes(p))
   const sameCallback = input.callback_url === undefined || input.callback_url === open.callbackUrl
   // A verified duplicate of a request still waiting for verification would lose its verification.
   const noNewVerification = input.verification === undefined || !['received', 'verifying'].includes(open.status)
-  return sameChanges && sameCallback && noNewVerification
+  return sameChanges && samePurposes && sameCallback && noNewVerification
 }
 
 export function fingerprint (input: CreateRequest): string {

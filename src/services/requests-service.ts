@@ -9,7 +9,7 @@ import type { FulfilmentService } from './fulfilment-service.js'
 import type { ManualCompletion, RefusalInput } from './decisions.js'
 import type { CreateRequest, DataSubjectRequest, ItemsQuery, ListRequestsQuery } from '../schemas/requests.js'
 import type { ExtensionNotice, LiftRestriction, TakeExtension } from '../schemas/request-actions.js'
-import { asksNothingNew, checkNotifiedAt, checkRequest, fingerprint, normaliseSubject, regimeLabel } from './request-rules.js'
+import { asksNothingNew, checkNotifiedAt, checkRequest, fingerprint, normaliseSubject, regimeLabel, requestPurposes } from './request-rules.js'
 import type { ArchiveSummary } from '../schemas/archives.js'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import { subjectKeys, type DuplicatePolicy } from '../domain/duplicates.js'
@@ -73,6 +73,7 @@ export function createRequestsService (deps: {
         channel: input.channel,
         callbackUrl: input.callback_url ?? null,
         changes: input.changes ?? null,
+        optOutPurposes: requestPurposes(input),
         notes: input.notes ?? null,
         timeZone: deadline.timeZone,
         receivedAt,
@@ -136,6 +137,7 @@ export function createRequestsService (deps: {
           callbackUrl: row.callbackUrl,
           refusal: null,
           changes: row.changes,
+          optOutPurposes: row.optOutPurposes,
           notes: row.notes,
           timeZone: row.timeZone,
           receivedAt: row.receivedAt,

@@ -55,13 +55,13 @@ export function createSuppressionsService (deps: { dbh: DbHandle, keyring: Pick<
     },
 
     /**
-     * A verified request's entries, in the caller's transaction: what its type stops
-     * (domain/suppressions.ts), for every identifier of the person, from `at`. Nothing for types
+     * A verified request's entries, in the caller's transaction: what it stops (the purposes it
+     * named, else its type's: domain/suppressions.ts), for every identifier of the person, from `at`. Nothing for types
      * that suppress nothing. Returns how many rows were added.
      */
-    async startIn (row: Pick<RequestRow, 'id' | 'type' | 'subject'>, at: Date, tx: TxHandle): Promise<number> {
+    async startIn (row: Pick<RequestRow, 'id' | 'type' | 'subject'> & { optOutPurposes?: readonly string[] | null }, at: Date, tx: TxHandle): Promise<number> {
       if (!SUPPRESSING_TYPES.includes(row.type as RequestType)) return 0
-      const purposes = entryPurposes({ type: row.type as RequestType })
+      const purposes = entryPurposes({ type: row.type as RequestType, optOutPurposes: row.optOutPurposes })
       return list.addIn({ requestId: row.id, requestType: row.type, purposes, keys: await keysOf(row.subject), since: at }, tx)
     },
 

@@ -1,5 +1,8 @@
 import type { Test } from 'tap'
-import { ConnectorError, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type RestrictOutcome, type StreamInfo, type SubjectIdentity } from '../../connectors/types.js'
+import {
+  ConnectorError, type CollectedItem, type Connector, type ConnectorContext, type EraseOutcome, type OptOutOutcome, type OptOutPurposeName,
+  type RectifyOutcome, type RestrictOutcome, type StreamInfo, type SubjectIdentity
+} from '../../connectors/types.js'
 
 /** What a connector's test gives the shared suite: a fresh connector over a system holding the subject. */
 export interface ContractFixture {
@@ -18,6 +21,17 @@ export interface ContractFixture {
    * ('restrict', 'retention') are declared by `capabilitiesFor(config)`.
    */
   restrictedOf? (who: SubjectIdentity): Promise<number>
+  /**
+   * For connectors that opt out: the purposes this system can stop (marketing when not given), and
+   * how many of `who`'s records say they opted out of `purpose`, read from the system itself.
+   * Required when `capabilities` includes 'opt_out'.
+   */
+  optOut?: { purposes?: OptOutPurposeName[], optedOutOf (who: SubjectIdentity, purpose: OptOutPurposeName): Promise<number> }
+  /**
+   * For connectors that rectify: changes to a field that does not identify the person, and how many
+   * of `who`'s records hold them, read from the system itself. Required when `capabilities` includes 'rectify'.
+   */
+  rectify?: { changes: Record<string, string>, holding (who: SubjectIdentity): Promise<number> }
   cleanup? (): Promise<void>
 }
 
@@ -50,6 +64,7 @@ export function connectorContract (t: Test, name: string, make: () => Promise<Co
       for (const action of ['collect', 'erase'] as const) {
         t.equal(typeof f.connector[action] === 'function', f.capabilities.includes(action), `${action}: declared exactly when implemented`)
       }
+      t.equal(typeof f.connector.optOut === 'function', f.capabilities.includes('opt_out'), 'opt_out: declared exactly when implemented')
       const restricts = typeof f.connector.restrict === 'function'
       t.equal(restricts, typeof f.connector.unrestrict === 'function', 'restrict and unrestrict come together')
       if (restricts) t.ok(f.capabilities.includes('restrict'), 'restrict: declared when implemented')
@@ -130,6 +145,76 @@ export function connectorContract (t: Test, name: string, make: () => Promise<Co
       })
     } else if (f.capabilities.includes('restrict')) {
       t.fail(`${name} declares restrict, but its fixture gives no restrictedOf to read the mark back: the restriction contract cannot be checked`)
+    }
+
+    if (f.capabilities.includes('opt_out') && f.optOut) {
+      const { optedOutOf } = f.optOut
+      const purposes = f.optOut.purposes ?? ['marketing']
+      t.test('opt_out stops each purpose asked, only for the subject, idempotently, and deletes nothing', async (t) => {
+        t.equal(typeof f.connector.optOut, 'function', 'optOut: implemented when declared')
+        const optOut = (who: SubjectIdentity, asked: OptOutPurposeName[]) => drain(f.connector.optOut!({ ...ctx(who), purposes: asked }))
+        const keys = async (who: SubjectIdentity) => f.capabilities.includes('collect') ? (await drain(f.connector.collect!(ctx(who)))).map((i) => `${i.stream}/${i.key}`).sort() : []
+        const marks = async (who: SubjectIdentity) => Object.fromEntries(await Promise.all(purposes.map(async (p) => [p, await optedOutOf(who, p)] as const)))
+        const subjectKeys = await keys(f.subject)
+        const otherKeys = await keys(f.other)
+        const otherMarks = await marks(f.other)
+        for (const purpose of purposes) {
+          const before = await marks(f.subject)
+          const first: OptOutOutcome[] = await optOut(f.subject, [purpose])
+          for (const o of first) {
+            t.ok(declared.has(o.stream), `outcome for declared stream ${o.stream}`)
+            t.ok(['opted_out', 'not_found', 'not_supported'].includes(o.status), `opt_out yields opted_out, not_found or not_supported (${o.status})`)
+            if (o.status !== 'not_found') t.strictSame(o.purposes, [purpose], `${o.stream}: names the purpose asked, and only it`)
+          }
+          const placed = first.reduce((n, o) => n + (o.status === 'opted_out' ? o.count : 0), 0)
+          t.ok(first.some((o) => o.status === 'opted_out'), `${purpose}: some stream stops it`)
+          t.equal(await optedOutOf(f.subject, purpose), before[purpose]! + placed, `${purpose}: as many records say so as reported changed`)
+          const after = await marks(f.subject)
+          for (const other of purposes.filter((p) => p !== purpose)) t.equal(after[other], before[other], `${purpose}: ${other} is left alone`)
+          const again = await optOut(f.subject, [purpose])
+          t.ok(again.every((o) => o.status !== 'opted_out' || o.count === 0), `${purpose}: a re-run changes nothing`)
+          t.strictSame(again.map((o) => `${o.stream}:${o.status}`), first.map((o) => `${o.stream}:${o.status}`), 'and reports the same streams')
+        }
+        const all = await optOut(f.subject, purposes)
+        t.ok(all.every((o) => o.status !== 'opted_out' || o.count === 0), 'all purposes at once, after each one: nothing left to change')
+        const nobody = await optOut({ email: 'nobody-at-all@example.invalid' }, purposes)
+        t.ok(nobody.every((o) => o.status === 'not_found'), 'an unknown person: nothing opted out')
+        t.strictSame(await marks(f.other), otherMarks, 'nobody else is opted out')
+        t.strictSame(await keys(f.other), otherKeys, 'the other person\'s records are all there')
+        t.strictSame(await keys(f.subject), subjectKeys, 'the subject\'s records are kept: an opt-out never deletes')
+      })
+    } else if (f.capabilities.includes('opt_out')) {
+      t.fail(`${name} declares opt_out, but its fixture gives no optOut.optedOutOf to read the opt-out back: the opt-out contract cannot be checked`)
+    }
+
+    if (f.capabilities.includes('rectify') && f.rectify) {
+      const { changes, holding } = f.rectify
+      t.test('rectify sets the changes on the subject\'s records only, idempotently', async (t) => {
+        t.equal(typeof f.connector.rectify, 'function', 'rectify: implemented when declared')
+        const rectify = (who: SubjectIdentity) => drain(f.connector.rectify!({ ...ctx(who), changes }))
+        const otherBefore = f.capabilities.includes('collect') ? await drain(f.connector.collect!(ctx(f.other))) : []
+        const first: RectifyOutcome[] = await rectify(f.subject)
+        for (const o of first) {
+          t.ok(declared.has(o.stream), `outcome for declared stream ${o.stream}`)
+          t.ok(o.status === 'rectified' || o.status === 'not_found', `rectify yields rectified or not_found (${o.status})`)
+        }
+        const rectified = first.reduce((n, o) => n + (o.status === 'rectified' ? o.count : 0), 0)
+        t.ok(rectified > 0, 'the first rectify changes something')
+        const held = await holding(f.subject)
+        t.ok(held > 0, 'the subject\'s records hold the new values')
+        const again = await rectify(f.subject)
+        t.strictSame(again.map((o) => `${o.stream}:${o.status}`), first.map((o) => `${o.stream}:${o.status}`), 'a re-run reports the same streams')
+        t.equal(await holding(f.subject), held, 'and leaves the same values')
+        t.equal(await holding(f.other), 0, 'nobody else holds them')
+        const nobody = await rectify({ email: 'nobody-at-all@example.invalid' })
+        t.ok(nobody.every((o) => o.status === 'not_found'), 'an unknown person: nothing rectified')
+        if (f.capabilities.includes('collect')) {
+          const otherAfter = await drain(f.connector.collect!(ctx(f.other)))
+          t.same(otherAfter.map((i) => i.type === 'record' ? i.data : i.key), otherBefore.map((i) => i.type === 'record' ? i.data : i.key), 'the other person\'s records are as they were')
+        }
+      })
+    } else if (f.capabilities.includes('rectify')) {
+      t.fail(`${name} declares rectify, but its fixture gives no rectify.holding to read the values back: the rectify contract cannot be checked`)
     }
 
     if (f.capabilities.includes('erase')) {

@@ -36,6 +36,15 @@ connectorContract(t, 'hubspot', async () => {
     subject: { email: 'ada@example.com' },
     other: { email: 'grace@example.com' },
     belongsTo: (item, who) => emailsOf(item).includes((who.email ?? '').toLowerCase()),
+    rectify: {
+      changes: { last_name: 'Contract-Rectified' },
+      // Contacts holding the person's address (primary or additional) whose last name is the new one, as the fake holds them.
+      async holding (who) {
+        const email = (who.email ?? '').toLowerCase()
+        return [...fake.state.contacts.values()].filter((c) => c.properties.lastname === 'Contract-Rectified' &&
+          [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')].some((e) => e.toLowerCase() === email)).length
+      }
+    },
     cleanup: fake.close
   }
 })

@@ -50,7 +50,7 @@ if (existsSync(specOf('mailchimp'))) {
     t.match(await c.health({ signal: AbortSignal.timeout(10_000) }), { status: 'ok' })
     const items = await drain(c.collect!(ctx('ada@example.com')))
     t.same([...new Set(items.map((i) => i.stream))].sort(), ['activity', 'members', 'tags'])
-    t.same(await drain(c.optOut!(ctx('ada@example.com'))), [{ status: 'opted_out', stream: 'members', count: 2 }])
+    t.same(await drain(c.optOut!({ ...ctx('ada@example.com'), purposes: ['marketing'] })), [{ status: 'opted_out', stream: 'members', count: 2, purposes: ['marketing'] }])
     t.match((await drain(c.erase!(ctx('ada@example.com'))))[0], { status: 'erased', count: 3 })
     t.same(await drain(c.collect!(ctx('ada@example.com'))), [], 'nothing left (404s from the member lookups pass the contract too)')
 

@@ -25,6 +25,13 @@ connectorContract(t, 'mailchimp', async () => {
     subject: ADA,
     other: GRACE,
     belongsTo,
+    optOut: {
+      // Unsubscribed memberships of the person, across audiences, as the fake holds them.
+      async optedOutOf (who) {
+        const hash = md5((who.email ?? '').toLowerCase())
+        return [...fake.state.lists.values()].filter((l) => l.members.get(hash)?.status === 'unsubscribed').length
+      }
+    },
     cleanup: () => fake.close()
   }
 })
@@ -97,15 +104,22 @@ t.test('mailchimp: opt-out PATCHes status unsubscribed and never deletes', async
   const fake = await startMailchimpFake()
   t.teardown(() => fake.close())
   const c = createMailchimpConnector(settings(fake), deps, fastRetry)
-  t.same(await drain(c.optOut!(ctx(ADA))), [{ status: 'opted_out', stream: 'members', count: 2 }])
+  t.same(await drain(c.optOut!({ ...ctx(ADA), purposes: ['partner_sharing'] })), [
+    { status: 'not_supported', stream: 'members', purposes: ['partner_sharing'], reason: 'Mailchimp records only an unsubscription from marketing: stop the other purposes where the audience is shared or analysed' }
+  ], 'a purpose Mailchimp cannot stop is reported, and nothing changes')
+  t.equal(fake.state.calls.filter((c) => c.method !== 'GET').length, 0, 'no write for a purpose it cannot stop')
+  t.same(await drain(c.optOut!({ ...ctx(ADA), purposes: ['marketing', 'profiling'] })), [
+    { status: 'opted_out', stream: 'members', count: 2, purposes: ['marketing'] },
+    { status: 'not_supported', stream: 'members', purposes: ['profiling'], reason: 'Mailchimp records only an unsubscription from marketing: stop the other purposes where the audience is shared or analysed' }
+  ])
   const h = md5('ada@example.com')
   t.equal(fake.state.lists.get('aud00001')!.members.get(h)?.status, 'unsubscribed')
   t.equal(fake.state.lists.get('aud00003')!.members.get(h)?.status, 'unsubscribed', 'pending becomes unsubscribed')
   t.equal(fake.state.lists.get('aud00005')!.members.get(h)?.status, 'transactional', 'transactional contact untouched: transactional mail keeps working')
   const writes = fake.state.calls.filter((c) => c.method !== 'GET')
   t.ok(writes.length === 2 && writes.every((w) => w.method === 'PATCH'), 'only PATCHes')
-  t.same(await drain(c.optOut!(ctx(ADA))), [{ status: 'opted_out', stream: 'members', count: 0 }], 'idempotent')
-  t.same(await drain(c.optOut!(ctx({ email: 'nobody@example.invalid' }))), [{ status: 'not_found', stream: 'members' }])
+  t.same(await drain(c.optOut!({ ...ctx(ADA), purposes: ['marketing'] })), [{ status: 'opted_out', stream: 'members', count: 0, purposes: ['marketing'] }], 'idempotent')
+  t.same(await drain(c.optOut!({ ...ctx({ email: 'nobody@example.invalid' }), purposes: ['marketing'] })), [{ status: 'not_found', stream: 'members' }])
 })
 
 t.test('mailchimp: errors are mapped from problem+json, without identifiers', async (t) => {

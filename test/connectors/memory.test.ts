@@ -51,6 +51,11 @@ connectorContract(t, 'memory (restricting)', async () => {
       const contacts = connector.data.get('contacts')!.filter((r) => r.email === who.email && r.restricted === true)
       const orders = connector.data.get('orders')!.filter((r) => r.customer === who.customer_id && r.hold === true)
       return contacts.length + orders.length
+    },
+    optOut: {
+      async optedOutOf (who) {
+        return connector.data.get('contacts')!.filter((r) => r.email === who.email && r.marketing === 'no').length
+      }
     }
   }
 })
@@ -79,8 +84,13 @@ t.test('memory: restrict, unrestrict and opt_out per stream, for the subject onl
     { status: 'restricted', stream: 'contacts', count: 1 },
     { status: 'not_found', stream: 'orders' }
   ], 'orders are matched by customer id, which this subject does not give')
-  t.strictSame(await drain(c.optOut!(ctxOf({ email: 'ada@example.com' }))), [{ status: 'opted_out', stream: 'contacts', count: 1 }], 'only streams with an opt_out field')
-  t.strictSame(await drain(c.optOut!(ctxOf({ email: 'ada@example.com' }))), [{ status: 'opted_out', stream: 'contacts', count: 0 }], 'idempotent')
+  const optOut = { ...ctxOf({ email: 'ada@example.com' }), purposes: ['marketing'] as const }
+  t.strictSame(await drain(c.optOut!(optOut)), [{ status: 'opted_out', stream: 'contacts', count: 1, purposes: ['marketing'] }], 'only streams with an opt_out field')
+  t.strictSame(await drain(c.optOut!(optOut)), [{ status: 'opted_out', stream: 'contacts', count: 0, purposes: ['marketing'] }], 'idempotent')
+  t.strictSame(await drain(c.optOut!({ ...optOut, purposes: ['marketing', 'partner_sharing'] })), [
+    { status: 'opted_out', stream: 'contacts', count: 0, purposes: ['marketing'] },
+    { status: 'not_supported', stream: 'contacts', purposes: ['partner_sharing'], reason: 'contacts records no opt-out of partner_sharing' }
+  ], 'a purpose the stream cannot stop is reported as such')
   t.strictSame(c.data.get('contacts'), [
     { id: 1, email: 'ada@example.com', phone: '+447700900001', restricted: true, marketing: 'no' },
     { id: 2, email: 'grace@example.com' }
@@ -91,7 +101,7 @@ t.test('memory: restrict, unrestrict and opt_out per stream, for the subject onl
   ])
   t.equal(c.data.get('contacts')![0]!.restricted, false, 'lifted')
   t.equal(c.data.get('contacts')![0]!.marketing, 'no', 'lifting a restriction leaves the opt-out alone')
-  t.strictSame(c.calls, { collect: 0, erase: 0, restrict: 1, unrestrict: 1, opt_out: 2, health: 0 })
+  t.strictSame(c.calls, { collect: 0, erase: 0, restrict: 1, unrestrict: 1, opt_out: 3, health: 0 })
 })
 
 t.test('memory: injected faults on unrestrict', async (t) => {

@@ -59,3 +59,35 @@ connectorContract(t, 'postgres (restricting)', () => fixture(`
     return Number(row!.n)
   }
 })))
+
+/**
+ * Opting out: marketing consent on customers (with when), and on the newsletter (another dataset) a
+ * status for marketing and a flag for partner sharing, beside a transactional-mail flag never touched.
+ */
+connectorContract(t, 'postgres (opting out)', () => fixture(`
+    alter table crm.customers add column marketing_consent boolean not null default true, add column consent_withdrawn_at timestamptz;
+    alter table public.newsletter_subscriptions add column status text not null default 'subscribed',
+      add column share_with_partners boolean not null default true, add column service_emails boolean not null default true;`,
+(config) => {
+  config.datasets[0]!.tables[0]!.opt_out = { marketing: { column: 'marketing_consent', value: false, opted_in: true, since_column: 'consent_withdrawn_at' } }
+  config.datasets[1]!.tables[0]!.opt_out = {
+    marketing: { column: 'status', value: 'unsubscribed', opted_in: 'subscribed' },
+    partner_sharing: { column: 'share_with_partners' }
+  }
+},
+(sql) => ({
+  optOut: {
+    purposes: ['marketing', 'partner_sharing'],
+    async optedOutOf (who, purpose) {
+      const email = (who.email ?? '').toLowerCase()
+      const [row] = purpose === 'marketing'
+        ? await sql`select
+            (select count(*) from crm.customers where lower(email) = ${email} and not marketing_consent and consent_withdrawn_at is not null)
+          + (select count(*) from public.newsletter_subscriptions where lower(email) = ${email} and status = 'unsubscribed') as n`
+        : await sql`select count(*) as n from public.newsletter_subscriptions where lower(email) = ${email} and not share_with_partners`
+      const [untouched] = await sql`select count(*) as n from public.newsletter_subscriptions where not service_emails`
+      if (Number(untouched!.n) !== 0) throw new Error('transactional mail was touched')
+      return Number(row!.n)
+    }
+  }
+})))

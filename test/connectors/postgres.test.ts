@@ -272,7 +272,7 @@ t.test('embedded: on the service database (postgres.js)', async (t) => {
 
 t.test('the definition', async (t) => {
   t.equal(postgresConnector.driver, 'postgres')
-  t.strictSame(postgresConnector.capabilities, ['collect', 'erase', 'restrict', 'retention'], 'all it may have')
+  t.strictSame(postgresConnector.capabilities, ['collect', 'erase', 'restrict', 'opt_out', 'retention'], 'all it may have')
   t.strictSame(postgresConnector.capabilitiesFor!(shopConfig('embedded:')), ['collect', 'erase'], 'restrict and retention only when configured')
   t.strictSame(postgresConnector.capabilitiesFor!(restrictConfig('embedded:')), ['collect', 'erase', 'restrict'])
   t.strictSame(postgresConnector.capabilitiesFor!({ ...shopConfig('embedded:'), retention: [{ table: 'crm.orders', column: 'placed_at', max_age_days: 1, action: 'delete' }] }),

@@ -1322,6 +1322,8 @@ export interface components {
                     reference?: string;
                     /** @description retained: when keeping it is to be reviewed, as an ISO 8601 duration from the erasure */
                     review?: string;
+                    /** @description opt_out: the purposes this stream stopped (opted_out), or cannot stop (not_supported: a person handles them, see reason) */
+                    purposes?: string[];
                 }[];
                 manual?: components["schemas"]["ManualOutcome"];
                 refusal?: components["schemas"]["Refusal"];
@@ -1520,6 +1522,8 @@ export interface components {
                 field: string;
                 value: (string | null) | (number | null) | (boolean | null);
             }[];
+            /** @description What the person stops (marketing_opt_out, consent_withdrawal and objection only, refused otherwise): marketing, partner_sharing (passing their data to partners for their own use), profiling. Defaults to marketing for a marketing opt-out and an objection, and to all three for a consent withdrawal */
+            purposes?: ("marketing" | "partner_sharing" | "profiling")[];
             notes?: string;
             verification?: components["schemas"]["Verification"];
             /** @description The person is a child: an erasure then needs no approval and reaches every system, and the request is due internally CHILD_DUE_DAYS after receipt and leads the deadline report */
@@ -1545,6 +1549,7 @@ export interface components {
          *       "callback_url": null,
          *       "refusal": null,
          *       "changes": null,
+         *       "purposes": null,
          *       "notes": null,
          *       "received_at": "2026-01-31T09:15:00.000Z",
          *       "due_at": "2026-02-28T23:59:59.999Z",
@@ -1610,6 +1615,8 @@ export interface components {
                 field: string;
                 value: (string | null) | (number | null) | (boolean | null);
             }[] | null;
+            /** @description What an opt-out request (marketing_opt_out, consent_withdrawal, objection) stops: those asked for, or its default; null for other types */
+            purposes: ("marketing" | "partner_sharing" | "profiling")[] | null;
             notes: string | null;
             /** Format: date-time */
             received_at: string;
@@ -1713,6 +1720,7 @@ export interface components {
          *           "callback_url": null,
          *           "refusal": null,
          *           "changes": null,
+         *           "purposes": null,
          *           "notes": null,
          *           "received_at": "2026-01-31T09:15:00.000Z",
          *           "due_at": "2026-02-28T23:59:59.999Z",

@@ -9,7 +9,7 @@ export type NewRequestRow = Omit<typeof requests.$inferInsert, 'seq'> & { id: st
 const jsonText = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
 
 /**
- * $1…$25 of INSERT_REQUEST and INSERT_PLANNED, as text (so that INSERT_REQUESTS can take them as text
+ * $1…$26 of INSERT_REQUEST and INSERT_PLANNED, as text (so that INSERT_REQUESTS can take them as text
  * arrays): `child` too, read as `$24::text::boolean`, since postgres.js would send any string given
  * for a boolean parameter as false.
  */
@@ -20,7 +20,8 @@ function requestParams (row: NewRequestRow): unknown[] {
     row.timeZone, row.receivedAt.toISOString(), row.dueAt.toISOString(),
     row.acknowledgeBy?.toISOString() ?? null, row.extendedDueAt?.toISOString() ?? null, row.deadlineRule,
     row.createdBy, row.idempotencyKey ?? null, row.requestHash ?? null, row.createdAt.toISOString(), row.updatedAt.toISOString(),
-    pgTextArray(row.subjectKeys ?? []), row.child === true ? 'true' : 'false', row.internalDueAt?.toISOString() ?? null
+    pgTextArray(row.subjectKeys ?? []), row.child === true ? 'true' : 'false', row.internalDueAt?.toISOString() ?? null,
+    pgTextArray(row.optOutPurposes ?? [])
   ]
 }
 
@@ -38,27 +39,27 @@ const openDuplicate = (type: string, keys: string) => `(
       ) d
       order by d.received_at, d.request_id limit 1)`
 
-/** A new request's row ($1…$25, see requestParams); nothing when the client used the idempotency key before. */
+/** A new request's row ($1…$26, see requestParams); nothing when the client used the idempotency key before. */
 const REQUEST_ROW = `
     insert into requests (
       id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
       time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, duplicate_of
+      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, opt_out_purposes, duplicate_of
     ) values (
       $1::uuid, $2::request_type, $3::request_status, $4::regime, $5::text, $6::jsonb, $7::jsonb, $8::channel,
       $9::text, $10::jsonb, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz,
       $16::timestamptz, $17::text, $18::text, $19::text, $20::text, $21::timestamptz, $22::timestamptz,
-      $23::text[], $24::text::boolean, $25::timestamptz, ${openDuplicate('$2::request_type', '$23::text[]')}
+      $23::text[], $24::text::boolean, $25::timestamptz, $26::text[], ${openDuplicate('$2::request_type', '$23::text[]')}
     )
     on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing`
 
-/** The row and its `created` audit event ($26 the actor), as the opening CTEs of the single-request statements. */
+/** The row and its `created` audit event ($27 the actor), as the opening CTEs of the single-request statements. */
 const CREATED = `
   with r as (${REQUEST_ROW}
     returning id, status, created_at, duplicate_of
   ), e as (
     insert into request_events (request_id, at, actor, action, to_status)
-    select id, created_at, $26::text, 'created', status from r
+    select id, created_at, $27::text, 'created', status from r
   )`
 
 const INSERT_REQUEST = `${CREATED}
@@ -66,7 +67,7 @@ const INSERT_REQUEST = `${CREATED}
 
 /**
  * INSERT_REQUEST for a request with a callback_url: also its first status callback (the outbox row
- * of its creation), woken on when the statement commits ($27 the channel, $28 the queue). A separate
+ * of its creation), woken on when the statement commits ($28 the channel, $29 the queue). A separate
  * text, so requests without a callback (most) run the statement above, unchanged.
  */
 const INSERT_REQUEST_WITH_CALLBACK = `${CREATED}, c as (
@@ -74,12 +75,12 @@ const INSERT_REQUEST_WITH_CALLBACK = `${CREATED}, c as (
     select id, status, created_at from r
     returning id
   ), w as (
-    select pg_notify($27::text, $28::text) from c
+    select pg_notify($28::text, $29::text) from c
   )
   select id, duplicate_of, (select count(*) from w) as woken from r`
 
 /**
- * Several new requests in one statement (see insert): the columns of INSERT_REQUEST's $1…$26 as
+ * Several new requests in one statement (see insert): the columns of INSERT_REQUEST's $1…$27 as
  * one text array each, a row per element, in order. Requests of one statement do not see each
  * other as duplicates (one snapshot): the policies that act on a duplicate (merge, refuse) store
  * one at a time, under a lock (see insertIn). A request is stored with its audit event or,
@@ -91,22 +92,22 @@ const INSERT_REQUESTS = `
       $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
       $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],
-      $25::text[], $26::text[]
+      $25::text[], $26::text[], $27::text[]
     ) with ordinality as x(
       id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
       time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, actor, i
+      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, opt_out_purposes, actor, i
     )
   ), r as (
     insert into requests (
       id, type, status, regime, jurisdiction, subject, requester, channel, callback_url, changes, notes,
       time_zone, received_at, due_at, acknowledge_by, extended_due_at, deadline_rule,
-      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, duplicate_of
+      created_by, idempotency_key, request_hash, created_at, updated_at, subject_keys, child, internal_due_at, opt_out_purposes, duplicate_of
     )
     select id::uuid, type::request_type, status::request_status, regime::regime, jurisdiction, subject::jsonb, requester::jsonb,
       channel::channel, callback_url, changes::jsonb, notes, time_zone, received_at::timestamptz, due_at::timestamptz,
       acknowledge_by::timestamptz, extended_due_at::timestamptz, deadline_rule, created_by, idempotency_key, request_hash,
-      created_at::timestamptz, updated_at::timestamptz, subject_keys::text[], child::boolean, internal_due_at::timestamptz,
+      created_at::timestamptz, updated_at::timestamptz, subject_keys::text[], child::boolean, internal_due_at::timestamptz, opt_out_purposes::text[],
       ${openDuplicate('x.type::request_type', 'x.subject_keys::text[]')}
     from x order by i
     on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
@@ -131,7 +132,7 @@ const INSERT_PLANNED = planned(false)
 /**
  * INSERT_PLANNED's text; with `callbacks`, also a status callback for each status the request went
  * through (the events with a `to`: its creation and transitions, in order), and a wake of the
- * callback workers ($31 the queue). Requests without a callback_url run the text without.
+ * callback workers ($32 the queue). Requests without a callback_url run the text without.
  */
 function planned (callbacks: boolean): string {
   return `
@@ -139,27 +140,27 @@ function planned (callbacks: boolean): string {
     returning id, created_at, duplicate_of
   ), e as (
     insert into request_events (request_id, at, actor, action, from_status, to_status, reason, details)
-    select r.id, r.created_at, $26::text, x.e->>'action', (x.e->>'from')::request_status, (x.e->>'to')::request_status,
+    select r.id, r.created_at, $27::text, x.e->>'action', (x.e->>'from')::request_status, (x.e->>'to')::request_status,
       x.e->>'reason', x.e->'details'
-    from r, jsonb_array_elements($27::jsonb) with ordinality as x(e, i)
+    from r, jsonb_array_elements($28::jsonb) with ordinality as x(e, i)
     order by x.i
   ), t as (
     insert into tasks (id, request_id, connector_id, action, status, instructions, max_attempts, created_at, updated_at)
     select (x.t->>'id')::uuid, r.id, x.t->>'connector', (x.t->>'action')::task_action, (x.t->>'status')::task_status, x.t->>'instructions',
       (x.t->>'max_attempts')::int, r.created_at, r.created_at
-    from r, jsonb_array_elements($28::jsonb) as x(t)
+    from r, jsonb_array_elements($29::jsonb) as x(t)
   ), w as (
-    select pg_notify($29::text, q) from r, unnest($30::text[]) as q
+    select pg_notify($30::text, q) from r, unnest($31::text[]) as q
   )${callbacks
 ? `, c as (
     insert into callback_deliveries (request_id, to_status, from_status, at)
     select r.id, (x.e->>'to')::request_status, (x.e->>'from')::request_status, r.created_at
-    from r, jsonb_array_elements($27::jsonb) with ordinality as x(e, i)
+    from r, jsonb_array_elements($28::jsonb) with ordinality as x(e, i)
     where x.e->>'to' is not null
     order by x.i
     returning id
   ), wc as (
-    select pg_notify($29::text, $31::text) from (select 1 from c limit 1) as any_callback
+    select pg_notify($30::text, $32::text) from (select 1 from c limit 1) as any_callback
   )
   select id, duplicate_of, (select count(*) from w) + (select count(*) from wc) as woken from r`
 : `

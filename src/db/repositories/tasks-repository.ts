@@ -82,7 +82,7 @@ export function createTasksRepository (dbh: DbHandle) {
         ) due left join lateral (
           select claimed.*, r.status as request_status,
             -- The identifiers the identity check settled on (enriched, or a reviewer's choice), else the request's own.
-            coalesce((select i.subject from request_identities i where i.request_id = r.id and i.subject is not null), r.subject) as request_subject, r.changes as request_changes,
+            coalesce((select i.subject from request_identities i where i.request_id = r.id and i.subject is not null), r.subject) as request_subject, r.changes as request_changes, r.opt_out_purposes as request_purposes,
             (select h.status from connector_health h where h.connector_id = claimed.connector_id
               order by h.checked_at desc, h.id desc limit 1) as connector_health,
             -- Earlier runs only: the statement's snapshot does not see the runs inserted above.
@@ -94,7 +94,7 @@ export function createTasksRepository (dbh: DbHandle) {
         nextDueAt,
         claimed: rows.filter((row) => row.id !== null && row.id !== undefined).map((row) => ({
           task: taskFromRow(row),
-          request: { status: row.request_status as RequestStatus, subject: row.request_subject as StoredSubject, changes: row.request_changes as RequestRow['changes'] },
+          request: { status: row.request_status as RequestStatus, subject: row.request_subject as StoredSubject, changes: row.request_changes as RequestRow['changes'], optOutPurposes: (row.request_purposes ?? []) as string[] },
           connectorDown: row.connector_health === 'down',
           ranBefore: row.ran_before === true,
           tookOver: row.took_over === true
@@ -264,7 +264,7 @@ export type TasksRepository = ReturnType<typeof createTasksRepository>
 /** A task whose lease was just taken, with what running it needs. */
 export interface ClaimedTask {
   task: TaskRow
-  request: { status: RequestStatus, subject: StoredSubject, changes: RequestRow['changes'] }
+  request: { status: RequestStatus, subject: StoredSubject, changes: RequestRow['changes'], optOutPurposes: string[] }
   /** The connector's latest stored health check says down. */
   connectorDown: boolean
   /** An earlier run (maybe before an operator's retry) may have stored items. */
