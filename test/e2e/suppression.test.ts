@@ -196,6 +196,27 @@ t.test('a cancelled or rejected request withdraws its entries; unverified reques
   t.strictSame((await app.inject({ url: `/v1/requests/${access.id}/suppressions`, headers: auth() })).json().entries, [], 'an access request suppresses nothing')
 })
 
+t.test('a request that names its purposes stops those, and no others', async (t) => {
+  const app = await build(t, { registry: await registryOf([]), env, apiKeys: keys() })
+  const carol = { email: 'carol@example.com' }
+  await create(app, { type: 'marketing_opt_out', purposes: ['partner_sharing'], subject: carol, verification: { method: 'account_login' } })
+  t.strictSame(await verdicts(app, carol),
+    { marketing: 'allowed', partner_sharing: 'suppressed', profiling: 'allowed', transactional: 'allowed', processing: 'allowed' },
+    'a partner-sharing opt-out stops partner sharing only')
+
+  // Named purposes are kept through a later verification too.
+  const dave = { email: 'dave@example.com' }
+  const later = await create(app, { type: 'consent_withdrawal', purposes: ['profiling', 'marketing'], subject: dave })
+  t.equal((await check(app, dave, 'profiling')).result, 'allowed', 'nothing before verification')
+  const verified = await app.inject({ method: 'POST', url: `/v1/requests/${later.id}/verify`, headers: auth('writer'), payload: { method: 'document_check' } })
+  t.equal(verified.statusCode, 200, 'verified later')
+  t.strictSame(await verdicts(app, dave),
+    { marketing: 'suppressed', partner_sharing: 'allowed', profiling: 'suppressed', transactional: 'allowed', processing: 'allowed' },
+    'a withdrawal of two consents stops those two')
+  t.strictSame((await app.inject({ url: `/v1/requests/${later.id}/suppressions`, headers: auth() })).json().entries.map((e: { purpose: string }) => e.purpose).sort(),
+    ['marketing', 'profiling'], 'its entries are the purposes it named')
+})
+
 t.test('on the embedded database: an opt-out suppresses, a kept restriction mark, a lift', async (t) => {
   const dbh = await testDb(t, { embedded: true })
   const registry = await registryOf([{
