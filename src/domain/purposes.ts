@@ -1,3 +1,4 @@
+import { OPT_OUT_PURPOSE_NAMES } from '../../connectors/types.js'
 import type { RequestType } from './requests.js'
 
 /**
@@ -6,8 +7,10 @@ import type { RequestType } from './requests.js'
  * - `marketing`: direct marketing (newsletters, offers), which a person can always stop (GDPR Art 21(2)-(3));
  * - `partner_sharing`: passing the person's data to partners for their own use;
  * - `profiling`: analysing the person's behaviour (opens, clicks, usage) to tailor what they get.
+ * The connector contract names them (connectors ask for no part of the service), and the service
+ * takes them from there.
  */
-export const OPT_OUT_PURPOSES = ['marketing', 'partner_sharing', 'profiling'] as const
+export const OPT_OUT_PURPOSES = OPT_OUT_PURPOSE_NAMES
 export type OptOutPurpose = typeof OPT_OUT_PURPOSES[number]
 
 /**
