@@ -23,7 +23,8 @@ const at = (hours: number) => new Date(T0.getTime() + hours * HOUR)
 // Who the requests are about, and who made them: none of it may leave the service in a warning.
 const SUBJECT = { email: 'ada.lovelace@example.com', phone: '+44 20 7946 0958', customer_id: 'cust-ada-1815' }
 const REQUESTER = { kind: 'authorised_agent', name: 'Charles Babbage', email: 'charles.babbage@example.org' }
-const IDENTIFIERS = ['ada.lovelace', 'Lovelace', '7946', '+442079460958', 'cust-ada-1815', 'Babbage', 'charles.babbage']
+// The phone in its written forms: a bare '7946' would also match, by chance, inside a uuid or a timing.
+const IDENTIFIERS = ['ada.lovelace', 'Lovelace', '7946 0958', '79460958', '+442079460958', 'cust-ada-1815', 'Babbage', 'charles.babbage']
 
 const PAYLOAD_KEYS = ['event', 'hours_left', 'kind', 'request', 'sent_at']
 const PAYLOAD_REQUEST_KEYS = ['due_at', 'id', 'regime', 'status', 'type']
