@@ -27,6 +27,7 @@ import { loadConfig } from '../src/config.js'
 import { openDb, type DbHandle } from '../src/db/client.js'
 import { hashKey, type KeyRecord } from '../src/services/api-keys.js'
 import { createLocalBlobStore } from '../src/storage/blob-store.js'
+import { cleanupRegistry, fmt, freshDatabase, LOAD_OPTIONS, loadSettings, median, ms, percentile, runBench } from './support.js'
 
 // ---- autocannon (ships without types; only what this file uses is typed) ----------------------
 
@@ -57,29 +58,15 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Autoca
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    embedded: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false }
+    ...LOAD_OPTIONS
   }
 })
 if (args.help) {
   console.log('usage: npx tsx bench/intake.ts [--rounds 3] [--duration 10] [--connections 10] [--warmup 3] [--embedded] [--verbose]')
   process.exit(0)
 }
-const positiveInt = (name: string, v: string | undefined): number => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`)
-  return n
-}
-const ROUNDS = positiveInt('rounds', args.rounds)
-const DURATION = positiveInt('duration', args.duration)
-const CONNECTIONS = positiveInt('connections', args.connections)
-const WARMUP = positiveInt('warmup', args.warmup)
-const EMBEDDED = args.embedded ?? false
+const { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, warmup: WARMUP, embedded: EMBEDDED } = loadSettings(args)
 const POOL_SIZE = 10 // the service's default (openDb maxConnections); the baseline gets the same
 const GOAL = 0.8
 
@@ -160,18 +147,6 @@ async function measure (target: Target, duration: number, label: string): Promis
   return sample
 }
 
-function percentile (values: number[], q: number): number {
-  if (values.length === 0) return NaN
-  const sorted = Float64Array.from(values).sort()
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-}
-
-function median (values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-
 /** One request by hand first, so a broken setup fails with its actual response, not a count. */
 async function smokeTest (target: Target, expect: (body: any) => boolean): Promise<void> {
   const res = await fetch(target.url, { method: 'POST', headers: headers(), body: BODY })
@@ -183,27 +158,7 @@ async function smokeTest (target: Target, expect: (body: any) => boolean): Promi
 
 // ---- setup, run, teardown -------------------------------------------------------------------
 
-const cleanups: Array<[string, () => Promise<unknown>]> = []
-let cleaned = false
-async function cleanup (): Promise<void> {
-  if (cleaned) return
-  cleaned = true
-  for (const [what, fn] of cleanups.reverse()) {
-    try { await fn() } catch (err) {
-      process.exitCode = 1
-      console.error(`cleanup (${what}) failed:`, err)
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`)
-    cleanup().finally(() => process.exit(130))
-  })
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const ms = (n: number) => `${n.toFixed(2)} ms`
+const { cleanups, cleanup } = cleanupRegistry()
 
 async function main (): Promise<void> {
   // Database
@@ -217,23 +172,14 @@ async function main (): Promise<void> {
     baselineInsert = (text, values) => exec.executeSql(text, values)
     dbLabel = 'PGlite (memory://), one connection shared by both servers'
   } else {
-    const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test'
-    const name = `dsr_bench_${randomBytes(6).toString('hex')}`
-    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-    cleanups.push(['end admin connection', () => admin.end({ timeout: 5 })])
-    await admin.unsafe(`create database ${name}`)
-    cleanups.push([`drop database ${name}`, () => admin.unsafe(`drop database if exists ${name} with (force)`)])
-    const url = new URL(adminUrl)
-    url.pathname = `/${name}`
-    dbh = await openDb({ url: url.toString(), maxConnections: POOL_SIZE })
+    const fresh = await freshDatabase(cleanups)
+    const url = fresh.url
+    dbh = await openDb({ url, maxConnections: POOL_SIZE })
     cleanups.push(['close service pool', () => dbh.close()])
-    const pool = postgres(url.toString(), { max: POOL_SIZE, onnotice: () => {}, connection: { application_name: 'dsar-bench-baseline' } })
+    const pool = postgres(url, { max: POOL_SIZE, onnotice: () => {}, connection: { application_name: 'dsar-bench-baseline' } })
     cleanups.push(['close baseline pool', () => pool.end({ timeout: 5 })])
     baselineInsert = (text, values) => pool.unsafe(text, values as postgres.ParameterOrJSON<never>[], { prepare: true })
-    const [{ version }] = await admin<[{ version: string }]>`select current_setting('server_version') as version`
-    const shown = new URL(url)
-    shown.password = ''
-    dbLabel = `PostgreSQL ${version} at ${shown.host}, database ${name}, pool max ${POOL_SIZE} per server`
+    dbLabel = `${fresh.label}, pool max ${POOL_SIZE} per server`
   }
   await dbh.migrate()
 
@@ -313,12 +259,4 @@ async function main (): Promise<void> {
   console.log('  (p99 ratios use the exact per-response times; autocannon\'s own p99 is rounded to whole ms)')
 }
 
-try {
-  await main()
-} catch (err) {
-  process.exitCode = 1
-  console.error('\nbench/intake FAILED:', err instanceof Error ? err.message : err)
-  if (err instanceof Error && err.stack && !err.message.includes('the run is invalid')) console.error(err.stack)
-} finally {
-  await cleanup()
-}
+await runBench('intake', main, cleanup)

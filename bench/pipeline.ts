@@ -19,13 +19,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
+import { peakRssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -96,12 +96,6 @@ function startProcess (role: 'all' | 'api' | 'worker', port: number, migrate: bo
     child.stderr!.on('data', (c: Buffer) => process.stderr.write(`[${role}] ${c.toString()}`))
     child.once('exit', (code) => reject(new Error(`${role} process exited (${code}) before it was ready:\n${out.slice(-2000)}`)))
   })
-}
-
-/** Peak resident set of a process so far (Linux: VmHWM), in MiB. */
-function peakRssMiB (pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Math.round(Number(m[1]) / 1024) : NaN
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!

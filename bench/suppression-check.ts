@@ -16,20 +16,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import postgres from 'postgres'
 import { Pool } from 'undici'
 import { openDb, type DbHandle } from '../src/db/client.js'
 import { suppressions } from '../src/db/schema-suppressions.js'
 import { personKeys } from '../src/domain/person-keys.js'
 import { CHECK_PURPOSES } from '../src/domain/purposes.js'
 import { hashKey } from '../src/services/api-keys.js'
+import { cleanupRegistry, fmt, freshDatabase, LOAD_OPTIONS, loadSettings, median, ms, peakRssMiB, percentile, positiveInt, runBench } from './support.js'
 
 // ---- options ------------------------------------------------------------------------------------
 
@@ -37,31 +36,17 @@ const { values: args } = parseArgs({
   options: {
     people: { type: 'string', default: '100000' },
     rate: { type: 'string', default: '500' },
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    embedded: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
-    help: { type: 'boolean', short: 'h', default: false }
+    ...LOAD_OPTIONS
   }
 })
 if (args.help) {
   console.log('usage: npx tsx bench/suppression-check.ts [--people 100000] [--rate 500] [--rounds 3] [--duration 10] [--connections 10] [--warmup 3] [--log-level info] [--embedded]')
   process.exit(0)
 }
-const positiveInt = (name: string, v: string | undefined): number => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`)
-  return n
-}
 const PEOPLE = positiveInt('people', args.people)
 const RATE = positiveInt('rate', args.rate)
-const ROUNDS = positiveInt('rounds', args.rounds)
-const DURATION = positiveInt('duration', args.duration)
-const CONNECTIONS = positiveInt('connections', args.connections)
-const WARMUP = positiveInt('warmup', args.warmup)
-const EMBEDDED = args.embedded ?? false
+const { rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, warmup: WARMUP, embedded: EMBEDDED } = loadSettings(args)
 const LOG_LEVEL = args['log-level'] ?? 'info'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const GOAL_P99_MS = 5
@@ -108,18 +93,6 @@ function bodies (): Array<{ method: 'POST', body: string }> {
 interface Sample { reqPerSec: number, p50: number, p99: number, max: number, total: number, lateP99: number }
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }
-
-function percentile (values: number[], q: number): number {
-  if (values.length === 0) return NaN
-  const sorted = Float64Array.from(values).sort()
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-}
-
-function median (values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
 
 /**
  * An open-loop load at a steady rate, as wrk2 measures: check i is due at start + i/rate, whatever
@@ -202,37 +175,7 @@ async function smokeTest (url: string): Promise<void> {
 
 // ---- setup, run, teardown -------------------------------------------------------------------
 
-const cleanups: Array<[string, () => Promise<unknown>]> = []
-let cleaned = false
-async function cleanup (): Promise<void> {
-  if (cleaned) return
-  cleaned = true
-  for (const [what, fn] of cleanups.reverse()) {
-    try { await fn() } catch (err) {
-      process.exitCode = 1
-      console.error(`cleanup (${what}) failed:`, err)
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`)
-    cleanup().finally(() => process.exit(130))
-  })
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const ms = (n: number) => `${n.toFixed(2)} ms`
-
-/** Peak resident set of a process so far (Linux: VmHWM), in MiB. */
-function peakRssMiB (pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Math.round(Number(m[1]) / 1024) : NaN
-  } catch {
-    return NaN
-  }
-}
+const { cleanups, cleanup } = cleanupRegistry()
 
 /**
  * The service as production runs it: `src/server.ts` in a process of its own (ROLE=api), so that the
@@ -286,18 +229,10 @@ async function main (): Promise<void> {
     dbLabel = 'PGlite (embedded, on disk)'
     Object.assign(serviceEnv, { DATA_DIR: dir, DATABASE_URL: '' })
   } else {
-    const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test'
-    const name = `dsr_bench_${randomBytes(6).toString('hex')}`
-    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-    cleanups.push(['end admin connection', () => admin.end({ timeout: 5 })])
-    await admin.unsafe(`create database ${name}`)
-    cleanups.push([`drop database ${name}`, () => admin.unsafe(`drop database if exists ${name} with (force)`)])
-    const url = new URL(adminUrl)
-    url.pathname = `/${name}`
-    dbh = await openDb({ url: url.toString(), maxConnections: 2 })
-    const [{ version }] = await admin<[{ version: string }]>`select current_setting('server_version') as version`
-    dbLabel = `PostgreSQL ${version} at ${url.host}, database ${name}`
-    serviceEnv.DATABASE_URL = url.toString()
+    const fresh = await freshDatabase(cleanups)
+    dbh = await openDb({ url: fresh.url, maxConnections: 2 })
+    dbLabel = fresh.label
+    serviceEnv.DATABASE_URL = fresh.url
   }
   const seeding = Date.now()
   let rows: number
@@ -349,12 +284,4 @@ async function main (): Promise<void> {
   console.log('  (times from when each check was due to its whole answer; client and service on one machine)')
 }
 
-try {
-  await main()
-} catch (err) {
-  process.exitCode = 1
-  console.error('\nbench/suppression-check FAILED:', err instanceof Error ? err.message : err)
-  if (err instanceof Error && err.stack && !err.message.includes('the run is invalid')) console.error(err.stack)
-} finally {
-  await cleanup()
-}
+await runBench('suppression-check', main, cleanup)
