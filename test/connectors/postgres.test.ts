@@ -51,7 +51,8 @@ function ctx (subject: SubjectIdentity, signal = new AbortController().signal): 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
 
 /** Everything personal in the seed that must never reach a log line. */
-const PERSONAL = ['ada', 'lovelace', '+4412', 'bob@', 'L-001', 'Square']
+// 'ada.' and 'lovelace' rather than 'ada' alone, which a uuid or hex hash in a log line can hold.
+const PERSONAL = ['ada.', 'lovelace', '+4412', 'bob@', 'L-001', 'Square']
 
 /** The whole collect → erase → erase-again story, on any database the connector can reach. */
 async function collectAndErase (t: Tap, connector: Connector, q: Query, logs: string[]) {

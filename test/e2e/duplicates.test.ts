@@ -24,7 +24,7 @@ t.test('DUPLICATE_POLICY reads a default and per-type entries, and names what it
 t.test('subject keys: an e-mail and its SHA-256 match, and no identifier is kept in clear', async (t) => {
   const byEmail = subjectKeys({ email: 'ada@example.com', phone: '+442079460000' })
   t.same(subjectKeys({ email_sha256: sha256('ada@example.com') }), [byEmail.find((k) => k.startsWith('email:'))])
-  t.notOk(byEmail.join(' ').includes('ada'), 'hashes only')
+  t.notOk(/ada@|example\.com|2079460000/.test(byEmail.join(' ')), 'hashes only') // not 'ada' alone: a hex hash can hold it
   t.not(subjectKeys({ customer_id: 'C1' })[0], subjectKeys({ account_id: 'C1' })[0], 'the kind of identifier is part of the key')
 })
 
