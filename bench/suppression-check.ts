@@ -108,6 +108,7 @@ async function measure (url: string, duration: number, label: string): Promise<S
   const times: number[] = []
   const late: number[] = []
   const failures = new Map<string, number>()
+  const fail = (what: string) => failures.set(what, (failures.get(what) ?? 0) + 1)
   const interval = 1000 / RATE
   const total = Math.round(RATE * duration)
   const inFlight = new Set<Promise<void>>()
@@ -117,8 +118,8 @@ async function measure (url: string, duration: number, label: string): Promise<S
       .then(async (res) => {
         await res.body.dump()
         if (res.statusCode === 200) times.push(performance.now() - due)
-        else failures.set(`HTTP ${res.statusCode}`, (failures.get(`HTTP ${res.statusCode}`) ?? 0) + 1)
-      }, (err: Error) => { failures.set(err.message, (failures.get(err.message) ?? 0) + 1) })
+        else fail(`HTTP ${res.statusCode}`)
+      }, (err: Error) => { fail(err.message) })
       .finally(() => { inFlight.delete(done) })
     inFlight.add(done)
   }
