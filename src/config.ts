@@ -8,6 +8,7 @@ import { systemResolver } from './transfers/addresses.js'
 import { shownValue } from './config-secrets.js'
 import { singleUrlTarget } from './transfers/outbound.js'
 import { hasUserinfo, parseStorageUrl } from './storage/storage-url.js'
+import { openDsrSigner } from './opendsr/signing.js'
 
 /**
  * Every setting the service reads from its environment, validated once at boot.
@@ -140,7 +141,16 @@ export const EnvSchema = Type.Object({
    */
   STORAGE_URL: Type.Optional(Type.String()),
   /** Keys the HMAC of verification codes (at least 32 characters); without it, a key made for this process. */
-  VERIFICATION_CODE_KEY: Type.Optional(Type.String())
+  VERIFICATION_CODE_KEY: Type.Optional(Type.String()),
+  /**
+   * The OpenDSR facade (src/opendsr/, routes under /opendsr/v2 and /opendsr/v1): the domain its
+   * certificate is issued to (X-OpenDSR-Processor-Domain), the certificate (PEM, issued by a CA, with
+   * any intermediates after it) and its private key (a secret). All three or none: without them the
+   * facade is not served (DSR_OPENDSR_NOT_CONFIGURED), because OpenDSR answers and callbacks must be signed.
+   */
+  OPENDSR_PROCESSOR_DOMAIN: Type.Optional(Type.String({ pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$' })),
+  OPENDSR_CERTIFICATE: Type.Optional(Type.String({ minLength: 1 })),
+  OPENDSR_SIGNING_KEY: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
 export type Config = Static<typeof EnvSchema>
@@ -292,6 +302,7 @@ function checkSecrets (config: Config): void {
   if (config.VERIFICATION_CODE_KEY !== undefined && config.VERIFICATION_CODE_KEY.length < 32) {
     lines.push('  VERIFICATION_CODE_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')
   }
+  for (const problem of openDsrSigner(config).problems) lines.push(`  ${problem}`)
   if (lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
 }
 
