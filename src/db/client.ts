@@ -17,6 +17,7 @@ import * as transferSchema from './schema-transfers.js'
 import * as identitySchema from './schema-identity.js'
 import * as suppressionSchema from './schema-suppressions.js'
 import * as holdSchema from './schema-holds.js'
+import * as opendsrSchema from './schema-opendsr.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 
 /** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
@@ -24,7 +25,7 @@ export const migrationsFolder = ['../../drizzle', '../../../drizzle']
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
 
-const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema, ...opendsrSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

@@ -7,3 +7,6 @@ export const WAKE_CHANNEL = 'dsr_jobs'
 
 /** The status callbacks' queue: the outbox table callback_deliveries, drained by the engine. */
 export const CALLBACK_QUEUE = 'dsr_callbacks'
+
+/** The OpenDSR status callbacks' queue: the outbox table opendsr_callbacks, drained by the engine. */
+export const OPENDSR_CALLBACK_QUEUE = 'dsr_opendsr_callbacks'

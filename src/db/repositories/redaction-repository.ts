@@ -64,6 +64,8 @@ export function createRedactionRepository (dbh: DbHandle) {
           skip_reason = case when skip_reason is null then null else ${REDACTED} end,
           result = jsonb_set(jsonb_set(result, '{manual,note}', to_jsonb(${REDACTED}::text), false), '{refusal,explanation}', to_jsonb(${REDACTED}::text), false)
         where request_id in (${idList}) and (skip_reason is not null or result ? 'manual' or result ? 'refusal')`)
+      // An OpenDSR request's callback URLs go with the request's own callback_url: nothing more is sent.
+      await tx.rows(sql`update opendsr_requests set callback_urls = '{}'::text[] where request_id in (${idList}) and cardinality(callback_urls) > 0`)
       // What the identity check found (the people and identifiers behind the request's) goes with the subject.
       await tx.rows(sql`delete from request_identities where request_id in (${idList})`)
       await tx.rows(sql`

@@ -5,6 +5,7 @@ import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../doma
 import type { Refusal } from '../../domain/refusal-grounds.js'
 import { createIntake } from './intake.js'
 import { pgTextArray } from '../pg-types.js'
+import { createOpenDsrRepository } from './opendsr-repository.js'
 import { createCallbacksRepository } from './callbacks-repository.js'
 import { createSuppressionsRepository } from './suppressions-repository.js'
 
@@ -80,6 +81,7 @@ export type TransitionResult =
 export function createRequestsRepository (dbh: DbHandle) {
   const db: Db = dbh.db
   const callbacks = createCallbacksRepository(dbh)
+  const opendsr = createOpenDsrRepository(dbh)
   const suppressionList = createSuppressionsRepository(dbh)
 
   /**
@@ -114,6 +116,8 @@ export function createRequestsRepository (dbh: DbHandle) {
         requestId: current.id, at: now, actor, action: 'transition', fromStatus: current.status, toStatus: to, reason: reason ?? null, details: details ?? null
       }),
       current.callbackUrl !== null ? callbacks.queueStatusChange(current.id, current.status, to, now, tx) : null,
+      // OpenDSR requests of this request are told when their status (pending, in_progress…) changes with it.
+      opendsr.queueStatusChange(current.id, current.status, to, now, tx),
       // A request rejected or cancelled withdraws what it put on the suppression list.
       to === 'rejected' || to === 'cancelled' ? suppressionList.endIn(current.id, to, now, null, tx) : null
     ])
