@@ -12,27 +12,27 @@ module.exports = {
       severity: 'error',
       comment: 'The domain (deadlines, lifecycle, vocabulary) knows nothing of storage, jobs, services or HTTP.',
       from: { path: '^src/domain/' },
-      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|storage)|routes)/' }
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|opendsr|storage)|routes)/' }
     },
     {
       name: 'db-below-jobs',
       severity: 'error',
       comment: 'The database layer does not reach up into jobs, the engine, services, plugins or routes.',
       from: { path: '^src/db/' },
-      to: { path: '^(src/(jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks)|routes)/' }
+      to: { path: '^(src/(jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|opendsr)|routes)/' }
     },
     {
       name: 'jobs-below-services',
       severity: 'error',
       comment: 'The jobs layer (queues, workers, leases) does not reach up into the services (engine, archive, transfers, receipts, backups included), plugins or routes.',
       from: { path: '^src/jobs/' },
-      to: { path: '^(src/(services|plugins|engine|archive|backups|receipts|transfers|callbacks)|routes)/' }
+      to: { path: '^(src/(services|plugins|engine|archive|backups|receipts|transfers|callbacks|opendsr)|routes)/' }
     },
     {
       name: 'services-below-plugins',
       severity: 'error',
       comment: 'Services do not know the Fastify plugins that wire them, nor the routes.',
-      from: { path: '^src/(services|engine|archive|backups|receipts|transfers|callbacks)/' },
+      from: { path: '^src/(services|engine|archive|backups|receipts|transfers|callbacks|opendsr)/' },
       to: { path: '^(src/plugins|routes)/' }
     },
     {
@@ -61,7 +61,7 @@ module.exports = {
       severity: 'error',
       comment: 'The API schemas (src/schemas/) say what the API accepts and answers: they draw on the domain, never on storage or services.',
       from: { path: '^src/schemas/' },
-      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|storage)|routes)/' }
+      to: { path: '^(src/(db|jobs|engine|services|plugins|archive|backups|receipts|transfers|callbacks|opendsr|storage)|routes)/' }
     },
     {
       name: 'connector-contract-stands-alone',

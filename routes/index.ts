@@ -25,6 +25,8 @@ import backups from './v1/backups/index.js'
 import audit from './v1/audit/index.js'
 import requestAudit from './v1/requests/audit.js'
 import wellKnown from './well-known.js'
+import opendsr from './opendsr/index.js'
+import { FLAVOURS } from '../src/domain/opendsr.js'
 import root from './root.js'
 import errors from './errors.js'
 
@@ -56,6 +58,8 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(backups, { prefix: '/v1/backups' })
   await fastify.register(holds, { prefix: '/v1/holds' })
   await fastify.register(audit, { prefix: '/v1/audit' })
+  await fastify.register(opendsr, { prefix: FLAVOURS.v2.prefix, flavour: 'v2' })
+  await fastify.register(opendsr, { prefix: FLAVOURS.v1.prefix, flavour: 'v1' })
   await fastify.register(wellKnown)
   await fastify.register(root)
 }

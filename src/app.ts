@@ -31,6 +31,7 @@ import reportsService from './plugins/app/reports-service.js'
 import restoresService from './plugins/app/restores-service.js'
 import verificationService from './plugins/app/verification-service.js'
 import suppressionsService from './plugins/app/suppressions-service.js'
+import opendsrService from './plugins/app/opendsr-service.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
@@ -70,7 +71,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService]) {
+  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService, opendsrService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

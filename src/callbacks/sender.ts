@@ -9,7 +9,7 @@ import type { CallbackSettings } from './settings.js'
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js'
 
 /** One attempt's verdict. */
-type Outcome =
+export type Outcome =
   | { kind: 'delivered', responseStatus: number }
   | { kind: 'retry' | 'failed', code: string, message: string, responseStatus?: number, retryAfterMs?: number }
 
@@ -117,7 +117,7 @@ export function createCallbackSender (deps: { dbh: DbHandle, log: FastifyBaseLog
 export type CallbackSender = ReturnType<typeof createCallbackSender>
 
 /** A receiver's answer, or the lack of one, as an outcome. */
-function classify (result: DeliveryResult): Outcome {
+export function classify (result: DeliveryResult): Outcome {
   if (result.kind === 'error') return { kind: 'retry', code: JobErrors.CallbackConnection.code, message: result.message }
   const { status } = result
   const verdict = judgeAnswer(status)

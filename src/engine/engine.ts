@@ -22,6 +22,9 @@ import type { ArchiveJobRunner } from '../archive/job.js'
 import type { SweepExpiredArchives } from '../archive/retention.js'
 import { createCallbackSender } from '../callbacks/sender.js'
 import type { CallbackSettings } from '../callbacks/settings.js'
+import { createOpenDsrSender } from '../opendsr/sender.js'
+import type { OpenDsrSigner } from '../opendsr/signing.js'
+import { OPENDSR_CALLBACK_QUEUE } from '../db/wake.js'
 
 /** How long a worker that found a finished request's lock held waits before it looks at the request again. */
 const CLOSE_RECHECK_MS = 250
@@ -57,6 +60,8 @@ export function createEngine (deps: {
   archives: { build: ArchiveJobRunner, sweep: SweepExpiredArchives }
   /** Status callbacks: their outbox is drained here. */
   callbacks: CallbackSettings
+  /** OpenDSR status callbacks (src/opendsr/): signed with this; their outbox is drained here too. */
+  opendsrSigner?: OpenDsrSigner | null
   metrics?: TaskMetrics
   /** The active legal holds on a person, which an erasure keeps (engine/holds.ts). */
   holds?: HoldLookup
@@ -100,6 +105,7 @@ export function createEngine (deps: {
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
   const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }) })
   const callbacks = createCallbackSender({ dbh, log: log.child({ component: 'callbacks' }), settings: deps.callbacks, worker })
+  const opendsrCallbacks = createOpenDsrSender({ dbh, log: log.child({ component: 'opendsr-callbacks' }), settings: deps.callbacks, signer: deps.opendsrSigner ?? null, worker })
   let reaper: NodeJS.Timeout | undefined
   let started = false
   const waker = createWaker()
@@ -178,6 +184,17 @@ export function createEngine (deps: {
         fetch: (free) => callbacks.claim(free.get(CALLBACK_QUEUE)!),
         run: callbacks.run
       }))
+      // OpenDSR's callbacks likewise, where the facade is configured (no OpenDSR request exists otherwise).
+      if (deps.opendsrSigner) {
+        workers.push(startDrain(waker, log.child({ component: 'worker' }), {
+          queue: OPENDSR_CALLBACK_QUEUE,
+          concurrency: new Map([[OPENDSR_CALLBACK_QUEUE, deps.callbacks.concurrency]]),
+          keyOf: () => OPENDSR_CALLBACK_QUEUE,
+          pollMs: deps.options.pollSeconds * 1000,
+          fetch: (free) => opendsrCallbacks.claim(free.get(OPENDSR_CALLBACK_QUEUE)!),
+          run: opendsrCallbacks.run
+        }))
+      }
       // A request's identity check, before its tasks are planned; the last failed attempt holds the request.
       work<IdentifyJob>({
         queue: IDENTIFY_QUEUE,
@@ -208,6 +225,7 @@ export function createEngine (deps: {
       closeRechecks.clear()
       transfers.interrupt()
       callbacks.interrupt()
+      opendsrCallbacks.interrupt()
       await Promise.all(workers.splice(0).map((w) => w.stop(10_000)))
       await Promise.allSettled([...closingNow])
       if (unlisten) await unlisten().catch((err: unknown) => log.warn({ err }, 'could not stop listening for new jobs'))

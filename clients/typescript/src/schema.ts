@@ -1092,6 +1092,154 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/opendsr/v2/discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenDSR discovery: what this processor accepts
+         * @description The identity types and formats, request types and API version accepted, and where the certificate that signs answers and callbacks is published (§6). No API key needed: a controller reads it to verify callbacks.
+         */
+        get: operations["opendsrDiscovery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v2/certificate.pem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The certificate that signs OpenDSR answers and callbacks (PEM)
+         * @description The X.509 certificate issued to the processor domain, then any intermediates: what discovery's processor_certificate names.
+         */
+        get: operations["opendsrCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v2/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit an OpenDSR request (access, portability, erasure)
+         * @description Creates the service's request, verified (the controller vouches for the person), with the deadline of the regulation counted from submitted_time. The same subject_request_id and body sent again is answered as before; with another body, 409 DSR_OPENDSR_REQUEST_ID_REUSED. An identity no connector can match is refused (400 DSR_OPENDSR_IDENTITY_UNSUPPORTED), a callback URL outside CALLBACK_ALLOWLIST too (422).
+         */
+        post: operations["opendsrCreateRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v2/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The status of an OpenDSR request
+         * @description pending, in_progress, completed or cancelled, read from the service's request (the README maps each status), with its deadline. Only the controller (API key) that sent it sees it.
+         */
+        get: operations["opendsrGetRequest"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a pending OpenDSR request
+         * @description Cancels the service's request, with the reason on record in its audit trail, while it is pending (§9); 409 DSR_OPENDSR_NOT_CANCELLABLE once it is in progress or closed.
+         */
+        delete: operations["opendsrCancelRequest"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v1/discovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenGDPR discovery: what this processor accepts
+         * @description The identity types and formats, request types and API version accepted, and where the certificate that signs answers and callbacks is published (§6). No API key needed: a controller reads it to verify callbacks.
+         */
+        get: operations["opengdprDiscovery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v1/opengdpr_requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit an OpenDSR request (access, portability, erasure)
+         * @description Creates the service's request, verified (the controller vouches for the person), with the deadline of the regulation counted from submitted_time. The same subject_request_id and body sent again is answered as before; with another body, 409 DSR_OPENDSR_REQUEST_ID_REUSED. An identity no connector can match is refused (400 DSR_OPENDSR_IDENTITY_UNSUPPORTED), a callback URL outside CALLBACK_ALLOWLIST too (422).
+         */
+        post: operations["opengdprCreateRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opendsr/v1/opengdpr_requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The status of an OpenDSR request
+         * @description pending, in_progress, completed or cancelled, read from the service's request (the README maps each status), with its deadline. Only the controller (API key) that sent it sees it.
+         */
+        get: operations["opengdprGetRequest"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a pending OpenDSR request
+         * @description Cancels the service's request, with the reason on record in its audit trail, while it is pending (§9); 409 DSR_OPENDSR_NOT_CANCELLABLE once it is in progress or closed.
+         */
+        delete: operations["opengdprCancelRequest"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -1159,7 +1307,7 @@ export interface components {
              * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
              * @enum {string}
              */
-            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
             /** @description What went wrong (as `detail`) */
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
@@ -2433,6 +2581,176 @@ export interface components {
                 article: string;
                 title: string;
             }[];
+        };
+        /** @description §5.3; discovery lists the type and format pairs this processor accepts */
+        OpenDsrIdentity: {
+            /** @enum {string} */
+            identity_type: "controller_customer_id" | "android_advertising_id" | "android_id" | "email" | "fire_advertising_id" | "ios_advertising_id" | "ios_vendor_id" | "microsoft_advertising_id" | "microsoft_publisher_id" | "roku_publisher_id" | "roku_advertising_id";
+            identity_value: string;
+            /** @enum {string} */
+            identity_format: "raw" | "sha1" | "md5" | "sha256";
+        };
+        /**
+         * @example {
+         *       "subject_request_id": "a7551968-d5d6-44b2-9831-815ac9017798",
+         *       "regulation": "gdpr",
+         *       "subject_request_type": "erasure",
+         *       "submitted_time": "2018-10-02T15:00:00Z",
+         *       "subject_identities": [
+         *         {
+         *           "identity_type": "email",
+         *           "identity_value": "johndoe@example.com",
+         *           "identity_format": "raw"
+         *         }
+         *       ],
+         *       "api_version": "2.0",
+         *       "status_callback_urls": [
+         *         "https://example-controller.com/opendsr/callbacks"
+         *       ]
+         *     }
+         */
+        OpenDsrRequest: {
+            /**
+             * @description The law the request is made under (§7.1.1): sets the deadline
+             * @enum {string}
+             */
+            regulation: "gdpr" | "ccpa";
+            /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+            subject_request_id: string;
+            /** @enum {string} */
+            subject_request_type: "access" | "portability" | "erasure";
+            /**
+             * Format: date-time
+             * @description When the person made the request (RFC 3339): the deadline counts from it
+             */
+            submitted_time: string;
+            /** @description Required here: this processor defines no extension that carries identities */
+            subject_identities: components["schemas"]["OpenDsrIdentity"][];
+            api_version?: string;
+            /** @description Each is POSTed a signed callback on every status change (§8.5); each origin must be in CALLBACK_ALLOWLIST */
+            status_callback_urls?: string[];
+            /** @description Processor-keyed (§7.1.2): other processors' are left to them; one keyed by this processor's domain is refused (it defines none) */
+            extensions?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        OpenGdprRequest: {
+            /**
+             * @description The law the request is made under (§7.1.1): sets the deadline
+             * @enum {string}
+             */
+            regulation?: "gdpr" | "ccpa";
+            /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+            subject_request_id: string;
+            /** @enum {string} */
+            subject_request_type: "access" | "portability" | "erasure";
+            /**
+             * Format: date-time
+             * @description When the person made the request (RFC 3339): the deadline counts from it
+             */
+            submitted_time: string;
+            /** @description Required here: this processor defines no extension that carries identities */
+            subject_identities: components["schemas"]["OpenDsrIdentity"][];
+            api_version?: string;
+            /** @description Each is POSTed a signed callback on every status change (§8.5); each origin must be in CALLBACK_ALLOWLIST */
+            status_callback_urls?: string[];
+            /** @description Processor-keyed (§7.1.2): other processors' are left to them; one keyed by this processor's domain is refused (it defines none) */
+            extensions?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        OpenDsrDiscovery: {
+            api_version: string;
+            supported_identities: {
+                /** @enum {string} */
+                identity_type: "controller_customer_id" | "android_advertising_id" | "android_id" | "email" | "fire_advertising_id" | "ios_advertising_id" | "ios_vendor_id" | "microsoft_advertising_id" | "microsoft_publisher_id" | "roku_publisher_id" | "roku_advertising_id";
+                /** @enum {string} */
+                identity_format: "raw" | "sha1" | "md5" | "sha256";
+            }[];
+            supported_subject_request_types: ("access" | "portability" | "erasure")[];
+            /**
+             * Format: uri
+             * @description Where the certificate that signs answers and callbacks is downloaded (§6.3)
+             */
+            processor_certificate: string;
+        };
+        OpenDsrCreated: {
+            /** @description The controller in this processor's system: the API key's name */
+            controller_id: string;
+            /**
+             * Format: date-time
+             * @description The deadline the request is fulfilled by
+             */
+            expected_completion_time: string;
+            /**
+             * Format: date-time
+             * @description When this processor received the request
+             */
+            received_time: string;
+            /** @description Base64 of the request body as received (§7.3); controllers must not log or store it */
+            encoded_request: string;
+            /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+            subject_request_id: string;
+        };
+        OpenDsrStatus: {
+            controller_id: string;
+            /**
+             * Format: date-time
+             * @description The deadline the request is fulfilled by
+             */
+            expected_completion_time: string;
+            /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+            subject_request_id: string;
+            /** @enum {string} */
+            request_status: "pending" | "in_progress" | "completed" | "cancelled";
+            api_version: string;
+        };
+        OpenDsrCancelled: {
+            controller_id: string;
+            /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+            subject_request_id: string;
+            /**
+             * Format: date-time
+             * @description When this processor received the cancellation
+             */
+            received_time: string;
+            api_version: string;
+        };
+        OpenDsrError: {
+            /**
+             * Format: uri-reference
+             * @description The problem type: /errors/{code}, relative to the service, which describes the code
+             */
+            type: string;
+            /** @description A short summary of the problem type, the same for every occurrence of the code */
+            title: string;
+            /** @description The HTTP status code */
+            status: number;
+            /** @description What went wrong this time (the same text as `message`) */
+            detail: string;
+            /** @description The HTTP status code (as `status`) */
+            statusCode: number;
+            /**
+             * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
+             * @enum {string}
+             */
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
+            /** @description What went wrong (as `detail`) */
+            message: string;
+            details?: components["schemas"]["ErrorDetail"][];
+            error?: {
+                code: number;
+                message: string;
+                errors: {
+                    domain: string;
+                    reason: string;
+                    message: string;
+                }[];
+            };
         };
     };
     responses: never;
@@ -7928,6 +8246,718 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    opendsrDiscovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The processor's OpenDSR support */
+            200: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenDSR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenDSR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrDiscovery"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opendsrCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate chain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-pem-file": string;
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opendsrCreateRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenDsrRequest"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            201: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenDSR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenDSR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrCreated"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Well-formed, but not acceptable: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opendsrGetRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its status */
+            200: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenDSR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenDSR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrStatus"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opendsrCancelRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled */
+            202: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenDSR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenDSR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrCancelled"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opengdprDiscovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The processor's OpenDSR support */
+            200: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenGDPR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenGDPR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrDiscovery"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opengdprCreateRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenGdprRequest"];
+            };
+        };
+        responses: {
+            /** @description Received */
+            201: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenGDPR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenGDPR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrCreated"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Well-formed, but not acceptable: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opengdprGetRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its status */
+            200: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenGDPR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenGDPR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrStatus"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+        };
+    };
+    opengdprCancelRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description UUID v4, lower case, made by the controller (§7.1.1) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled */
+            202: {
+                headers: {
+                    /** @description Base64 signature of the exact body bytes, SHA-256, with the key of the certificate discovery names */
+                    "X-OpenGDPR-Signature"?: string;
+                    /** @description The domain the signing certificate is issued to */
+                    "X-OpenGDPR-Processor-Domain"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenDsrCancelled"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["OpenDsrError"];
                 };
             };
         };

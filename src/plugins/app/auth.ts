@@ -15,7 +15,8 @@ export const PUBLIC_REASONS = {
   metrics: 'the Prometheus scrape, behind its own METRICS_TOKEN when that is set',
   jwks: 'the public keys that receipts are verified with',
   signed_link: "a person's archive download, authorised by the link's signature",
-  verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them'
+  verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them',
+  opendsr_discovery: 'OpenDSR discovery and the certificate its signed answers and callbacks are verified with'
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
 
@@ -73,7 +74,7 @@ export default fp(async function auth (fastify) {
       // The scrape token is asked for only when METRICS_TOKEN is set: either requirement ({} is none) may be met.
       if (open === 'metrics') route.schema = { ...route.schema, security: [{}, { metricsToken: [] }] }
       // Open to anyone: said explicitly, so the document does not read as if security were forgotten.
-      if (open === 'health' || open === 'docs' || open === 'jwks') route.schema = { ...route.schema, security: [] }
+      if (open === 'health' || open === 'docs' || open === 'jwks' || open === 'opendsr_discovery') route.schema = { ...route.schema, security: [] }
       routes.push({ method, url: route.url, public: open! })
     }
   })

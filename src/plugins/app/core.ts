@@ -9,6 +9,7 @@ import { transferSettings } from '../../transfers/settings.js'
 import type { TransferSettings } from '../../transfers/settings.js'
 import type { HostResolver } from '../../transfers/addresses.js'
 import { callbackSettings, type CallbackSettings } from '../../callbacks/settings.js'
+import { openDsrSigner, type OpenDsrSigner } from '../../opendsr/signing.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +24,8 @@ declare module 'fastify' {
     transferSettings: TransferSettings
     /** Where status callbacks may go, how they are signed and retried (CALLBACK_* settings, and the resolver they check with). */
     callbackSettings: CallbackSettings
+    /** The OpenDSR facade's certificate and key (OPENDSR_* settings); null when it is not configured. */
+    opendsrSigner: OpenDsrSigner | null
   }
 }
 
@@ -46,4 +49,5 @@ export default fp<CoreOptions>(async function core (fastify, opts) {
   fastify.decorate('keyring', createKeyring({ dbh: opts.dbh, config: opts.config }))
   fastify.decorate('transferSettings', transferSettings(opts.config, opts.resolveHost))
   fastify.decorate('callbackSettings', callbackSettings(opts.config, opts.resolveHost))
+  fastify.decorate('opendsrSigner', openDsrSigner(opts.config).signer)
 }, { name: 'core' })

@@ -65,6 +65,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
       archiveConcurrency: config.ARCHIVE_CONCURRENCY
     },
     callbacks: fastify.callbackSettings,
+    opendsrSigner: fastify.opendsrSigner,
     transfers: { settings: fastify.transferSettings, openArchive: (requestId) => openArchiveStream(archiveDeps, requestId) },
     archives: {
       build: archiveJob,
