@@ -17,7 +17,12 @@ function opendsrProblem (description?: string, headers?: Record<string, HeaderSp
 
 /** The §7.6 error object of a problem document: `code` the HTTP status, the service's code as `reason`. */
 function withErrorObject (payload: string): string {
-  const p = JSON.parse(payload) as { status: number, code: string, message: string, details?: Array<{ field: string, message: string }> }
+  let p: { status: number, code: string, message: string, details?: Array<{ field: string, message: string }> }
+  try {
+    p = JSON.parse(payload) as typeof p
+  } catch {
+    return payload
+  }
   const domain = p.status === 400 ? 'Validation' : 'Request'
   const errors = p.details?.length
     ? p.details.map((d) => ({ domain, reason: p.code, message: `${d.field} ${d.message}` }))

@@ -184,17 +184,15 @@ export function createEngine (deps: {
         fetch: (free) => callbacks.claim(free.get(CALLBACK_QUEUE)!),
         run: callbacks.run
       }))
-      // OpenDSR's callbacks likewise, where the facade is configured (no OpenDSR request exists otherwise).
-      if (deps.opendsrSigner) {
-        workers.push(startDrain(waker, log.child({ component: 'worker' }), {
-          queue: OPENDSR_CALLBACK_QUEUE,
-          concurrency: new Map([[OPENDSR_CALLBACK_QUEUE, deps.callbacks.concurrency]]),
-          keyOf: () => OPENDSR_CALLBACK_QUEUE,
-          pollMs: deps.options.pollSeconds * 1000,
-          fetch: (free) => opendsrCallbacks.claim(free.get(OPENDSR_CALLBACK_QUEUE)!),
-          run: opendsrCallbacks.run
-        }))
-      }
+      // OpenDSR's callbacks likewise; without the facade's key (removed since they were queued) they fail, coded.
+      workers.push(startDrain(waker, log.child({ component: 'worker' }), {
+        queue: OPENDSR_CALLBACK_QUEUE,
+        concurrency: new Map([[OPENDSR_CALLBACK_QUEUE, deps.callbacks.concurrency]]),
+        keyOf: () => OPENDSR_CALLBACK_QUEUE,
+        pollMs: deps.options.pollSeconds * 1000,
+        fetch: (free) => opendsrCallbacks.claim(free.get(OPENDSR_CALLBACK_QUEUE)!),
+        run: opendsrCallbacks.run
+      }))
       // A request's identity check, before its tasks are planned; the last failed attempt holds the request.
       work<IdentifyJob>({
         queue: IDENTIFY_QUEUE,

@@ -26,7 +26,6 @@ const requestProperties = {
     maxItems: 20,
     description: 'Required here: this processor defines no extension that carries identities'
   }),
-  api_version: Type.Optional(Type.String({ maxLength: 16 })),
   status_callback_urls: Type.Optional(Type.Array(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }), {
     maxItems: 10,
     uniqueItems: true,
@@ -39,7 +38,12 @@ const requestProperties = {
 
 const regulation = Type.Enum(Object.keys(REGULATIONS) as Array<keyof typeof REGULATIONS>, { description: 'The law the request is made under (§7.1.1): sets the deadline' })
 
-export const OpenDsrRequestSchema = Type.Object({ regulation, ...requestProperties }, {
+/** §7.1.1 `api_version`, the version the controller wants: this major version's (the route's), or refused. */
+const apiVersion = (major: 1 | 2) => Type.Optional(Type.String({
+  pattern: `^${major}(\\.[0-9]+)?$`, description: `The version the controller wants: ${major}.x on this route`
+}))
+
+export const OpenDsrRequestSchema = Type.Object({ regulation, ...requestProperties, api_version: apiVersion(2) }, {
   $id: 'OpenDsrRequest',
   additionalProperties: false,
   examples: [{
@@ -55,7 +59,7 @@ export const OpenDsrRequestSchema = Type.Object({ regulation, ...requestProperti
 export type OpenDsrRequest = Static<typeof OpenDsrRequestSchema>
 
 /** OpenGDPR 1.0 had no `regulation`: it was GDPR only, and a request without one is a GDPR request. */
-export const OpenGdprRequestSchema = Type.Object({ regulation: Type.Optional(regulation), ...requestProperties }, {
+export const OpenGdprRequestSchema = Type.Object({ regulation: Type.Optional(regulation), ...requestProperties, api_version: apiVersion(1) }, {
   $id: 'OpenGdprRequest', additionalProperties: false
 })
 

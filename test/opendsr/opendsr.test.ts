@@ -118,18 +118,30 @@ t.test('OpenDSR facade: the spec examples, signed answers, callbacks verified by
     t.match(await signedBy(res), { status: 200 }, 'errors are signed too')
   })
 
-  await t.test('§7.2 without its comma: 2.0 asks for regulation; the v1 name takes it as GDPR, signed X-OpenGDPR', async (t) => {
-    const v2 = await app.inject({ method: 'POST', url: '/opendsr/v2/requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA })
+  await t.test('§7.2 without its comma is a 2.0 request without regulation: refused; with one, accepted', async (t) => {
+    const v2 = await app.inject({ method: 'POST', url: '/opendsr/v2/requests', headers: { ...as('initech'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA })
     t.equal(v2.statusCode, 400)
     t.match(v2.json(), { code: 'DSR_VALIDATION_FAILED', details: [{ field: '/regulation' }] }, 'regulation is REQUIRED in 2.0 (§7.1.1)')
+    const v1 = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('initech'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA })
+    t.match(v1.json(), { code: 'DSR_VALIDATION_FAILED', details: [{ field: '/api_version' }] }, 'nor is it a 1.x request for the v1 names')
 
-    const v1 = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA })
+    const withRegulation = REQUEST_WITHOUT_COMMA.replace('{\n', '{\n  "regulation": "gdpr",\n')
+    const res = await app.inject({ method: 'POST', url: '/opendsr/v2/requests', headers: { ...as('initech'), ...JSON_TYPE }, payload: withRegulation })
+    t.equal(res.statusCode, 201, 'created')
+    t.strictSame(keysOf(res.body), keysOf(spec.CREATED_RESPONSE), 'the fields of the §7.4 example')
+    t.equal(res.headers['x-opendsr-processor-domain'], DOMAIN)
+    t.match(await signedBy(res), { status: 200 }, 'the answer verifies')
+    t.match(await serviceRequestOf('initech', 'a7551968-d5d6-44b2-9831-815ac9017798'), { type: 'erasure', regime: 'gdpr', subject: { email: 'johndoe@example.com' } })
+  })
+
+  await t.test('the OpenGDPR 1.0 example (the same comma removed) on the v1 names: GDPR, signed X-OpenGDPR', async (t) => {
+    const v1 = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: V1_REQUEST_WITHOUT_COMMA })
     t.equal(v1.statusCode, 201, 'created')
     t.strictSame(keysOf(v1.body), keysOf(spec.CREATED_RESPONSE), 'the fields of the §7.4 example')
     const created = v1.json()
     t.equal(created.controller_id, 'acme')
     t.equal(created.subject_request_id, 'a7551968-d5d6-44b2-9831-815ac9017798')
-    t.equal(Buffer.from(created.encoded_request as string, 'base64').toString(), REQUEST_WITHOUT_COMMA, 'encoded_request: the body as sent')
+    t.equal(Buffer.from(created.encoded_request as string, 'base64').toString(), V1_REQUEST_WITHOUT_COMMA, 'encoded_request: the body as sent')
     t.ok(v1.headers['x-opengdpr-signature'] && !v1.headers['x-opendsr-signature'], 'v1 headers')
     t.equal(v1.headers['x-opengdpr-processor-domain'], DOMAIN)
     t.match(await signedBy(v1), { status: 200 }, 'the answer verifies')
@@ -138,20 +150,14 @@ t.test('OpenDSR facade: the spec examples, signed answers, callbacks verified by
     t.match(request, { type: 'erasure', regime: 'gdpr', subject: { email: 'johndoe@example.com' }, received_at: '2018-10-02T15:00:00.000Z', status: 'awaiting_approval' })
     t.equal(created.expected_completion_time, request.effective_due_at, 'expected_completion_time: the deadline')
 
-    const again = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA })
+    const again = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: V1_REQUEST_WITHOUT_COMMA })
     t.equal(again.statusCode, 201, 'the same request again')
     t.equal(again.json().received_time, created.received_time, 'answered as before')
     const other = await app.inject({
-      method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: REQUEST_WITHOUT_COMMA.replace('"erasure"', '"access"')
+      method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('acme'), ...JSON_TYPE }, payload: V1_REQUEST_WITHOUT_COMMA.replace('"erasure"', '"access"')
     })
     t.equal(other.statusCode, 409)
     t.equal(other.json().code, 'DSR_OPENDSR_REQUEST_ID_REUSED')
-
-    // OpenGDPR 1.0's own example (the same comma removed), by another controller.
-    const gdpr = await app.inject({ method: 'POST', url: '/opendsr/v1/opengdpr_requests', headers: { ...as('initech'), ...JSON_TYPE }, payload: V1_REQUEST_WITHOUT_COMMA })
-    t.equal(gdpr.statusCode, 201, 'the v1 example is accepted')
-    t.match(await signedBy(gdpr), { status: 200 })
-    t.match(await serviceRequestOf('initech', 'a7551968-d5d6-44b2-9831-815ac9017798'), { type: 'erasure', regime: 'gdpr', subject: { email: 'johndoe@example.com' } })
   })
 
   await t.test('the README sample (2.0, with regulation) is accepted as is and read back in OpenDSR form', async (t) => {

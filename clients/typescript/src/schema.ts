@@ -2626,7 +2626,6 @@ export interface components {
             submitted_time: string;
             /** @description Required here: this processor defines no extension that carries identities */
             subject_identities: components["schemas"]["OpenDsrIdentity"][];
-            api_version?: string;
             /** @description Each is POSTed a signed callback on every status change (§8.5); each origin must be in CALLBACK_ALLOWLIST */
             status_callback_urls?: string[];
             /** @description Processor-keyed (§7.1.2): other processors' are left to them; one keyed by this processor's domain is refused (it defines none) */
@@ -2635,6 +2634,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description The version the controller wants: 2.x on this route */
+            api_version?: string;
         };
         OpenGdprRequest: {
             /**
@@ -2653,7 +2654,6 @@ export interface components {
             submitted_time: string;
             /** @description Required here: this processor defines no extension that carries identities */
             subject_identities: components["schemas"]["OpenDsrIdentity"][];
-            api_version?: string;
             /** @description Each is POSTed a signed callback on every status change (§8.5); each origin must be in CALLBACK_ALLOWLIST */
             status_callback_urls?: string[];
             /** @description Processor-keyed (§7.1.2): other processors' are left to them; one keyed by this processor's domain is refused (it defines none) */
@@ -2662,6 +2662,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description The version the controller wants: 1.x on this route */
+            api_version?: string;
         };
         OpenDsrDiscovery: {
             api_version: string;
