@@ -135,7 +135,7 @@ const opendsr: FastifyPluginAsyncTypebox<{ flavour: Flavour }> = async (fastify,
       operationId: `${v}CancelRequest`,
       summary: 'Cancel a pending OpenDSR request',
       description: 'Cancels the service\'s request, with the reason on record in its audit trail, while it is pending (§9); ' +
-        '409 DSR_OPENDSR_NOT_CANCELLABLE once it is in progress or closed.',
+        '409 DSR_OPENDSR_NOT_CANCELLABLE once it is in progress or closed, 409 DSR_OPENDSR_REQUEST_SHARED when another OpenDSR request was merged into it.',
       params: OpenDsrParamsSchema,
       response: { 202: json(ref(OpenDsrCancelledSchema), { description: 'Cancelled', headers: signed }), ...errors, 409: opendsrProblem() }
     }

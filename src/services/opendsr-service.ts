@@ -159,6 +159,8 @@ export function createOpenDsrService (deps: {
       if (!link) throw new Errors.OpenDsrRequestNotFound(subjectRequestId)
       const request = await deps.requests.get(link.requestId)
       if (openDsrStatus(request.status) !== 'pending') throw new Errors.OpenDsrNotCancellable(openDsrStatus(request.status))
+      // One controller's DELETE must not cancel what another (or another of its ids) still asks for.
+      if (await deps.repo.linkCount(link.requestId) > 1) throw new Errors.OpenDsrRequestShared()
       try {
         await deps.requests.transition(link.requestId, 'cancelled', principal, `Cancelled by the controller: OpenDSR DELETE of ${subjectRequestId}`)
       } catch (err) {

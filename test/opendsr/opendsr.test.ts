@@ -303,3 +303,38 @@ t.test('without a certificate and key the facade says so: 404 DSR_OPENDSR_NOT_CO
   t.equal(bad.json().code, 'DSR_VALIDATION_FAILED', 'malformed input is still refused as such')
   t.equal((await app.inject({ method: 'GET', url: '/opendsr/v2/certificate.pem' })).statusCode, 404)
 })
+
+t.test('DUPLICATE_POLICY merge: one controller cannot cancel what another asked for through the same request', async (t) => {
+  const ca = createLocalCa()
+  const leaf = ca.issue(DOMAIN)
+  const apiKeys = testKeys()
+  for (const [name, key] of Object.entries(CONTROLLERS)) apiKeys.set(hashKey(key), { name, scopes: ['requests:write', 'requests:read'] })
+  const app = await build(t, {
+    apiKeys,
+    env: {
+      OPENDSR_PROCESSOR_DOMAIN: DOMAIN,
+      OPENDSR_CERTIFICATE: leaf.pem,
+      OPENDSR_SIGNING_KEY: keyPem(leaf.key),
+      DUPLICATE_POLICY: 'merge',
+      APPROVAL_REQUIRED: 'erasure'
+    }
+  })
+  const body = (id: string) => ({
+    regulation: 'gdpr',
+    subject_request_id: id,
+    subject_request_type: 'erasure',
+    submitted_time: new Date().toISOString(),
+    subject_identities: [{ identity_type: 'email', identity_value: 'shared.opendsr@example.com', identity_format: 'raw' }]
+  })
+  const a = await app.inject({ method: 'POST', url: '/opendsr/v2/requests', headers: as('acme'), payload: body('8c4d7b1f-eefd-4dba-a1cc-7b1d1f0f9e88') })
+  const b = await app.inject({ method: 'POST', url: '/opendsr/v2/requests', headers: as('globex'), payload: body('9d5e8c2a-ff0e-4ecb-b2dd-8c2e2a1a0f99') })
+  t.equal(a.statusCode, 201)
+  t.equal(b.statusCode, 201)
+  const rows = await app.dbh.rows<{ n: number }>(sql`select count(distinct request_id)::int as n from opendsr_requests`)
+  t.equal(rows[0]!.n, 1, 'merged into one request')
+  const del = await app.inject({ method: 'DELETE', url: '/opendsr/v2/requests/9d5e8c2a-ff0e-4ecb-b2dd-8c2e2a1a0f99', headers: as('globex') })
+  t.equal(del.statusCode, 409)
+  t.equal(del.json().code, 'DSR_OPENDSR_REQUEST_SHARED')
+  const status = await app.inject({ method: 'GET', url: '/opendsr/v2/requests/8c4d7b1f-eefd-4dba-a1cc-7b1d1f0f9e88', headers: as('acme') })
+  t.equal(status.json().request_status, 'pending', "acme's request stands")
+})

@@ -67,6 +67,12 @@ export function createOpenDsrRepository (dbh: DbHandle) {
       return row ?? null
     },
 
+    /** How many OpenDSR requests (of any controller) the service's request answers. */
+    async linkCount (requestId: string): Promise<number> {
+      const [row] = await dbh.db.select({ n: sql<number>`count(*)::int` }).from(opendsrRequests).where(eq(opendsrRequests.requestId, requestId))
+      return Number(row?.n ?? 0)
+    },
+
     /**
      * In the transaction of a status change: a callback to every URL of every OpenDSR request of the
      * service's request, when the OpenDSR status changes with it. Nothing is sent (no statement) when it does not.
