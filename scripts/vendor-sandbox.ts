@@ -8,8 +8,8 @@
  * service's own database is embedded under .data/sandbox unless DATA_DIR or DATABASE_URL says otherwise.
  * SANDBOX_429_RATIO=0.5 makes every fake answer half of all calls with its vendor's 429.
  */
-import { fileURLToPath } from 'node:url'
 import { startVendorFakes } from '../test/fakes/vendors.js'
+import { shippedPath } from '../src/shipped-path.js'
 
 const ratio = Number(process.env.SANDBOX_429_RATIO ?? 0)
 if (!(ratio >= 0 && ratio < 1)) {
@@ -18,7 +18,7 @@ if (!(ratio >= 0 && ratio < 1)) {
 }
 
 const { hubspot, zendesk, mailchimp, zoom, env } = await startVendorFakes({ fail429Ratio: ratio })
-Object.assign(process.env, env, { CONNECTORS_FILE: fileURLToPath(new URL('../connectors/samples/vendors.json', import.meta.url)) })
+Object.assign(process.env, env, { CONNECTORS_FILE: shippedPath(import.meta.url, '../connectors/samples/vendors.json') })
 if (!process.env.DATABASE_URL && !process.env.DATA_DIR) process.env.DATA_DIR = '.data/sandbox'
 
 process.stdout.write([

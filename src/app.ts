@@ -38,6 +38,7 @@ import type { ConnectorRegistry } from './connectors/registry.js'
 import type { BlobStore } from './storage/blob-store.js'
 import { createBlobStore } from './storage/from-config.js'
 import type { HostResolver } from './transfers/addresses.js'
+import { buildSerializer } from './serialization.js'
 
 export interface AppOptions {
   config: Config
@@ -98,6 +99,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     return503OnClosing: false,
     // Errors the router raises before any route or hook runs (a malformed %-escape in the path, a
     // path parameter over maxParamLength) get the service's error shape too.
+    schemaController: { compilersFactory: { buildSerializer } },
     frameworkErrors: (err, _request, reply) => {
       const body = toApiError(err)
       return (reply as FastifyReply).status(body.statusCode).type(PROBLEM_JSON).send(problemBody(body))

@@ -14,15 +14,22 @@ export function createValidatorCompiler (sharedSchemas: () => Record<string, unk
   const strict = makeAjv({ ...base, coerceTypes: false })
   const coercing = makeAjv({ ...base, coerceTypes: 'array' })
 
-  // Called once per route and part at startup, not per request.
+  // Called once per route and part at startup, not per request. Routes repeat schemas (an id
+  // parameter, paging): equal schemas for the same part share one validator.
+  const compiled = new Map<string, ReturnType<FastifySchemaCompiler<FastifySchema>>>()
   return ({ schema, httpPart }) => {
+    const key = `${httpPart === 'body' ? 'body' : 'coerced'} ${JSON.stringify(schema)}`
+    const known = compiled.get(key)
+    if (known) return known
     const ajv = httpPart === 'body' ? strict : coercing
     for (const [id, shared] of Object.entries(sharedSchemas())) {
       if (!ajv.getSchema(id)) ajv.addSchema(shared as object, id)
     }
     const id = (schema as { $id?: string }).$id
     const fn: ValidateFunction = (id && ajv.getSchema(id)) || ajv.compile(schema as object)
-    return (httpPart === 'body' ? withStorableStrings(fn) : fn) as ReturnType<FastifySchemaCompiler<FastifySchema>>
+    const validator = (httpPart === 'body' ? withStorableStrings(fn) : fn) as ReturnType<FastifySchemaCompiler<FastifySchema>>
+    compiled.set(key, validator)
+    return validator
   }
 }
 

@@ -3,18 +3,17 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import postgres from 'postgres'
 import { sql } from 'drizzle-orm'
 import { EnvSchema } from '../src/config.js'
 import { openDb } from '../src/db/client.js'
 import { NO_CHILD_COVERAGE } from './child-env.js'
+import { ROOT, nodeArgs } from './paths.js'
 
 // Child processes start tsx and, for migrate, a database: give the file room on a busy machine.
 t.setTimeout(300_000)
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const children = new Set<ChildProcess>()
 t.teardown(() => { for (const child of children) child.kill('SIGKILL') })
 
@@ -33,10 +32,10 @@ function cleanEnv (over: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
-/** Runs `node --import tsx <script>` from the repo root; killed if it outlives `timeoutMs`. */
+/** Runs `node --import tsx <script>` from the repository's root; killed if it outlives `timeoutMs`. */
 function run (script: string, env: Record<string, string>, timeoutMs = 90_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, nodeArgs(script), { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     let stdout = ''
     let stderr = ''
@@ -144,7 +143,7 @@ t.test('migrate fails with a non-zero exit when the database does not exist', as
 })
 
 t.test('.env.example lists every setting, and nothing else', async (t) => {
-  const text = readFileSync(join(root, '.env.example'), 'utf8')
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8')
   const listed = [...text.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!)
   const settings = Object.keys(EnvSchema.properties)
   t.same(settings.filter((s) => !listed.includes(s)), [], 'every setting is listed')

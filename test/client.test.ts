@@ -1,17 +1,16 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { clientSchemaSource, schemaPath } from '../scripts/client.js'
+import { ROOT } from './paths.js'
 
 /**
  * The typed client (clients/typescript) is what `npm run client` makes from the checked-in
  * openapi/openapi.json, and type-checks on its own with --strict. Its use against a running service
  * is test/e2e/client-walkthrough.test.ts.
  */
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 t.test('clients/typescript/src/schema.ts is generated from openapi/openapi.json', async (t) => {
   const checkedIn = readFileSync(schemaPath, 'utf8')
@@ -22,14 +21,14 @@ t.test('clients/typescript/src/schema.ts is generated from openapi/openapi.json'
 })
 
 t.test('a change to the document changes the client', async (t) => {
-  const doc = JSON.parse(readFileSync(join(root, 'openapi/openapi.json'), 'utf8')) as { paths: Record<string, unknown> }
+  const doc = JSON.parse(readFileSync(join(ROOT, 'openapi/openapi.json'), 'utf8')) as { paths: Record<string, unknown> }
   doc.paths['/v1/something-new'] = { get: { operationId: 'somethingNew', responses: { 204: { description: 'No content' } } } }
   t.not(await clientSchemaSource(JSON.stringify(doc)), readFileSync(schemaPath, 'utf8'))
 })
 
 t.test('the client type-checks on its own, strictly (clients/typescript/tsconfig.json)', async (t) => {
-  const tsc = join(root, 'node_modules', '.bin', 'tsc')
-  const result = await promisify(execFile)(tsc, ['-p', 'clients/typescript', '--strict'], { cwd: root })
+  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc')
+  const result = await promisify(execFile)(tsc, ['-p', 'clients/typescript', '--strict'], { cwd: ROOT })
     .then(() => ({ code: 0, out: '' }), (e: { code: number, stdout: string }) => ({ code: e.code, out: e.stdout }))
   t.equal(result.code, 0, result.out || 'tsc --strict passes')
 })

@@ -3,6 +3,7 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { loadConfig } from '../src/config.js'
 import { parseStorageUrl } from '../src/storage/storage-url.js'
+import { fromRoot } from './paths.js'
 
 /**
  * docker-compose.yml, read as docker compose would (YAML with merge keys, `${VAR:-default}` and
@@ -20,7 +21,7 @@ interface Service {
   command?: string[]
 }
 
-const text = readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8')
+const text = readFileSync(fromRoot('docker-compose.yml'), 'utf8')
 const substituted = text.replace(/\$\{([A-Z_]+)(?::-([^}]*)|:\?[^}]*)?\}/g, (_m, name: string, fallback?: string) =>
   name === 'API_KEYS' ? 'api-keys-as-given' : fallback ?? '')
 const API_KEYS = JSON.stringify([{ name: 'admin', scopes: ['admin'], sha256: 'a'.repeat(64) }])

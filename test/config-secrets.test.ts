@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { EnvSchema } from '../src/config.js'
 import { maskUrls, redactSecrets, SECRET_SETTINGS, URL_SETTINGS } from '../src/config-secrets.js'
 import { NO_CHILD_COVERAGE } from './child-env.js'
+import { ROOT, nodeArgs } from './paths.js'
 
 /**
  * No secret in any message: every setting that can hold one is given a bad value carrying a marker,
@@ -16,7 +16,6 @@ import { NO_CHILD_COVERAGE } from './child-env.js'
  */
 
 t.setTimeout(300_000)
-const root = fileURLToPath(new URL('..', import.meta.url))
 const MARK = 'Zq7MkX'
 const dataDir = mkdtempSync(join(tmpdir(), 'dsr-secrets-'))
 t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -65,7 +64,7 @@ function cleanEnv (over: Record<string, string>): NodeJS.ProcessEnv {
 
 function run (script: string, env: Record<string, string>): Promise<{ code: number | null, output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, nodeArgs(script), { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { output += d })
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { output += d })

@@ -2,7 +2,6 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { catalogued, DsrError, ERROR_CATALOGUE, Errors, JobErrors } from '../src/errors.js'
 import { withErrorTable } from '../src/cli/docs-errors.js'
 import { toApiError } from '../src/plugins/external/errors.js'
@@ -11,9 +10,10 @@ import { auth, build, testDb } from './helper.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { RETRY_AFTER_SECONDS } from '../src/db/unreachable.js'
+import { ROOT } from './paths.js'
 
 t.test("the README's table of error codes is the catalogue's", async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   t.equal(readme, withErrorTable(readme), 'README.md is what `npm run docs:errors` writes (run it after changing src/errors.ts)')
 })
 
@@ -43,7 +43,6 @@ t.test('the catalogue: one entry per error class, each code once, each with its 
 })
 
 t.test('every DSR_ code written in the source is one of the catalogue', async (t) => {
-  const root = fileURLToPath(new URL('..', import.meta.url))
   const found = new Set<string>()
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -52,7 +51,7 @@ t.test('every DSR_ code written in the source is one of the catalogue', async (t
       else if (e.name.endsWith('.ts')) for (const m of readFileSync(path, 'utf8').matchAll(/['`"](DSR_[A-Z0-9_]+)['`"]/g)) found.add(m[1]!)
     }
   }
-  for (const dir of ['src', 'connectors', 'routes']) walk(join(root, dir))
+  for (const dir of ['src', 'connectors', 'routes']) walk(join(ROOT, dir))
   t.ok(found.size > 30, `${found.size} codes written in src/, connectors/ and routes/`)
   t.same([...found].filter((code) => !catalogued(code)), [], 'none outside the catalogue')
 })

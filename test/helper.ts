@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalBlobStore, type BlobStore } from '../src/storage/blob-store.js'
 import { createRegistry, parseConnectorFile, type ConnectorRegistry } from '../src/connectors/registry.js'
+import { postgresTemplate } from './db-template.js'
 import { drivers } from '../connectors/index.js'
 import type { HostResolver } from '../src/transfers/addresses.js'
 
@@ -32,7 +33,9 @@ export async function testDb (t: Tap, opts: { migrate?: boolean, embedded?: bool
   if (adminUrl) {
     const name = `dsr_test_${randomBytes(6).toString('hex')}`
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-    await admin.unsafe(`create database ${name}`)
+    // A migrated database is a copy of the suite's template (test/db-template.ts); an unmigrated one is new.
+    const template = opts.migrate === false ? '' : ` template ${await postgresTemplate(admin, adminUrl)}`
+    await admin.unsafe(`create database ${name}${template}`)
     const url = new URL(adminUrl)
     url.pathname = `/${name}`
     dbh = Object.assign(await openDb({ url: url.toString(), maxConnections: 10 }), { url: url.toString() })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { CODE_ROOT, COMPILED, ROOT } from './paths.js'
 
 /**
  * Every module of the service loads on its own, so each also appears in the coverage report even
@@ -9,7 +10,6 @@ import { pathToFileURL } from 'node:url'
  * when loaded are named and left out; their own tests run them as processes (test/cli.test.ts,
  * test/embedded.test.ts).
  */
-const ROOT = join(import.meta.dirname, '..')
 const ENTRY_POINTS = new Set([
   'src/server.ts', // starts the service
   'src/cli/migrate.ts', // migrates and exits
@@ -28,6 +28,6 @@ function sources (dir: string): string[] {
 const files = ['src', 'routes', 'connectors'].flatMap(sources).filter((f) => !ENTRY_POINTS.has(f))
 t.ok(files.length > 100, `${files.length} modules`)
 for (const file of files) {
-  const mod = await import(pathToFileURL(join(ROOT, file)).href) as Record<string, unknown>
-  t.ok(Object.keys(mod).length > 0, `${relative(ROOT, join(ROOT, file))} loads and exports something`)
+  const mod = await import(pathToFileURL(join(CODE_ROOT, COMPILED ? file.replace(/\.ts$/, '.js') : file)).href) as Record<string, unknown>
+  t.ok(Object.keys(mod).length > 0, `${file} loads and exports something`)
 }

@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { EnvSchema } from '../src/config.js'
 import { NO_CHILD_COVERAGE } from './child-env.js'
+import { ROOT, nodeArgs } from './paths.js'
 
 /**
  * The service as a newcomer runs it: a real process from a shell with none of the service's settings
  * and none of the test runner's hooks, on a free port, with its own DATA_DIR.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const READY_TIMEOUT_MS = 90_000
 const EXIT_TIMEOUT_MS = 15_000
 const servers = new Set<ChildProcess>()
@@ -49,8 +48,8 @@ export interface Server {
 /** Starts `script` (a TypeScript entry, run through tsx) with DATA_DIR and a free PORT. */
 export async function start (dataDir: string, script = 'src/server.ts', extraEnv: Record<string, string> = {}): Promise<Server> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: root, env: { ...newcomerEnv(port, dataDir), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe']
+  const child = spawn(process.execPath, nodeArgs(script), {
+    cwd: ROOT, env: { ...newcomerEnv(port, dataDir), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe']
   })
   servers.add(child)
   let stdout = ''

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { TSchema } from 'typebox'
 import type { FastifySchema } from 'fastify'
@@ -11,9 +10,10 @@ import { ErrorSchema, ErrorTypeSchema } from '../src/schemas/common.js'
 import { apiSchemas } from '../src/schemas/index.js'
 import { createValidatorCompiler } from '../src/validation.js'
 import { build } from './helper.js'
+import { fromRoot } from './paths.js'
 
 const STALE = 'openapi/openapi.json is out of date with the routes: run `npm run openapi` and commit the result'
-const checkedInPath = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url))
+const checkedInPath = fromRoot('openapi/openapi.json')
 
 type Operation = {
   tags?: string[]

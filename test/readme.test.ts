@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { EnvSchema } from '../src/config.js'
 import { NO_CHILD_COVERAGE } from './child-env.js'
+import { ROOT, nodeArgs } from './paths.js'
 
 /**
  * The README's walkthrough runs as written: the service is started as a newcomer starts it (no
@@ -15,7 +15,6 @@ import { NO_CHILD_COVERAGE } from './child-env.js'
  */
 
 t.setTimeout(300_000)
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 function cleanEnv (over: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
@@ -37,8 +36,8 @@ function shellBlock (markdown: string, heading: string): string {
 t.test('the walkthrough runs as written against a fresh service', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dsr-readme-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
+  const server: ChildProcess = spawn(process.execPath, nodeArgs('src/server.ts'), {
+    cwd: ROOT,
     env: cleanEnv({ DATA_DIR: join(dataDir, 'data'), PORT: '0', HOST: '127.0.0.1', SCHEDULER_ENABLED: 'false' }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -55,7 +54,7 @@ t.test('the walkthrough runs as written against a fresh service', async (t) => {
     server.on('exit', (code) => { clearInterval(timer); reject(new Error(`the service exited (${code}): ${out}`)) })
   })
 
-  const block = shellBlock(readFileSync(join(root, 'README.md'), 'utf8'), '## Walkthrough')
+  const block = shellBlock(readFileSync(join(ROOT, 'README.md'), 'utf8'), '## Walkthrough')
   t.match(block, /^export DSR_KEY=/m, 'the block starts from the printed key')
   const script = [
     'set -euo pipefail',

@@ -1,9 +1,10 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
+import { shippedPath } from '../../src/shipped-path.js'
 
 /** The migrations, in name order (NNNN_name.sql). */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url))
+export const MIGRATIONS_DIR = shippedPath(import.meta.url, '../../connectors/test-results/migrations/', '0001_init.sql')
 
 /**
  * Applies the test-result store's migrations that are not yet applied, each in its own transaction,

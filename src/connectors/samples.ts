@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { existsSync } from 'node:fs'
 import type { DbHandle } from '../db/client.js'
 import { createSamplesRepository } from '../db/repositories/samples-repository.js'
+import { shippedPath } from '../shipped-path.js'
 
-/** connectors/samples sits at the repo root: found from sources and from the build alike. */
-const samplesDir = ['../../connectors/samples', '../../../connectors/samples']
-  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-  .find((dir) => existsSync(`${dir}/connectors.json`)) ?? fileURLToPath(new URL('../../connectors/samples', import.meta.url))
+/** connectors/samples sits at the repo root. */
+const samplesDir = shippedPath(import.meta.url, '../../connectors/samples', 'connectors.json')
 
 /** The bundled connector file used when CONNECTORS_FILE is not set. */
 export const SAMPLE_CONNECTORS_FILE = `${samplesDir}/connectors.json`

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import postgres from 'postgres'
 import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js'
@@ -19,11 +18,10 @@ import * as suppressionSchema from './schema-suppressions.js'
 import * as holdSchema from './schema-holds.js'
 import * as opendsrSchema from './schema-opendsr.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
+import { shippedPath } from '../shipped-path.js'
 
-/** drizzle/ sits at the repo root: two levels up from src/db, three from dist/src/db. */
-export const migrationsFolder = ['../../drizzle', '../../../drizzle']
-  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-  .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url))
+/** drizzle/ sits at the repo root. */
+export const migrationsFolder = shippedPath(import.meta.url, '../../drizzle', 'meta/_journal.json')
 
 const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema, ...opendsrSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>

@@ -7,13 +7,14 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { auth, skipUnlessRequired } from '../helper.js'
 import { ADA_CONTACTS, ADA_TICKETS, completedArchive, readZip } from './fixtures.js'
+import { fromRoot } from '../paths.js'
 
 /** Debian's Chromium, installed by scripts/setup-system.sh (playwright-core brings no browser). */
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 /** Where the screenshots of the page are written, for a person to look at (git-ignored; see README). */
-const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url))
+const SCREENSHOTS = fromRoot('test-output/screenshots/')
 
 /** The headings of what GDPR Art 15(1) and (2) require, under each stream's data. */
 const ART15_HEADINGS = ['Why we use it', 'Legal basis', 'Kinds of data', 'Who receives it', 'How long we keep it',

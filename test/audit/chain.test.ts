@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { sql } from 'drizzle-orm'
 import { auth, build, testDb } from '../helper.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
@@ -10,9 +9,9 @@ import { runAuditVerify } from '../../src/cli/audit-verify.js'
 import { redactClosedRequests } from '../../src/engine/redaction.js'
 import type { AuditReport } from '../../src/audit/verify.js'
 import { chainLinkHash } from '../../src/audit/chain.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
 t.setTimeout(240_000)
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const DAY = 86_400_000
 
 /** The CLI as an operator runs it (`npm run audit:verify -- --json`), as a process, against the database at `url`. */
@@ -21,8 +20,8 @@ function cli (url: string, args: string[] = []): Promise<{ code: number | null, 
   for (const key of Object.keys(EnvSchema.properties)) delete env[key]
   for (const key of Object.keys(env)) if (key === 'NODE_OPTIONS' || key.startsWith('TAP') || key.startsWith('_TAPJS_') || key.startsWith('TS_NODE_')) delete env[key]
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/audit-verify.ts', '--json', ...args], {
-      cwd: root, env: { ...env, ...NO_CHILD_COVERAGE, DATABASE_URL: url, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe']
+    const child = spawn(process.execPath, [...nodeArgs('src/cli/audit-verify.ts'), '--json', ...args], {
+      cwd: ROOT, env: { ...env, ...NO_CHILD_COVERAGE, DATABASE_URL: url, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe']
     })
     let stdout = ''
     let stderr = ''

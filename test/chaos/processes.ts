@@ -1,13 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-/** By absolute location, so that a process can start in a working directory of its own. */
-const TSX = import.meta.resolve('tsx')
-const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
-
-/** A service process (`src/server.ts` through tsx) the test started, and what it printed. */
+/** A service process (`src/server.ts`) the test started, and what it printed. */
 export interface ServiceProcess {
   name: string
   child: ChildProcess
@@ -30,7 +25,7 @@ const KEEP_LINES = 300
  * ready when it logs `worker started` (ROLE=worker) or `Server listening` (ROLE=api).
  */
 export function startService (name: string, env: Record<string, string>, opts: { cwd?: string } = {}): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', TSX, SERVER], {
+  const child = spawn(process.execPath, nodeArgs('src/server.ts'), {
     cwd: opts.cwd ?? ROOT,
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

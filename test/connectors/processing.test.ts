@@ -3,17 +3,16 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ConfigError, EnvSchema } from '../../src/config.js'
 import { createRegistry, parseConnectorFile } from '../../src/connectors/registry.js'
 import { checkControllerInfo } from '../../src/archive/controller.js'
 import { drivers } from '../../connectors/index.js'
 import { CONTROLLER } from '../archive/fixtures.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
 t.setTimeout(180_000)
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
-const root = fileURLToPath(new URL('../..', import.meta.url))
 
 /** A memory connector with two streams, and the processing block given. */
 const crm = (processing: unknown) => ({
@@ -83,8 +82,8 @@ t.test('the service stops at start on a stream without a retention rule, naming 
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const key of Object.keys(EnvSchema.properties)) delete env[key]
   for (const key of Object.keys(env)) if (key === 'NODE_OPTIONS' || key.startsWith('TAP') || key.startsWith('_TAPJS_')) delete env[key]
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...NO_CHILD_COVERAGE, CONNECTORS_FILE: file, DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }
+  const child = spawn(process.execPath, nodeArgs('src/server.ts'), {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...NO_CHILD_COVERAGE, CONNECTORS_FILE: file, DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }
   })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })

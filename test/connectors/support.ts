@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { ConnectorContext, SubjectIdentity } from '../../connectors/types.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { fromRoot } from '../paths.js'
 
 /** What vendor connector tests share: a silent logger, a context, draining generators, and Prism. */
 
@@ -28,12 +28,12 @@ export function freePort (): Promise<number> {
 }
 
 /** A vendor's DSAR subset spec; it lives beside the repo, not in it (licence). */
-export const specOf = (vendor: string) => join(import.meta.dirname, `../../../shared/vendor-contracts/${vendor}/dsar-subset.openapi.json`)
+export const specOf = (vendor: string) => fromRoot(`../shared/vendor-contracts/${vendor}/dsar-subset.openapi.json`)
 
 /** Starts `prism proxy --errors spec upstream`; returns its base URL and everything it logged. */
 export async function startPrism (t: Test, spec: string, upstream: string): Promise<{ url: string, output: () => string }> {
   const port = await freePort()
-  const prism = spawn(join(import.meta.dirname, '../../node_modules/.bin/prism'),
+  const prism = spawn(fromRoot('node_modules/.bin/prism'),
     ['proxy', '--errors', spec, upstream, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_CHILD_COVERAGE } })
   let output = ''
   prism.stdout.on('data', (d: Buffer) => { output += d.toString() })

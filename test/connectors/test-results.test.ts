@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
@@ -10,9 +11,10 @@ import { migrateTestResults } from '../../connectors/test-results/migrate.js'
 import type { ConnectorContext, SubjectIdentity } from '../../connectors/types.js'
 import { parseConnectorFile } from '../../src/connectors/registry.js'
 import { connectorContract } from './contract.js'
+import { fromRoot } from '../paths.js'
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test'
-const DIR = new URL('../../connectors/test-results/', import.meta.url)
+const DIR = pathToFileURL(fromRoot('connectors/test-results/'))
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const ADA = { email: 'ada@example.com' }
 // Alan shares a row with Ada (his result was sent to her), so the contract's "other" is Grace, who shares nothing.

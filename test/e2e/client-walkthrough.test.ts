@@ -3,11 +3,11 @@ import { createHash, randomBytes } from 'node:crypto'
 import { compactVerify, importJWK } from 'jose'
 import postgres from 'postgres'
 import t from 'tap'
-import { fileURLToPath } from 'node:url'
 import { createDsarClient, isProblem, type DataSubjectRequest, type DsarClient } from '../../clients/typescript/src/index.js'
 import { EnvSchema } from '../../src/config.js'
 import { hashKey } from '../../src/services/api-keys.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
 /**
  * The README's walkthrough through the typed client (clients/typescript), against the service
@@ -16,7 +16,6 @@ import { NO_CHILD_COVERAGE } from '../child-env.js'
  * with the published keys. Needs DATABASE_URL (a Postgres server where databases can be created).
  */
 t.setTimeout(300_000)
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const adminUrl = process.env.DATABASE_URL
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -37,8 +36,8 @@ async function startService (t: { teardown: (fn: () => unknown) => void }, datab
   for (const key of Object.keys(env)) {
     if (key === 'NODE_OPTIONS' || key === 'TAP' || key.startsWith('TAP_') || key.startsWith('_TAPJS_')) delete env[key]
   }
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
+  const server: ChildProcess = spawn(process.execPath, nodeArgs('src/server.ts'), {
+    cwd: ROOT,
     env: {
       ...env,
       ...NO_CHILD_COVERAGE,

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
@@ -12,6 +13,7 @@ import { KEPT_REASON } from '../../connectors/hubspot/erase.js'
 import { ATTACHMENT_BYTES } from '../fakes/zendesk.js'
 import { md5 } from '../fakes/mailchimp.js'
 import { startVendorFakes } from '../fakes/vendors.js'
+import { fromRoot } from '../paths.js'
 
 /**
  * The service against all five kinds of system at once, configured the way a company would
@@ -29,7 +31,7 @@ const ADA = 'ada@example.com'
 /** Her other addresses, found through the first: they must go too. */
 const ADA_ALSO = ['ada.lovelace@work.example', 'countess@old.example']
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
-const ROOT = new URL('../../', import.meta.url)
+const ROOT = pathToFileURL(fromRoot('/'))
 const env = { TASK_POLL_SECONDS: '0.5', TASK_RETRY_BASE_MS: '200', LOG_LEVEL: 'silent' }
 
 const dbh = await testDb(t)

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
@@ -15,6 +14,7 @@ import { hashKey } from '../../src/services/api-keys.js'
 import { drivers } from '../../connectors/index.js'
 import { auth, TEST_PROCESSING, testKeys, waitFor } from '../helper.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
 /**
  * Crash safety with real processes: two worker processes share one service database and run the
@@ -31,7 +31,6 @@ import { NO_CHILD_COVERAGE } from '../child-env.js'
 t.setTimeout(240_000)
 
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test'
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 const SUBJECTS = 50
 const ORDERS_PER_SUBJECT = 4
@@ -239,7 +238,7 @@ t.test('workers killed mid-task: every request completes, runs never overlap, er
     DATA_DIR: join(tmp, 'worker-data')
   }
   const startWorker = (name: string): Worker => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: ROOT, env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, nodeArgs('src/server.ts'), { cwd: ROOT, env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] })
     const lines: string[] = []
     let onReady: () => void
     let onFail: (err: Error) => void

@@ -6,6 +6,7 @@ import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/s
 import { drivers } from '../../connectors/index.js'
 import type { DbHandle } from '../../src/db/client.js'
 import { startVendorFakes } from '../fakes/vendors.js'
+import { fromRoot } from '../paths.js'
 
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const ADA = 'ada@example.com'
@@ -115,7 +116,7 @@ t.test('a preview is only of an erasure request, of a request that exists, with 
 t.test('an HTTP system is previewed by collecting and applying its erasure policy: the vendor fakes, then their erasure', async (t) => {
   const fakes = await startVendorFakes({ fail429Ratio: 0 })
   t.teardown(fakes.close)
-  const vendors = (JSON.parse(readFileSync(new URL('../../connectors/samples/vendors.json', import.meta.url), 'utf8')) as { connectors: Array<{ id: string, driver: string }> })
+  const vendors = (JSON.parse(readFileSync(fromRoot('connectors/samples/vendors.json'), 'utf8')) as { connectors: Array<{ id: string, driver: string }> })
     .connectors.filter((c) => c.driver === 'hubspot' || c.driver === 'zoom')
   const dbh = await testDb(t)
   const registry = await createRegistry(parseConnectorFile({ connectors: vendors }), { drivers, env: fakes.env, log: quiet, serviceDatabase: dbh })

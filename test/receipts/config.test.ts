@@ -3,11 +3,11 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { ConfigError, EnvSchema, loadConfig } from '../../src/config.js'
 import { parseConnectorFile } from '../../src/connectors/registry.js'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
+import { ROOT, nodeArgs } from '../paths.js'
 
 /**
  * The erasure-proof settings are checked at boot like the other secrets: a bad value stops the
@@ -87,8 +87,8 @@ t.test('the server stops with exit 78 on a bad key, naming it without its value'
   for (const key of Object.keys(EnvSchema.properties)) delete env[key]
   for (const key of Object.keys(env)) if (key === 'NODE_OPTIONS' || key.startsWith('TAP') || key.startsWith('_TAPJS_') || key.startsWith('TS_NODE_')) delete env[key]
   const secret = 'my-signing-secret-that-is-not-a-key'
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+  const child = spawn(process.execPath, nodeArgs('src/server.ts'), {
+    cwd: ROOT,
     env: { ...env, ...NO_CHILD_COVERAGE, DATA_DIR: dataDir, PORT: '0', RECEIPT_SIGNING_KEY: secret },
     stdio: ['ignore', 'pipe', 'pipe']
   })

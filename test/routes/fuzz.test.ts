@@ -3,6 +3,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { sql } from 'drizzle-orm'
 import { auth, build, KEYS, registryOf, requestBody } from '../helper.js'
+import { fromRoot } from '../paths.js'
 
 /**
  * A fuzz test over every operation of the OpenAPI document: path parameters, query strings, headers
@@ -19,7 +20,7 @@ const RUNS_PER_OPERATION = Number(process.env.FUZZ_RUNS ?? 50)
 type Schema = Record<string, any>
 interface Operation { method: string, path: string, op: Schema }
 
-const spec = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as Schema
+const spec = JSON.parse(readFileSync(fromRoot('openapi/openapi.json'), 'utf8')) as Schema
 const components = (spec.components?.schemas ?? {}) as Record<string, Schema>
 const METHODS = ['get', 'post', 'put', 'patch', 'delete']
 const operations: Operation[] = Object.entries(spec.paths as Record<string, Schema>).flatMap(([path, ops]) =>

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { auth, build, requestBody } from '../helper.js'
 import { loadConfig } from '../../src/config.js'
+import { fromRoot } from '../paths.js'
 
 /**
  * Malformed input, as a table: every case must be refused with a 4xx in the service's error shape
@@ -356,7 +357,7 @@ t.test('JSON in UTF-8 is taken whether or not the Content-Type names the charset
 
 t.test('deep nesting is refused on every route that takes a body, before parsing (#15: 500 with RangeError)', async (t) => {
   const app = await build(t)
-  const spec = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }
+  const spec = JSON.parse(readFileSync(fromRoot('openapi/openapi.json'), 'utf8')) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }
   const anId = '00000000-0000-4000-8000-000000000000'
   const routes = Object.entries(spec.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody).map(([m]) => ({ method: m.toUpperCase(), path: path.replace(/\{[^}]+\}/g, anId) })))
   t.ok(routes.length >= 14, `${routes.length} routes take a body`)

@@ -3,11 +3,9 @@ import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { S3ClientConfig } from '@aws-sdk/client-s3'
 import { NO_CHILD_COVERAGE } from '../child-env.js'
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+import { ROOT, nodeArgs } from '../paths.js'
 
 /** s3rver accepts these credentials (its defaults) and no others. */
 const ACCESS_KEY = 'S3RVER'
@@ -32,7 +30,7 @@ export interface TestS3Server {
  */
 export async function startS3Server (opts: { detached?: boolean } = {}): Promise<TestS3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'dsr-s3-'))
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'test/storage/s3rver-main.ts', directory, TEST_BUCKET], {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', ...nodeArgs('test/storage/s3rver-main.ts'), directory, TEST_BUCKET], {
     cwd: ROOT,
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
     stdio: ['ignore', 'pipe', 'pipe']
