@@ -49,7 +49,18 @@ export interface ConnectorContext {
    * each it holds records in, and erases the rest. Absent or empty: erase everything, as always.
    */
   retain?: readonly RetainedStream[]
+  /**
+   * Which customer accounts' records the action may touch, for a connector whose `identify` reports
+   * accounts (FoundIdentity.account): `only` those (a managed account's part, instructed by its
+   * administrator), or every record but those of the accounts in `except` (the company's own part,
+   * while the managed accounts' parts wait for their administrators). Absent: every record, as always.
+   * A connector that reports accounts must honour it; one that does not never sees it set.
+   */
+  accounts?: AccountScope
 }
+
+/** The customer accounts a task is limited to (ConnectorContext.accounts). */
+export type AccountScope = { only: readonly string[] } | { except: readonly string[] }
 
 /** A stream kept by an erasure for a legal reason: the reason as read, the ground code, the hold's reference. */
 export interface RetainedStream { stream: string, reason: string, ground: string, reference: string }
@@ -70,6 +81,8 @@ export interface FoundIdentity {
   identifiers: SubjectIdentity
   /** The person's name as the record holds it, when it does. */
   name?: string
+  /** The customer account the record belongs to, when the system keeps records per account (and this one has one). */
+  account?: string
 }
 
 export type EraseOutcome =
@@ -181,6 +194,12 @@ export interface Connector {
    * the system's streams keeps the whole system: the engine then does not call `erase` at all.
    */
   readonly skipsStreams?: boolean
+  /**
+   * Whether `identify` says which customer account a record belongs to (FoundIdentity.account), and
+   * the actions honour ConnectorContext.accounts. Requests are then checked before they are planned
+   * (IDENTITY_CHECK auto), so that a managed account's end user waits for their administrator.
+   */
+  readonly reportsAccounts?: boolean
   /** Cheap, bounded in time (honours `signal`), no side effects. */
   health (opts: { signal: AbortSignal }): Promise<HealthResult>
   /**

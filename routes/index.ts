@@ -10,6 +10,8 @@ import verificationLinks from './v1/verification-links/index.js'
 import decisions from './v1/requests/decisions.js'
 import refusalGrounds from './v1/refusal-grounds/index.js'
 import holds from './v1/holds/index.js'
+import accounts from './v1/accounts/index.js'
+import accountParts from './v1/requests/accounts.js'
 import extension from './v1/requests/extension.js'
 import restriction from './v1/requests/restriction.js'
 import requestSuppressions from './v1/requests/suppressions.js'
@@ -57,6 +59,8 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(requestAudit, { prefix: '/v1/requests' })
   await fastify.register(backups, { prefix: '/v1/backups' })
   await fastify.register(holds, { prefix: '/v1/holds' })
+  await fastify.register(accounts, { prefix: '/v1/accounts' })
+  await fastify.register(accountParts, { prefix: '/v1/requests' })
   await fastify.register(audit, { prefix: '/v1/audit' })
   await fastify.register(opendsr, { prefix: FLAVOURS.v2.prefix, flavour: 'v2' })
   await fastify.register(opendsr, { prefix: FLAVOURS.v1.prefix, flavour: 'v1' })

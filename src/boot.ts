@@ -5,7 +5,8 @@ import { openDb, type DbHandle } from './db/client.js'
 import { whenReachable } from './db/unreachable.js'
 import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from './services/api-keys.js'
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
-import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
+import { ensureSampleData, SAMPLE_ACCOUNTS_FILE, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
+import { loadAccounts, readAccountsFile } from './connectors/accounts-file.js'
 import { drivers } from '../connectors/index.js'
 import { ensureServiceKeys, unconfiguredKeys } from './receipts/keys.js'
 import { readiness } from './services/readiness.js'
@@ -28,6 +29,8 @@ export interface Booted {
 export async function boot (config: Config, log: Logger, env: Record<string, string | undefined> = process.env): Promise<Booted> {
   const apiKeys = new Map(keysFromConfig(config))
   const connectorFile = readConnectorFile(config.CONNECTORS_FILE ?? SAMPLE_CONNECTORS_FILE)
+  const accountsPath = config.ACCOUNTS_FILE ?? (config.CONNECTORS_FILE ? undefined : SAMPLE_ACCOUNTS_FILE)
+  const accountsFile = accountsPath ? readAccountsFile(accountsPath) : null
   const embedded = !config.DATABASE_URL
   const dbh = await openDb({
     ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
@@ -47,6 +50,7 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
         if (issued) developmentKey = issued.key
       }
       for (const [hash, record] of await storedKeys(dbh)) apiKeys.set(hash, record)
+      if (accountsFile) await loadAccounts(dbh, accountsFile)
       // Receipt signing and hashing, tombstone sealing: keys not configured are made once and kept in the database.
       return { developmentKey, madeKeys: await ensureServiceKeys(dbh, config) }
     }, { waitMs: config.DATABASE_START_WAIT_SECONDS * 1000, onWait: (err) => log.warn({ code: (err as { code?: string }).code }, 'waiting for the database') })

@@ -117,6 +117,14 @@ export const EnvSchema = Type.Object({
   MAIL_FROM: Type.String({ minLength: 3, maxLength: 200, default: 'privacy@localhost' }),
   /** The service's public origin, e.g. https://dsar.example.com: the verification link in the e-mail points there. */
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+$' })),
+  /**
+   * Customer accounts (tenants), as JSON: [{"id","name","managed","admins":[{"email","name"}],"assistance_days"}].
+   * Loaded at start into the service's database (an account named here is set as it says; accounts made
+   * through the API stay). Without CONNECTORS_FILE, the sample systems' accounts.
+   */
+  ACCOUNTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Days from routing by which the company assists a managed account's controller (GDPR Art 28(3)(e)), unless the account says. */
+  ACCOUNT_ASSISTANCE_DAYS: Type.Integer({ minimum: 1, maximum: 90, default: 14 }),
   /** How long a verification code and link stay valid. */
   VERIFICATION_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 10_080, default: 1440 }),
   /** Wrong codes after which a challenge is locked (a new one can be started, audited). */

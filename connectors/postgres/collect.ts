@@ -32,7 +32,7 @@ export async function * collectRows (deps: RunDeps, ctx: ConnectorContext): Asyn
     const reads: Array<{ stream: string, text: string, keyAlias: string, params: unknown[] }> = []
     for (const table of model.config.datasets.flatMap((d) => d.tables)) {
       const params = newParams()
-      const where = predicate(model, table, ctx.subject, params)
+      const where = predicate(model, table, ctx.subject, params, ctx.accounts)
       if (where === null) continue
       reads.push({ stream: streamName(table), ...selectStatement(model, table, where), params: params.values })
     }

@@ -110,6 +110,12 @@ export const TableSchema = Type.Object({
   categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   primary_key: Type.Array(Ident, { minItems: 1 }),
   identity: Type.Optional(Type.Array(IdentitySchema)),
+  /**
+   * The column naming the customer account a row belongs to (a table with `identity` only). Rows
+   * reached through a reference belong to the account of the row they reach. Requests of a managed
+   * account's end users then touch only what their administrator instructed (ConnectorContext.accounts).
+   */
+  account: Type.Optional(Ident),
   references: Type.Optional(Type.Array(ReferenceSchema)),
   exclude_columns: Type.Optional(Type.Array(Ident)),
   erase: Type.Union([
@@ -155,6 +161,11 @@ export function hasOptOut (config: PostgresConfig): boolean {
   return config.datasets.some((d) => d.tables.some((t) => t.opt_out !== undefined))
 }
 
+/** Whether some table says which customer account a row belongs to: `identify` then reports accounts. */
+export function hasAccounts (config: PostgresConfig): boolean {
+  return config.datasets.some((d) => d.tables.some((t) => t.account !== undefined))
+}
+
 /** 'restrict' and 'opt_out' only where a table has that setting, 'retention' only with retention rules. */
 export function capabilitiesFor (config: PostgresConfig, all: readonly Capability[]): Capability[] {
   return all.filter((c) => (c !== 'restrict' || hasRestrict(config)) && (c !== 'opt_out' || hasOptOut(config)) &&
@@ -197,6 +208,7 @@ export function checkConfig (config: PostgresConfig): void {
       streams.add(stream)
       if (tables.has(t.table)) throw configError(`${at}: table "${t.table}" is configured twice`)
       tables.add(t.table)
+      if (t.account !== undefined && !t.identity?.length) throw configError(`${at}/account: only a table with "identity" columns says which account a row belongs to`)
       t.identity?.forEach((id, ii) => {
         if (id.kind === 'external_id' && !id.system) throw configError(`${at}/identity/${ii}: kind external_id needs "system"`)
         if (id.kind !== 'external_id' && id.system) throw configError(`${at}/identity/${ii}: "system" only applies to kind external_id`)

@@ -98,7 +98,7 @@ export function heldTables (model: Model, tables: readonly TableConfig[], retain
 function planStep (model: Model, table: TableConfig, ctx: ConnectorContext, held?: RetainedStream[]): Step | null {
   const stream = streamName(table)
   const params = newParams()
-  const where = predicate(model, table, ctx.subject, params)
+  const where = predicate(model, table, ctx.subject, params, ctx.accounts)
   if (where === null) return null
   if (held) {
     const count = async (tx: SqlQueryable, signal: AbortSignal) => {

@@ -12,7 +12,8 @@ export const IDENTIFY_LIMIT = 20
  * The identity columns of the rows that match the subject by an identity column of their own
  * (rows reached only through a reference are someone else's record pointing at the person, such
  * as the addresses a result was sent to, and are left out). One read per table with identity
- * columns, all in one round trip; nothing is changed.
+ * columns, all in one round trip; nothing is changed. A table with an `account` column says which
+ * customer account each row belongs to.
  */
 export async function identifyRows (deps: RunDeps, ctx: ConnectorContext): Promise<FoundIdentity[]> {
   const { signal } = ctx
@@ -25,6 +26,7 @@ export async function identifyRows (deps: RunDeps, ctx: ConnectorContext): Promi
       const where = predicate(model, { ...table, references: [] }, ctx.subject, params)
       if (where === null) continue
       const columns = table.identity.map((id, i) => `t0.${quoteColumn(id.column)}::text AS "c${i}"`)
+      if (table.account !== undefined) columns.push(`t0.${quoteColumn(table.account)}::text AS "account"`)
       reads.push({ table, text: `SELECT ${columns.join(', ')} FROM ${quoteTable(table.table)} AS t0 WHERE ${where} LIMIT ${IDENTIFY_LIMIT}`, params: params.values })
     }
     if (reads.length === 0) return []
@@ -32,7 +34,8 @@ export async function identifyRows (deps: RunDeps, ctx: ConnectorContext): Promi
     const results = await deps.db.many(reads.map((r) => ({ text: r.text, params: r.params })), { signal })
     return reads.flatMap((read, i) => results[i]!.rows.map((row) => ({
       stream: streamName(read.table),
-      identifiers: identifiersOf(read.table, row)
+      identifiers: identifiersOf(read.table, row),
+      ...(typeof row.account === 'string' && row.account !== '' ? { account: row.account } : {})
     })))
   } catch (err) {
     throw toConnectorError(err, 'identify', signal)

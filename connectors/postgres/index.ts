@@ -4,7 +4,7 @@ import {
 } from '../types.js'
 import { loadCatalog, checkAgainstCatalog } from './catalog.js'
 import { collectRows } from './collect.js'
-import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasOptOut, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
+import { EMBEDDED_URL, PostgresConfigSchema, capabilitiesFor, checkConfig, hasOptOut, hasAccounts, hasRestrict, streamsFor, type PostgresConfig } from './config.js'
 import { eraseRows } from './erase.js'
 import { identifyRows } from './identify.js'
 import { previewErase } from './preview.js'
@@ -75,6 +75,7 @@ export function createPostgresConnector (config: PostgresConfig, db: SqlClient, 
   return {
     // A legal hold on some streams keeps those tables (and the tables they refer to) and erases the rest.
     skipsStreams: true,
+    reportsAccounts: hasAccounts(config),
     health: ({ signal }) => health(db, signal),
     collect: (ctx) => collectRows(deps, ctx),
     identify: (ctx) => identifyRows(deps, ctx),

@@ -29,7 +29,7 @@ export async function * optOutRows (deps: RunDeps, ctx: OptOutContext): AsyncGen
         const recorded = optOutColumns(table.opt_out).map(([p]) => p)
         const stops = purposes.filter((p) => recorded.includes(p))
         const params = newParams()
-        const where = predicate(model, table, ctx.subject, params)
+        const where = predicate(model, table, ctx.subject, params, ctx.accounts)
         const text = where === null ? null : optOutStatement(model, table, where, params, stops)
         return text === null ? [] : [{ stream: streamName(table), stops, text, values: params.values }]
       })

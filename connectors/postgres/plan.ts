@@ -1,4 +1,4 @@
-import type { SubjectIdentity } from '../types.js'
+import type { AccountScope, SubjectIdentity } from '../types.js'
 import type { Catalog, ColumnInfo } from './catalog.js'
 import { optOutColumns, optOutValue, restrictMarks, type PostgresConfig, type TableConfig } from './config.js'
 import type { OptOutPurposeName } from '../types.js'
@@ -72,7 +72,7 @@ export function fitsColumn (value: string, column: ColumnInfo | undefined): bool
  * identifier, or one of its references points at a parent row that matches (recursively).
  * A table already on the path is not entered again, which ends reference cycles.
  */
-export function predicate (model: Model, table: TableConfig, subject: SubjectIdentity, params: Params, depth = 0, path: ReadonlySet<string> = new Set()): string | null {
+export function predicate (model: Model, table: TableConfig, subject: SubjectIdentity, params: Params, accounts?: AccountScope, depth = 0, path: ReadonlySet<string> = new Set()): string | null {
   if (path.has(table.table)) return null
   const alias = `t${depth}`
   const columns = model.catalog.tables.get(table.table)?.columns
@@ -89,13 +89,30 @@ export function predicate (model: Model, table: TableConfig, subject: SubjectIde
   for (const ref of table.references ?? []) {
     const parent = model.tables.get(ref.table)
     if (!parent) continue
-    const parentPredicate = predicate(model, parent, subject, params, depth + 1, inner)
+    const parentPredicate = predicate(model, parent, subject, params, accounts, depth + 1, inner)
     if (parentPredicate === null) continue
     const p = `t${depth + 1}`
     conditions.push(`${alias}.${quoteColumn(ref.column)} IN (SELECT ${p}.${quoteColumn(ref.to)} FROM ${quoteTable(parent.table)} AS ${p} WHERE ${parentPredicate})`)
   }
   if (conditions.length === 0) return null
-  return conditions.length === 1 ? conditions[0]! : `(${conditions.join(' OR ')})`
+  const matches = conditions.length === 1 ? conditions[0]! : `(${conditions.join(' OR ')})`
+  const scoped = accountCondition(table, alias, accounts, params)
+  return scoped === null ? matches : `(${matches} AND ${scoped})`
+}
+
+/**
+ * The rows of `table` inside the account scope (a table with an `account` column): those of the
+ * accounts named (`only`), or those of no account or of an account not excluded (`except`). Null
+ * when the table has no account column or there is no scope: rows reached through a reference
+ * follow the account of the row they reach.
+ */
+function accountCondition (table: TableConfig, alias: string, accounts: AccountScope | undefined, params: Params): string | null {
+  if (table.account === undefined || accounts === undefined) return null
+  const col = `${alias}.${quoteColumn(table.account)}::text`
+  if ('only' in accounts) {
+    return accounts.only.length === 0 ? 'false' : `${col} IN (${accounts.only.map((a) => params.add(a)).join(', ')})`
+  }
+  return accounts.except.length === 0 ? null : `(${col} IS NULL OR ${col} NOT IN (${accounts.except.map((a) => params.add(a)).join(', ')}))`
 }
 
 /** A SELECT of the collected columns plus the row key, computed by the server as text. */

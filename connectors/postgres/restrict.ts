@@ -25,7 +25,7 @@ export async function * restrictRows (deps: RunDeps, ctx: ConnectorContext, dire
       const steps = dataset.tables.flatMap((table) => {
         if (!table.restrict) return []
         const params = newParams()
-        const where = predicate(model, table, ctx.subject, params)
+        const where = predicate(model, table, ctx.subject, params, ctx.accounts)
         if (where === null) return []
         return [{ stream: streamName(table), text: restrictStatement(model, table, where, params, direction), values: params.values }]
       })

@@ -9,7 +9,8 @@ CREATE SCHEMA sample_crm;
 CREATE TABLE sample_crm.contacts (
   id integer PRIMARY KEY, email text NOT NULL, phone text, first_name text, last_name text, created_at timestamptz NOT NULL,
   processing_restricted boolean NOT NULL DEFAULT false, processing_restricted_at timestamptz,
-  marketing_consent boolean NOT NULL DEFAULT true, marketing_consent_withdrawn_at timestamptz
+  marketing_consent boolean NOT NULL DEFAULT true, marketing_consent_withdrawn_at timestamptz,
+  account_id text
 );
 CREATE TABLE sample_crm.deals (
   id integer PRIMARY KEY, contact_id integer REFERENCES sample_crm.contacts(id), name text NOT NULL,
@@ -22,13 +23,22 @@ INSERT INTO sample_crm.contacts VALUES
   (1, 'ada@example.com', '+447700900001', 'Ada', 'Lovelace', '2024-03-01T10:00:00Z'),
   (2, 'grace@example.com', '+12025550102', 'Grace', 'Hopper', '2024-04-11T09:30:00Z'),
   (3, 'alan@example.com', '+447700900003', 'Alan', 'Turing', '2024-05-20T14:45:00Z');
+-- End users of customer accounts (accounts.json): the company runs the CRM's workspaces of Northwind
+-- and Contoso for them (managed: the company is their processor). Maya uses both customers' workspaces.
+INSERT INTO sample_crm.contacts (id, email, phone, first_name, last_name, created_at, account_id) VALUES
+  (4, 'maya@example.net', NULL, 'Maya', 'Okafor', '2024-09-02T08:15:00Z', 'northwind'),
+  (5, 'maya@example.net', NULL, 'Maya', 'Okafor', '2024-10-14T13:40:00Z', 'contoso');
 INSERT INTO sample_crm.deals VALUES
   (10, 1, 'Analytical Engine support plan', 1200.00, '2024-06-30'),
   (11, 2, 'Compiler training', 800.00, '2024-07-15'),
-  (12, 1, 'Punched card supplies', 150.50, NULL);
+  (12, 1, 'Punched card supplies', 150.50, NULL),
+  (13, 4, 'Northwind fleet renewal', 4200.00, '2024-09-30'),
+  (14, 5, 'Contoso pilot', 900.00, NULL);
 INSERT INTO sample_crm.notes VALUES
   (20, 1, 'Prefers e-mail; interested in the annual plan.', '2024-03-02T08:00:00Z'),
-  (21, 3, 'Asked about the enterprise tier.', '2024-05-21T11:00:00Z');
+  (21, 3, 'Asked about the enterprise tier.', '2024-05-21T11:00:00Z'),
+  (22, 4, 'Northwind: renewal signed by Maya.', '2024-09-30T15:00:00Z'),
+  (23, 5, 'Contoso: pilot on hold until Q1.', '2024-10-15T09:00:00Z');
 
 CREATE SCHEMA sample_support;
 CREATE TABLE sample_support.users (id integer PRIMARY KEY, email text NOT NULL, name text NOT NULL);

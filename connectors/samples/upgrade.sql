@@ -4,7 +4,8 @@ ALTER TABLE sample_crm.contacts
   ADD COLUMN IF NOT EXISTS processing_restricted boolean NOT NULL DEFAULT false,
   ADD COLUMN IF NOT EXISTS processing_restricted_at timestamptz,
   ADD COLUMN IF NOT EXISTS marketing_consent boolean NOT NULL DEFAULT true,
-  ADD COLUMN IF NOT EXISTS marketing_consent_withdrawn_at timestamptz;
+  ADD COLUMN IF NOT EXISTS marketing_consent_withdrawn_at timestamptz,
+  ADD COLUMN IF NOT EXISTS account_id text;
 ALTER TABLE sample_newsletter.members
   ADD COLUMN IF NOT EXISTS unsubscribed_at timestamptz,
   ADD COLUMN IF NOT EXISTS share_with_partners boolean NOT NULL DEFAULT false,

@@ -8,6 +8,8 @@ const samplesDir = shippedPath(import.meta.url, '../../connectors/samples', 'con
 
 /** The bundled connector file used when CONNECTORS_FILE is not set. */
 export const SAMPLE_CONNECTORS_FILE = `${samplesDir}/connectors.json`
+/** The sample systems' customer accounts (one managed for a customer) used when neither ACCOUNTS_FILE nor CONNECTORS_FILE is set. */
+export const SAMPLE_ACCOUNTS_FILE = `${samplesDir}/accounts.json`
 /** The bundled sample company's information (controller, contacts, rights) used when CONTROLLER_FILE is not set. */
 export const SAMPLE_CONTROLLER_FILE = `${samplesDir}/controller.json`
 

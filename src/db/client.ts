@@ -16,6 +16,7 @@ import * as transferSchema from './schema-transfers.js'
 import * as identitySchema from './schema-identity.js'
 import * as suppressionSchema from './schema-suppressions.js'
 import * as holdSchema from './schema-holds.js'
+import * as accountSchema from './schema-accounts.js'
 import * as opendsrSchema from './schema-opendsr.js'
 import { normalizePostgresJs, PGLITE_PARSERS } from './pg-types.js'
 import { shippedPath } from '../shipped-path.js'
@@ -23,7 +24,7 @@ import { shippedPath } from '../shipped-path.js'
 /** drizzle/ sits at the repo root. */
 export const migrationsFolder = shippedPath(import.meta.url, '../../drizzle', 'meta/_journal.json')
 
-const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema, ...opendsrSchema }
+const schema = { ...coreSchema, ...proofSchema, ...callbackSchema, ...verificationSchema, ...auditSchema, ...transferSchema, ...identitySchema, ...suppressionSchema, ...holdSchema, ...opendsrSchema, ...accountSchema }
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 
 /**

@@ -178,6 +178,8 @@ export const apiKeys = pgTable('api_keys', {
   name: text('name').notNull().unique(),
   keyHash: text('key_hash').notNull().unique(),
   scopes: jsonb('scopes').$type<string[]>().notNull(),
+  /** The customer account a tenant key is bound to: it sees that account's requests only. */
+  accountId: text('account_id'),
   createdAt: tz('created_at').notNull().defaultNow(),
   revokedAt: tz('revoked_at')
 })
@@ -258,12 +260,16 @@ export const tasks = pgTable('tasks', {
   skipReason: text('skip_reason'),
   /** A manual task's instructions, from the connector file as it stood when the task was planned. */
   instructions: text('instructions'),
+  /** The managed account whose records this task serves (its administrator instructed it); null: the company's own part. */
+  accountId: text('account_id'),
+  /** The managed accounts whose records the company's own part leaves alone (they wait for their administrators). */
+  excludedAccounts: text('excluded_accounts').array(),
   startedAt: tz('started_at'),
   finishedAt: tz('finished_at'),
   createdAt: tz('created_at').notNull().defaultNow(),
   updatedAt: tz('updated_at').notNull().defaultNow()
 }, (t) => [
-  uniqueIndex('tasks_request_connector_action').on(t.requestId, t.connectorId, t.action),
+  uniqueIndex('tasks_request_connector_action').on(t.requestId, t.connectorId, t.action, sql`coalesce(${t.accountId}, '')`),
   index('tasks_status_lease').on(t.status, t.leaseExpiresAt),
   // Tasks are their own queue: a connector's claimable tasks, oldest first (TasksRepository.claimNext).
   index('tasks_queue').on(t.connectorId, t.createdAt, t.id).where(sql`${t.status} in ('pending', 'retry_wait', 'running')`)

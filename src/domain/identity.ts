@@ -20,7 +20,12 @@ export interface Candidate {
   names: string[]
   systems: string[]
   records: number
+  /** The customer accounts the records belong to, where systems keep records per account: the systems and records of each. */
+  accounts?: AccountRecords[]
 }
+
+/** A person's records in one customer account. */
+export interface AccountRecords { account: string, systems: string[], records: number }
 
 /** When the check runs: never, for requests that name no e-mail address (auto), or for every request. */
 export const IDENTITY_CHECK_MODES = ['off', 'auto', 'always'] as const
@@ -57,13 +62,23 @@ export function candidatesOf (found: readonly FoundRecord[], subject: SubjectIde
   }
   return [...people.entries()].map(([key, { found: records }]) => {
     const identifiers = merge(byEmail && key ? { email: key } : {}, ...records.map((r) => r.identifiers))
+    const accounts = accountRecords(records)
     return {
       identifiers,
       names: [...new Set(records.flatMap((r) => r.name ? [r.name] : []))],
       systems: [...new Set(records.map((r) => r.connector))].sort(),
-      records: records.length
+      records: records.length,
+      ...(accounts.length > 0 ? { accounts } : {})
     }
   })
+}
+
+/** Records per customer account (records of no account are left out), by account id. */
+function accountRecords (records: readonly FoundRecord[]): AccountRecords[] {
+  const by = new Map<string, FoundRecord[]>()
+  for (const r of records) if (r.account !== undefined) by.set(r.account, [...(by.get(r.account) ?? []), r])
+  return [...by.entries()].sort(([a], [b]) => a.localeCompare(b))
+    .map(([account, rs]) => ({ account, systems: [...new Set(rs.map((r) => r.connector))].sort(), records: rs.length }))
 }
 
 /** Identifiers together: a kind already given keeps its first value; external ids are all kept, once. */

@@ -4,6 +4,9 @@
  *
  *   received → verifying → ready → in_progress → completed | partially_completed | failed
  *   ready → awaiting_approval → ready (approved; planned at once) where policy holds the type for approval
+ *   ready | in_progress → awaiting_controller → in_progress | completed | … | rejected: a part of the
+ *     person's data belongs to a managed customer account, whose administrator instructs or declines
+ *     (services/accounts-service.ts); the company's own part, if any, runs meanwhile
  *   received | verifying | ready | awaiting_approval → rejected, on a coded legal ground (refusal-grounds.ts)
  *   any open state → cancelled | on_hold;  on_hold → the state it was held from, or rejected
  *   failed | partially_completed → in_progress when an operator retries a task
@@ -22,7 +25,7 @@
  * skipped like any other, and finalizing them leaves a completed request as it is.
  */
 export const REQUEST_STATUSES = [
-  'received', 'verifying', 'ready', 'awaiting_approval', 'in_progress', 'on_hold',
+  'received', 'verifying', 'ready', 'awaiting_approval', 'awaiting_controller', 'in_progress', 'on_hold',
   'completed', 'partially_completed', 'failed', 'rejected', 'cancelled'
 ] as const
 export type RequestStatus = typeof REQUEST_STATUSES[number]
@@ -33,11 +36,12 @@ export const OPEN_STATUSES: readonly RequestStatus[] = REQUEST_STATUSES.filter((
 const TRANSITIONS: Record<RequestStatus, readonly RequestStatus[]> = {
   received: ['verifying', 'ready', 'rejected', 'cancelled', 'on_hold'],
   verifying: ['ready', 'rejected', 'cancelled', 'on_hold'],
-  ready: ['in_progress', 'awaiting_approval', 'rejected', 'cancelled', 'on_hold'],
+  ready: ['in_progress', 'awaiting_approval', 'awaiting_controller', 'rejected', 'cancelled', 'on_hold'],
   awaiting_approval: ['ready', 'rejected', 'cancelled', 'on_hold'],
-  in_progress: ['completed', 'partially_completed', 'failed', 'cancelled', 'on_hold'],
+  awaiting_controller: ['in_progress', 'completed', 'partially_completed', 'failed', 'rejected', 'cancelled', 'on_hold'],
+  in_progress: ['completed', 'partially_completed', 'failed', 'awaiting_controller', 'cancelled', 'on_hold'],
   // Leaving on_hold is checked against the state it was held from (see canTransition).
-  on_hold: ['received', 'verifying', 'ready', 'awaiting_approval', 'in_progress', 'rejected', 'cancelled'],
+  on_hold: ['received', 'verifying', 'ready', 'awaiting_approval', 'awaiting_controller', 'in_progress', 'rejected', 'cancelled'],
   completed: [],
   // Closed, but an operator may retry the failed tasks, which reopens the request.
   partially_completed: ['in_progress'],

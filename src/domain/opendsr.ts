@@ -100,6 +100,7 @@ export const STATUS_TABLE: Record<RequestStatus, OpenDsrStatus> = {
   verifying: 'pending',
   ready: 'pending',
   awaiting_approval: 'pending',
+  awaiting_controller: 'pending',
   in_progress: 'in_progress',
   on_hold: 'in_progress',
   completed: 'completed',

@@ -78,6 +78,16 @@ export const REFUSAL_GROUNDS = {
       uk_gdpr: 'UK GDPR Art 21(1)'
     }
   },
+  controller_declined: {
+    title: 'The data is processed for a customer (the controller), whose administrator did not instruct the company, its processor, to act',
+    provisions: {
+      gdpr: 'GDPR Art 28(3)(a) and 29 (a processor acts only on the documented instructions of the controller)',
+      uk_gdpr: 'UK GDPR Art 28(3)(a) and 29',
+      fadp: 'FADP Art 9 (processing by a processor only as the controller itself would)',
+      lgpd: 'LGPD Art 39 (the operator processes according to the controller\'s instructions)',
+      pipl: 'PIPL Art 21 (an entrusted party processes only as agreed with the handler)'
+    }
+  },
   not_covered: {
     title: 'The request is not one this law gives a right to (type, data or jurisdiction)',
     provisions: {

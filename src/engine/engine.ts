@@ -14,6 +14,9 @@ import { createTaskRunner, type RunnerOptions } from './runner.js'
 import type { HoldLookup } from './holds.js'
 import { createCircuit } from './circuit.js'
 import { createIdentityCheck } from './identify.js'
+import { createControllerRouting } from './controller-routing.js'
+import { DEFAULT_ASSISTANCE_DAYS } from '../domain/accounts.js'
+import type { Notifier } from '../notify/notifier.js'
 import { createFinalizer, type RequestClosedListener } from './finalize.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
@@ -65,6 +68,8 @@ export function createEngine (deps: {
   metrics?: TaskMetrics
   /** The active legal holds on a person, which an erasure keeps (engine/holds.ts). */
   holds?: HoldLookup
+  /** Managed accounts' administrators: how they are told of their end users' requests (engine/controller-routing.ts). */
+  controllers?: { notifier: Notifier | null, assistanceDays: number, publicUrl: string }
 }) {
   const { dbh, registry, log, boss } = deps
   const tasks = createTasksRepository(dbh)
@@ -103,7 +108,15 @@ export function createEngine (deps: {
   const closeRechecks = new Set<NodeJS.Timeout>()
   const closingNow = new Set<Promise<unknown>>()
   const transfers = createTransferRunner({ dbh, boss, log: log.child({ component: 'transfers' }), ...deps.transfers, options: runnerOptions })
-  const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }) })
+  const routing = createControllerRouting({
+    dbh,
+    requests: createRequestsRepository(dbh),
+    notifier: deps.controllers?.notifier ?? null,
+    assistanceDays: deps.controllers?.assistanceDays ?? DEFAULT_ASSISTANCE_DAYS,
+    publicUrl: deps.controllers?.publicUrl ?? 'http://localhost:3000',
+    log: log.child({ component: 'controllers' })
+  })
+  const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }), routing })
   const callbacks = createCallbackSender({ dbh, log: log.child({ component: 'callbacks' }), settings: deps.callbacks, worker })
   const opendsrCallbacks = createOpenDsrSender({ dbh, log: log.child({ component: 'opendsr-callbacks' }), settings: deps.callbacks, signer: deps.opendsrSigner ?? null, worker })
   let reaper: NodeJS.Timeout | undefined

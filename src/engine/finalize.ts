@@ -3,6 +3,7 @@ import type { RequestRow, RequestsRepository } from '../db/repositories/requests
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import { OPEN_TASK_STATUSES, type TaskStatus } from '../domain/statuses.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
+import { createAccountsRepository } from '../db/repositories/accounts-repository.js'
 
 /** A request that has just closed: its row as it now stands, how it ended, and who closed it. */
 export interface RequestClosed {
@@ -30,6 +31,7 @@ export function createFinalizer (deps: {
   onClosed: readonly RequestClosedListener[]
 }) {
   const { dbh, tasks, requests } = deps
+  const accounts = createAccountsRepository(dbh)
 
   /**
    * Closes the request when none of its tasks is open. The caller holds the request lock, so two
@@ -48,6 +50,13 @@ export function createFinalizer (deps: {
     const n = (s: string) => counts.get(s as never) ?? 0
     const open = OPEN_TASK_STATUSES.reduce((sum, s) => sum + n(s), 0)
     if (open > 0 || counts.size === 0) return null
+    // The company's part is done and a managed account's part still waits for its administrator.
+    if (await accounts.awaiting(requestId, tx) > 0) {
+      const reason = 'the company\'s own part is done; the part of a managed account waits for its administrator\'s instruction'
+      if (opts.locked) await requests.transitionFrom(opts.locked, 'awaiting_controller', actor, reason, undefined, tx)
+      else await requests.transitionIn(requestId, 'awaiting_controller', actor, reason, undefined, tx)
+      return null
+    }
     const failed = n('failed')
     const done = n('succeeded') + n('skipped')
     const final: RequestClosed['final'] = failed === 0 ? 'completed' : done > 0 ? 'partially_completed' : 'failed'

@@ -8,6 +8,7 @@ import { ConnectorError, type SubjectIdentity } from '../../connectors/types.js'
 import { candidatesOf, identifierKeys, merge, type Candidate, type FoundRecord } from '../domain/identity.js'
 import { identifyingSystems, planRequest } from './planner.js'
 import type { Boss } from '../jobs/queue.js'
+import type { ControllerRouting } from './controller-routing.js'
 
 /** Rounds of searching with what the previous round found, at most. */
 export const IDENTIFY_ROUNDS = 3
@@ -42,7 +43,7 @@ class IdentifyFailed extends Error {
  * What is found is personal data: it is stored with the request (redacted with its subject), and
  * never logged; events and errors carry counts, kinds and system names only.
  */
-export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorRegistry, boss: Boss, log: FastifyBaseLogger }) {
+export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorRegistry, boss: Boss, log: FastifyBaseLogger, routing: ControllerRouting }) {
   const { dbh, registry, boss, log } = deps
   const requests = createRequestsRepository(dbh)
   const tasks = createTasksRepository(dbh)
@@ -93,15 +94,17 @@ export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorR
    */
   async function run (requestId: string, opts: { lastAttempt: boolean } = { lastAttempt: true }): Promise<void> {
     const request = await requests.findById(requestId)
-    if (!request || request.status !== 'ready') return
+    if (!request) return
+    // Checked before: what is left is to tell the administrators of its waiting parts (a retry of a send that failed).
+    if (request.status !== 'ready') return deps.routing.notify(request)
     const own = request.subject as SubjectIdentity
     const { candidates, subject, rounds, failures } = await search(requestId, own)
     if (failures.length > 0 && !opts.lastAttempt) throw new IdentifyFailed(failures)
     const systems = [...new Set(candidates.flatMap((c) => c.systems))].sort()
     const records = candidates.reduce((n, c) => n + c.records, 0)
-    await dbh.transaction(async (tx) => {
+    const routed = await dbh.transaction(async (tx) => {
       const locked = await tasks.lockRequest(requestId, {}, tx)
-      if (!locked || locked.status !== 'ready') return
+      if (!locked || locked.status !== 'ready') return null
       if (failures.length > 0 || candidates.length > 1) {
         const conflict = candidates.length > 1
         await identities.record(requestId, { status: conflict ? 'conflict' : 'failed', subject: null, candidates }, tx)
@@ -113,15 +116,24 @@ export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorR
             ? { conflict: true, people: candidates.length, records, systems: peopleBySystem(candidates) }
             : { conflict: false, failed: failures }
         }, tx)
-        return
+        return null
       }
       const added = [...identifierKeys(subject)].filter((k) => !identifierKeys(own).has(k)).map((k) => k.split(':')[0]!)
       await identities.record(requestId, { status: 'resolved', subject, candidates }, tx)
       await requests.recordEvent(requestId, ACTOR, 'identity_checked', `the identifiers lead to ${candidates.length === 0 ? 'no record' : 'one person'}` +
         (added.length > 0 ? `; searched also by ${[...new Set(added)].join(', ')}` : ''), { people: candidates.length, records, systems, rounds, added: [...new Set(added)] }, tx)
-      await planRequest(locked, { registry, tasks, requests, boss, actor: ACTOR }, tx)
+      const routing = await deps.routing.routeIn(locked, candidates[0], new Date(), tx)
+      if (routing.managed.length > 0 && !routing.own) {
+        await requests.transitionFrom(locked, 'awaiting_controller', ACTOR,
+          `every record found is managed for ${routing.managed.map((m) => m.name).join(', ')}: waiting for the administrator's instruction`,
+          { accounts: routing.managed.map((m) => m.id) }, tx)
+      } else {
+        await planRequest(locked, { registry, tasks, requests, boss, actor: ACTOR, excludedAccounts: routing.managed.map((m) => m.id) }, tx)
+      }
+      return routing.managed.length > 0 ? locked : null
     })
     log.info({ requestId, people: candidates.length, rounds, failed: failures.length }, 'identity check done')
+    if (routed) await deps.routing.notify(routed)
   }
 
   return { run }

@@ -6,6 +6,7 @@ import { ACTIONS, implementsAction, type Capability, type TaskAction } from '../
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { enqueue, identifyJob, queueTasks, type Boss } from '../jobs/queue.js'
 import { needsIdentityCheck, type IdentityCheckMode } from '../domain/identity.js'
+import { anyManagedAccount } from '../db/repositories/accounts-repository.js'
 
 /**
  * Which connector actions fulfil each request type; each is planned on every connector able to do it.
@@ -49,6 +50,8 @@ export async function planRequest (request: RequestRow, deps: {
    * (engine/identify.ts), and plans the request once it knows whom its identifiers lead to.
    */
   identityCheck?: IdentityCheckMode
+  /** Managed accounts whose records wait for their administrators: the tasks leave them alone. */
+  excludedAccounts?: readonly string[]
 }, tx: TxHandle): Promise<TaskRow[]> {
   if (deps.identityCheck && await startIdentityCheck(request, { ...deps, mode: deps.identityCheck }, tx)) return []
   const planned: TaskRow[] = []
@@ -56,7 +59,8 @@ export async function planRequest (request: RequestRow, deps: {
   for (const action of ACTIONS_FOR_TYPE[request.type]) {
     const mine = work.filter((w) => w.action === action)
     if (mine.length === 0) continue
-    const rows = await deps.tasks.plan(request.id, action, mine.map((w) => ({ id: w.connector.id, maxAttempts: w.connector.maxAttempts, instructions: w.instructions })), tx)
+    const rows = await deps.tasks.plan(request.id, action, mine.map((w) => ({ id: w.connector.id, maxAttempts: w.connector.maxAttempts, instructions: w.instructions })), tx,
+      deps.excludedAccounts ? { excludedAccounts: deps.excludedAccounts } : {})
     await queueTasks(rows.filter((t) => t.status === 'pending'), tx)
     planned.push(...rows)
   }
@@ -115,6 +119,32 @@ function defaultInstructions (action: Capability, connector: ConnectorInstance):
   return `${ACTION_WORDS[action]} in ${connector.displayName}, then record the outcome on this task.`
 }
 
+/**
+ * Plans the part of a request that belongs to a managed account, once its administrator instructed
+ * it: each action of the request's type on the systems that hold the person's records of that
+ * account, limited to those records. In the caller's transaction; the workers wake as it commits.
+ */
+export async function planAccountPart (request: RequestRow, part: { accountId: string, connectors: readonly string[] }, deps: {
+  registry: ConnectorRegistry
+  tasks: TasksRepository
+  requests: RequestsRepository
+  actor: string
+}, tx: TxHandle): Promise<TaskRow[]> {
+  const planned: TaskRow[] = []
+  for (const action of ACTIONS_FOR_TYPE[request.type]) {
+    const mine = part.connectors.flatMap((id) => {
+      const c = deps.registry.get(id)
+      return c && !c.manual?.only && canDo(c, action) ? [{ id: c.id, maxAttempts: c.maxAttempts }] : []
+    })
+    const rows = await deps.tasks.plan(request.id, action, mine, tx, { accountId: part.accountId })
+    await queueTasks(rows, tx)
+    planned.push(...rows)
+  }
+  await deps.requests.recordEvent(request.id, deps.actor, 'planned', `the part of account ${part.accountId}, as its administrator instructed`,
+    { ...plannedDetails(request.type, planned, deps.registry), account: part.accountId }, tx)
+  return planned
+}
+
 /** The `planned` audit event's details: each task, and the systems the connector file says an action does not apply to. */
 export function plannedDetails (type: RequestType, planned: ReadonlyArray<Pick<TaskRow, 'connectorId' | 'action' | 'status'>>, registry: ConnectorRegistry): Record<string, unknown> {
   const actions = ACTIONS_FOR_TYPE[type]
@@ -151,10 +181,23 @@ export function identifyingSystems (registry: ConnectorRegistry): ConnectorInsta
   return [...registry.values()].filter((c) => !c.manual?.only && typeof c.connector.identify === 'function')
 }
 
-/** The `identity_check_started` event, when a request is checked before it is planned (IDENTITY_CHECK); null when it is not. */
-export function identityCheckEvent (subject: RequestRow['subject'], registry: ConnectorRegistry, mode: IdentityCheckMode): { reason: string, details: Record<string, unknown> } | null {
+/**
+ * Whether every request is checked because of customer accounts: some system keeps records per
+ * account and some account is managed, so that a managed account's end user waits for their
+ * administrator (engine/controller-routing.ts). Asks the database only when a system reports accounts.
+ */
+export async function checksAccounts (registry: ConnectorRegistry, mode: IdentityCheckMode, tx: TxHandle): Promise<boolean> {
+  if (mode === 'off' || !identifyingSystems(registry).some((c) => c.connector.reportsAccounts === true)) return false
+  return anyManagedAccount(tx)
+}
+
+/**
+ * The `identity_check_started` event, when a request is checked before it is planned (IDENTITY_CHECK,
+ * or `perAccount`: see checksAccounts); null when it is not.
+ */
+export function identityCheckEvent (subject: RequestRow['subject'], registry: ConnectorRegistry, mode: IdentityCheckMode, perAccount = false): { reason: string, details: Record<string, unknown> } | null {
   const systems = identifyingSystems(registry)
-  if (systems.length === 0 || !needsIdentityCheck(mode, subject as never)) return null
+  if (systems.length === 0 || (!perAccount && !needsIdentityCheck(mode, subject as never))) return null
   return { reason: `checking whom the identifiers lead to in ${systems.length} system(s) before any task`, details: { systems: systems.map((c) => c.id) } }
 }
 
@@ -163,7 +206,7 @@ export function identityCheckEvent (subject: RequestRow['subject'], registry: Co
  * IDENTITY_CHECK asks for it and some system can answer; false when the request is planned at once.
  */
 export async function startIdentityCheck (request: RequestRow, deps: { registry: ConnectorRegistry, requests: RequestsRepository, boss: Boss, actor: string, mode: IdentityCheckMode }, tx: TxHandle): Promise<boolean> {
-  const event = identityCheckEvent(request.subject, deps.registry, deps.mode)
+  const event = identityCheckEvent(request.subject, deps.registry, deps.mode, await checksAccounts(deps.registry, deps.mode, tx))
   if (!event) return false
   await deps.requests.recordEvent(request.id, deps.actor, 'identity_check_started', event.reason, event.details, tx)
   await enqueue(deps.boss, [identifyJob(request.id)], tx)

@@ -77,7 +77,8 @@ export function createTaskRunner (deps: {
 
     const lease = holdLease({ leaseMs: options.leaseMs, renew: () => tasks.heartbeat(task.id, options.worker, options.leaseMs), log })
     const timeout = setTimeout(lease.abort, instance.timeoutMs)
-    const ctx: ConnectorContext = { requestId: task.requestId, subject: request.subject as SubjectIdentity, signal: lease.signal, log }
+    const accounts = task.accountId !== null ? { only: [task.accountId] } : task.excludedAccounts?.length ? { except: task.excludedAccounts } : undefined
+    const ctx: ConnectorContext = { requestId: task.requestId, subject: request.subject as SubjectIdentity, signal: lease.signal, log, ...(accounts ? { accounts } : {}) }
     const started = Date.now()
     // An attempt that has not settled long after its connector's timeout is waiting on something that
     // will never answer (a database call lost with its connection in a restart): it is given up, its

@@ -6,9 +6,16 @@ import type { DbHandle } from '../db/client.js'
 import { createApiKeysRepository } from '../db/repositories/api-keys-repository.js'
 
 export const SCOPES = [
-  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'admin'
+  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'accounts:manage', 'admin'
 ] as const
 export type Scope = typeof SCOPES[number]
+
+/**
+ * What a key bound to a customer account (a tenant key, for the account's administrator) may hold:
+ * reading its account's requests and archives, and instructing or declining their parts. Everything
+ * else is the company's own.
+ */
+export const TENANT_SCOPES: readonly Scope[] = ['requests:read', 'requests:approve', 'archives:read']
 
 /**
  * One configured key. Prefer `sha256` (the hex SHA-256 of the key) so the secret never sits in
@@ -18,11 +25,18 @@ const KeyEntrySchema = Type.Object({
   name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
   scopes: Type.Array(Type.Enum([...SCOPES]), { minItems: 1 }),
   sha256: Type.Optional(Type.String({ pattern: '^[a-f0-9]{64}$' })),
-  key: Type.Optional(Type.String({ minLength: 24 }))
+  key: Type.Optional(Type.String({ minLength: 24 })),
+  /** Binds the key to one customer account: it sees and acts on that account's requests only (TENANT_SCOPES). */
+  account: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }))
 }, { additionalProperties: false })
 const KeyFileSchema = Type.Array(KeyEntrySchema)
 
-export interface KeyRecord { name: string, scopes: readonly Scope[] }
+export interface KeyRecord {
+  name: string
+  scopes: readonly Scope[]
+  /** The customer account a tenant key is bound to. */
+  account?: string
+}
 
 export function hashKey (key: string): string {
   return createHash('sha256').update(key).digest('hex')
@@ -53,7 +67,9 @@ export function keysFromConfig (config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE
     for (const [i, entry] of (parsed as Static<typeof KeyFileSchema>).entries()) {
       const hash = entry.sha256 ?? (entry.key ? hashKey(entry.key) : undefined)
       if (!hash) throw new ConfigError(`${setting}: /${i} needs "sha256" (or "key")`)
-      keys.set(hash, { name: entry.name, scopes: entry.scopes })
+      const beyond = entry.account === undefined ? [] : entry.scopes.filter((sc) => !TENANT_SCOPES.includes(sc))
+      if (beyond.length > 0) throw new ConfigError(`${setting}: /${i} is bound to account "${entry.account}" and may hold only ${TENANT_SCOPES.join(', ')} (not ${beyond.join(', ')})`)
+      keys.set(hash, { name: entry.name, scopes: entry.scopes, ...(entry.account !== undefined ? { account: entry.account } : {}) })
     }
   }
   return keys
@@ -62,7 +78,7 @@ export function keysFromConfig (config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE
 /** Keys the service issued itself (the development key), by hash. */
 export async function storedKeys (dbh: DbHandle): Promise<Map<string, KeyRecord>> {
   const rows = await createApiKeysRepository(dbh).active()
-  return new Map(rows.map((r) => [r.keyHash, { name: r.name, scopes: r.scopes as Scope[] }]))
+  return new Map(rows.map((r) => [r.keyHash, { name: r.name, scopes: r.scopes as Scope[], ...(r.accountId ? { account: r.accountId } : {}) }]))
 }
 
 /**
@@ -76,5 +92,6 @@ export async function issueDevelopmentKey (dbh: DbHandle): Promise<{ key: string
 }
 
 export function hasScope (record: KeyRecord, scope: Scope): boolean {
+  if (record.account !== undefined) return TENANT_SCOPES.includes(scope) && record.scopes.includes(scope)
   return record.scopes.includes('admin') || record.scopes.includes(scope)
 }

@@ -5,7 +5,7 @@ import type { TaskRow } from '../db/repositories/tasks-repository.js'
 import type { TxHandle } from '../db/client.js'
 import type { RequestStatus } from '../domain/lifecycle.js'
 import { Errors } from '../errors.js'
-import { canDo, identityCheckEvent, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
+import { canDo, checksAccounts, identityCheckEvent, planFor, plannedDetails, planRequest, planTasks, startedReason } from '../engine/planner.js'
 import { enqueue, identifyJob, queueTasks, taskWake } from '../jobs/queue.js'
 import type { ApprovalPolicy } from '../domain/approval.js'
 import { createDecisions, type DecisionDeps } from './decisions.js'
@@ -71,7 +71,7 @@ export function createFulfilmentService (deps: DecisionDeps & {
       const at = row.createdAt
       const held = heldForApproval(row)
       // IDENTITY_CHECK: planned once the check knows whom the identifiers lead to (engine/identify.ts).
-      const check = held || !deps.identityCheck ? null : identityCheckEvent(row.subject, registry, deps.identityCheck)
+      const check = held || !deps.identityCheck ? null : identityCheckEvent(row.subject, registry, deps.identityCheck, await checksAccounts(registry, deps.identityCheck, tx ?? dbh))
       const planned: TaskRow[] = held || check
         ? []
         : planFor(registry, row.type, { everySystem: everySystem(row) }).map(({ action, connector, instructions }) => ({
@@ -90,6 +90,8 @@ export function createFulfilmentService (deps: DecisionDeps & {
           lastErrorMessage: null,
           skipReason: null,
           instructions,
+          accountId: null,
+          excludedAccounts: null,
           startedAt: null,
           finishedAt: null,
           createdAt: at,

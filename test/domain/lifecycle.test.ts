@@ -13,10 +13,12 @@ import { auth, build, requestBody } from '../helper.js'
 const LEGAL: Record<RequestStatus, RequestStatus[]> = {
   received: ['verifying', 'ready', 'rejected', 'cancelled', 'on_hold'],
   verifying: ['ready', 'rejected', 'cancelled', 'on_hold'],
-  ready: ['in_progress', 'awaiting_approval', 'rejected', 'cancelled', 'on_hold'],
+  ready: ['in_progress', 'awaiting_approval', 'awaiting_controller', 'rejected', 'cancelled', 'on_hold'],
   awaiting_approval: ['ready', 'rejected', 'cancelled', 'on_hold'],
-  in_progress: ['completed', 'partially_completed', 'failed', 'cancelled', 'on_hold'],
-  on_hold: ['received', 'verifying', 'ready', 'awaiting_approval', 'in_progress', 'rejected', 'cancelled'],
+  // A managed account's part waits for its administrator; the company's own part, if any, has run.
+  awaiting_controller: ['in_progress', 'completed', 'partially_completed', 'failed', 'rejected', 'cancelled', 'on_hold'],
+  in_progress: ['completed', 'partially_completed', 'failed', 'awaiting_controller', 'cancelled', 'on_hold'],
+  on_hold: ['received', 'verifying', 'ready', 'awaiting_approval', 'awaiting_controller', 'in_progress', 'rejected', 'cancelled'],
   completed: [],
   // Closed, but reopened when an operator retries the failed tasks.
   partially_completed: ['in_progress'],
@@ -27,7 +29,7 @@ const LEGAL: Record<RequestStatus, RequestStatus[]> = {
 
 t.test('statuses: open and terminal partition the set', async (t) => {
   t.strictSame([...TERMINAL_STATUSES].sort(), ['cancelled', 'completed', 'failed', 'partially_completed', 'rejected'])
-  t.strictSame([...OPEN_STATUSES].sort(), ['awaiting_approval', 'in_progress', 'on_hold', 'ready', 'received', 'verifying'])
+  t.strictSame([...OPEN_STATUSES].sort(), ['awaiting_approval', 'awaiting_controller', 'in_progress', 'on_hold', 'ready', 'received', 'verifying'])
   t.strictSame([...OPEN_STATUSES, ...TERMINAL_STATUSES].sort(), [...REQUEST_STATUSES].sort())
   for (const s of REQUEST_STATUSES) t.equal(isTerminal(s), TERMINAL_STATUSES.includes(s), `isTerminal(${s})`)
 })

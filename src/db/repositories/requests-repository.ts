@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import type { Db, DbHandle, TxHandle } from '../client.js'
+import { tenantRequests } from '../tenant-scope.js'
 import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 import type { Refusal } from '../../domain/refusal-grounds.js'
@@ -234,7 +235,7 @@ export function createRequestsRepository (dbh: DbHandle) {
     ...createIntake(dbh),
 
     async findById (id: string, tx: TxHandle = dbh): Promise<RequestRow | null> {
-      const [row] = await tx.db.select().from(requests).where(eq(requests.id, id)).limit(1)
+      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, id), tenantRequests(requests.id))).limit(1)
       return row ?? null
     },
 
@@ -280,7 +281,8 @@ export function createRequestsRepository (dbh: DbHandle) {
         f.dueAfter && gte(requests.effectiveDueAt, f.dueAfter),
         f.overdue === true ? and(lt(requests.effectiveDueAt, f.now), notInArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
         f.overdue === false ? or(gte(requests.effectiveDueAt, f.now), inArray(requests.status, [...TERMINAL_STATUSES])) : undefined,
-        f.afterSeq !== undefined ? lt(requests.seq, f.afterSeq) : undefined
+        f.afterSeq !== undefined ? lt(requests.seq, f.afterSeq) : undefined,
+        tenantRequests(requests.id)
       ]
       return db.select().from(requests).where(and(...where)).orderBy(desc(requests.seq)).limit(f.limit)
     },
@@ -307,7 +309,7 @@ export function createRequestsRepository (dbh: DbHandle) {
     /** The request's type and status, its row locked (FOR NO KEY UPDATE) for the caller's transaction; null when there is none. */
     async lockTypeAndStatus (id: string, tx: TxHandle = dbh): Promise<Pick<RequestRow, 'type' | 'status'> | null> {
       const [row] = await tx.db.select({ type: requests.type, status: requests.status }).from(requests)
-        .where(eq(requests.id, id)).for('no key update')
+        .where(and(eq(requests.id, id), tenantRequests(requests.id))).for('no key update')
       return row ?? null
     },
 

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
+import { tenantRequests } from '../tenant-scope.js'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
 import { pgTextArray } from '../pg-types.js'
@@ -29,11 +30,21 @@ export function createTasksRepository (dbh: DbHandle) {
      * Plans one task per connector; an existing (request, connector, action) task is kept. One with
      * `instructions` is manual: a person does it, and no worker claims it.
      */
-    async plan (requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number, instructions?: string | null }>, tx: TxHandle = dbh): Promise<TaskRow[]> {
+    /**
+     * Plans `action` on each connector, once per (request, connector, action, account): `accounts`
+     * limits the tasks to a managed account's records (`accountId`, its administrator instructed them)
+     * or keeps them off the records of managed accounts that wait (`excludedAccounts`).
+     */
+    async plan (requestId: string, action: TaskAction, connectors: Array<{ id: string, maxAttempts: number, instructions?: string | null }>, tx: TxHandle = dbh,
+      accounts: { accountId?: string, excludedAccounts?: readonly string[] } = {}): Promise<TaskRow[]> {
       if (connectors.length === 0) return []
+      const scope = {
+        ...(accounts.accountId !== undefined ? { accountId: accounts.accountId } : {}),
+        ...(accounts.excludedAccounts?.length ? { excludedAccounts: [...accounts.excludedAccounts] } : {})
+      }
       return tx.db.insert(tasks)
         .values(connectors.map((c) => ({
-          requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts, ...(c.instructions ? { status: 'manual' as const, instructions: c.instructions } : {})
+          requestId, connectorId: c.id, action, maxAttempts: c.maxAttempts, ...scope, ...(c.instructions ? { status: 'manual' as const, instructions: c.instructions } : {})
         })))
         .onConflictDoNothing()
         .returning()
@@ -219,12 +230,12 @@ export function createTasksRepository (dbh: DbHandle) {
      * items: their foreign-key checks take KEY SHARE, which FOR UPDATE would wait for).
      */
     async lockRequestOnly (requestId: string, tx: TxHandle = dbh): Promise<boolean> {
-      return (await tx.rows(sql`select 1 from requests where id = ${requestId} for no key update`)).length === 1
+      return (await tx.rows(sql`select 1 from requests where id = ${requestId} and ${tenantRequests(sql`requests.id`) ?? sql`true`} for no key update`)).length === 1
     },
 
     /** The request's row, locked for the caller's transaction; null when there is none, or, with `skipLocked`, when another holds its lock. */
     async lockRequest (requestId: string, opts: { skipLocked?: boolean } = {}, tx: TxHandle = dbh) {
-      const [row] = await tx.db.select().from(requests).where(eq(requests.id, requestId)).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
+      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, requestId), tenantRequests(requests.id))).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
       return row ?? null
     },
 
@@ -321,6 +332,14 @@ function itemRecord (i: NewCollectedItem) {
 }
 
 /** A raw `tasks` row (snake_case, types as db/pg-types.ts gives them) as drizzle would return it. */
+/** A text[] column read raw: an array from postgres.js, an array or its text form from the embedded database; null stays null. */
+function textArray (v: unknown): string[] | null {
+  if (v === null || v === undefined) return null
+  if (Array.isArray(v)) return v as string[]
+  const text = String(v)
+  return text === '{}' ? [] : text.slice(1, -1).split(',').map((s) => s.replace(/^"|"$/g, ''))
+}
+
 function taskFromRow (r: Record<string, unknown>): TaskRow {
   return {
     id: r.id as string,
@@ -338,6 +357,8 @@ function taskFromRow (r: Record<string, unknown>): TaskRow {
     lastErrorMessage: r.last_error_message as string | null,
     skipReason: r.skip_reason as string | null,
     instructions: r.instructions as string | null,
+    accountId: (r.account_id ?? null) as string | null,
+    excludedAccounts: textArray(r.excluded_accounts),
     startedAt: r.started_at as Date | null,
     finishedAt: r.finished_at as Date | null,
     createdAt: r.created_at as Date,

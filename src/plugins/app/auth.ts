@@ -3,6 +3,7 @@ import type { FastifyRequest, RouteOptions } from 'fastify'
 import { Errors } from '../../errors.js'
 import { hashKey, hasScope, type KeyRecord, type Scope } from '../../services/api-keys.js'
 import { apiKeySecurity } from '../../schemas/common.js'
+import { runAsTenant } from '../../db/tenant-scope.js'
 
 /**
  * The only reasons a route may be reached without an API key. A route names one of them
@@ -89,6 +90,13 @@ export default fp(async function auth (fastify) {
     if (!principal) throw new Errors.Unauthenticated()
     if (!hasScope(principal, scope)) throw new Errors.Forbidden(scope)
     request.principal = principal
+  })
+
+  // A tenant key's call runs in its account's scope: the repositories then see that account's requests only (db/tenant-scope.ts).
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    const account = request.principal?.account
+    if (account === undefined) done()
+    else runAsTenant(account, done)
   })
 }, { name: 'auth', dependencies: ['core'] })
 

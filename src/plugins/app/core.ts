@@ -1,4 +1,6 @@
 import fp from 'fastify-plugin'
+import { createSmtpNotifier } from '../../notify/smtp.js'
+import type { Notifier } from '../../notify/notifier.js'
 import type { Config } from '../../config.js'
 import type { DbHandle } from '../../db/client.js'
 import type { KeyRecord } from '../../services/api-keys.js'
@@ -26,6 +28,8 @@ declare module 'fastify' {
     callbackSettings: CallbackSettings
     /** The OpenDSR facade's certificate and key (OPENDSR_* settings); null when it is not configured. */
     opendsrSigner: OpenDsrSigner | null
+    /** E-mail to people (SMTP_URL): verification codes, administrators of managed accounts; null when not configured. */
+    notifier: Notifier | null
   }
 }
 
@@ -50,4 +54,7 @@ export default fp<CoreOptions>(async function core (fastify, opts) {
   fastify.decorate('transferSettings', transferSettings(opts.config, opts.resolveHost))
   fastify.decorate('callbackSettings', callbackSettings(opts.config, opts.resolveHost))
   fastify.decorate('opendsrSigner', openDsrSigner(opts.config).signer)
+  const notifier = opts.config.SMTP_URL ? createSmtpNotifier({ url: opts.config.SMTP_URL, from: opts.config.MAIL_FROM }) : null
+  if (notifier) fastify.addHook('onClose', async () => notifier.close())
+  fastify.decorate('notifier', notifier)
 }, { name: 'core' })

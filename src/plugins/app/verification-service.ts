@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
 import { createVerificationRepository } from '../../db/repositories/verification-repository.js'
-import { createSmtpNotifier } from '../../notify/smtp.js'
 import { createVerificationService, type VerificationService } from '../../services/verification-service.js'
 
 declare module 'fastify' {
@@ -13,8 +12,7 @@ declare module 'fastify' {
 /** Identity verification run by the service: code and link by e-mail (SMTP_URL), and the timeout job's rejections. */
 export default fp(async function verificationService (fastify) {
   const { config, dbh } = fastify
-  const notifier = config.SMTP_URL ? createSmtpNotifier({ url: config.SMTP_URL, from: config.MAIL_FROM }) : null
-  if (notifier) fastify.addHook('onClose', async () => notifier.close())
+  const { notifier } = fastify
   if (notifier && config.VERIFICATION_CODE_KEY === undefined) {
     fastify.log.warn('VERIFICATION_CODE_KEY is not set: verification codes are keyed for this process; codes sent before it restarts, or checked by another process, are refused')
   }

@@ -33,6 +33,7 @@ export default fp(async function swaggerPlugin (fastify) {
         { name: 'reports', description: 'Reports across requests: deadlines' },
         { name: 'backups', description: 'Backup restores: erasing again what a restored backup brought back' },
         { name: 'holds', description: 'Legal holds on a person: what an erasure keeps, on which legal ground, until when it is reviewed' },
+        { name: 'accounts', description: 'Customer accounts: those managed for a customer, whose administrators instruct their end users\' requests' },
         { name: 'receipts', description: 'Signed erasure receipts and the keys that verify them' },
         { name: 'opendsr', description: 'OpenDSR 2.0 (and its v1 names, OpenGDPR) for controllers: discovery, requests, status and cancellation, answers and callbacks signed with the processor certificate' },
         { name: 'errors', description: 'The error catalogue: what the `type` of an error answer (application/problem+json) points at' }

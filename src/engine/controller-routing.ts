@@ -1,0 +1,89 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { DbHandle, TxHandle } from '../db/client.js'
+import type { RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
+import { createAccountsRepository, type AccountRow } from '../db/repositories/accounts-repository.js'
+import type { Candidate } from '../domain/identity.js'
+import { administratorMessage, endUserMessage } from '../domain/accounts.js'
+import type { Notifier } from '../notify/notifier.js'
+
+/** The actor of what routing writes. */
+const ACTOR = 'engine'
+const DAY_MS = 86_400_000
+
+/** Where a checked request goes: the managed accounts whose part waits, and whether the company has a part of its own. */
+export interface Routed { managed: AccountRow[], own: boolean }
+
+/**
+ * Routing of a managed account's end users to their administrator. For a managed account the
+ * company is the processor and the account's administrator the controller: the person's records in
+ * that account are not acted on at the person's word alone. Each such account gets a part of the
+ * request that waits (`request_accounts`, due after the account's assistance days, GDPR Art
+ * 28(3)(e)); its administrators are e-mailed, and the person is told to contact their administrator.
+ * Records of no account, or of an account that is not managed, are the company's own part, which
+ * runs at once.
+ */
+export function createControllerRouting (deps: {
+  dbh: DbHandle
+  requests: RequestsRepository
+  notifier: Notifier | null
+  /** ACCOUNT_ASSISTANCE_DAYS: when a waiting part is due, for accounts that do not say. */
+  assistanceDays: number
+  /** Where administrators reach the API (PUBLIC_URL). */
+  publicUrl: string
+  log: FastifyBaseLogger
+}) {
+  const accounts = createAccountsRepository(deps.dbh)
+
+  /** In the identity check's transaction: the waiting parts of the person found (`candidate`), with their event. */
+  async function routeIn (request: RequestRow, candidate: Candidate | undefined, at: Date, tx: TxHandle): Promise<Routed> {
+    const found = candidate?.accounts ?? []
+    const managed = await accounts.managedAmong(found.map((f) => f.account), tx)
+    if (managed.length === 0) return { managed: [], own: true }
+    const parts = found.filter((f) => managed.some((m) => m.id === f.account))
+    const own = (candidate?.records ?? 0) > parts.reduce((n, p) => n + p.records, 0)
+    await accounts.addParts(managed.map((m) => ({
+      requestId: request.id,
+      accountId: m.id,
+      connectors: parts.find((p) => p.account === m.id)!.systems,
+      dueAt: new Date(at.getTime() + (m.assistanceDays ?? deps.assistanceDays) * DAY_MS)
+    })), tx)
+    await deps.requests.recordEvent(request.id, ACTOR, 'controller_routed',
+      `records of the person in ${managed.map((m) => m.name).join(', ')} are managed for the account's administrator: that part waits for their instruction` +
+        (own ? '; the company\'s own part runs now' : ''),
+      { accounts: managed.map((m) => m.id), own, records: parts.map((p) => ({ account: p.account, systems: p.systems, records: p.records })) }, tx)
+    return { managed, own }
+  }
+
+  /**
+   * Tells the administrators of each waiting part not told yet, and the person (when the request
+   * has an e-mail address). Idempotent: a part is marked once its e-mails were accepted; one that
+   * failed throws, and the job that called it is retried. Without a notifier nothing can be sent:
+   * the trail says so, and the waiting part shows in the administrators' own view of the API.
+   */
+  async function notify (request: RequestRow): Promise<void> {
+    const due = await accounts.unnotified(request.id)
+    if (due.length === 0) return
+    const all = await accounts.managedAmong(due.map((d) => d.accountId))
+    if (!deps.notifier) {
+      deps.log.warn({ requestId: request.id, accounts: due.map((d) => d.accountId) }, 'administrators not told: no SMTP_URL')
+      await deps.requests.recordEvent(request.id, ACTOR, 'controller_not_notified', 'no notifier is configured (SMTP_URL): tell the administrators yourself', { accounts: due.map((d) => d.accountId) })
+      return
+    }
+    for (const part of due) {
+      const account = all.find((a) => a.id === part.accountId)
+      if (!account) continue
+      for (const admin of account.admins) {
+        await deps.notifier.send({ to: admin.email, ...administratorMessage({ account, request, dueAt: part.dueAt, publicUrl: deps.publicUrl }) })
+      }
+      const email = (request.subject as { email?: string }).email
+      if (email) await deps.notifier.send({ to: email, ...endUserMessage(account) })
+      await accounts.markNotified(request.id, part.accountId, new Date())
+      await deps.requests.recordEvent(request.id, ACTOR, 'controller_notified', `the administrators of ${account.name} were told${email ? ', and the person was told to contact them' : ''}`,
+        { account: account.id, administrators: account.admins.length, notifier: deps.notifier.name, person_told: Boolean(email) })
+    }
+  }
+
+  return { routeIn, notify }
+}
+
+export type ControllerRouting = ReturnType<typeof createControllerRouting>

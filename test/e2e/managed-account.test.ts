@@ -1,0 +1,99 @@
+import t from 'tap'
+import { auth, build, testDb, testKeys, waitFor } from '../helper.js'
+import { readZip } from '../archive/fixtures.js'
+import { startSmtp } from '../verification/smtp.js'
+import { createRegistry, readConnectorFile } from '../../src/connectors/registry.js'
+import { ensureSampleData, SAMPLE_ACCOUNTS_FILE, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
+import { loadAccounts, readAccountsFile } from '../../src/connectors/accounts-file.js'
+import { drivers } from '../../connectors/index.js'
+import { hashKey } from '../../src/services/api-keys.js'
+
+/**
+ * A managed account's end user, on the sample systems (connectors/samples: accounts.json and the
+ * CRM's account column), through the HTTP API, on Postgres and embedded. Maya (maya@example.net) is
+ * in the CRM twice: in Northwind's workspace and in Contoso's, both managed for those customers. Her
+ * access request waits for their administrators; Contoso's declines, Northwind's instructs with a
+ * key bound to Northwind; her archive then holds Northwind's records of her and nothing of Contoso's.
+ */
+
+const MAYA = 'maya@example.net'
+const quiet = { debug () {}, info () {}, warn () {}, error () {} }
+const TENANT = { northwind: 'tenant-northwind-key-000000000000', contoso: 'tenant-contoso-key-00000000000000' } as const
+const as = (who: keyof typeof TENANT) => ({ authorization: `Bearer ${TENANT[who]}` })
+
+for (const embedded of [false, true]) {
+  const where = embedded ? 'embedded' : 'postgres'
+
+  t.test(`${where}: a managed account's end user waits for the administrator, whose instruction releases only that account's data`, async (t) => {
+    const smtp = await startSmtp(t)
+    const dbh = await testDb(t, { embedded })
+    await ensureSampleData(dbh)
+    await loadAccounts(dbh, readAccountsFile(SAMPLE_ACCOUNTS_FILE))
+    const registry = await createRegistry(readConnectorFile(SAMPLE_CONNECTORS_FILE), { drivers, env: {}, log: quiet, serviceDatabase: dbh })
+    const apiKeys = testKeys()
+    for (const account of ['northwind', 'contoso'] as const) {
+      apiKeys.set(hashKey(TENANT[account]), { name: `${account}-admin`, scopes: ['requests:read', 'requests:approve', 'archives:read'], account })
+    }
+    const app = await build(t, { dbh, registry, apiKeys, env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url, PUBLIC_URL: 'https://dsar.example.com' } })
+    const get = async (id: string, headers = auth()) => app.inject({ url: `/v1/requests/${id}`, headers })
+
+    const created = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: { type: 'access', regime: 'gdpr', subject: { email: MAYA }, verification: { method: 'account_login' } } })
+    t.equal(created.statusCode, 202)
+    const id = created.json().id as string
+    const waiting = await waitFor(async () => { const b = (await get(id)).json(); return b.status === 'awaiting_controller' ? b : null }, 60_000, 'awaiting_controller')
+    t.strictSame(waiting.tasks, [], 'nothing is asked of any system')
+
+    const listed = await app.inject({ url: `/v1/requests/${id}/accounts`, headers: auth() })
+    t.equal(listed.statusCode, 200, listed.body)
+    const parts = listed.json().data as Array<Record<string, unknown>>
+    t.strictSame(parts.map((p) => [p.account, p.state, p.systems]), [['contoso', 'awaiting', ['crm']], ['northwind', 'awaiting', ['crm']]], 'one waiting part per managed account, in the CRM')
+    t.match(parts[1]!.message, /Northwind Traders's administrator\. Please contact your administrator first/, 'the person is told to contact their administrator, naming the account')
+    const northwindDue = new Date(parts[1]!.due_at as string).getTime() - new Date(waiting.received_at).getTime()
+    t.ok(Math.abs(northwindDue - 10 * 86_400_000) < 120_000, 'due after the account\'s own 10 assistance days')
+
+    // The administrators' e-mails, and the person's, at the test's SMTP server.
+    await waitFor(async () => smtp.received.length >= 4 || null, 30_000, 'four e-mails')
+    const to = (address: string) => smtp.received.filter((m) => m.to.includes(address))
+    t.equal(to('it-admin@northwind.example').length, 1, "Northwind's administrator is e-mailed once")
+    t.match(to('it-admin@northwind.example')[0]!.text, new RegExp(`Request: ${id}[\\s\\S]*POST https://dsar.example.com/v1/requests/${id}/controller-decision`), 'with the request and how to instruct')
+    t.notOk(to('it-admin@northwind.example')[0]!.text.includes(MAYA), "the administrator's e-mail does not carry the person's address")
+    t.equal(to('privacy@contoso.example').length, 1, "Contoso's administrator is e-mailed once")
+    t.equal(to(MAYA).length, 2, 'the person is told, once per account')
+    t.match(to(MAYA).map((m) => m.text).join('\n'), /Contoso's administrator/)
+
+    // A key bound to Northwind sees this request and its own part only; not another person's request.
+    t.equal((await get(id, as('northwind'))).statusCode, 200)
+    const own = (await app.inject({ url: `/v1/requests/${id}/accounts`, headers: as('northwind') })).json().data as Array<{ account: string }>
+    t.strictSame(own.map((p) => p.account), ['northwind'], "Northwind's key sees Northwind's part only")
+    const ada = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: { type: 'access', regime: 'gdpr', subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } } })
+    t.equal((await get(ada.json().id, as('northwind'))).statusCode, 404, "a request with no part of Northwind's is not found with Northwind's key")
+    const crossed = await app.inject({ method: 'POST', url: `/v1/requests/${id}/controller-decision`, headers: as('northwind'), payload: { account: 'contoso', decision: 'instruct', reference: 'NW-1' } })
+    t.equal(crossed.statusCode, 404, "Northwind's key cannot decide Contoso's part")
+    t.equal(crossed.json().code, 'DSR_ACCOUNT_NOT_FOUND')
+
+    const declined = await app.inject({ method: 'POST', url: `/v1/requests/${id}/controller-decision`, headers: as('contoso'), payload: { account: 'contoso', decision: 'decline', reference: 'CT-2026-17' } })
+    t.equal(declined.statusCode, 200)
+    t.equal((await get(id)).json().status, 'awaiting_controller', "still waiting for Northwind's administrator")
+    const instructed = await app.inject({ method: 'POST', url: `/v1/requests/${id}/controller-decision`, headers: as('northwind'), payload: { account: 'northwind', decision: 'instruct', reference: 'NW-DPA-7' } })
+    t.equal(instructed.statusCode, 200)
+    t.strictSame((instructed.json().data as Array<{ state: string }>).map((p) => p.state), ['instructed'])
+    const again = await app.inject({ method: 'POST', url: `/v1/requests/${id}/controller-decision`, headers: as('northwind'), payload: { account: 'northwind', decision: 'decline', reference: 'NW-DPA-8' } })
+    t.equal(again.json().code, 'DSR_ACCOUNT_PART_NOT_AWAITING', 'a part is decided once')
+
+    const done = await waitFor(async () => {
+      const b = (await get(id)).json()
+      if (b.archive?.status === 'failed') throw new Error('the archive build failed')
+      return b.archive?.status === 'ready' ? b : null
+    }, 60_000, 'the archive')
+    t.equal(done.status, 'completed')
+    t.strictSame(done.tasks.map((k: { connector_id?: string, connector?: string }) => k.connector_id ?? k.connector), ['crm'], 'one task, in the CRM')
+    const download = await app.inject({ url: `/v1/requests/${id}/archive`, headers: as('northwind') })
+    t.equal(download.statusCode, 200, "Northwind's administrator downloads the archive")
+    const text = [...(await readZip(download.rawPayload)).values()].map((e) => e.data.toString('utf8')).join('\n')
+    t.ok(text.includes('Northwind fleet renewal') && text.includes('Northwind: renewal signed by Maya.'), "Northwind's deal and note are in the archive")
+    t.notOk(/Contoso pilot|Contoso: pilot/.test(text), "nothing of Contoso's records is")
+    const trail = (await app.inject({ url: `/v1/requests/${id}/events`, headers: auth() })).json().data as Array<{ action: string }>
+    const actions = trail.map((e) => e.action)
+    t.ok(['controller_routed', 'controller_notified', 'controller_declined', 'controller_instructed'].every((a) => actions.includes(a)), 'routing, notices and both decisions are on the trail')
+  })
+}
