@@ -25,7 +25,7 @@ export function administratorMessage (input: { account: { id: string, name: stri
       `POST ${input.publicUrl}/v1/requests/${request.id}/controller-decision`,
       `{"account": "${account.id}", "decision": "instruct" or "decline", "reference": "your reference"}`,
       '',
-      `Read the request (the person's identifiers, its deadline) at GET ${input.publicUrl}/v1/requests/${request.id}.`
+      `Read the request (the person's identifiers, your account's part) at GET ${input.publicUrl}/v1/requests/${request.id}/accounts.`
     ].join('\n')
   }
 }

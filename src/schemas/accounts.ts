@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { Nullable, ref } from './common.js'
+import { SubjectSchema } from './requests.js'
 
 const accountId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'The account id: lower-case letters, digits, `-` and `_`' })
 
@@ -50,6 +51,11 @@ export const AccountPartSchema = Type.Object({
   message: Type.String({ description: 'What the person is told about this part' })
 }, { $id: 'AccountPart', additionalProperties: false })
 
-export const AccountPartListSchema = Type.Object({ data: Type.Array(ref(AccountPartSchema)) }, { $id: 'AccountPartList', additionalProperties: false })
+export const AccountPartListSchema = Type.Object({
+  request_id: Type.String({ format: 'uuid' }),
+  request_type: Type.String(),
+  subject: ref(SubjectSchema),
+  data: Type.Array(ref(AccountPartSchema))
+}, { $id: 'AccountPartList', additionalProperties: false, description: 'The parts, with the request\'s type and the person\'s identifiers, which the controller needs to decide' })
 
 export const accountSchemas = [AccountAdminSchema, PutAccountSchema, AccountSchema, AccountListSchema, ControllerDecisionSchema, AccountPartSchema, AccountPartListSchema]

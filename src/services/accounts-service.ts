@@ -85,18 +85,23 @@ export function createAccountsService (deps: {
 
     /** The request's parts of managed accounts, each with what the person is told (a tenant key: its own account's part). */
     async parts (requestId: string) {
-      const request = await requests.findById(requestId)
+      const request = await requests.findById(requestId, undefined, { part: true })
       if (!request) throw new Errors.RequestNotFound(requestId)
       const own = tenantAccount()
       const parts = (await accounts.parts(requestId)).filter((p) => own === undefined || p.accountId === own)
       const known = await accounts.list()
-      return { data: parts.map((p) => partResource(p, known.find((a) => a.id === p.accountId))) }
+      return {
+        request_id: request.id,
+        request_type: request.type,
+        subject: request.subject,
+        data: parts.map((p) => partResource(p, known.find((a) => a.id === p.accountId)))
+      }
     },
 
     async decide (requestId: string, input: ControllerDecision, actor: string) {
       visible(input.account)
       await dbh.transaction(async (tx) => {
-        const request = await tasks.lockRequest(requestId, {}, tx)
+        const request = await tasks.lockRequest(requestId, { part: true }, tx)
         if (!request) throw new Errors.RequestNotFound(requestId)
         const state = input.decision === 'instruct' ? 'instructed' as const : 'declined' as const
         const part = await accounts.decide(requestId, input.account, { state, reference: input.reference, by: actor, at: new Date() }, tx)

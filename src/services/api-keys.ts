@@ -6,16 +6,16 @@ import type { DbHandle } from '../db/client.js'
 import { createApiKeysRepository } from '../db/repositories/api-keys-repository.js'
 
 export const SCOPES = [
-  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'accounts:manage', 'admin'
+  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'accounts:manage', 'accounts:instruct', 'admin'
 ] as const
 export type Scope = typeof SCOPES[number]
 
 /**
  * What a key bound to a customer account (a tenant key, for the account's administrator) may hold:
- * reading its account's requests and archives, and instructing or declining their parts. Everything
- * else is the company's own.
+ * reading its account's requests and archives, and instructing or declining their parts
+ * (`accounts:instruct`). Everything else is the company's own.
  */
-export const TENANT_SCOPES: readonly Scope[] = ['requests:read', 'requests:approve', 'archives:read']
+export const TENANT_SCOPES: readonly Scope[] = ['requests:read', 'archives:read', 'accounts:instruct']
 
 /**
  * One configured key. Prefer `sha256` (the hex SHA-256 of the key) so the secret never sits in

@@ -32,7 +32,7 @@ for (const embedded of [false, true]) {
     const registry = await createRegistry(readConnectorFile(SAMPLE_CONNECTORS_FILE), { drivers, env: {}, log: quiet, serviceDatabase: dbh })
     const apiKeys = testKeys()
     for (const account of ['northwind', 'contoso'] as const) {
-      apiKeys.set(hashKey(TENANT[account]), { name: `${account}-admin`, scopes: ['requests:read', 'requests:approve', 'archives:read'], account })
+      apiKeys.set(hashKey(TENANT[account]), { name: `${account}-admin`, scopes: ['requests:read', 'archives:read', 'accounts:instruct'], account })
     }
     const app = await build(t, { dbh, registry, apiKeys, env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url, PUBLIC_URL: 'https://dsar.example.com' } })
     const get = async (id: string, headers = auth()) => app.inject({ url: `/v1/requests/${id}`, headers })

@@ -1072,6 +1072,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customer accounts
+         * @description Every customer account, by id (a key bound to an account: that account only). A `managed` account is one the company runs the service for: for its end users the company is the processor, and the account's administrators instruct or decline their requests.
+         */
+        get: operations["listAccounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One customer account
+         * @description The account, whether it is managed for the customer, its administrators and its assistance days. 404 `DSR_ACCOUNT_NOT_FOUND` for an unknown id, and for any account but its own with a key bound to an account.
+         */
+        get: operations["getAccount"];
+        /**
+         * Create a customer account, or replace what it says
+         * @description An account named in ACCOUNTS_FILE is set as the file says again at the next start. Answers 201 when the account is new, 200 otherwise.
+         */
+        put: operations["putAccount"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The request's parts that belong to managed customer accounts
+         * @description Records of the person found in a managed account are acted on only on the instruction of its administrator (the controller; the company is its processor). Each part: its state (`awaiting`, `instructed`, `declined`), the systems holding the records, when the company's assistance is due (GDPR Art 28(3)(e)), and `message`, what the person is told. A key bound to an account sees its own part only.
+         */
+        get: operations["listRequestAccountParts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}/controller-decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A managed account's administrator instructs the company to fulfil their part of a request, or declines
+         * @description By the administrator with a key bound to the account, or by the company acting on their documented instruction (`reference`). `instruct` plans the request's tasks on the systems holding the person's records of that account, limited to those records; `decline` leaves them alone. A request with nothing left to do is closed: by its tasks, or rejected on the ground `controller_declined` when every part was declined. 409 `DSR_ACCOUNT_PART_NOT_AWAITING` when the part was decided before, or the request has none of that account.
+         */
+        post: operations["decideAccountPart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -1307,7 +1391,7 @@ export interface components {
              * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
              * @enum {string}
              */
-            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_REQUEST_SHARED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_REQUEST_SHARED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_ACCOUNT_NOT_FOUND" | "DSR_ACCOUNT_PART_NOT_AWAITING" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
             /** @description What went wrong (as `detail`) */
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
@@ -1342,7 +1426,7 @@ export interface components {
              * @description The legal ground, from GET /v1/refusal-grounds: it must have a provision for the request's regime and type
              * @enum {string}
              */
-            ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "not_covered";
+            ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "controller_declined" | "not_covered";
             /** @description The provision that allows it under the request's regime, e.g. "GDPR Art 12(5)(b)" */
             provision: string;
             /** @description What the person is told, in the words of who refused */
@@ -1363,7 +1447,7 @@ export interface components {
              * @description The legal ground, from GET /v1/refusal-grounds: it must have a provision for the request's regime and type
              * @enum {string}
              */
-            ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "not_covered";
+            ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "controller_declined" | "not_covered";
             /** @description The reasons as the person is told them (GDPR Art 12(4), PIPL Art 50 ask for them), with their right to complain */
             explanation: string;
         };
@@ -1405,7 +1489,7 @@ export interface components {
                  * @description The legal ground, from GET /v1/refusal-grounds: it must have a provision for the request's regime and type
                  * @enum {string}
                  */
-                ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "not_covered";
+                ground: "manifestly_unfounded_or_excessive" | "identity_not_established" | "rights_of_others" | "legal_obligation" | "legal_claims" | "compelling_legitimate_grounds" | "controller_declined" | "not_covered";
                 title: string;
                 /** @description The request types it applies to; null for every type */
                 types: ("access" | "portability" | "erasure" | "rectification" | "restriction" | "objection" | "consent_withdrawal" | "marketing_opt_out")[] | null;
@@ -1742,9 +1826,9 @@ export interface components {
              */
             type: "access" | "portability" | "erasure" | "rectification" | "restriction" | "objection" | "consent_withdrawal" | "marketing_opt_out";
             /** @enum {string} */
-            status: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled";
+            status: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled";
             /** @enum {string|null} */
-            held_from: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
+            held_from: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
             /**
              * @description Law under which the request is answered; sets the deadline
              * @enum {string}
@@ -1929,9 +2013,9 @@ export interface components {
             /** @example created */
             action: string;
             /** @enum {string|null} */
-            from_status: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
+            from_status: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
             /** @enum {string|null} */
-            to_status: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
+            to_status: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
             reason: string | null;
             details: {
                 [key: string]: unknown;
@@ -2082,12 +2166,12 @@ export interface components {
             /** @example request.status_changed */
             event: string;
             /** @enum {string} */
-            request_status: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled";
+            request_status: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled";
             /**
              * @description Null for the request's creation
              * @enum {string|null}
              */
-            previous_request_status: "received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
+            previous_request_status: "received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled" | null;
             /**
              * Format: date-time
              * @description When the status changed
@@ -2740,7 +2824,7 @@ export interface components {
              * @description Stable machine-readable error code (the README's table of error codes); switch on this, never on the text
              * @enum {string}
              */
-            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_REQUEST_SHARED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
+            code: "DSR_VALIDATION_FAILED" | "DSR_INVALID_JSON" | "DSR_EMPTY_BODY" | "DSR_UNSUPPORTED_MEDIA_TYPE" | "DSR_UNSUPPORTED_CHARSET" | "DSR_NESTING_TOO_DEEP" | "DSR_PAYLOAD_TOO_LARGE" | "DSR_UNAUTHENTICATED" | "DSR_FORBIDDEN" | "DSR_ROUTE_NOT_FOUND" | "DSR_REQUEST_NOT_FOUND" | "DSR_IDEMPOTENCY_KEY_REUSED" | "DSR_DUPLICATE_REQUEST" | "DSR_ILLEGAL_TRANSITION" | "DSR_EXTENSION_NOT_AVAILABLE" | "DSR_EXTENSION_ALREADY_TAKEN" | "DSR_EXTENSION_REQUEST_CLOSED" | "DSR_EXTENSION_TOO_LATE" | "DSR_EXTENSION_NOT_TAKEN" | "DSR_EXTENSION_NOTICE_ALREADY_RECORDED" | "DSR_TASK_NOT_FOUND" | "DSR_ILLEGAL_TASK_ACTION" | "DSR_NOT_AWAITING_APPROVAL" | "DSR_IDENTITY_NOT_IN_REVIEW" | "DSR_IDENTITY_CANDIDATE_UNKNOWN" | "DSR_REFUSAL_GROUND_NOT_APPLICABLE" | "DSR_INVALID_CURSOR" | "DSR_ARCHIVE_NOT_READY" | "DSR_ARCHIVE_EXPIRED" | "DSR_RANGE_NOT_SATISFIABLE" | "DSR_LINK_UNSIGNED" | "DSR_LINK_INVALID" | "DSR_LINK_EXPIRED" | "DSR_LINK_REVOKED" | "DSR_LINK_NOT_FOUND" | "DSR_TRANSFER_NOT_FOUND" | "DSR_TRANSFER_DESTINATION_NOT_ALLOWED" | "DSR_TRANSFER_DESTINATION_UNRESOLVABLE" | "DSR_TRANSFER_AUTH_NOT_CONFIGURED" | "DSR_CONNECTOR_NOT_FOUND" | "DSR_RETENTION_NOT_CONFIGURED" | "DSR_INTERNAL" | "DSR_BAD_REQUEST" | "DSR_UNAVAILABLE" | "DSR_LINK_SUPERSEDED" | "DSR_ARCHIVE_NOT_REBUILDABLE" | "DSR_ARCHIVE_ITEMS_SWEPT" | "DSR_ERASURE_PREVIEW_NOT_AVAILABLE" | "DSR_RECEIPT_NOT_AVAILABLE" | "DSR_RESTORE_CONNECTOR_INVALID" | "DSR_RESTORE_NOT_FOUND" | "DSR_RESTRICTION_NOT_PLACED" | "DSR_RESTRICTION_NOT_COMPLETED" | "DSR_RESTRICTION_ALREADY_LIFTED" | "DSR_RESTRICTION_SUBJECT_REDACTED" | "DSR_CALLBACK_URL_NOT_ALLOWED" | "DSR_CALLBACK_DELIVERY_NOT_FOUND" | "DSR_CALLBACK_DELIVERY_SENDING" | "DSR_CALLBACK_URL_REMOVED" | "DSR_OPENDSR_NOT_CONFIGURED" | "DSR_OPENDSR_IDENTITY_UNSUPPORTED" | "DSR_OPENDSR_REQUEST_NOT_FOUND" | "DSR_OPENDSR_REQUEST_ID_REUSED" | "DSR_OPENDSR_REQUEST_SHARED" | "DSR_OPENDSR_NOT_CANCELLABLE" | "DSR_NOTIFIER_NOT_CONFIGURED" | "DSR_NOTIFIER_FAILED" | "DSR_VERIFICATION_NO_EMAIL" | "DSR_VERIFICATION_NOT_STARTED" | "DSR_VERIFICATION_CODE_WRONG" | "DSR_VERIFICATION_LOCKED" | "DSR_VERIFICATION_EXPIRED" | "DSR_VERIFICATION_LINK_INCOMPLETE" | "DSR_VERIFICATION_LINK_INVALID" | "DSR_ACCOUNT_NOT_FOUND" | "DSR_ACCOUNT_PART_NOT_AWAITING" | "DSR_HOLD_NOT_FOUND" | "DSR_HOLD_ALREADY_RELEASED" | "DSR_HOLD_COVERS_INVALID" | "DSR_HOLD_REVIEW_INVALID";
             /** @description What went wrong (as `detail`) */
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
@@ -2753,6 +2837,77 @@ export interface components {
                     message: string;
                 }[];
             };
+        };
+        AccountAdmin: {
+            /** Format: email */
+            email: string;
+            name?: string;
+        };
+        PutAccount: {
+            name: string;
+            /** @description The company runs the service for this customer: for its end users the company is the processor and the customer the controller */
+            managed: boolean;
+            /** @description Who is told of an end user's request (by e-mail) and instructs or declines it */
+            admins: components["schemas"]["AccountAdmin"][];
+            /** @description Days from routing by which a waiting part is due; ACCOUNT_ASSISTANCE_DAYS when null */
+            assistance_days?: number | null;
+        };
+        Account: {
+            /** @description The account id: lower-case letters, digits, `-` and `_` */
+            id: string;
+            name: string;
+            managed: boolean;
+            admins: components["schemas"]["AccountAdmin"][];
+            assistance_days: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        AccountList: {
+            data: components["schemas"]["Account"][];
+        };
+        ControllerDecision: {
+            /** @description The account id: lower-case letters, digits, `-` and `_` */
+            account: string;
+            /**
+             * @description `instruct`: fulfil the request on the account's records; `decline`: leave them alone
+             * @enum {string}
+             */
+            decision: "instruct" | "decline";
+            /** @description The controller's reference for its documented instruction */
+            reference: string;
+            /** @description With `decline`: what the person is told, when declining ends the request */
+            explanation?: string;
+        };
+        AccountPart: {
+            /** @description The account id: lower-case letters, digits, `-` and `_` */
+            account: string;
+            account_name: string;
+            /** @enum {string} */
+            state: "awaiting" | "instructed" | "declined";
+            /** @description Where the person's records of this account were found */
+            systems: string[];
+            /**
+             * Format: date-time
+             * @description When the company's assistance to the controller is due (GDPR Art 28(3)(e))
+             */
+            due_at: string;
+            /** Format: date-time */
+            notified_at: string | null;
+            reference: string | null;
+            /** Format: date-time */
+            decided_at: string | null;
+            /** @description What the person is told about this part */
+            message: string;
+        };
+        /** @description The parts, with the request's type and the person's identifiers, which the controller needs to decide */
+        AccountPartList: {
+            /** Format: uuid */
+            request_id: string;
+            request_type: string;
+            subject: components["schemas"]["Subject"];
+            data: components["schemas"]["AccountPart"][];
         };
     };
     responses: never;
@@ -3308,7 +3463,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Repeat to match any of several */
-                status?: ("received" | "verifying" | "ready" | "awaiting_approval" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled")[];
+                status?: ("received" | "verifying" | "ready" | "awaiting_approval" | "awaiting_controller" | "in_progress" | "on_hold" | "completed" | "partially_completed" | "failed" | "rejected" | "cancelled")[];
                 type?: ("access" | "portability" | "erasure" | "rectification" | "restriction" | "objection" | "consent_withdrawal" | "marketing_opt_out")[];
                 regime?: ("gdpr" | "uk_gdpr" | "ccpa" | "lgpd" | "fadp" | "pipeda" | "pipl")[];
                 /** @description Requests whose effective_due_at is before this instant */
@@ -8098,6 +8253,442 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state of the resource: `code` says how */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountList"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account id: lower-case letters, digits, `-` and `_` */
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account id: lower-case letters, digits, `-` and `_` */
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutAccount"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the service accepts (DSR_PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listRequestAccountParts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The parts, with the request's type and the person's identifiers, which the controller needs to decide */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPartList"];
+                };
+            };
+            /** @description Invalid input: `code` says which rule, `details` which fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one (DSR_UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The API key lacks the route's scope (DSR_FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `code` says what */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (DSR_INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable (DSR_UNAVAILABLE): the service cannot reach its database, or is starting or stopping; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    decideAccountPart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ControllerDecision"];
+            };
+        };
+        responses: {
+            /** @description The parts, with the request's type and the person's identifiers, which the controller needs to decide */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPartList"];
                 };
             };
             /** @description Invalid input: `code` says which rule, `details` which fields */

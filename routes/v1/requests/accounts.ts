@@ -19,7 +19,7 @@ const accountParts: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => fastify.accountsService.parts(request.params.id))
 
   fastify.post('/:id/controller-decision', {
-    config: { scope: 'requests:approve' },
+    config: { scope: 'accounts:instruct' },
     schema: {
       tags: ['requests'],
       operationId: 'decideAccountPart',

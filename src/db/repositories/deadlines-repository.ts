@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { OPEN_STATUSES } from '../../domain/lifecycle.js'
+import { tenantRequests } from '../tenant-scope.js'
 
 /** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
 export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, child: boolean, internal_due: Date | string | null, verifying_since: Date | string | null }
@@ -17,12 +18,12 @@ export function createDeadlinesRepository (dbh: DbHandle) {
      * Open requests whose effective deadline, or (a child's) internal due date, is at or before
      * `until`: children first, each group earliest first (a child's by its internal date). A request
      * whose clock is paused (waiting on the person under UK GDPR Art 12A) is not due: its deadline
-     * moves when the clock resumes.
+     * moves when the clock resumes. For a tenant key, its account's requests only (db/tenant-scope.ts).
      */
     async dueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<DeadlineRow[]> {
       return tx.rows<DeadlineRow>(sql`
     select id, type, regime, status, effective_due_at as due, child, internal_due_at as internal_due, verifying_since from requests
-    where status in (${openList}) and clock_paused_since is null
+    where status in (${openList}) and clock_paused_since is null and ${tenantRequests(sql`requests.id`) ?? sql`true`}
       and (effective_due_at <= ${until.toISOString()} or (child and internal_due_at <= ${until.toISOString()}))
     order by child desc, coalesce(internal_due_at, effective_due_at), id limit ${limit}`)
     },

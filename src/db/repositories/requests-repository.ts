@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import type { Db, DbHandle, TxHandle } from '../client.js'
-import { tenantRequests } from '../tenant-scope.js'
+import { tenantEvents, tenantParts, tenantRequests } from '../tenant-scope.js'
 import { deadlineNotifications, requestEvents, requests } from '../schema.js'
 import { canTransition, TERMINAL_STATUSES, type RequestStatus } from '../../domain/lifecycle.js'
 import type { Refusal } from '../../domain/refusal-grounds.js'
@@ -234,8 +234,9 @@ export function createRequestsRepository (dbh: DbHandle) {
   return {
     ...createIntake(dbh),
 
-    async findById (id: string, tx: TxHandle = dbh): Promise<RequestRow | null> {
-      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, id), tenantRequests(requests.id))).limit(1)
+    /** The request (for a tenant key: one of its account's requests, or with `part` one with a part of its account: db/tenant-scope.ts). */
+    async findById (id: string, tx: TxHandle = dbh, opts: { part?: boolean } = {}): Promise<RequestRow | null> {
+      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, id), opts.part ? tenantParts(requests.id) : tenantRequests(requests.id))).limit(1)
       return row ?? null
     },
 
@@ -287,8 +288,10 @@ export function createRequestsRepository (dbh: DbHandle) {
       return db.select().from(requests).where(and(...where)).orderBy(desc(requests.seq)).limit(f.limit)
     },
 
+    /** The request's trail; for a tenant key, without what names other customer accounts (db/tenant-scope.ts). */
     async events (requestId: string): Promise<RequestEventRow[]> {
-      return db.select().from(requestEvents).where(eq(requestEvents.requestId, requestId)).orderBy(asc(requestEvents.id))
+      return db.select().from(requestEvents).where(and(eq(requestEvents.requestId, requestId), tenantRequests(requestEvents.requestId), tenantEvents(requestEvents.details)))
+        .orderBy(asc(requestEvents.id))
     },
 
     /** Takes the statutory extension in its own transaction (see extendIn). */

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
-import { tenantRequests } from '../tenant-scope.js'
+import { tenantParts, tenantRequests } from '../tenant-scope.js'
 import type { DbHandle, TxHandle } from '../client.js'
 import { renewLease } from '../leases.js'
 import { pgTextArray } from '../pg-types.js'
@@ -233,9 +233,12 @@ export function createTasksRepository (dbh: DbHandle) {
       return (await tx.rows(sql`select 1 from requests where id = ${requestId} and ${tenantRequests(sql`requests.id`) ?? sql`true`} for no key update`)).length === 1
     },
 
-    /** The request's row, locked for the caller's transaction; null when there is none, or, with `skipLocked`, when another holds its lock. */
-    async lockRequest (requestId: string, opts: { skipLocked?: boolean } = {}, tx: TxHandle = dbh) {
-      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, requestId), tenantRequests(requests.id))).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
+    /**
+     * The request's row, locked for the caller's transaction; null when there is none, or, with `skipLocked`, when another holds its lock.
+     * For a tenant key, only one of its account's requests, or with `part` one with a part of its account (db/tenant-scope.ts).
+     */
+    async lockRequest (requestId: string, opts: { skipLocked?: boolean, part?: boolean } = {}, tx: TxHandle = dbh) {
+      const [row] = await tx.db.select().from(requests).where(and(eq(requests.id, requestId), opts.part ? tenantParts(requests.id) : tenantRequests(requests.id))).for('no key update', opts.skipLocked ? { skipLocked: true } : {})
       return row ?? null
     },
 

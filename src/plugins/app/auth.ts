@@ -4,6 +4,7 @@ import { Errors } from '../../errors.js'
 import { hashKey, hasScope, type KeyRecord, type Scope } from '../../services/api-keys.js'
 import { apiKeySecurity } from '../../schemas/common.js'
 import { runAsTenant } from '../../db/tenant-scope.js'
+import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
 
 /**
  * The only reasons a route may be reached without an API key. A route names one of them
@@ -20,6 +21,12 @@ export const PUBLIC_REASONS = {
   opendsr_discovery: 'OpenDSR discovery and the certificate its signed answers and callbacks are verified with'
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
+
+/** Routes of one request, by its id. */
+const REQUEST_ROUTES = '/v1/requests/:id'
+/** Those a tenant key reaches for a request with a part of its account that is not all its own (its part, and its decision on it). */
+const PART_ROUTES = ['/accounts', '/controller-decision']
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Routes of plugins that cannot be given a config (Swagger UI's), public by their prefix. */
 const PUBLIC_PREFIXES: ReadonlyArray<readonly [string, PublicReason]> = [['/docs', 'docs']]
@@ -90,6 +97,19 @@ export default fp(async function auth (fastify) {
     if (!principal) throw new Errors.Unauthenticated()
     if (!hasScope(principal, scope)) throw new Errors.Forbidden(scope)
     request.principal = principal
+  })
+
+  // A tenant key reaches a request of another account as if it did not exist: checked before the
+  // input is (so a body that would not validate answers 404 too), and again by the repositories.
+  const requests = createRequestsRepository(fastify.dbh)
+  fastify.addHook('preValidation', async (request) => {
+    const account = request.principal?.account
+    const url = request.routeOptions.url ?? ''
+    if (account === undefined || !url.startsWith(REQUEST_ROUTES)) return
+    const id = (request.params as { id?: unknown }).id
+    const found = typeof id === 'string' && UUID.test(id) &&
+      await runAsTenant(account, () => requests.findById(id, undefined, { part: PART_ROUTES.includes(url.slice(REQUEST_ROUTES.length)) }))
+    if (!found) throw new Errors.RequestNotFound(String(id))
   })
 
   // A tenant key's call runs in its account's scope: the repositories then see that account's requests only (db/tenant-scope.ts).
