@@ -115,6 +115,7 @@ const nullableDateTime = Nullable(dateTime)
 export const TaskSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   connector: Type.String(),
+  account: Nullable(Type.String({ description: "The managed customer account whose records this task serves, as its administrator instructed; null: the company's own part" })),
   action: Type.String({ examples: ['collect', 'erase'] }),
   status: Type.Enum([...TASK_STATUSES], { description: 'manual: a person does it, by `instructions`, and records the outcome (links.complete)' }),
   attempts: Type.Integer(),

@@ -95,6 +95,7 @@ export function toTaskResource (t: TaskRow) {
   return {
     id: t.id,
     connector: t.connectorId,
+    account: t.accountId,
     action: t.action,
     status: t.status,
     attempts: t.attempts,

@@ -86,7 +86,7 @@ for (const embedded of [false, true]) {
       return b.archive?.status === 'ready' ? b : null
     }, 60_000, 'the archive')
     t.equal(done.status, 'completed')
-    t.strictSame(done.tasks.map((k: { connector_id?: string, connector?: string }) => k.connector_id ?? k.connector), ['crm'], 'one task, in the CRM')
+    t.strictSame(done.tasks.map((k: { connector: string, account: string | null }) => [k.connector, k.account]), [['crm', 'northwind']], "one task, in the CRM, for Northwind's records")
     const download = await app.inject({ url: `/v1/requests/${id}/archive`, headers: as('northwind') })
     t.equal(download.statusCode, 200, "Northwind's administrator downloads the archive")
     const text = [...(await readZip(download.rawPayload)).values()].map((e) => e.data.toString('utf8')).join('\n')
@@ -97,3 +97,40 @@ for (const embedded of [false, true]) {
     t.ok(['controller_routed', 'controller_notified', 'controller_declined', 'controller_instructed'].every((a) => actions.includes(a)), 'routing, notices and both decisions are on the trail')
   })
 }
+
+t.test("postgres: a person both the company's customer and a managed account's end user: the company's part runs at once, the account's part waits", async (t) => {
+  const smtp = await startSmtp(t)
+  const dbh = await testDb(t)
+  await ensureSampleData(dbh)
+  await loadAccounts(dbh, readAccountsFile(SAMPLE_ACCOUNTS_FILE))
+  // Ada, the company's own customer, also uses Northwind's workspace of the CRM.
+  await dbh.executor.executeSql("insert into sample_crm.contacts (id, email, first_name, last_name, created_at, account_id) values (98, 'ada@example.com', 'Ada', 'Lovelace', now(), 'northwind')")
+  await dbh.executor.executeSql("insert into sample_crm.notes values (98, 98, 'Northwind: Ada joined the fleet pilot.', now())")
+  const registry = await createRegistry(readConnectorFile(SAMPLE_CONNECTORS_FILE), { drivers, env: {}, log: quiet, serviceDatabase: dbh })
+  const app = await build(t, { dbh, registry, env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url } })
+  const get = async (id: string) => (await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json()
+
+  const created = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: { type: 'access', regime: 'gdpr', subject: { email: 'ada@example.com' }, verification: { method: 'account_login' } } })
+  const id = created.json().id as string
+  const waiting = await waitFor(async () => { const b = await get(id); return b.status === 'awaiting_controller' ? b : null }, 60_000, 'awaiting_controller')
+  t.ok(waiting.tasks.length >= 5 && waiting.tasks.every((k: { status: string }) => k.status === 'succeeded'), "the company's own part ran at once, in every system")
+  t.equal(waiting.archive, null, 'no archive while a part waits')
+  const ownCrm = waiting.tasks.find((k: { connector: string }) => k.connector === 'crm')
+  t.equal(ownCrm.account, null, "the CRM task is the company's own part")
+  t.equal(ownCrm.result.streams.notes, 1, "it collected Ada's own note, not the one in Northwind's workspace")
+  const events = (await app.inject({ url: `/v1/requests/${id}/events`, headers: auth() })).json().data as Array<{ action: string, to_status: string | null, details: Record<string, unknown> | null }>
+  t.match(events.find((e) => e.action === 'controller_routed')?.details, { accounts: ['northwind'], own: true }, 'routed with an own part')
+  t.ok(events.some((e) => e.to_status === 'awaiting_controller'), 'the request waits once its own part is done')
+
+  const instructed = await app.inject({ method: 'POST', url: `/v1/requests/${id}/controller-decision`, headers: auth(), payload: { account: 'northwind', decision: 'instruct', reference: 'NW-MAIL-2026-12-07' } })
+  t.equal(instructed.statusCode, 200, 'the company records an instruction the administrator sent by e-mail')
+  const done = await waitFor(async () => { const b = await get(id); return b.archive?.status === 'ready' ? b : null }, 60_000, 'the archive')
+  t.equal(done.status, 'completed')
+  const download = await app.inject({ url: `/v1/requests/${id}/archive`, headers: auth() })
+  const text = [...(await readZip(download.rawPayload)).values()].map((e) => e.data.toString('utf8')).join('\n')
+  t.ok(text.includes('Prefers e-mail; interested in the annual plan.'), "the company's own records of Ada are in the archive")
+  t.ok(text.includes('Northwind: Ada joined the fleet pilot.'), "and, as instructed, Northwind's")
+  const crm = done.tasks.filter((k: { connector: string }) => k.connector === 'crm')
+  t.strictSame(crm.map((k: { account: string | null, result: { streams: { notes: number } } }) => [k.account, k.result.streams.notes]).sort(), [['northwind', 1], [null, 1]].sort(),
+    "two CRM tasks, the company's part and Northwind's, one note each")
+})

@@ -1517,6 +1517,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             connector: string;
+            /** @description The managed customer account whose records this task serves, as its administrator instructed; null: the company's own part */
+            account: string | null;
             /** @example collect */
             action: string;
             /**
