@@ -7,6 +7,7 @@ import { issueDevelopmentKey, keysFromConfig, storedKeys, type KeyRecord } from 
 import { closeRegistry, createRegistry, readConnectorFile, type ConnectorRegistry } from './connectors/registry.js'
 import { ensureSampleData, SAMPLE_ACCOUNTS_FILE, SAMPLE_CONNECTORS_FILE } from './connectors/samples.js'
 import { loadAccounts, readAccountsFile } from './connectors/accounts-file.js'
+import { callbackSettings, callbackUrlRefusal } from './callbacks/settings.js'
 import { drivers } from '../connectors/index.js'
 import { ensureServiceKeys, unconfiguredKeys } from './receipts/keys.js'
 import { readiness } from './services/readiness.js'
@@ -31,6 +32,11 @@ export async function boot (config: Config, log: Logger, env: Record<string, str
   const connectorFile = readConnectorFile(config.CONNECTORS_FILE ?? SAMPLE_CONNECTORS_FILE)
   const accountsPath = config.ACCOUNTS_FILE ?? (config.CONNECTORS_FILE ? undefined : SAMPLE_ACCOUNTS_FILE)
   const accountsFile = accountsPath ? readAccountsFile(accountsPath) : null
+  for (const a of accountsFile?.accounts ?? []) {
+    // Accepted means called: an account's callback_url the configuration would never call stops the start.
+    const refusal = a.callback_url ? callbackUrlRefusal(callbackSettings(config), a.callback_url) : null
+    if (refusal) throw new ConfigError(`ACCOUNTS_FILE: account ${a.id}: ${refusal}`)
+  }
   const embedded = !config.DATABASE_URL
   const dbh = await openDb({
     ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'pglite') })

@@ -15,14 +15,16 @@ export type Outcome =
 
 /**
  * What a receiver is sent: ids and statuses, nothing personal (no subject, no requester, no notes);
- * a rejection adds its legal ground and provision (not the explanation written for the person).
+ * a rejection adds its legal ground and provision (not the explanation written for the person); a
+ * managed account's notice (`account.instruction_requested`) names the account.
  * `delivery_id` is the same on every attempt and redelivery of one status change.
  */
-export function callbackBody (d: Pick<ClaimedCallback, 'id' | 'requestId' | 'event' | 'toStatus' | 'fromStatus' | 'at' | 'requestType' | 'refusal'>): string {
+export function callbackBody (d: Pick<ClaimedCallback, 'id' | 'requestId' | 'event' | 'toStatus' | 'fromStatus' | 'at' | 'requestType' | 'refusal'> & { account?: string | null }): string {
   return JSON.stringify({
     event: d.event,
     delivery_id: d.id,
     request_id: d.requestId,
+    ...(d.account ? { account: d.account } : {}),
     type: d.requestType,
     status: d.toStatus,
     previous_status: d.fromStatus,

@@ -10,7 +10,8 @@ const AccountEntrySchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   managed: Type.Boolean(),
   admins: Type.Array(Type.Object({ email: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' }), name: Type.Optional(Type.String()) }, { additionalProperties: false })),
-  assistance_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 90 }))
+  assistance_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 90 })),
+  callback_url: Type.Optional(Type.String({ pattern: '^https?://' }))
 }, { additionalProperties: false })
 const AccountsFileSchema = Type.Object({ accounts: Type.Array(AccountEntrySchema) }, { additionalProperties: false })
 export type AccountsFile = Static<typeof AccountsFileSchema>
@@ -32,6 +33,6 @@ export function readAccountsFile (path: string): AccountsFile {
 export async function loadAccounts (dbh: DbHandle, file: AccountsFile): Promise<void> {
   const repo = createAccountsRepository(dbh)
   for (const a of file.accounts) {
-    await repo.put({ id: a.id, name: a.name, managed: a.managed, admins: a.admins, assistanceDays: a.assistance_days ?? null })
+    await repo.put({ id: a.id, name: a.name, managed: a.managed, admins: a.admins, assistanceDays: a.assistance_days ?? null, callbackUrl: a.callback_url ?? null })
   }
 }

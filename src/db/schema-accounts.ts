@@ -22,6 +22,8 @@ export const accounts = pgTable('accounts', {
    * of a waiting part; ACCOUNT_ASSISTANCE_DAYS when null.
    */
   assistanceDays: integer('assistance_days'),
+  /** Where the account's own systems are told of a part waiting for its administrator (a signed callback, like a request's). */
+  callbackUrl: text('callback_url'),
   createdAt: tz('created_at').notNull().defaultNow(),
   updatedAt: tz('updated_at').notNull().defaultNow()
 }, (t) => [

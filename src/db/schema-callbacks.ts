@@ -18,6 +18,8 @@ export const callbackDeliveries = pgTable('callback_deliveries', {
   seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
   requestId: uuid('request_id').notNull().references(() => requests.id, { onDelete: 'cascade' }),
   event: text('event').notNull().default('request.status_changed'),
+  /** A notice to a managed account's callback_url (its part waits for its administrator), instead of the request's. */
+  accountId: text('account_id'),
   toStatus: requestStatus('to_status').notNull(),
   fromStatus: requestStatus('from_status'),
   /** When the status changed. */

@@ -52,3 +52,10 @@ export function tenantEvents (details: SQL | { getSQL (): SQL }): SQL | undefine
   if (account === undefined) return undefined
   return sql`(coalesce(${details}->>'account', ${account}) = ${account} and ${details}->'accounts' is null)`
 }
+
+/** A tenant's view of a request's callback deliveries: the request's own and its account's notices, not another account's. */
+export function tenantCallbacks (accountId: SQL | { getSQL (): SQL }): SQL | undefined {
+  const account = tenantAccount()
+  if (account === undefined) return undefined
+  return sql`(${accountId} is null or ${accountId} = ${account})`
+}

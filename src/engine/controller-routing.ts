@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { DbHandle, TxHandle } from '../db/client.js'
 import type { RequestRow, RequestsRepository } from '../db/repositories/requests-repository.js'
 import { createAccountsRepository, type AccountRow } from '../db/repositories/accounts-repository.js'
+import { createCallbacksRepository } from '../db/repositories/callbacks-repository.js'
 import type { Candidate } from '../domain/identity.js'
 import { administratorMessage, endUserMessage } from '../domain/accounts.js'
 import type { Notifier } from '../notify/notifier.js'
@@ -18,7 +19,8 @@ export interface Routed { managed: AccountRow[], own: boolean }
  * company is the processor and the account's administrator the controller: the person's records in
  * that account are not acted on at the person's word alone. Each such account gets a part of the
  * request that waits (`request_accounts`, due after the account's assistance days, GDPR Art
- * 28(3)(e)); its administrators are e-mailed, and the person is told to contact their administrator.
+ * 28(3)(e)); its administrators are e-mailed, its callback_url (where it has one) is sent a signed
+ * notice, and the person is told to contact their administrator.
  * Records of no account, or of an account that is not managed, are the company's own part, which
  * runs at once.
  */
@@ -33,6 +35,7 @@ export function createControllerRouting (deps: {
   log: FastifyBaseLogger
 }) {
   const accounts = createAccountsRepository(deps.dbh)
+  const callbacks = createCallbacksRepository(deps.dbh)
 
   /** In the identity check's transaction: the waiting parts of the person found (`candidate`), with their event. */
   async function routeIn (request: RequestRow, candidate: Candidate | undefined, at: Date, tx: TxHandle): Promise<Routed> {
@@ -47,6 +50,8 @@ export function createControllerRouting (deps: {
       connectors: parts.find((p) => p.account === m.id)!.systems,
       dueAt: new Date(at.getTime() + (m.assistanceDays ?? deps.assistanceDays) * DAY_MS)
     })), tx)
+    // The account's own systems, where it named a callback_url: sent with retries by the callbacks' outbox.
+    for (const m of managed) if (m.callbackUrl) await callbacks.queueAccountNotice(request.id, m.id, own ? 'in_progress' : 'awaiting_controller', at, tx)
     await deps.requests.recordEvent(request.id, ACTOR, 'controller_routed',
       `records of the person in ${managed.map((m) => m.name).join(', ')} are managed for the account's administrator: that part waits for their instruction` +
         (own ? '; the company\'s own part runs now' : ''),

@@ -13,7 +13,8 @@ export const PutAccountSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
   managed: Type.Boolean({ description: 'The company runs the service for this customer: for its end users the company is the processor and the customer the controller' }),
   admins: Type.Array(ref(AccountAdminSchema), { maxItems: 20, description: 'Who is told of an end user\'s request (by e-mail) and instructs or declines it' }),
-  assistance_days: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90, description: 'Days from routing by which a waiting part is due; ACCOUNT_ASSISTANCE_DAYS when null' })))
+  assistance_days: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 90, description: 'Days from routing by which a waiting part is due; ACCOUNT_ASSISTANCE_DAYS when null' }))),
+  callback_url: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2000, description: 'Sent a signed `account.instruction_requested` callback when a part waits for the administrator (within CALLBACK_ALLOWLIST, like a request\'s callback_url)' })))
 }, { $id: 'PutAccount', additionalProperties: false })
 export type PutAccount = Static<typeof PutAccountSchema>
 
@@ -23,6 +24,7 @@ export const AccountSchema = Type.Object({
   managed: Type.Boolean(),
   admins: Type.Array(ref(AccountAdminSchema)),
   assistance_days: Nullable(Type.Integer()),
+  callback_url: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' })
 }, { $id: 'Account', additionalProperties: false })

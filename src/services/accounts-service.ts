@@ -19,6 +19,7 @@ export function accountResource (a: AccountRow) {
     managed: a.managed,
     admins: a.admins,
     assistance_days: a.assistanceDays,
+    callback_url: a.callbackUrl,
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString()
   }
@@ -55,6 +56,8 @@ export function createAccountsService (deps: {
   tasks: TasksRepository
   requests: RequestsRepository
   finalizer: Finalizer
+  /** Why an account's callback_url would never be called (CALLBACK_ALLOWLIST), or null. */
+  callbackRefusal: (url: string) => string | null
 }) {
   const { dbh, tasks, requests } = deps
   const accounts = createAccountsRepository(dbh)
@@ -79,7 +82,12 @@ export function createAccountsService (deps: {
     },
 
     async put (id: string, input: PutAccount): Promise<{ account: ReturnType<typeof accountResource>, created: boolean }> {
-      const { row, created } = await accounts.put({ id, name: input.name, managed: input.managed, admins: input.admins, assistanceDays: input.assistance_days ?? null })
+      // Accepted means called: a callback_url the configuration would never call is refused, not stored.
+      const refusal = input.callback_url ? deps.callbackRefusal(input.callback_url) : null
+      if (refusal) throw new Errors.CallbackUrlNotAllowed(refusal)
+      const { row, created } = await accounts.put({
+        id, name: input.name, managed: input.managed, admins: input.admins, assistanceDays: input.assistance_days ?? null, callbackUrl: input.callback_url ?? null
+      })
       return { account: accountResource(row), created }
     },
 

@@ -1,4 +1,6 @@
 import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { auth, build, testDb, testKeys, waitFor } from '../helper.js'
 import { readZip } from '../archive/fixtures.js'
 import { startSmtp } from '../verification/smtp.js'
@@ -21,6 +23,22 @@ const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const TENANT = { northwind: 'tenant-northwind-key-000000000000', contoso: 'tenant-contoso-key-00000000000000' } as const
 const as = (who: keyof typeof TENANT) => ({ authorization: `Bearer ${TENANT[who]}` })
 
+/** A managed account's own system: keeps the callbacks it is sent. */
+async function receiver (t: Parameters<typeof startSmtp>[0]) {
+  const received: Array<{ headers: http.IncomingHttpHeaders, body: Record<string, unknown> }> = []
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) })
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received }
+}
+
 for (const embedded of [false, true]) {
   const where = embedded ? 'embedded' : 'postgres'
 
@@ -34,8 +52,20 @@ for (const embedded of [false, true]) {
     for (const account of ['northwind', 'contoso'] as const) {
       apiKeys.set(hashKey(TENANT[account]), { name: `${account}-admin`, scopes: ['requests:read', 'archives:read', 'accounts:instruct'], account })
     }
-    const app = await build(t, { dbh, registry, apiKeys, env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url, PUBLIC_URL: 'https://dsar.example.com' } })
+    const hooks = await receiver(t)
+    const app = await build(t, {
+      dbh,
+      registry,
+      apiKeys,
+      env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url, PUBLIC_URL: 'https://dsar.example.com', CALLBACK_ALLOWLIST: hooks.origin, CALLBACK_SIGNING_KEYS: 'k1:callback-secret-one-00000000000000000000' }
+    })
     const get = async (id: string, headers = auth()) => app.inject({ url: `/v1/requests/${id}`, headers })
+    // Northwind's own system is told too; an address the deployment would never call is refused.
+    const northwind = { name: 'Northwind Traders', managed: true, admins: [{ email: 'it-admin@northwind.example', name: 'Northwind IT' }], assistance_days: 10 }
+    const refused = await app.inject({ method: 'PUT', url: '/v1/accounts/northwind', headers: auth(), payload: { ...northwind, callback_url: 'https://elsewhere.example/hooks' } })
+    t.equal(refused.json().code, 'DSR_CALLBACK_URL_NOT_ALLOWED', 'a callback_url outside CALLBACK_ALLOWLIST is refused')
+    const put = await app.inject({ method: 'PUT', url: '/v1/accounts/northwind', headers: auth(), payload: { ...northwind, callback_url: `${hooks.origin}/dsr` } })
+    t.equal(put.statusCode, 200, 'the account is updated')
 
     const created = await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: { type: 'access', regime: 'gdpr', subject: { email: MAYA }, verification: { method: 'account_login' } } })
     t.equal(created.statusCode, 202)
@@ -60,6 +90,12 @@ for (const embedded of [false, true]) {
     t.equal(to('privacy@contoso.example').length, 1, "Contoso's administrator is e-mailed once")
     t.equal(to(MAYA).length, 2, 'the person is told, once per account')
     t.match(to(MAYA).map((m) => m.text).join('\n'), /Contoso's administrator/)
+
+    const notice = await waitFor(async () => hooks.received[0], 30_000, "Northwind's callback")
+    t.equal(hooks.received.length, 1, "only Northwind's system is called (Contoso names no callback_url)")
+    t.match(notice.body, { event: 'account.instruction_requested', account: 'northwind', request_id: id, status: 'awaiting_controller' }, 'the notice names the account and the request')
+    t.notOk(JSON.stringify(notice.body).includes(MAYA), "and nothing of the person's")
+    t.match(String(notice.headers['dsr-signature']), /kid=k1,v1=[0-9a-f]{64}/, 'signed like any callback')
 
     // A key bound to Northwind sees this request and its own part only; not another person's request.
     t.equal((await get(id, as('northwind'))).statusCode, 200)

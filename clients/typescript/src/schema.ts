@@ -1106,7 +1106,7 @@ export interface paths {
         get: operations["getAccount"];
         /**
          * Create a customer account, or replace what it says
-         * @description An account named in ACCOUNTS_FILE is set as the file says again at the next start. Answers 201 when the account is new, 200 otherwise.
+         * @description An account named in ACCOUNTS_FILE is set as the file says again at the next start. Answers 201 when the account is new, 200 otherwise. A `callback_url` outside CALLBACK_ALLOWLIST is refused with 422 `DSR_CALLBACK_URL_NOT_ALLOWED`.
          */
         put: operations["putAccount"];
         post?: never;
@@ -2853,6 +2853,11 @@ export interface components {
             admins: components["schemas"]["AccountAdmin"][];
             /** @description Days from routing by which a waiting part is due; ACCOUNT_ASSISTANCE_DAYS when null */
             assistance_days?: number | null;
+            /**
+             * Format: uri
+             * @description Sent a signed `account.instruction_requested` callback when a part waits for the administrator (within CALLBACK_ALLOWLIST, like a request's callback_url)
+             */
+            callback_url?: string | null;
         };
         Account: {
             /** @description The account id: lower-case letters, digits, `-` and `_` */
@@ -2861,6 +2866,7 @@ export interface components {
             managed: boolean;
             admins: components["schemas"]["AccountAdmin"][];
             assistance_days: number | null;
+            callback_url: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -8560,6 +8566,15 @@ export interface operations {
             };
             /** @description The body is not JSON (DSR_UNSUPPORTED_MEDIA_TYPE) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but not acceptable: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

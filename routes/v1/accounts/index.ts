@@ -34,10 +34,11 @@ const accounts: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['accounts'],
       operationId: 'putAccount',
       summary: 'Create a customer account, or replace what it says',
-      description: 'An account named in ACCOUNTS_FILE is set as the file says again at the next start. Answers 201 when the account is new, 200 otherwise.',
+      description: 'An account named in ACCOUNTS_FILE is set as the file says again at the next start. Answers 201 when the account is new, 200 otherwise. ' +
+        'A `callback_url` outside CALLBACK_ALLOWLIST is refused with 422 `DSR_CALLBACK_URL_NOT_ALLOWED`.',
       params: AccountParamsSchema,
       body: ref(PutAccountSchema),
-      response: { 200: ref(AccountSchema), 201: ref(AccountSchema), ...authErrorResponses, 413: problem(), 415: problem() }
+      response: { 200: ref(AccountSchema), 201: ref(AccountSchema), ...authErrorResponses, 413: problem(), 415: problem(), 422: problem() }
     }
   }, async (request, reply) => {
     const { account, created } = await fastify.accountsService.put(request.params.account, request.body)

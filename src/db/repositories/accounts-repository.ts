@@ -3,7 +3,7 @@ import type { DbHandle, TxHandle } from '../client.js'
 import { accounts, requestAccounts, type AccountAdmin, type AccountPartState } from '../schema-accounts.js'
 
 export type AccountRow = typeof accounts.$inferSelect
-export type AccountInput = Pick<AccountRow, 'id' | 'name' | 'managed' | 'admins' | 'assistanceDays'>
+export type AccountInput = Pick<AccountRow, 'id' | 'name' | 'managed' | 'admins' | 'assistanceDays' | 'callbackUrl'>
 export type AccountPartRow = typeof requestAccounts.$inferSelect
 export type { AccountAdmin, AccountPartState }
 
@@ -28,10 +28,10 @@ export function createAccountsRepository (dbh: DbHandle) {
     /** Creates the account or replaces what it says; `created` tells which. */
     async put (input: AccountInput, tx: TxHandle = dbh): Promise<{ row: AccountRow, created: boolean }> {
       const [row] = await tx.rows<{ created: boolean }>(sql`
-        insert into accounts (id, name, managed, admins, assistance_days)
-        values (${input.id}, ${input.name}, ${input.managed}, ${JSON.stringify(input.admins)}::jsonb, ${input.assistanceDays})
+        insert into accounts (id, name, managed, admins, assistance_days, callback_url)
+        values (${input.id}, ${input.name}, ${input.managed}, ${JSON.stringify(input.admins)}::jsonb, ${input.assistanceDays}, ${input.callbackUrl})
         on conflict (id) do update set name = excluded.name, managed = excluded.managed, admins = excluded.admins,
-          assistance_days = excluded.assistance_days, updated_at = now()
+          assistance_days = excluded.assistance_days, callback_url = excluded.callback_url, updated_at = now()
         returning (xmax = 0) as created`)
       return { row: (await this.get(input.id, tx))!, created: row!.created === true }
     },

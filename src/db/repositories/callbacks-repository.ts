@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { tenantCallbacks } from '../tenant-scope.js'
 import type { DbHandle, TxHandle } from '../client.js'
 import { callbackAttempts, callbackDeliveries } from '../schema-callbacks.js'
 import { CALLBACK_QUEUE, WAKE_CHANNEL } from '../wake.js'
@@ -11,6 +12,8 @@ export type CallbackAttemptRow = typeof callbackAttempts.$inferSelect
 export interface ClaimedCallback {
   id: string
   requestId: string
+  /** The managed account a notice goes to (its callback_url), or null for the request's own. */
+  account: string | null
   event: string
   toStatus: RequestStatus
   fromStatus: RequestStatus | null
@@ -31,6 +34,7 @@ export interface ClaimedCallback {
 interface ClaimRow {
   id: string
   request_id: string
+  account_id: string | null
   event: string
   to_status: RequestStatus
   from_status: RequestStatus | null
@@ -82,6 +86,20 @@ export function createCallbacksRepository (dbh: DbHandle) {
     },
 
     /**
+     * Queues the notice to a managed account's callback_url that a part of the request waits for its
+     * administrator, in the routing's transaction (`status`: the request's, as the routing leaves it).
+     */
+    async queueAccountNotice (requestId: string, accountId: string, status: RequestStatus, at: Date, tx: TxHandle): Promise<void> {
+      await tx.rows(sql`
+        with d as (
+          insert into callback_deliveries (request_id, account_id, event, to_status, at)
+          values (${requestId}, ${accountId}, 'account.instruction_requested', ${status}::request_status, ${at.toISOString()}::timestamptz)
+          returning id
+        )
+        select pg_notify(${WAKE_CHANNEL}, ${CALLBACK_QUEUE}) from d`)
+    },
+
+    /**
      * Takes up to `limit` due deliveries (pending and due, or sending under a lease that ran out: its
      * worker stopped) for `worker`, counting the attempt; with when the next not yet due one is.
      */
@@ -98,13 +116,14 @@ export function createCallbacksRepository (dbh: DbHandle) {
             limit ${limit}
             for update skip locked
           )
-          returning d.id, d.request_id, d.event, d.to_status, d.from_status, d.at, d.attempts, d.round_start
+          returning d.id, d.request_id, d.account_id, d.event, d.to_status, d.from_status, d.at, d.attempts, d.round_start
         )
-        select c.*, r.callback_url, r.type, r.refusal->>'ground' as refusal_ground, r.refusal->>'provision' as refusal_provision, now() as now
+        select c.*, case when c.account_id is null then r.callback_url else (select a.callback_url from accounts a where a.id = c.account_id) end as callback_url, r.type, r.refusal->>'ground' as refusal_ground, r.refusal->>'provision' as refusal_provision, now() as now
         from c join requests r on r.id = c.request_id`)
       const claimed = rows.map((r) => ({
         id: r.id,
         requestId: r.request_id,
+        account: r.account_id ?? null,
         event: r.event,
         toStatus: r.to_status,
         fromStatus: r.from_status,
@@ -153,10 +172,11 @@ export function createCallbacksRepository (dbh: DbHandle) {
       })
     },
 
-    /** A request's deliveries, oldest first, keyed on the insertion sequence. */
+    /** A request's deliveries, oldest first, keyed on the insertion sequence (for a tenant key, none to another account's system). */
     async page (requestId: string, opts: { afterSeq?: number, limit: number }): Promise<CallbackDeliveryRow[]> {
       return dbh.db.select().from(callbackDeliveries)
-        .where(and(eq(callbackDeliveries.requestId, requestId), opts.afterSeq !== undefined ? sql`${callbackDeliveries.seq} > ${opts.afterSeq}` : undefined))
+        .where(and(eq(callbackDeliveries.requestId, requestId), opts.afterSeq !== undefined ? sql`${callbackDeliveries.seq} > ${opts.afterSeq}` : undefined,
+          tenantCallbacks(callbackDeliveries.accountId)))
         .orderBy(asc(callbackDeliveries.seq)).limit(opts.limit)
     },
 
