@@ -6,6 +6,10 @@ import { createCallbacksRepository } from '../db/repositories/callbacks-reposito
 import type { Candidate } from '../domain/identity.js'
 import { administratorMessage, endUserMessage } from '../domain/accounts.js'
 import type { Notifier } from '../notify/notifier.js'
+import type { TasksRepository } from '../db/repositories/tasks-repository.js'
+import type { ConnectorRegistry } from '../connectors/registry.js'
+import type { Boss } from '../jobs/queue.js'
+import { planRequest } from './planner.js'
 
 /** The actor of what routing writes. */
 const ACTOR = 'engine'
@@ -60,6 +64,23 @@ export function createControllerRouting (deps: {
   }
 
   /**
+   * A checked request, once the person is known (`candidate`, the identity check's or a reviewer's
+   * choice), in the caller's transaction: routed, then planned (its own part, when it has one) or left
+   * waiting in awaiting_controller. True when parts wait: their administrators are to be told (notify).
+   */
+  async function routeAndPlan (request: RequestRow, candidate: Candidate | undefined, plan: { registry: ConnectorRegistry, tasks: TasksRepository, boss: Boss, actor: string }, tx: TxHandle): Promise<boolean> {
+    const routed = await routeIn(request, candidate, new Date(), tx)
+    const accounts = routed.managed.map((m) => m.id)
+    if (routed.managed.length > 0 && !routed.own) {
+      await deps.requests.transitionFrom(request, 'awaiting_controller', plan.actor,
+        `every record found is managed for ${routed.managed.map((m) => m.name).join(', ')}: waiting for the administrator's instruction`, { accounts }, tx)
+    } else {
+      await planRequest(request, { ...plan, requests: deps.requests, excludedAccounts: accounts }, tx)
+    }
+    return routed.managed.length > 0
+  }
+
+  /**
    * Tells the administrators of each waiting part not told yet, and the person (when the request
    * has an e-mail address). Idempotent: a part is marked once its e-mails were accepted; one that
    * failed throws, and the job that called it is retried. Without a notifier nothing can be sent:
@@ -88,7 +109,7 @@ export function createControllerRouting (deps: {
     }
   }
 
-  return { routeIn, notify }
+  return { routeAndPlan, notify }
 }
 
 export type ControllerRouting = ReturnType<typeof createControllerRouting>

@@ -17,6 +17,7 @@ import { createIdentityCheck } from './identify.js'
 import { createControllerRouting } from './controller-routing.js'
 import { DEFAULT_ASSISTANCE_DAYS } from '../domain/accounts.js'
 import type { Notifier } from '../notify/notifier.js'
+import type { IdentityCheckMode } from '../domain/identity.js'
 import { createFinalizer, type RequestClosedListener } from './finalize.js'
 import type { TaskMetrics } from '../services/metrics.js'
 import { createTransferRunner, type OpenArchive } from '../transfers/runner.js'
@@ -70,6 +71,8 @@ export function createEngine (deps: {
   holds?: HoldLookup
   /** Managed accounts' administrators: how they are told of their end users' requests (engine/controller-routing.ts). */
   controllers?: { notifier: Notifier | null, assistanceDays: number, publicUrl: string }
+  /** IDENTITY_CHECK: which requests the identity check searches every system for (identify.ts). */
+  identityCheck?: IdentityCheckMode
 }) {
   const { dbh, registry, log, boss } = deps
   const tasks = createTasksRepository(dbh)
@@ -116,7 +119,7 @@ export function createEngine (deps: {
     publicUrl: deps.controllers?.publicUrl ?? 'http://localhost:3000',
     log: log.child({ component: 'controllers' })
   })
-  const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }), routing })
+  const identity = createIdentityCheck({ dbh, registry, boss, log: log.child({ component: 'identity' }), routing, ...(deps.identityCheck ? { mode: deps.identityCheck } : {}) })
   const callbacks = createCallbackSender({ dbh, log: log.child({ component: 'callbacks' }), settings: deps.callbacks, worker })
   const opendsrCallbacks = createOpenDsrSender({ dbh, log: log.child({ component: 'opendsr-callbacks' }), settings: deps.callbacks, signer: deps.opendsrSigner ?? null, worker })
   let reaper: NodeJS.Timeout | undefined
@@ -157,6 +160,8 @@ export function createEngine (deps: {
     transfers,
     /** The identity check of requests before they are planned (identify.ts). */
     identity,
+    /** Routing of managed accounts' end users to their administrators (controller-routing.ts). */
+    routing,
     /** Retention: deletes expired archives and collected data as of `now` (the scheduler's archive_expiry job runs it). */
     sweepExpiredArchives: deps.archives.sweep,
 

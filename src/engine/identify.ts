@@ -5,8 +5,8 @@ import { createTasksRepository } from '../db/repositories/tasks-repository.js'
 import { createIdentityRepository } from '../db/repositories/identity-repository.js'
 import type { ConnectorInstance, ConnectorRegistry } from '../connectors/registry.js'
 import { ConnectorError, type SubjectIdentity } from '../../connectors/types.js'
-import { candidatesOf, identifierKeys, merge, type Candidate, type FoundRecord } from '../domain/identity.js'
-import { identifyingSystems, planRequest } from './planner.js'
+import { candidatesOf, identifierKeys, merge, needsIdentityCheck, type Candidate, type FoundRecord, type IdentityCheckMode } from '../domain/identity.js'
+import { identifyingSystems } from './planner.js'
 import type { Boss } from '../jobs/queue.js'
 import type { ControllerRouting } from './controller-routing.js'
 
@@ -43,7 +43,15 @@ class IdentifyFailed extends Error {
  * What is found is personal data: it is stored with the request (redacted with its subject), and
  * never logged; events and errors carry counts, kinds and system names only.
  */
-export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorRegistry, boss: Boss, log: FastifyBaseLogger, routing: ControllerRouting }) {
+export function createIdentityCheck (deps: {
+  dbh: DbHandle
+  registry: ConnectorRegistry
+  boss: Boss
+  log: FastifyBaseLogger
+  routing: ControllerRouting
+  /** IDENTITY_CHECK ('always' when not given): whom the check is for itself, and whom only for customer accounts. */
+  mode?: IdentityCheckMode
+}) {
   const { dbh, registry, boss, log } = deps
   const requests = createRequestsRepository(dbh)
   const tasks = createTasksRepository(dbh)
@@ -55,9 +63,8 @@ export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorR
     return found.map((f) => ({ ...f, connector: c.id }))
   }
 
-  /** The check's rounds: every person found, and the identifiers they add when there is one. */
-  async function search (requestId: string, own: SubjectIdentity): Promise<{ candidates: Candidate[], subject: SubjectIdentity, rounds: number, failures: Array<{ connector: string, code: string }> }> {
-    const systems = identifyingSystems(registry)
+  /** The check's rounds in `systems`: every person found, and the identifiers they add when there is one. */
+  async function search (requestId: string, own: SubjectIdentity, systems: readonly ConnectorInstance[]): Promise<{ candidates: Candidate[], subject: SubjectIdentity, rounds: number, failures: Array<{ connector: string, code: string }> }> {
     const asked = new Map<string, Set<string>>()
     let found: FoundRecord[] = []
     let subject = own
@@ -98,7 +105,15 @@ export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorR
     // Checked before: what is left is to tell the administrators of its waiting parts (a retry of a send that failed).
     if (request.status !== 'ready') return deps.routing.notify(request)
     const own = request.subject as SubjectIdentity
-    const { candidates, subject, rounds, failures } = await search(requestId, own)
+    // A request the check would not ask about for itself (IDENTITY_CHECK auto and an e-mail address),
+    // only because of customer accounts (planner.ts checksAccounts), is looked for first in the systems
+    // that keep records per account; everywhere only when it has records in some account, to tell the
+    // company's own part from the accounts'.
+    const all = identifyingSystems(registry)
+    const accountsFirst = !needsIdentityCheck(deps.mode ?? 'always', own)
+    let result = await search(requestId, own, accountsFirst ? all.filter((c) => c.connector.reportsAccounts === true) : all)
+    if (accountsFirst && result.failures.length === 0 && result.candidates.some((c) => (c.accounts?.length ?? 0) > 0)) result = await search(requestId, own, all)
+    const { candidates, subject, rounds, failures } = result
     if (failures.length > 0 && !opts.lastAttempt) throw new IdentifyFailed(failures)
     const systems = [...new Set(candidates.flatMap((c) => c.systems))].sort()
     const records = candidates.reduce((n, c) => n + c.records, 0)
@@ -122,15 +137,8 @@ export function createIdentityCheck (deps: { dbh: DbHandle, registry: ConnectorR
       await identities.record(requestId, { status: 'resolved', subject, candidates }, tx)
       await requests.recordEvent(requestId, ACTOR, 'identity_checked', `the identifiers lead to ${candidates.length === 0 ? 'no record' : 'one person'}` +
         (added.length > 0 ? `; searched also by ${[...new Set(added)].join(', ')}` : ''), { people: candidates.length, records, systems, rounds, added: [...new Set(added)] }, tx)
-      const routing = await deps.routing.routeIn(locked, candidates[0], new Date(), tx)
-      if (routing.managed.length > 0 && !routing.own) {
-        await requests.transitionFrom(locked, 'awaiting_controller', ACTOR,
-          `every record found is managed for ${routing.managed.map((m) => m.name).join(', ')}: waiting for the administrator's instruction`,
-          { accounts: routing.managed.map((m) => m.id) }, tx)
-      } else {
-        await planRequest(locked, { registry, tasks, requests, boss, actor: ACTOR, excludedAccounts: routing.managed.map((m) => m.id) }, tx)
-      }
-      return routing.managed.length > 0 ? locked : null
+      // A managed account's records wait for its administrator; the rest is planned (engine/controller-routing.ts).
+      return await deps.routing.routeAndPlan(locked, candidates[0], { registry, tasks, boss, actor: ACTOR }, tx) ? locked : null
     })
     log.info({ requestId, people: candidates.length, rounds, failed: failures.length }, 'identity check done')
     if (routed) await deps.routing.notify(routed)

@@ -3,9 +3,9 @@ import type { RequestsRepository } from '../db/repositories/requests-repository.
 import type { TasksRepository } from '../db/repositories/tasks-repository.js'
 import type { IdentityRepository } from '../db/repositories/identity-repository.js'
 import type { ConnectorRegistry } from '../connectors/registry.js'
-import type { Boss } from '../jobs/queue.js'
 import { Errors } from '../errors.js'
-import { planRequest } from '../engine/planner.js'
+import type { ControllerRouting } from '../engine/controller-routing.js'
+import { enqueue, identifyJob, type Boss } from '../jobs/queue.js'
 import { chosenSubject, maskEmail, maskName, maskPhone } from '../domain/identity.js'
 import type { SubjectIdentity } from '../../connectors/types.js'
 import type { ChooseIdentity, IdentityReview } from '../schemas/identity.js'
@@ -27,6 +27,8 @@ export function createIdentityReview (deps: {
   requests: RequestsRepository
   identities: IdentityRepository
   boss: Boss
+  /** Routing to managed accounts' administrators (engine/controller-routing.ts). */
+  routing: Pick<ControllerRouting, 'routeAndPlan'>
 }) {
   const { dbh, registry, tasks, requests, identities, boss } = deps
 
@@ -73,7 +75,10 @@ export function createIdentityReview (deps: {
         const moved = await requests.transitionFrom(current, current.heldFrom ?? 'ready', actor, `identity review: the reviewer chose ${how}`,
           { identity: { chosen: index >= 0 ? index : null, people: row.candidates.length, kinds: Object.keys(subject).sort() } }, tx)
         if (moved.status !== 'moved') throw new Errors.IllegalTransition(current.status, current.heldFrom ?? 'ready')
-        await planRequest(moved.row, { registry, tasks, requests, boss, actor }, tx)
+        // The chosen person's records in managed accounts wait for their administrators, as after the check itself;
+        // the identity check's job, queued again, then tells them (it finds the request checked).
+        const candidate = index >= 0 ? row.candidates[index] : undefined
+        if (await deps.routing.routeAndPlan(moved.row, candidate, { registry, tasks, boss, actor }, tx)) await enqueue(boss, [identifyJob(requestId)], tx)
       })
     }
   }

@@ -48,6 +48,7 @@ export default fp<EnginePluginOptions>(async function engine (fastify, opts) {
     metrics: fastify.metrics,
     dbh,
     holds: createHoldLookup({ dbh, keyring: fastify.keyring }),
+    identityCheck: config.IDENTITY_CHECK,
     controllers: { notifier: fastify.notifier, assistanceDays: config.ACCOUNT_ASSISTANCE_DAYS, publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.PORT}` },
     boss,
     onClosed: [

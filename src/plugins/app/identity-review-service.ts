@@ -18,6 +18,7 @@ export default fp(async function identityReviewService (fastify) {
     tasks: engine.tasks,
     requests: createRequestsRepository(dbh),
     identities: createIdentityRepository(dbh),
-    boss: engine.boss
+    boss: engine.boss,
+    routing: engine.routing
   }))
 }, { name: 'identity-review-service', dependencies: ['core', 'engine'] })
