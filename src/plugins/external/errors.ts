@@ -13,7 +13,10 @@ const FASTIFY_CODES: Record<string, () => Error> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new Errors.PayloadTooLarge(),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new Errors.EmptyBody(),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new Errors.InvalidJson(),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Errors.InvalidJson()
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Errors.InvalidJson(),
+  // The console's forms (@fastify/csrf-protection): no token, a wrong one, or no session secret to check it against.
+  FST_CSRF_INVALID_TOKEN: () => new Errors.CsrfTokenInvalid(),
+  FST_CSRF_MISSING_SECRET: () => new Errors.CsrfTokenInvalid()
 }
 
 /**
