@@ -104,10 +104,10 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/console/requests/:id/archive/links', {
     config: { public: 'console', consoleScope: 'archives:read' },
-    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })) }) }
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ expires_in_days: Type.Optional(Type.String({ pattern: '^([1-9]|[12][0-9]|30)$', description: 'Form fields are text: 1 to 30' })) }) }
   }, async (request, reply) => {
     const days = request.body.expires_in_days
-    const link = await fastify.archivesService.createLink(request.params.id, request.operator!.name, days === undefined ? undefined : days * 86_400)
+    const link = await fastify.archivesService.createLink(request.params.id, request.operator!.name, days === undefined ? undefined : Number(days) * 86_400)
     // The signature is not stored: the URL is shown this once, on this page, and not cached.
     return renderRequest(request, reply.status(201), request.params.id, { createdLink: link, notice: 'Download link created: copy it now, it cannot be shown again.' })
   })

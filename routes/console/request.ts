@@ -23,13 +23,14 @@ export interface RequestPageExtras {
 export async function renderRequest (request: FastifyRequest, reply: FastifyReply, id: string, extras: RequestPageExtras = {}) {
   const { server } = request
   const dsr = await server.requestsService.get(id)
-  const [events, chain, receipt] = await Promise.all([
+  const [events, chain, receipt, links] = await Promise.all([
     server.requestsService.events(id),
     server.auditService.verifyRequest(id),
     server.receiptsService.forRequest(id).then((r) => ({ ok: true as const, receipt: r }), (err: unknown) => {
       if (err instanceof DsrError) return { ok: false as const, code: err.code, message: err.message }
       throw err
-    })
+    }),
+    dsr.archive ? server.archivesService.links(id) : []
   ])
   const operator = request.operator!
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').view('console/request', {
@@ -43,6 +44,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     events,
     chain,
     receipt,
+    links,
     createdLink: extras.createdLink ?? null,
     notice: extras.notice ?? null,
     grounds: refusalGroundList().data.filter((g) => g.provisions[dsr.regime] !== undefined && (g.types === null || g.types.includes(dsr.type))),
