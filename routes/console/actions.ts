@@ -8,12 +8,16 @@ import { ConsoleIdParamsSchema, renderRequest } from './request.js'
 const csrf = { _csrf: Type.Optional(Type.String({ maxLength: 200 })) }
 const form = <P extends TProperties>(props: P) => Type.Object({ ...props, ...csrf }, { additionalProperties: false })
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '\\S' })
-/** A day as a date field sends it; the person is told on a day, recorded as its start (UTC). */
+/** A day as a date field sends it (UTC). */
 const day = Type.String({ format: 'date' })
 const TaskParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }), taskId: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const LinkParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 
-const startOf = (d: string) => `${d}T00:00:00.000Z`
+/**
+ * The instant recorded for "the person was told on day d": the end of that day (UTC), or now for
+ * today, so a person told on the day the request arrived is not recorded as told before it arrived.
+ */
+const toldOn = (d: string) => new Date(Math.min(Date.parse(`${d}T23:59:59.999Z`), Date.now())).toISOString()
 const backToRequest = (reply: FastifyReply, id: string) => reply.redirect(`/console/requests/${id}`, 303)
 
 /**
@@ -82,7 +86,7 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ reason: text(1000), notified_subject_at: Type.Optional(day) }) }
   }, async (request, reply) => {
     const { reason, notified_subject_at: told } = request.body
-    await svc().extend(request.params.id, { reason, ...(told ? { notified_subject_at: startOf(told) } : {}) }, request.operator!)
+    await svc().extend(request.params.id, { reason, ...(told ? { notified_subject_at: toldOn(told) } : {}) }, request.operator!)
     return backToRequest(reply, request.params.id)
   })
 
@@ -90,7 +94,7 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { public: 'console', consoleScope: 'requests:write' },
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ reason: text(1000), notified_subject_at: day }) }
   }, async (request, reply) => {
-    await svc().liftRestriction(request.params.id, { reason: request.body.reason, notified_subject_at: startOf(request.body.notified_subject_at) }, request.operator!)
+    await svc().liftRestriction(request.params.id, { reason: request.body.reason, notified_subject_at: toldOn(request.body.notified_subject_at) }, request.operator!)
     return backToRequest(reply, request.params.id)
   })
 

@@ -116,8 +116,10 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
     const e = toApiError(err)
     if (e.statusCode >= 500) request.log.error({ err }, 'console request failed')
     else request.log.info({ code: e.code, statusCode: e.statusCode }, 'console request refused')
+    // A signed-in operator keeps the sign-out button, which needs this session's token.
+    const csrf = request.operator ? reply.generateCsrf() : ''
     return reply.status(e.statusCode).type('text/html; charset=utf-8')
-      .view('console/error', { title: 'Not done', error: e, operator: request.operator, back: backTo(request) })
+      .view('console/error', { title: 'Not done', error: e, operator: request.operator, csrf, back: backTo(request) })
   })
 
   await fastify.register(session)

@@ -136,3 +136,17 @@ t.test('bad input is a coded 4xx page, not a 500', async (t) => {
   t.equal(unknown.statusCode, 404)
   t.equal(codeOf(unknown.body), 'DSR_REQUEST_NOT_FOUND')
 })
+
+t.test('a session unused for longer than CONSOLE_IDLE_MINUTES (30) ends', async (t) => {
+  const c = new ConsoleClient(app)
+  await c.signIn(OPERATOR_KEY)
+  t.equal((await c.get('/console')).statusCode, 200)
+  const realNow = Date.now
+  t.teardown(() => { Date.now = realNow })
+  Date.now = () => realNow() + 29 * 60_000
+  t.equal((await c.get('/console')).statusCode, 200, 'used within 30 minutes: still signed in, and touched')
+  Date.now = () => realNow() + (29 + 31) * 60_000
+  const idle = await c.get('/console')
+  t.equal(idle.statusCode, 303, 'idle for 31 minutes: sent to sign in')
+  t.equal(idle.headers.location, '/console/sign-in')
+})
