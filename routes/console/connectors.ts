@@ -17,6 +17,7 @@ export function chartOf (checks: Array<{ checkedAt: Date, status: string, latenc
     height: H,
     maxMs: max,
     line: ok.map((c) => `${x(c.checkedAt)},${y(c.latencyMs ?? 0)}`).join(' '),
+    ok: ok.map((c) => ({ x: x(c.checkedAt), y: y(c.latencyMs ?? 0) })),
     down: checks.filter((c) => c.status !== 'ok').map((c) => ({ x: x(c.checkedAt), y: H - 5 }))
   }
 }

@@ -5,6 +5,7 @@ import { DsrError } from '../../src/errors.js'
 import { refusalGroundList } from '../../src/schemas/decisions.js'
 import { daysLeft } from '../../src/services/console-service.js'
 import { hasScope } from '../../src/services/api-keys.js'
+import { TERMINAL_STATUSES } from '../../src/domain/lifecycle.js'
 
 export const ConsoleIdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const CsrfOnlySchema = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })
@@ -39,6 +40,8 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     csrf: reply.generateCsrf(),
     r: dsr,
     daysLeft: daysLeft(new Date(dsr.effective_due_at), new Date()),
+    // Offered only where the API would take it: open, not taken, available in the regime, before the statutory due_at.
+    canExtend: !TERMINAL_STATUSES.includes(dsr.status) && dsr.extension === null && dsr.deadline.extended_due_at !== null && new Date(dsr.due_at) > new Date(),
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,

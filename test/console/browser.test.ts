@@ -33,6 +33,8 @@ if (!existsSync(CHROMIUM)) {
     const r = (await app.inject({ url: `/v1/requests/${urgent}`, headers: auth() })).json<{ tasks: Array<{ status: string }> }>()
     return r.tasks.some((x) => x.status === 'manual')
   }, 30_000, 'the manual task')
+  // Some health history for the connectors page's chart.
+  for (let i = 0; i < 3; i++) await app.inject({ url: '/v1/connectors/paper/health?live=true', headers: auth() })
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
   const profile = await mkdtemp(join(tmpdir(), 'dsr-chromium-'))
