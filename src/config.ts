@@ -151,6 +151,11 @@ export const EnvSchema = Type.Object({
   /** Minutes without a page or an action after which a console session ends. */
   CONSOLE_IDLE_MINUTES: Type.Integer({ minimum: 1, maximum: 720, default: 30 }),
   /**
+   * The console cookie's Secure attribute: `auto` when this process serves HTTPS itself, `true` behind a
+   * proxy that terminates TLS (the service then sees plain HTTP), `false` only for plain-HTTP development.
+   */
+  CONSOLE_COOKIE_SECURE: Type.Enum(['auto', 'true', 'false'], { default: 'auto' }),
+  /**
    * The OpenDSR facade (src/opendsr/, routes under /opendsr/v2 and /opendsr/v1): the domain its
    * certificate is issued to (X-OpenDSR-Processor-Domain), the certificate (PEM, issued by a CA, with
    * any intermediates after it) and its private key (a secret). All three or none: without them the

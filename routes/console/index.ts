@@ -40,6 +40,7 @@ declare module '@fastify/secure-session' {
 const VIEWS = shippedPath(import.meta.url, '../../views', 'console/layout.eta')
 /** The absolute lifetime of a session, however busy: an operator signs in again at least this often. */
 const MAX_SESSION_SECONDS = 12 * 3600
+const SECURE = { auto: 'auto', true: true, false: false } as const
 
 /**
  * The operator console (/console): server-rendered pages over the same services, scopes and audit
@@ -60,7 +61,7 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
     key,
     cookieName: 'dsr_console',
     expiry: MAX_SESSION_SECONDS,
-    cookie: { path: '/console', httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: MAX_SESSION_SECONDS }
+    cookie: { path: '/console', httpOnly: true, sameSite: 'strict', secure: SECURE[fastify.config.CONSOLE_COOKIE_SECURE], maxAge: MAX_SESSION_SECONDS }
   })
   await fastify.register(csrf, { sessionPlugin: '@fastify/secure-session' })
   await fastify.register(helmet, {
