@@ -75,12 +75,22 @@ function maskValue (value: string): string {
   return value.length <= 2 ? '••' : `${'•'.repeat(Math.max(3, value.length - 2))}${value.slice(-2)}`
 }
 
-/** A request's page, and revealing its identifiers (on its audit trail). */
+/** A request's page, its archive for the operator, and revealing its identifiers (each on its audit trail). */
 const requestPage: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/console/requests/:id', {
     config: { public: 'console', consoleScope: 'requests:read' },
     schema: { hide: true, params: ConsoleIdParamsSchema }
   }, async (request, reply) => renderRequest(request, reply, request.params.id))
+
+  // The operator's own download, as GET /v1/requests/{id}/archive (recorded on the trail as archive_downloaded).
+  fastify.get('/console/requests/:id/archive', {
+    exposeHeadRoute: false,
+    config: { public: 'console', consoleScope: 'archives:read' },
+    schema: { hide: true, params: ConsoleIdParamsSchema }
+  }, async (request, reply) => {
+    const d = await fastify.archivesService.download(request.params.id, request.operator!.name, { range: undefined, ifRange: undefined, head: false })
+    return reply.status(d.status).headers(d.headers).send(d.body)
+  })
 
   fastify.post('/console/requests/:id/reveal', {
     config: { public: 'console', consoleScope: 'requests:read' },
