@@ -69,6 +69,8 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
       useDefaults: false,
       directives: {
         defaultSrc: ["'none'"],
+        // The console's own files only: no inline script or style, nothing from elsewhere.
+        scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
         imgSrc: ["'self'"],
         formAction: ["'self'"],

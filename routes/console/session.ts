@@ -11,12 +11,17 @@ const SignInSchema = Type.Object({
 }, { additionalProperties: false })
 const CsrfOnlySchema = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })
 
-/** Signing in with an API key, signing out, and the console's one stylesheet. */
+/** Signing in with an API key, signing out, and the console's stylesheet and one small script. */
 const session: FastifyPluginAsyncTypebox = async (fastify) => {
-  const css = readFileSync(join(shippedPath(import.meta.url, '../../views', 'console/console.css'), 'console', 'console.css'))
+  const assets = join(shippedPath(import.meta.url, '../../views', 'console/console.css'), 'console')
+  const css = readFileSync(join(assets, 'console.css'))
+  const js = readFileSync(join(assets, 'console.js'))
 
   fastify.get('/console/assets/console.css', { config: { public: 'console', consoleScope: null }, schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css))
+
+  fastify.get('/console/assets/console.js', { config: { public: 'console', consoleScope: null }, schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(js))
 
   fastify.get('/console/sign-in', { config: { public: 'console', consoleScope: null }, schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').view('console/sign-in', { title: 'Sign in', csrf: reply.generateCsrf(), operator: null }))

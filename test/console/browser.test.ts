@@ -75,7 +75,11 @@ if (!existsSync(CHROMIUM)) {
     await page.click(`tr[data-request="${toReject}"] a`)
     await page.selectOption('#reject-ground', 'manifestly_unfounded_or_excessive')
     await page.fill('#reject-explanation', 'The fifth identical request this month; you may complain to the supervisory authority.')
+    // The console's script asks before a rejection is sent.
+    const asked: string[] = []
+    page.once('dialog', (d) => { asked.push(d.message()); void d.accept() })
     await page.click('form[action$="/reject"] button[type=submit]')
+    t.match(asked, [/Reject this request/], 'asked to confirm')
     t.equal((await page.textContent('[data-status]'))?.trim(), 'rejected')
     t.match(await page.textContent('[data-refusal]'), /manifestly_unfounded_or_excessive/)
     const trail = await page.$$eval('tr[data-action]', (trs) => trs.map((tr) => tr.textContent ?? ''))
