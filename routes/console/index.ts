@@ -9,6 +9,7 @@ import { Errors } from '../../src/errors.js'
 import { toApiError } from '../../src/plugins/external/errors.js'
 import { hasScope, type KeyRecord, type Scope } from '../../src/services/api-keys.js'
 import { shippedPath } from '../../src/shipped-path.js'
+import { CONSOLE_SESSION_HOURS } from '../../src/plugins/app/console-service.js'
 import session from './session.js'
 import queue from './queue.js'
 import request from './request.js'
@@ -38,8 +39,7 @@ declare module '@fastify/secure-session' {
 }
 
 const VIEWS = shippedPath(import.meta.url, '../../views', 'console/layout.eta')
-/** The absolute lifetime of a session, however busy: an operator signs in again at least this often. */
-const MAX_SESSION_SECONDS = 12 * 3600
+const MAX_SESSION_SECONDS = CONSOLE_SESSION_HOURS * 3600
 const SECURE = { auto: 'auto', true: true, false: false } as const
 
 /**

@@ -49,11 +49,23 @@ export function createConsoleService (deps: {
   requests: Pick<RequestsRepository, 'findById' | 'recordEvent'>
   systemEvents: Pick<SystemEventsRepository, 'record'>
   apiKeys: ReadonlyMap<string, KeyRecord>
+  /** How long a session can live at most (its cookie's expiry): how far back sign-outs matter. */
+  sessionHours: number
   now?: () => Date
 }) {
   const now = deps.now ?? (() => new Date())
-  // A signed-out session is signed out for good: remembered here once read from the trail.
-  const ended = new Set<string>()
+  const lifetimeMs = deps.sessionHours * 3_600_000
+  // A signed-out session is signed out for good: remembered here (with when) once known, for as long
+  // as a session can live; older entries are dropped, so the set stays as small as the sign-outs of that window.
+  const ended = new Map<string, number>()
+  const remember = (session: string) => {
+    const at = now().getTime()
+    ended.set(session, at)
+    for (const [sid, when] of ended) {
+      if (when >= at - lifetimeMs) break
+      ended.delete(sid)
+    }
+  }
 
   return {
     /** Exchanges an API key for a session when the key has the `console` scope (`admin` includes it). */
@@ -68,7 +80,7 @@ export function createConsoleService (deps: {
     },
 
     async signOut (session: string, actor: string): Promise<void> {
-      ended.add(session)
+      remember(session)
       await deps.systemEvents.record({ actor, action: 'console_signed_out', details: { session } })
     },
 
@@ -77,8 +89,8 @@ export function createConsoleService (deps: {
       const record = deps.apiKeys.get(keyHash)
       if (!record || !hasScope(record, 'console')) return null
       if (ended.has(session)) return null
-      if (await deps.repo.signedOut(session)) {
-        ended.add(session)
+      if (await deps.repo.signedOut(session, new Date(now().getTime() - lifetimeMs))) {
+        remember(session)
         return null
       }
       return record

@@ -63,10 +63,13 @@ export function createConsoleRepository (dbh: DbHandle) {
       return new Map(rows.map((r) => [String(r.details?.connector), r]))
     },
 
-    /** True when a `console_signed_out` event names this session. */
-    async signedOut (session: string): Promise<boolean> {
+    /**
+     * True when a `console_signed_out` event since `since` names this session. A session lives at most
+     * a few hours, so only the sign-outs of that window are read (index system_events_action).
+     */
+    async signedOut (session: string, since: Date): Promise<boolean> {
       const [row] = await db.select({ id: systemEvents.id }).from(systemEvents)
-        .where(and(eq(systemEvents.action, 'console_signed_out'), sql`${systemEvents.details}->>'session' = ${session}`)).limit(1)
+        .where(and(eq(systemEvents.action, 'console_signed_out'), gte(systemEvents.at, since), sql`${systemEvents.details}->>'session' = ${session}`)).limit(1)
       return row !== undefined
     }
   }

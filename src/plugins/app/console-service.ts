@@ -6,6 +6,9 @@ import { createRequestsRepository } from '../../db/repositories/requests-reposit
 import { createSystemEventsRepository } from '../../db/repositories/system-events-repository.js'
 import { createConsoleService, type ConsoleService } from '../../services/console-service.js'
 
+/** The absolute lifetime of a console session, however busy: an operator signs in again at least this often. */
+export const CONSOLE_SESSION_HOURS = 12
+
 declare module 'fastify' {
   interface FastifyInstance {
     consoleService: ConsoleService
@@ -27,6 +30,7 @@ export default fp(async function consoleService (fastify) {
     repo: createConsoleRepository(dbh),
     requests: createRequestsRepository(dbh),
     systemEvents: createSystemEventsRepository(dbh),
-    apiKeys: fastify.apiKeys
+    apiKeys: fastify.apiKeys,
+    sessionHours: CONSOLE_SESSION_HOURS
   }))
 }, { name: 'console-service', dependencies: ['core'] })
