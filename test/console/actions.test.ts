@@ -50,3 +50,20 @@ t.test('a key without the action\'s scope may sign in but not act', async (t) =>
   t.equal(res.statusCode, 403)
   t.match(res.body, /data-code>DSR_FORBIDDEN</)
 })
+
+t.test('lift a restriction a manual task placed, with the day the person was told', async (t) => {
+  const id = await create({ type: 'restriction', subject: { email: 'restrict@example.com' }, verification: { method: 'account_login' } })
+  const task = await waitFor(async () => (await read(id)).tasks.find((x) => x.status === 'manual'), 20_000, 'the manual restrict task')
+  t.equal((await c.post(`/console/requests/${id}/tasks/${task.id}/complete`, { _csrf: await csrfOn(id), outcome: 'done', note: 'Marked the paper file' })).statusCode, 303)
+  await waitFor(async () => (await read(id)).status === 'completed', 20_000, 'completed')
+  const page = await c.get(`/console/requests/${id}`)
+  t.match(page.body, /action="\/console\/requests\/[^"]+\/restriction\/lift"/, 'the lift form is offered')
+  const today = new Date().toISOString().slice(0, 10)
+  const lifted = await c.post(`/console/requests/${id}/restriction/lift`, { _csrf: ConsoleClient.csrfOf(page.body), reason: 'Accuracy confirmed', notified_subject_at: today })
+  t.equal(lifted.statusCode, 303)
+  const events = (await app.inject({ url: `/v1/requests/${id}/events`, headers: auth() })).json<{ data: Array<{ action: string, actor: string }> }>().data
+  t.match(events.find((e) => e.action === 'restriction_lifted'), { actor: 'admin' })
+  const again = await c.post(`/console/requests/${id}/restriction/lift`, { _csrf: ConsoleClient.csrfOf(page.body), reason: 'Again', notified_subject_at: today })
+  t.equal(again.statusCode, 409, 'lifted once: the API\'s rule')
+  t.match(again.body, /data-code>DSR_RESTRICTION_ALREADY_LIFTED</)
+})
