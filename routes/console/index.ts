@@ -6,7 +6,7 @@ import helmet from '@fastify/helmet'
 import view from '@fastify/view'
 import { Eta } from 'eta'
 import { Errors } from '../../src/errors.js'
-import { toApiError } from '../../src/plugins/external/errors.js'
+import { toApiError, unavailableError } from '../../src/plugins/external/errors.js'
 import { hasScope, type KeyRecord, type Scope } from '../../src/services/api-keys.js'
 import { shippedPath } from '../../src/shipped-path.js'
 import { CONSOLE_SESSION_HOURS } from '../../src/plugins/app/console-service.js'
@@ -116,8 +116,13 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
 
   // Errors as a page a person can read and go back from, with the same status and code as the API's.
   fastify.setErrorHandler((err: FastifyError, request, reply) => {
-    const e = toApiError(err)
-    if (e.statusCode >= 500) request.log.error({ err }, 'console request failed')
+    // The database or the object store away: nothing is wrong with the request, as the API says it (503, Retry-After).
+    const away = unavailableError(err)
+    const e = away ?? toApiError(err)
+    if (away) {
+      reply.header('retry-after', String(away.retryAfter))
+      request.log.warn({ code: e.code }, 'console request: database or object store unavailable')
+    } else if (e.statusCode >= 500) request.log.error({ err }, 'console request failed')
     else request.log.info({ code: e.code, statusCode: e.statusCode }, 'console request refused')
     // A signed-in operator keeps the sign-out button, which needs this session's token.
     const csrf = request.operator ? reply.generateCsrf() : ''

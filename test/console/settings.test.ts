@@ -37,3 +37,10 @@ t.test('on Postgres without CONSOLE_SESSION_KEY the console is not served: DSR_C
     t.equal(res.json().code, 'DSR_CONSOLE_NOT_CONFIGURED')
   }
 })
+
+t.test('the database away is a 503 DSR_UNAVAILABLE with Retry-After in the console as in the API', async (t) => {
+  const { unavailableError } = await import('../../src/plugins/external/errors.js')
+  t.match(unavailableError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })), { statusCode: 503, code: 'DSR_UNAVAILABLE', retryAfter: Number })
+  t.match(unavailableError(new Error('wrapped', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) })), { statusCode: 503 })
+  t.equal(unavailableError(new Error('anything else')), null)
+})

@@ -69,6 +69,16 @@ function unavailable (reply: FastifyReply) {
     .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
 }
 
+/**
+ * 503 DSR_UNAVAILABLE, with the seconds for Retry-After, when the database or the object store is away;
+ * null otherwise. For error handlers of their own (the console's pages) that answer as the API does.
+ */
+export function unavailableError (err: unknown): (ApiError & { retryAfter: number }) | null {
+  if (!isDatabaseUnreachable(err) && !isStoreUnavailable(err)) return null
+  const e = new Errors.Unavailable()
+  return { statusCode: 503, code: e.code, message: e.message, retryAfter: RETRY_AFTER_SECONDS }
+}
+
 export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): ApiError {
   if (err.validation) {
     const part = (err.validationContext ?? 'body') as ErrorDetail['in']
