@@ -29,6 +29,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/drizzle ./drizzle
+# The operator console's templates and stylesheet (routes/console), read at run time.
+COPY views ./views
 # Data files the build does not emit: sample connector files and seed, the test-result store's migrations.
 COPY --from=build /app/connectors ./connectors
 RUN mkdir -p /var/lib/dsar-service && chown node:node /var/lib/dsar-service

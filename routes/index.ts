@@ -30,6 +30,7 @@ import wellKnown from './well-known.js'
 import opendsr from './opendsr/index.js'
 import { FLAVOURS } from '../src/domain/opendsr.js'
 import root from './root.js'
+import consoleRoutes from './console/index.js'
 import errors from './errors.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
@@ -66,4 +67,6 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(opendsr, { prefix: FLAVOURS.v1.prefix, flavour: 'v1' })
   await fastify.register(wellKnown)
   await fastify.register(root)
+  // The operator console: its own plugins (form bodies, session, anti-forgery, CSP) stay inside it.
+  await fastify.register(consoleRoutes)
 }

@@ -33,6 +33,7 @@ import verificationService from './plugins/app/verification-service.js'
 import suppressionsService from './plugins/app/suppressions-service.js'
 import opendsrService from './plugins/app/opendsr-service.js'
 import accountsService from './plugins/app/accounts-service.js'
+import consoleService from './plugins/app/console-service.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
@@ -73,7 +74,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService, opendsrService, accountsService]) {
+  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService, opendsrService, accountsService, consoleService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with

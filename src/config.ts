@@ -151,6 +151,19 @@ export const EnvSchema = Type.Object({
   /** Keys the HMAC of verification codes (at least 32 characters); without it, a key made for this process. */
   VERIFICATION_CODE_KEY: Type.Optional(Type.String()),
   /**
+   * Encrypts and signs the operator console's session cookie (32 random bytes in base64). Without it the
+   * console signs in on the embedded database only, with a key made for this process (sessions end when
+   * it stops); on Postgres the console then answers DSR_CONSOLE_NOT_CONFIGURED.
+   */
+  CONSOLE_SESSION_KEY: Type.Optional(Type.String()),
+  /** Minutes without a page or an action after which a console session ends. */
+  CONSOLE_IDLE_MINUTES: Type.Integer({ minimum: 1, maximum: 720, default: 30 }),
+  /**
+   * The console cookie's Secure attribute: `auto` when this process serves HTTPS itself, `true` behind a
+   * proxy that terminates TLS (the service then sees plain HTTP), `false` only for plain-HTTP development.
+   */
+  CONSOLE_COOKIE_SECURE: Type.Enum(['auto', 'true', 'false'], { default: 'auto' }),
+  /**
    * The OpenDSR facade (src/opendsr/, routes under /opendsr/v2 and /opendsr/v1): the domain its
    * certificate is issued to (X-OpenDSR-Processor-Domain), the certificate (PEM, issued by a CA, with
    * any intermediates after it) and its private key (a secret). All three or none: without them the
@@ -306,6 +319,9 @@ function checkSecrets (config: Config): void {
   }
   if (config.STORAGE_S3_SSE_KMS_KEY_ID !== undefined && config.STORAGE_S3_SSE !== 'aws:kms') {
     lines.push('  STORAGE_S3_SSE_KMS_KEY_ID: only with STORAGE_S3_SSE=aws:kms')
+  }
+  if (config.CONSOLE_SESSION_KEY !== undefined && !archiveKeyBytes(config.CONSOLE_SESSION_KEY)) {
+    lines.push('  CONSOLE_SESSION_KEY: must be 32 random bytes in base64, 44 characters ending in "=" (e.g. `openssl rand -base64 32`)')
   }
   if (config.VERIFICATION_CODE_KEY !== undefined && config.VERIFICATION_CODE_KEY.length < 32) {
     lines.push('  VERIFICATION_CODE_KEY: must be at least 32 characters (e.g. `openssl rand -base64 32`)')

@@ -59,6 +59,12 @@ export const Errors = {
   PayloadTooLarge: entry('DSR_PAYLOAD_TOO_LARGE', 'The request body is larger than the service accepts', 413, 'the body is over `BODY_LIMIT_BYTES`'),
   Unauthenticated: entry('DSR_UNAUTHENTICATED', 'A valid API key is required (Authorization: Bearer <key>)', 401, 'no API key, or an unknown one'),
   Forbidden: entry<[string]>('DSR_FORBIDDEN', 'This API key lacks the scope %s', 403, "the key lacks the route's scope"),
+  ConsoleSessionRequired: entry('DSR_CONSOLE_SESSION_REQUIRED', 'Sign in to the console first: there is no session, or it ended, expired or was signed out', 401,
+    'a console action without a live session (none, idle too long, signed out, or its key no longer configured)'),
+  CsrfTokenInvalid: entry('DSR_CSRF_TOKEN_INVALID', 'The form is missing its anti-forgery token, or the token is not this session\'s: reload the page and try again', 403,
+    'a console form posted without the token of the session that showed it'),
+  ConsoleNotConfigured: entry('DSR_CONSOLE_NOT_CONFIGURED', 'The operator console is not served here: set CONSOLE_SESSION_KEY', 404,
+    'a console page on Postgres without CONSOLE_SESSION_KEY (the embedded database makes a key for the process)'),
   RouteNotFound: entry<[string, string]>('DSR_ROUTE_NOT_FOUND', 'No route %s %s', 404, 'no route has this method and path'),
   RequestNotFound: entry<[string]>('DSR_REQUEST_NOT_FOUND', 'No request with id %s', 404, 'no request has this id'),
   IdempotencyKeyReused: entry(

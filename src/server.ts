@@ -58,6 +58,8 @@ function printDevelopmentKey (key: string, port: number): void {
     '',
     `  curl -s -H "Authorization: Bearer $DSR_KEY" http://localhost:${port}/v1/requests`,
     '',
+    `The operator console signs in with it too: http://localhost:${port}/console`,
+    '',
     ''
   ].join('\n'))
 }

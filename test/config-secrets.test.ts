@@ -46,6 +46,7 @@ const cases: Case[] = [
   { setting: 'CALLBACK_ALLOWLIST', value: `https://u:${MARK}pw@receiver.example`, names: true },
   { setting: 'SMTP_URL', value: `http://mailer:${MARK}pw@mail.example:465`, names: true },
   { setting: 'VERIFICATION_CODE_KEY', value: `${MARK}-short`, names: true },
+  { setting: 'CONSOLE_SESSION_KEY', value: `${MARK}-not-base64`, names: true },
   { setting: 'OPENDSR_SIGNING_KEY', value: `-----BEGIN PRIVATE KEY-----\\n${MARK}\\n-----END PRIVATE KEY-----`, names: true },
   { setting: 'STORAGE_URL', value: `s3://key:${MARK}pw@bucket/prefix`, names: true },
   { setting: 'STORAGE_URL', value: `https://key:${MARK}pw@bucket.example/prefix?token=${MARK}`, names: true }

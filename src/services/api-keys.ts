@@ -6,7 +6,7 @@ import type { DbHandle } from '../db/client.js'
 import { createApiKeysRepository } from '../db/repositories/api-keys-repository.js'
 
 export const SCOPES = [
-  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'accounts:manage', 'accounts:instruct', 'admin'
+  'requests:write', 'requests:read', 'requests:approve', 'archives:read', 'archives:write', 'archives:transfer', 'connectors:read', 'connectors:admin', 'suppressions:check', 'holds:manage', 'accounts:manage', 'accounts:instruct', 'console', 'admin'
 ] as const
 export type Scope = typeof SCOPES[number]
 

@@ -186,6 +186,19 @@ export function createArchivesService (deps: {
       return (await summary(requestId))!
     },
 
+    /** The request's download links as the console lists them: when made and by whom, expiry, revocation, downloads. */
+    async links (requestId: string) {
+      return (await archives.links(requestId)).map((l) => ({
+        id: l.id,
+        created_by: l.createdBy,
+        created_at: l.createdAt.toISOString(),
+        expires_at: l.expiresAt.toISOString(),
+        revoked_at: l.revokedAt?.toISOString() ?? null,
+        revoked_by: l.revokedBy,
+        downloads: l.downloads
+      }))
+    },
+
     async revokeLink (requestId: string, linkId: string, actor: string): Promise<void> {
       await deps.dbh.transaction(async (tx) => {
         const revoked = await archives.revokeLink(requestId, linkId, actor, tx)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { archiveLinks, archives } from '../schema.js'
 
@@ -134,6 +134,11 @@ export function createArchivesRepository (dbh: DbHandle) {
     async link (linkId: string, tx: TxHandle = dbh): Promise<ArchiveLinkRow | null> {
       const [row] = await tx.db.select().from(archiveLinks).where(eq(archiveLinks.id, linkId)).limit(1)
       return row ?? null
+    },
+
+    /** The request's download links, newest first (never their signatures: those are not stored). */
+    async links (requestId: string, tx: TxHandle = dbh): Promise<ArchiveLinkRow[]> {
+      return tx.db.select().from(archiveLinks).where(eq(archiveLinks.requestId, requestId)).orderBy(desc(archiveLinks.createdAt), desc(archiveLinks.id))
     },
 
     /** Revokes a link of the request; null when there is no such link, false when it was already revoked. */

@@ -18,7 +18,8 @@ export const PUBLIC_REASONS = {
   jwks: 'the public keys that receipts are verified with',
   signed_link: "a person's archive download, authorised by the link's signature",
   verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them',
-  opendsr_discovery: 'OpenDSR discovery and the certificate its signed answers and callbacks are verified with'
+  opendsr_discovery: 'OpenDSR discovery and the certificate its signed answers and callbacks are verified with',
+  console: "the operator console's pages: authorised by its signed-in session (a key with the console scope) and each page's API scope, checked in routes/console"
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
 

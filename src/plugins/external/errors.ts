@@ -13,7 +13,10 @@ const FASTIFY_CODES: Record<string, () => Error> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new Errors.PayloadTooLarge(),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new Errors.EmptyBody(),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new Errors.InvalidJson(),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Errors.InvalidJson()
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Errors.InvalidJson(),
+  // The console's forms (@fastify/csrf-protection): no token, a wrong one, or no session secret to check it against.
+  FST_CSRF_INVALID_TOKEN: () => new Errors.CsrfTokenInvalid(),
+  FST_CSRF_MISSING_SECRET: () => new Errors.CsrfTokenInvalid()
 }
 
 /**
@@ -64,6 +67,16 @@ function unavailable (reply: FastifyReply) {
   const e = new Errors.Unavailable()
   return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).type(PROBLEM_JSON)
     .send(problemBody({ statusCode: 503, code: e.code, message: e.message }))
+}
+
+/**
+ * 503 DSR_UNAVAILABLE, with the seconds for Retry-After, when the database or the object store is away;
+ * null otherwise. For error handlers of their own (the console's pages) that answer as the API does.
+ */
+export function unavailableError (err: unknown): (ApiError & { retryAfter: number }) | null {
+  if (!isDatabaseUnreachable(err) && !isStoreUnavailable(err)) return null
+  const e = new Errors.Unavailable()
+  return { statusCode: 503, code: e.code, message: e.message, retryAfter: RETRY_AFTER_SECONDS }
 }
 
 export function toApiError (err: FastifyError & { details?: ErrorDetail[] }): ApiError {

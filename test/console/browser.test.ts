@@ -1,0 +1,108 @@
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { auth, build, registryOf, requestBody, skipUnlessRequired, waitFor } from '../helper.js'
+import { fromRoot } from '../paths.js'
+import { consoleKeys, OPERATOR_KEY } from './session.js'
+
+/** Debian's Chromium, installed by scripts/setup-system.sh (playwright-core brings no browser). */
+const CHROMIUM = '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync']
+/** Where the console's screenshots are written, for a person to look at (git-ignored; see README). */
+const SCREENSHOTS = fromRoot('test-output/screenshots/console/')
+const DAY = 86_400_000
+
+if (!existsSync(CHROMIUM)) {
+  skipUnlessRequired(t, 'browser', 'the operator console in a browser', `${CHROMIUM} is not installed (run scripts/setup-system.sh as root)`)
+} else {
+  const { chromium } = await import('playwright-core')
+  const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+  const registry = await registryOf([{ id: 'paper', driver: 'manual', display_name: 'Paper archive' }])
+  const app = await build(t, { registry, apiKeys: consoleKeys(), env: { TASK_POLL_SECONDS: '0.5' } })
+  const create = async (over: Record<string, unknown>) =>
+    (await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody(over) })).json<{ id: string }>().id
+  // The most urgent: received 40 days ago under the GDPR (a month), so overdue, and verified: its manual task waits.
+  const urgent = await create({ subject: { email: 'urgent@example.com' }, received_at: new Date(Date.now() - 40 * DAY).toISOString(), verification: { method: 'account_login' } })
+  const toReject = await create({ subject: { email: 'excessive@example.com' } })
+  await create({ subject: { email: 'later@example.com' }, regime: 'ccpa' })
+  await waitFor(async () => {
+    const r = (await app.inject({ url: `/v1/requests/${urgent}`, headers: auth() })).json<{ tasks: Array<{ status: string }> }>()
+    return r.tasks.some((x) => x.status === 'manual')
+  }, 30_000, 'the manual task')
+  // Some health history for the connectors page's chart.
+  for (let i = 0; i < 3; i++) await app.inject({ url: '/v1/connectors/paper/health?live=true', headers: auth() })
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+
+  const profile = await mkdtemp(join(tmpdir(), 'dsr-chromium-'))
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
+  t.teardown(async () => {
+    await context.close()
+    await rm(profile, { recursive: true, force: true })
+  })
+  const page = context.pages()[0] ?? await context.newPage()
+  await mkdir(SCREENSHOTS, { recursive: true })
+  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+
+  t.test('an operator signs in, completes the most urgent request\'s manual task, rejects another, and sees both in the trails', async (t) => {
+    await page.goto(`${base}/console`)
+    t.match(page.url(), /\/console\/sign-in$/, 'sent to sign in')
+    await shot('1-sign-in')
+    await page.fill('#key', OPERATOR_KEY)
+    await page.click('button[type=submit]')
+    t.match(page.url(), /\/console$/, 'the queue after signing in')
+    const rows = await page.$$eval('tr[data-request]', (trs) => trs.map((tr) => ({ id: tr.getAttribute('data-request'), overdue: tr.classList.contains('overdue') })))
+    t.equal(rows.length, 3, 'three open requests')
+    t.strictSame(rows[0], { id: urgent, overdue: true }, 'the overdue one first')
+    await shot('2-queue')
+
+    await page.click(`tr[data-request="${urgent}"] a`)
+    t.match(page.url(), new RegExp(`/console/requests/${urgent}$`))
+    await shot('3-request')
+    await page.fill('textarea[name=note]', 'Copied the paper file and sent it to the person')
+    await page.fill('input[name=evidence_ref]', 'TICKET-42')
+    await page.click('article[data-task] form[action$="/complete"] button[type=submit]')
+    t.match(page.url(), new RegExp(`/console/requests/${urgent}$`), 'back on the request')
+    t.equal(await page.getAttribute('article[data-task]', 'data-task-status'), 'succeeded', 'the task succeeded')
+    t.ok(await page.$('tr[data-action="task_completed_manually"]'), 'the completion is in the trail')
+    t.equal(await page.getAttribute('[data-chain]', 'data-chain'), 'ok', 'the chain verifies')
+    await shot('4-task-completed')
+
+    await page.click('a[href="/console"]')
+    await page.click(`tr[data-request="${toReject}"] a`)
+    await page.selectOption('#reject-ground', 'manifestly_unfounded_or_excessive')
+    await page.fill('#reject-explanation', 'The fifth identical request this month; you may complain to the supervisory authority.')
+    // The console's script asks before a rejection is sent.
+    const asked: string[] = []
+    page.once('dialog', (d) => { asked.push(d.message()); void d.accept() })
+    await page.click('form[action$="/reject"] button[type=submit]')
+    t.match(asked, [/Reject this request/], 'asked to confirm')
+    t.equal((await page.textContent('[data-status]'))?.trim(), 'rejected')
+    t.match(await page.textContent('[data-refusal]'), /manifestly_unfounded_or_excessive/)
+    const trail = await page.$$eval('tr[data-action]', (trs) => trs.map((tr) => tr.textContent ?? ''))
+    t.ok(trail.some((x) => /operator/.test(x) && /rejected/.test(x)), 'the rejection, by the operator, in the trail')
+    await shot('5-rejected')
+
+    const events = (await app.inject({ url: `/v1/requests/${urgent}/events`, headers: auth() })).json<{ data: Array<{ action: string, actor: string }> }>().data
+    t.match(events.find((e) => e.action === 'task_completed_manually'), { actor: 'operator' }, 'the API reads the same trail')
+  })
+
+  t.test('axe-core finds no accessibility violations on the queue, a request and the connectors; nothing scrolls sideways at 375 px', async (t) => {
+    for (const [name, path] of [['queue', '/console'], ['request', `/console/requests/${toReject}`], ['connectors', '/console/connectors']] as const) {
+      for (const width of [1280, 375]) {
+        await page.setViewportSize({ width, height: 900 })
+        await page.goto(`${base}${path}`)
+        // Through the DevTools protocol, which the page's CSP (no inline script) does not govern.
+        await page.evaluate(axeSource)
+        const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
+        t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${name}: no violations at ${width} px`)
+        const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
+        t.equal(overflow, 0, `${name} at ${width} px does not scroll sideways`)
+        await shot(`${name}-${width}`)
+      }
+    }
+  })
+}
