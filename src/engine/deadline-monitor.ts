@@ -10,6 +10,9 @@ export type DeadlineKind = 'due_soon' | 'overdue'
 
 type Target = ReturnType<typeof singleUrlTarget>
 
+/** A part of an open request waiting for a managed account's administrator, due within the window or overdue. */
+export interface AccountPartDue { request_id: string, type: string, account: string, due_at: string, hours_left: number }
+
 export interface DeadlineEntry {
   id: string
   type: string
@@ -44,9 +47,10 @@ function hoursLeft (due: Date, now: Date): number {
  * intake fills it in for every regime that allows an extension, as the latest date *if* it is
  * taken; judging by it would warn about a GDPR request two months after its statutory deadline.
  */
-export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[] }> {
+export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: number, limit = 1000): Promise<{ due_soon: DeadlineEntry[], overdue: DeadlineEntry[], account_parts: AccountPartDue[] }> {
   const until = new Date(now.getTime() + windowHours * HOUR)
-  const rows = await createDeadlinesRepository(dbh).dueBy(until, limit)
+  const repo = createDeadlinesRepository(dbh)
+  const [rows, parts] = await Promise.all([repo.dueBy(until, limit), repo.accountPartsDueBy(until, limit)])
   const entries = rows.map((r) => {
     const due = new Date(r.due)
     const entry: DeadlineEntry = {
@@ -64,7 +68,11 @@ export async function findDeadlines (dbh: DbHandle, now: Date, windowHours: numb
   })
   return {
     due_soon: entries.filter((e) => Date.parse(e.due_at) >= now.getTime()),
-    overdue: entries.filter((e) => Date.parse(e.due_at) < now.getTime())
+    overdue: entries.filter((e) => Date.parse(e.due_at) < now.getTime()),
+    account_parts: parts.map((p) => {
+      const due = new Date(p.due_at)
+      return { request_id: p.request_id, type: p.type, account: p.account_id, due_at: due.toISOString(), hours_left: hoursLeft(due, now) }
+    })
   }
 }
 
@@ -121,17 +129,35 @@ export async function runDeadlineMonitor (deps: {
         hours_left: entry.hours_left,
         sent_at: now.toISOString()
       })
-      const status = await postWarning(target, deps, body, kind)
-      if (status >= 200 && status < 300) {
-        counts.notified++
-        await deadlines.markDelivered(entry.id, kind, status)
-      } else {
-        counts.failed++
-        await deadlines.releaseClaim(entry.id, kind)
-      }
+      await deliver(entry.id, kind, body)
     }
   }
+  // A managed account's part whose administrator has not decided: once due soon, once overdue, per account.
+  for (const part of found.account_parts) {
+    const kind = `${part.hours_left < 0 ? 'overdue' : 'due_soon'}:account:${part.account}`
+    if (!await deadlines.claimNotification(part.request_id, kind, CLAIM_LEASE_SECONDS)) continue
+    await deliver(part.request_id, kind, JSON.stringify({
+      event: 'dsr.account_part_deadline',
+      kind: part.hours_left < 0 ? 'overdue' : 'due_soon',
+      request: { id: part.request_id, type: part.type },
+      account: part.account,
+      due_at: part.due_at,
+      hours_left: part.hours_left,
+      sent_at: now.toISOString()
+    }))
+  }
   return counts
+
+  async function deliver (requestId: string, kind: string, body: string): Promise<void> {
+    const status = await postWarning(target!, deps, body, kind)
+    if (status >= 200 && status < 300) {
+      counts.notified++
+      await deadlines.markDelivered(requestId, kind, status)
+    } else {
+      counts.failed++
+      await deadlines.releaseClaim(requestId, kind)
+    }
+  }
 }
 
 /** POSTs one signed warning to the deadline webhook; answers the HTTP status, 0 when there was none. */

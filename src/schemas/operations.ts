@@ -63,11 +63,22 @@ const DeadlineEntrySchema = Type.Object({
   })
 }, { additionalProperties: false })
 
+const AccountPartDueSchema = Type.Object({
+  request_id: Type.String({ format: 'uuid' }),
+  type: Type.String(),
+  account: Type.String({ description: 'The managed account whose administrator has not decided yet' }),
+  due_at: { ...dateTime, description: "When the company's assistance to the controller is due (GDPR Art 28(3)(e)): the account's assistance days after routing" },
+  hours_left: Type.Number({ description: 'Hours until due, to one decimal; negative when overdue' })
+}, { additionalProperties: false })
+
 export const DeadlineReportSchema = Type.Object({
   generated_at: dateTime,
   window_hours: Type.Integer(),
   due_soon: Type.Array(DeadlineEntrySchema),
-  overdue: Type.Array(DeadlineEntrySchema)
+  overdue: Type.Array(DeadlineEntrySchema),
+  account_parts: Type.Array(AccountPartDueSchema, {
+    description: "Parts of requests that wait for a managed account's administrator and are due within the window or overdue, earliest first"
+  })
 }, { $id: 'DeadlineReport', additionalProperties: false })
 
 export const operationsSchemas: readonly TSchema[] = [

@@ -9,6 +9,8 @@ import { ensureSampleData, SAMPLE_ACCOUNTS_FILE, SAMPLE_CONNECTORS_FILE } from '
 import { loadAccounts, readAccountsFile } from '../../src/connectors/accounts-file.js'
 import { drivers } from '../../connectors/index.js'
 import { hashKey } from '../../src/services/api-keys.js'
+import { runDeadlineMonitor } from '../../src/engine/deadline-monitor.js'
+import type { HostResolver } from '../../src/transfers/addresses.js'
 
 /**
  * A managed account's end user, on the sample systems (connectors/samples: accounts.json and the
@@ -22,6 +24,7 @@ const MAYA = 'maya@example.net'
 const quiet = { debug () {}, info () {}, warn () {}, error () {} }
 const TENANT = { northwind: 'tenant-northwind-key-000000000000', contoso: 'tenant-contoso-key-00000000000000' } as const
 const as = (who: keyof typeof TENANT) => ({ authorization: `Bearer ${TENANT[who]}` })
+const loopback: HostResolver = async () => [{ address: '127.0.0.1', family: 4 }]
 
 /** A managed account's own system: keeps the callbacks it is sent. */
 async function receiver (t: Parameters<typeof startSmtp>[0]) {
@@ -80,6 +83,18 @@ for (const embedded of [false, true]) {
     t.match(parts[1]!.message, /Northwind Traders's administrator\. Please contact your administrator first/, 'the person is told to contact their administrator, naming the account')
     const northwindDue = new Date(parts[1]!.due_at as string).getTime() - new Date(waiting.received_at).getTime()
     t.ok(Math.abs(northwindDue - 10 * 86_400_000) < 120_000, 'due after the account\'s own 10 assistance days')
+
+    // The company tracks its assistance duty: the waiting parts are in the deadline report, and the deadline job warns of them once.
+    const report = (await app.inject({ url: '/v1/reports/deadlines?window_hours=8760', headers: auth() })).json()
+    t.strictSame(report.account_parts.map((p: { request_id: string, account: string }) => [p.request_id, p.account]), [[id, 'northwind'], [id, 'contoso']],
+      "the waiting parts are in the deadline report, Northwind's (10 days) before Contoso's (14)")
+    const warn = (now: Date) => runDeadlineMonitor({ dbh, log: app.log, webhookUrl: `${hooks.origin}/deadlines`, warningHours: 24 * 12, resolve: loopback }, now)
+    t.match(await warn(new Date()), { notified: 1, failed: 0 }, "within 12 days, Northwind's part is due soon: one warning")
+    t.match(await warn(new Date()), { notified: 0 }, 'not sent twice')
+    const warning = hooks.received.find((r) => r.body.event === 'dsr.account_part_deadline')
+    t.match(warning?.body, { kind: 'due_soon', account: 'northwind', request: { id } }, 'the warning names the account and the request')
+    t.notOk(JSON.stringify(warning?.body).includes(MAYA), "and nothing of the person's")
+    hooks.received.splice(hooks.received.indexOf(warning!), 1)
 
     // The administrators' e-mails, and the person's, at the test's SMTP server.
     await waitFor(async () => smtp.received.length >= 4 || null, 30_000, 'four e-mails')

@@ -388,7 +388,7 @@ t.test('no subject identifiers in the webhook body or the deadline report', asyn
   const res = await app.inject({ url: '/v1/reports/deadlines', headers: auth('reader') })
   t.equal(res.statusCode, 200)
   const body = res.json()
-  t.strictSame(Object.keys(body).sort(), ['due_soon', 'generated_at', 'overdue', 'window_hours'])
+  t.strictSame(Object.keys(body).sort(), ['account_parts', 'due_soon', 'generated_at', 'overdue', 'window_hours'])
   t.equal(body.due_soon.length, 1)
   t.equal(body.overdue.length, 1)
   for (const e of [...body.due_soon, ...body.overdue]) t.strictSame(Object.keys(e).sort(), ENTRY_KEYS, 'report entry keys')

@@ -2392,6 +2392,21 @@ export interface components {
                  */
                 waiting_on_subject_since?: string;
             }[];
+            /** @description Parts of requests that wait for a managed account's administrator and are due within the window or overdue, earliest first */
+            account_parts: {
+                /** Format: uuid */
+                request_id: string;
+                type: string;
+                /** @description The managed account whose administrator has not decided yet */
+                account: string;
+                /**
+                 * Format: date-time
+                 * @description When the company's assistance to the controller is due (GDPR Art 28(3)(e)): the account's assistance days after routing
+                 */
+                due_at: string;
+                /** @description Hours until due, to one decimal; negative when overdue */
+                hours_left: number;
+            }[];
         };
         VerificationChallenge: {
             /** Format: uuid */

@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { OPEN_STATUSES } from '../../domain/lifecycle.js'
-import { tenantRequests } from '../tenant-scope.js'
+import { tenantAccount, tenantRequests } from '../tenant-scope.js'
 
 /** An open request as the deadline scan returns it: ids and classification only, no subject identifiers. */
 export interface DeadlineRow { id: string, type: string, regime: string, status: string, due: Date | string, child: boolean, internal_due: Date | string | null, verifying_since: Date | string | null }
+
+/** A part of an open request waiting for a managed account's administrator, as the deadline scan returns it. */
+export interface AccountPartDueRow { request_id: string, type: string, account_id: string, due_at: Date | string }
 
 const openList = sql.join(OPEN_STATUSES.map((s) => sql`${s}`), sql`, `)
 
@@ -26,6 +29,16 @@ export function createDeadlinesRepository (dbh: DbHandle) {
     where status in (${openList}) and clock_paused_since is null and ${tenantRequests(sql`requests.id`) ?? sql`true`}
       and (effective_due_at <= ${until.toISOString()} or (child and internal_due_at <= ${until.toISOString()}))
     order by child desc, coalesce(internal_due_at, effective_due_at), id limit ${limit}`)
+    },
+
+    /** Account parts waiting for their administrator, due at or before `until`, earliest first (for a tenant key, its account's). */
+    async accountPartsDueBy (until: Date, limit: number, tx: TxHandle = dbh): Promise<AccountPartDueRow[]> {
+      const account = tenantAccount()
+      return tx.rows<AccountPartDueRow>(sql`
+    select ra.request_id, r.type, ra.account_id, ra.due_at from request_accounts ra join requests r on r.id = ra.request_id
+    where ra.state = 'awaiting' and ra.due_at <= ${until.toISOString()} and r.status in (${openList})
+      and ${account === undefined ? sql`true` : sql`ra.account_id = ${account}`}
+    order by ra.due_at, ra.request_id, ra.account_id limit ${limit}`)
     },
 
     /**
