@@ -1,18 +1,14 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { auth, skipUnlessRequired } from '../helper.js'
+import { auth } from '../helper.js'
+import { axeSource, browserAvailable, openPage } from '../browser.js'
 import { ADA_CONTACTS, ADA_TICKETS, completedArchive, readZip } from './fixtures.js'
 import { fromRoot } from '../paths.js'
 
-/** Debian's Chromium, installed by scripts/setup-system.sh (playwright-core brings no browser). */
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 /** Where the screenshots of the page are written, for a person to look at (git-ignored; see README). */
 const SCREENSHOTS = fromRoot('test-output/screenshots/')
 
@@ -23,11 +19,8 @@ const ART15_HEADINGS = ['Why we use it', 'Legal basis', 'Kinds of data', 'Who re
 interface Stream { stream: string, records: number, attachments: number, title: string, headers: string[], fields: string[], rows: string[][], info: Record<string, string>, text: string }
 interface Section { connector: string, heading: string, streams: Stream[] }
 
-if (!existsSync(CHROMIUM)) {
-  skipUnlessRequired(t, 'browser', 'index.html in a browser', `${CHROMIUM} is not installed (run scripts/setup-system.sh as root)`)
-} else {
-  const { chromium } = await import('playwright-core')
-  const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+if (browserAvailable(t, 'index.html in a browser')) {
+  const axe = await axeSource()
   const { app, id } = await completedArchive(t)
   const zip = (await app.inject({ url: `/v1/requests/${id}/archive`, headers: auth() })).rawPayload
   const dir = await mkdtemp(join(tmpdir(), 'dsr-archive-'))
@@ -36,13 +29,7 @@ if (!existsSync(CHROMIUM)) {
     await mkdir(dirname(join(dir, name)), { recursive: true })
     await writeFile(join(dir, name), entry.data)
   }
-  const profile = await mkdtemp(join(tmpdir(), 'dsr-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
-  t.teardown(async () => {
-    await context.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  const page = context.pages()[0] ?? await context.newPage()
+  const page = await openPage(t)
   const index = pathToFileURL(join(dir, 'index.html')).href
 
   t.test('the extracted index.html, opened in Chromium, shows every record of every stream as a table row', async (t) => {
@@ -141,7 +128,7 @@ if (!existsSync(CHROMIUM)) {
       await page.goto(index)
       // Opens the collapsed tables, so axe checks them too.
       await page.$$eval('details', (nodes) => { for (const d of nodes) d.setAttribute('open', '') })
-      await page.evaluate(axeSource)
+      await page.evaluate(axe)
       const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
       t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `no violations at ${width} px`)
       const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number

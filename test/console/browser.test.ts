@@ -1,26 +1,17 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { auth, build, registryOf, requestBody, skipUnlessRequired, waitFor } from '../helper.js'
+import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
+import { axeSource, browserAvailable, openPage } from '../browser.js'
 import { fromRoot } from '../paths.js'
 import { consoleKeys, OPERATOR_KEY } from './session.js'
 
-/** Debian's Chromium, installed by scripts/setup-system.sh (playwright-core brings no browser). */
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 /** Where the console's screenshots are written, for a person to look at (git-ignored; see README). */
 const SCREENSHOTS = fromRoot('test-output/screenshots/console/')
 const DAY = 86_400_000
 
-if (!existsSync(CHROMIUM)) {
-  skipUnlessRequired(t, 'browser', 'the operator console in a browser', `${CHROMIUM} is not installed (run scripts/setup-system.sh as root)`)
-} else {
-  const { chromium } = await import('playwright-core')
-  const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+if (browserAvailable(t, 'the operator console in a browser')) {
+  const axe = await axeSource()
   const registry = await registryOf([{ id: 'paper', driver: 'manual', display_name: 'Paper archive' }])
   const app = await build(t, { registry, apiKeys: consoleKeys(), env: { TASK_POLL_SECONDS: '0.5' } })
   const create = async (over: Record<string, unknown>) =>
@@ -37,13 +28,7 @@ if (!existsSync(CHROMIUM)) {
   for (let i = 0; i < 3; i++) await app.inject({ url: '/v1/connectors/paper/health?live=true', headers: auth() })
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
-  const profile = await mkdtemp(join(tmpdir(), 'dsr-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
-  t.teardown(async () => {
-    await context.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  const page = context.pages()[0] ?? await context.newPage()
+  const page = await openPage(t)
   await mkdir(SCREENSHOTS, { recursive: true })
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 
@@ -96,7 +81,7 @@ if (!existsSync(CHROMIUM)) {
         await page.setViewportSize({ width, height: 900 })
         await page.goto(`${base}${path}`)
         // Through the DevTools protocol, which the page's CSP (no inline script) does not govern.
-        await page.evaluate(axeSource)
+        await page.evaluate(axe)
         const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
         t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${name}: no violations at ${width} px`)
         const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
