@@ -31,6 +31,7 @@ import opendsr from './opendsr/index.js'
 import { FLAVOURS } from '../src/domain/opendsr.js'
 import root from './root.js'
 import consoleRoutes from './console/index.js'
+import privacyRoutes from './privacy/index.js'
 import errors from './errors.js'
 
 /** Every route plugin with its prefix, listed explicitly so the API surface is reviewable in one place. */
@@ -69,4 +70,6 @@ export default async function routes (fastify: FastifyInstance): Promise<void> {
   await fastify.register(root)
   // The operator console: its own plugins (form bodies, session, anti-forgery, CSP) stay inside it.
   await fastify.register(consoleRoutes)
+  // The privacy centre for people: likewise its own form bodies, rate limits and CSP.
+  await fastify.register(privacyRoutes)
 }

@@ -34,6 +34,7 @@ import suppressionsService from './plugins/app/suppressions-service.js'
 import opendsrService from './plugins/app/opendsr-service.js'
 import accountsService from './plugins/app/accounts-service.js'
 import consoleService from './plugins/app/console-service.js'
+import privacyCentreService from './plugins/app/privacy-centre-service.js'
 import routes from '../routes/index.js'
 import type { KeyRecord } from './services/api-keys.js'
 import type { ConnectorRegistry } from './connectors/registry.js'
@@ -74,7 +75,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(engine, { startEngine })
   await fastify.register(scheduler, { startEngine })
   // One plugin per service (name, dependencies); routes call services, never the database, the engine or a queue.
-  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService, opendsrService, accountsService, consoleService]) {
+  for (const service of [suppressionsService, archivesService, requestsService, transfersService, callbacksService, connectorsService, readinessService, receiptsService, auditService, erasurePreviewService, identityReviewService, reportsService, restoresService, verificationService, holdsService, opendsrService, accountsService, consoleService, privacyCentreService]) {
     await fastify.register(service)
   }
   // Before swagger and the routes: it sees every route registered after it, refuses one with
@@ -89,6 +90,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
   return {
     ...(overrides.loggerInstance ? {} : { logger: loggerOptions(config) }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: trustProxy(config.TRUST_PROXY) }),
     // A caller's X-Request-Id is kept for correlation only when it looks like an id, so free text
     // (possibly personal data) cannot ride into every log line.
     requestIdHeader: false,
@@ -115,4 +117,11 @@ export async function buildApp (opts: AppOptions, overrides: Partial<FastifyServ
   // fp: the app's decorators (swagger, services) stay visible on the instance the entry point holds.
   await fastify.register(fp(app), opts)
   return fastify
+}
+
+/** TRUST_PROXY as fastify takes it: true, a hop count, or the addresses and ranges. */
+function trustProxy (setting: string): FastifyServerOptions['trustProxy'] {
+  if (setting === 'true') return true
+  // A hop count is a number at run time (fastify's request.js), which its type declarations leave out.
+  return /^[0-9]+$/.test(setting) ? Number(setting) as unknown as string : setting.replace(/\s+/g, '')
 }

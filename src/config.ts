@@ -17,6 +17,12 @@ import { openDsrSigner } from './opendsr/signing.js'
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  /**
+   * The proxies in front of the service whose X-Forwarded-For is believed, so that a client's own
+   * address is the one limited and logged (the privacy centre's PRIVACY_RATE_LIMIT_PER_IP): `true`
+   * for any, a number of hops, or comma-separated addresses and CIDR ranges. Unset: none.
+   */
+  TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9]{1,2}|[0-9A-Fa-f.:/]+(\\s*,\\s*[0-9A-Fa-f.:/]+)*)$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: '.data' }),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
@@ -156,6 +162,17 @@ export const EnvSchema = Type.Object({
    * it stops); on Postgres the console then answers DSR_CONSOLE_NOT_CONFIGURED.
    */
   CONSOLE_SESSION_KEY: Type.Optional(Type.String()),
+  /**
+   * The privacy centre (/privacy): the rights it offers, the law its requests are answered under, and
+   * its words in each language, as JSON of the shipped file's shape (views/privacy/texts.json, used
+   * without it). Served where the service can send e-mail (SMTP_URL): requests there are confirmed by e-mail.
+   */
+  PRIVACY_CENTRE_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Privacy centre forms one client address may send per window (PRIVACY_RATE_LIMIT_WINDOW_MINUTES); then 429 DSR_TOO_MANY_REQUESTS. */
+  PRIVACY_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+  /** Requests the privacy centre takes for one e-mail address per window, from anywhere (known to the service or not). */
+  PRIVACY_RATE_LIMIT_PER_EMAIL: Type.Integer({ minimum: 1, maximum: 1000, default: 3 }),
+  PRIVACY_RATE_LIMIT_WINDOW_MINUTES: Type.Integer({ minimum: 1, maximum: 1440, default: 60 }),
   /** Minutes without a page or an action after which a console session ends. */
   CONSOLE_IDLE_MINUTES: Type.Integer({ minimum: 1, maximum: 720, default: 30 }),
   /**

@@ -38,3 +38,16 @@ export async function openPage (t: Test): Promise<Page> {
 export async function axeSource (): Promise<string> {
   return readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 }
+
+/**
+ * axe-core's violations on the page as it is (none expected), and how far it scrolls sideways (0
+ * expected): asserted, named `what`. axe is evaluated through the DevTools protocol, which a page's
+ * CSP (no inline script) does not govern.
+ */
+export async function checkAccessible (t: Test, page: Page, axe: string, what: string): Promise<void> {
+  await page.evaluate(axe)
+  const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
+  t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${what}: no accessibility violations`)
+  const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
+  t.equal(overflow, 0, `${what}: does not scroll sideways`)
+}

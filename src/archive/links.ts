@@ -10,14 +10,24 @@ export function createLinkSigner (configuredKey: string | undefined) {
   // are not accepted by other processes (the service warns at start).
   const key = configuredKey ?? randomBytes(32).toString('base64')
   const sign = (linkId: string, exp: number) => createHmac('sha256', key).update(`${linkId}.${exp}`).digest('base64url')
+  const signed = (id: string, expiresAt: Date) => {
+    const exp = Math.floor(expiresAt.getTime() / 1000)
+    return { exp, sig: sign(id, exp) }
+  }
 
   return {
     ephemeral: configuredKey === undefined,
 
     url (linkId: string, expiresAt: Date): string {
-      const exp = Math.floor(expiresAt.getTime() / 1000)
-      return `/v1/archive-links/${linkId}?exp=${exp}&sig=${sign(linkId, exp)}`
+      const { exp, sig } = signed(linkId, expiresAt)
+      return `/v1/archive-links/${linkId}?exp=${exp}&sig=${sig}`
     },
+
+    /**
+     * The `exp` and `sig` of another kind of signed link (the privacy centre's status link): its id
+     * is prefixed with its kind, so that no signature of one kind is valid for another.
+     */
+    sign: signed,
 
     /** Checks a presented link in constant time. */
     verify (linkId: string, exp: string, sig: string, now: Date): 'valid' | 'invalid' | 'expired' {

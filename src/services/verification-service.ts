@@ -8,6 +8,7 @@ import { hashCode, hashToken, newSecrets, sameHash, type ChallengeStatus } from 
 import { wholeDaysBetween } from '../domain/deadlines.js'
 import { startWaitIn } from '../engine/verification-clock.js'
 import { Errors } from '../errors.js'
+import type { Language } from '../connectors/texts.js'
 import type { Notifier } from '../notify/notifier.js'
 import { NotifierError } from '../notify/notifier.js'
 import type { FulfilmentService } from './fulfilment-service.js'
@@ -108,7 +109,7 @@ export function createVerificationService (deps: {
      * moves to `verifying` if it was `received`. Committed before the e-mail is sent; a relay that
      * refuses it is recorded (`verification_send_failed`) and answered DSR_NOTIFIER_FAILED.
      */
-    async start (requestId: string, actor: string, at: Date = new Date()): Promise<ChallengeView> {
+    async start (requestId: string, actor: string, at: Date = new Date(), via: LinkOptions = {}): Promise<ChallengeView> {
       const notifier = deps.notifier
       if (!notifier) throw new Errors.NotifierNotConfigured()
       const { code, token } = newSecrets()
@@ -151,7 +152,8 @@ export function createVerificationService (deps: {
         return { challenge, email }
       })
       try {
-        await notifier.send({ to: email, ...verificationMessage(code, `${deps.publicUrl}/v1/verification-links?token=${token}`, challenge.expiresAt) })
+        const link = `${deps.publicUrl}${via.path ?? '/v1/verification-links'}?token=${token}${via.query ?? ''}`
+        await notifier.send({ to: email, ...verificationMessage(code, link, challenge.expiresAt, via.language) })
       } catch (err) {
         const reason = err instanceof NotifierError ? err.reason : 'error'
         deps.log.warn({ requestId, challengeId: challenge.id, reason }, 'verification e-mail not sent')
@@ -229,8 +231,36 @@ export function createVerificationService (deps: {
   }
 }
 
+/** Where the e-mailed link leads and in which language the e-mail is written: the API's confirmation page in English unless said. */
+export interface LinkOptions {
+  /** The page the link opens (the privacy centre's own confirmation page), `/v1/verification-links` by default. */
+  path?: string
+  /** Added after the token, e.g. `&lang=zh-Hans`. */
+  query?: string
+  language?: Language
+}
+
 /** The e-mail: the code, the link, and when both expire. Nothing else about the request or the person. */
-export function verificationMessage (code: string, link: string, expiresAt: Date): { subject: string, text: string } {
+export function verificationMessage (code: string, link: string, expiresAt: Date, language: Language = 'en'): { subject: string, text: string } {
+  const until = expiresAt.toISOString().slice(0, 16).replace('T', ' ')
+  if (language === 'zh-Hans') {
+    return {
+      subject: '请确认您的个人信息请求',
+      text: [
+        '我们收到了使用此电子邮件地址提出的个人信息请求。为确认是您本人提出的，请打开以下链接：',
+        '',
+        link,
+        '',
+        `或将此验证码告知我们的隐私团队：${code}`,
+        '',
+        `该链接和验证码只能使用一次，有效期至 ${until} UTC。`,
+        '如果这不是您提出的请求，请忽略此邮件：我们不会采取任何行动。',
+        '',
+        '(English) We received a privacy request made with this e-mail address. To confirm it was you, open the link above, ' +
+          `or give this code to our privacy team: ${code}`
+      ].join('\n')
+    }
+  }
   return {
     subject: 'Confirm your privacy request',
     text: [
@@ -240,7 +270,7 @@ export function verificationMessage (code: string, link: string, expiresAt: Date
       '',
       `or give this code to our privacy team: ${code}`,
       '',
-      `The link and the code can be used once, until ${expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+      `The link and the code can be used once, until ${until} UTC.`,
       'If you did not make this request, ignore this message: nothing will be done.'
     ].join('\n')
   }

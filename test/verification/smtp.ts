@@ -34,7 +34,17 @@ function decodeBody (raw: string): string {
   const body = raw.slice(split + 4)
   if (/content-transfer-encoding:\s*base64/i.test(head)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
   if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
-    return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    // Soft line breaks dropped; each =XX is one byte of the UTF-8 text, every other character one ASCII byte.
+    const soft = body.replace(/=\r?\n/g, '')
+    const bytes: number[] = []
+    for (let i = 0; i < soft.length; i++) {
+      const hex = soft[i] === '=' ? /^[0-9A-F]{2}/i.exec(soft.slice(i + 1, i + 3)) : null
+      if (hex) {
+        bytes.push(parseInt(hex[0], 16))
+        i += 2
+      } else bytes.push(soft.charCodeAt(i))
+    }
+    return Buffer.from(bytes).toString('utf8')
   }
   return body
 }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { archiveKeyBytes } from '../../config.js'
-import { createLinkSigner } from '../../archive/links.js'
+import { createLinkSigner, type LinkSigner } from '../../archive/links.js'
 import { createArchivesRepository } from '../../db/repositories/archives-repository.js'
 import { createItemsRepository } from '../../db/repositories/items-repository.js'
 import { createRequestsRepository } from '../../db/repositories/requests-repository.js'
@@ -9,6 +9,8 @@ import { createArchivesService, type ArchivesService } from '../../services/arch
 declare module 'fastify' {
   interface FastifyInstance {
     archivesService: ArchivesService
+    /** Signs and checks the service's links for people (archive downloads, the privacy centre's status links) under LINK_SIGNING_KEY. */
+    linkSigner: LinkSigner
   }
 }
 
@@ -19,6 +21,7 @@ export default fp(async function archivesService (fastify) {
   if (signer.ephemeral && config.ROLE !== 'worker') {
     fastify.log.warn('LINK_SIGNING_KEY is not set: signed archive links use a key made for this process; they stop working when it restarts and are refused by other processes')
   }
+  fastify.decorate('linkSigner', signer)
   fastify.decorate('archivesService', createArchivesService({
     dbh,
     storage: fastify.storage,

@@ -19,6 +19,7 @@ export const PUBLIC_REASONS = {
   signed_link: "a person's archive download, authorised by the link's signature",
   verification_link: 'a person confirming their identity, authorised by the one-time token e-mailed to them',
   opendsr_discovery: 'OpenDSR discovery and the certificate its signed answers and callbacks are verified with',
+  privacy_centre: "the privacy centre's pages for people: limited per client and per e-mail address; a request made there is confirmed by the one-time link e-mailed to the address, then followed through a signed status link",
   console: "the operator console's pages: authorised by its signed-in session (a key with the console scope) and each page's API scope, checked in routes/console"
 } as const
 export type PublicReason = keyof typeof PUBLIC_REASONS
