@@ -162,6 +162,41 @@ t.test('the privacy centre', async (t) => {
   })
 })
 
+t.test('the status page tells of an extension and its reason, and of a refusal and its ground', async (t) => {
+  const smtp = await startSmtp(t)
+  const app = await build(t, { registry: await registry(), env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://centre.example.test', APPROVAL_REQUIRED: 'erasure' } })
+  await app.inject({ method: 'POST', url: '/privacy/requests', headers: FORM, payload: form({ type: 'erasure', email: KNOWN }) })
+  const confirmLink = linkIn(await waitFor(async () => smtp.received[0], 10_000, 'the e-mail'), '/privacy/confirm')
+  const statusLink = (await app.inject({ method: 'POST', url: confirmLink, headers: FORM, payload: '' })).headers.location as string
+  const id = /status\/([0-9a-f-]{36})/.exec(statusLink)![1]!
+  t.equal((await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json().status, 'awaiting_approval', 'an erasure waits for approval')
+  let page = await app.inject({ url: statusLink })
+  t.match(page.body, /data-status="in_progress"/)
+  t.match(page.body, /We answer by/)
+  t.notMatch(page.body, /Download my data/, 'nothing to download for an erasure')
+
+  const taken = await app.inject({ method: 'POST', url: `/v1/requests/${id}/extension`, headers: auth(), payload: { reason: 'We are checking backups in three places.' } })
+  t.equal(taken.statusCode, 200, taken.body)
+  page = await app.inject({ url: statusLink })
+  t.match(page.body, /Extended until/)
+  t.notMatch(page.body, /checking backups/, 'the reason is not shown before the person was told it')
+  await app.inject({ method: 'POST', url: `/v1/requests/${id}/extension/notice`, headers: auth(), payload: { notified_subject_at: new Date().toISOString() } })
+  page = await app.inject({ url: statusLink })
+  t.match(page.body, /checking backups/, 'shown once they were told')
+
+  const rejected = await app.inject({
+    method: 'POST',
+    url: `/v1/requests/${id}/reject`,
+    headers: auth(),
+    payload: { ground: 'manifestly_unfounded_or_excessive', explanation: 'The fifth identical request this month.' }
+  })
+  t.equal(rejected.statusCode, 200, rejected.body)
+  page = await app.inject({ url: statusLink })
+  t.match(page.body, /data-status="rejected"/)
+  t.match(page.body, /The fifth identical request this month\./)
+  t.match(page.body, /GDPR Art 12\(5\)/, 'with its provision')
+})
+
 t.test('limits per e-mail address and per client address', async (t) => {
   const smtp = await startSmtp(t)
   const app = await build(t, {
