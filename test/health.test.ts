@@ -58,7 +58,7 @@ t.test('/ points to the documentation and the OpenAPI document, without an API k
   const app = await build(t)
   const res = await app.inject({ url: '/' })
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { docs: '/docs', openapi: '/openapi.json' })
+  t.match(res.json(), { docs: '/docs', openapi: '/openapi.json', console: '/console', privacy_centre: '/privacy' })
   t.match(res.headers.link, /<\/docs>; rel="service-doc"/)
   for (const link of [res.json().docs, res.json().openapi]) {
     const target = await app.inject({ url: link })

@@ -162,6 +162,20 @@ t.test('the privacy centre', async (t) => {
   })
 })
 
+t.test('on the embedded database: ask, confirm, follow and download', async (t) => {
+  const smtp = await startSmtp(t)
+  const dbh = await testDb(t, { embedded: true })
+  const app = await build(t, { dbh, registry: await registry(), env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://centre.example.test', TASK_POLL_SECONDS: '0.5' } })
+  t.equal((await app.inject({ method: 'POST', url: '/privacy/requests', headers: FORM, payload: form({ type: 'portability', email: KNOWN }) })).statusCode, 303)
+  const confirmLink = linkIn(await waitFor(async () => smtp.received[0], 10_000, 'the e-mail'), '/privacy/confirm')
+  const statusLink = (await app.inject({ method: 'POST', url: confirmLink, headers: FORM, payload: '' })).headers.location as string
+  const id = /status\/([0-9a-f-]{36})/.exec(statusLink)![1]!
+  await waitFor(async () => (await app.inject({ url: `/v1/requests/${id}`, headers: auth() })).json().archive?.status === 'ready', 60_000, 'the archive')
+  t.match((await app.inject({ url: statusLink })).body, /Download my data/)
+  const download = await app.inject({ method: 'POST', url: statusLink.replace('?', '/download?'), headers: FORM, payload: '' })
+  t.equal((await app.inject({ url: download.headers.location as string })).headers['content-type'], 'application/zip')
+})
+
 t.test('the status page tells of an extension and its reason, and of a refusal and its ground', async (t) => {
   const smtp = await startSmtp(t)
   const app = await build(t, { registry: await registry(), env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://centre.example.test', APPROVAL_REQUIRED: 'erasure' } })
