@@ -141,7 +141,9 @@ const pages: FastifyPluginAsyncTypebox<{ centre: PrivacyCentreService }> = async
     const ctx = context(request)
     const message = e.code === Errors.ValidationFailed.code
       ? ctx.texts.invalidForm
-      : e.code === Errors.TooManyRequests.code ? fill(ctx.texts.tooMany, { minutes: Math.ceil(Number(reply.getHeader('retry-after')) / 60) }) : e.message
+      : e.code === Errors.TooManyRequests.code
+        ? fill(ctx.texts.tooMany, { minutes: Math.ceil(Number(reply.getHeader('retry-after')) / 60) })
+        : ctx.texts.messages?.[e.code] ?? e.message
     return reply.status(e.statusCode).headers(PAGE_HEADERS)
       .view('privacy/error', { ...ctx, title: ctx.texts.errorTitle, message, code: e.code, status: e.statusCode })
   })

@@ -6,6 +6,7 @@ import { checked } from '../connectors/processing.js'
 import { LANGUAGES, type Language } from '../connectors/texts.js'
 import { REGIMES } from '../domain/deadlines.js'
 import { REQUEST_TYPES } from '../domain/requests.js'
+import { catalogued } from '../errors.js'
 import { shippedPath } from '../shipped-path.js'
 
 /**
@@ -71,7 +72,9 @@ const Texts = Type.Object({
   tooMany: text,
   statusEmailSubject: text,
   /** `{link}`: the signed status link. */
-  statusEmailBody: text
+  statusEmailBody: text,
+  /** What an error page says for a code, in the person's words; a code not here shows the API's message. */
+  messages: Type.Optional(Type.Record(Type.String({ pattern: '^DSR_[A-Z0-9_]+$' }), text))
 }, closed)
 export type CentreTexts = Static<typeof Texts>
 
@@ -104,7 +107,10 @@ export function readPrivacyCentreFile (path: string | undefined): PrivacyCentreC
   }
   const config = checked(PrivacyCentreFileSchema, parsed, `PRIVACY_CENTRE_FILE ${file}`)
   for (const language of config.languages) {
-    if (!config.texts[language]) throw new ConfigError(`PRIVACY_CENTRE_FILE ${file}: /texts has no "${language}", and "${language}" is one of /languages`)
+    const texts = config.texts[language]
+    if (!texts) throw new ConfigError(`PRIVACY_CENTRE_FILE ${file}: /texts has no "${language}", and "${language}" is one of /languages`)
+    const unknown = Object.keys(texts.messages ?? {}).find((code) => !catalogued(code))
+    if (unknown) throw new ConfigError(`PRIVACY_CENTRE_FILE ${file}: /texts/${language}/messages names ${unknown}, which is not an error code of the service`)
   }
   return config
 }

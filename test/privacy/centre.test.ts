@@ -142,6 +142,8 @@ t.test('the privacy centre', async (t) => {
     const refused = await app.inject({ url: tampered })
     t.equal(refused.statusCode, 403)
     t.match(refused.body, /DSR_STATUS_LINK_INVALID/)
+    t.match(refused.body, /Use the link exactly as it was e-mailed to you/, 'said in the person\'s words')
+    t.match((await app.inject({ url: tampered.replace('lang=en', 'lang=zh-Hans') })).body, /请完整使用邮件中发送给您的链接/, 'and in their language')
     const otherRequest = statusLink.replace(id, '00000000-0000-4000-8000-000000000000')
     t.equal((await app.inject({ url: otherRequest })).statusCode, 403, 'a signature is for its own request only')
     t.equal((await app.inject({ method: 'POST', url: tampered.replace('?', '/download?'), headers: FORM, payload: '' })).statusCode, 403, 'no download without a valid link')
@@ -174,6 +176,30 @@ t.test('on the embedded database: ask, confirm, follow and download', async (t) 
   t.match((await app.inject({ url: statusLink })).body, /Download my data/)
   const download = await app.inject({ method: 'POST', url: statusLink.replace('?', '/download?'), headers: FORM, payload: '' })
   t.equal((await app.inject({ url: download.headers.location as string })).headers['content-type'], 'application/zip')
+})
+
+t.test('asked again while the same request is open and confirmed, the person is e-mailed its status link', async (t) => {
+  for (const policy of ['merge', 'refuse']) {
+    await t.test(`DUPLICATE_POLICY ${policy}`, async (t) => {
+      const smtp = await startSmtp(t)
+      const app = await build(t, { registry: await registry(), env: { SMTP_URL: smtp.url, PUBLIC_URL: 'https://centre.example.test', APPROVAL_REQUIRED: 'access', DUPLICATE_POLICY: policy } })
+      const ask = () => app.inject({ method: 'POST', url: '/privacy/requests', headers: FORM, payload: form({ type: 'access', email: KNOWN }) })
+      t.equal((await ask()).statusCode, 303)
+      const first = await waitFor(async () => smtp.received[0], 10_000, 'the confirmation')
+      // Asked again before confirming: a new link for the same request, the first one replaced.
+      t.equal((await ask()).statusCode, 303)
+      const second = await waitFor(async () => smtp.received[1], 10_000, 'the second confirmation')
+      t.equal((await app.inject({ method: 'POST', url: linkIn(first, '/privacy/confirm'), headers: FORM, payload: '' })).statusCode, 403, 'the replaced link')
+      const confirmed = await app.inject({ method: 'POST', url: linkIn(second, '/privacy/confirm'), headers: FORM, payload: '' })
+      const statusLink = confirmed.headers.location as string
+      await waitFor(async () => smtp.received[2], 10_000, 'the status link')
+      const again = await ask()
+      t.equal(again.statusCode, 303, 'the same answer')
+      const fourth = await waitFor(async () => smtp.received[3], 10_000, 'the status link again')
+      t.equal(linkIn(fourth, '/privacy/status').split('?')[0], statusLink.split('?')[0], 'the open request\'s status link, not a new confirmation')
+      t.equal((await app.inject({ url: '/v1/requests?limit=10', headers: auth() })).json().data.length, 1, 'one request')
+    })
+  }
 })
 
 t.test('the status page tells of an extension and its reason, and of a refusal and its ground', async (t) => {
