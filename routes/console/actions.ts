@@ -12,6 +12,8 @@ const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, patte
 const day = Type.String({ format: 'date' })
 const TaskParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }), taskId: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const LinkParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
+/** A refusal on a legal ground, of a whole request or of one system's part, with what the person is told. */
+const RefusalFormSchema = form({ ground: Type.Enum([...REFUSAL_GROUND_CODES]), explanation: text(4000) })
 
 /**
  * The instant recorded for "the person was told on day d": the end of that day (UTC), or now for
@@ -38,9 +40,25 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/console/requests/:id/reject', {
     config: { public: 'console', consoleScope: 'requests:approve' },
-    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ ground: Type.Enum([...REFUSAL_GROUND_CODES]), explanation: text(4000) }) }
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: RefusalFormSchema }
   }, async (request, reply) => {
     await svc().reject(request.params.id, request.operator!, { ground: request.body.ground, explanation: request.body.explanation })
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/tasks/:taskId/refuse', {
+    config: { public: 'console', consoleScope: 'requests:approve' },
+    schema: { ...hidden, params: TaskParamsSchema, body: RefusalFormSchema }
+  }, async (request, reply) => {
+    await svc().refuseTask(request.params.id, request.params.taskId, request.operator!, { ground: request.body.ground, explanation: request.body.explanation })
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/cancel', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ reason: text(1000) }) }
+  }, async (request, reply) => {
+    await svc().transition(request.params.id, 'cancelled', request.operator!, request.body.reason)
     return backToRequest(reply, request.params.id)
   })
 

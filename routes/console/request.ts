@@ -6,6 +6,7 @@ import { refusalGroundList } from '../../src/schemas/decisions.js'
 import { daysLeft } from '../../src/services/console-service.js'
 import { hasScope } from '../../src/services/api-keys.js'
 import { TERMINAL_STATUSES } from '../../src/domain/lifecycle.js'
+import { OPEN_TASK_TO_REFUSE } from '../../src/services/decisions.js'
 
 export const ConsoleIdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const CsrfOnlySchema = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })
@@ -42,6 +43,9 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     daysLeft: daysLeft(new Date(dsr.effective_due_at), new Date()),
     // Offered only where the API would take it: open, not taken, available in the regime, before the statutory due_at.
     canExtend: !TERMINAL_STATUSES.includes(dsr.status) && dsr.extension === null && dsr.deadline.extended_due_at !== null && new Date(dsr.due_at) > new Date(),
+    canCancel: !TERMINAL_STATUSES.includes(dsr.status),
+    // The statuses the services take these actions from, so that a form is offered only where it would be.
+    refusable: OPEN_TASK_TO_REFUSE as readonly string[],
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,

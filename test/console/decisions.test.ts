@@ -1,0 +1,78 @@
+import t from 'tap'
+import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
+import { assertRefused, ConsoleClient, consoleKeys, KEYS, VIEWER_KEY } from './session.js'
+
+/**
+ * The request page's forms for what the API does and the console did not yet: each reaches the service
+ * its API route calls, under the same scope, and the request's trail records it as it records the API's.
+ */
+const ADA = 'ada@example.com'
+const registry = await registryOf([
+  { id: 'paper', driver: 'manual', display_name: 'Paper archive' },
+  { id: 'crm', driver: 'memory', display_name: 'CRM', settings: { streams: [{ name: 'contacts', match: { email: 'email' }, records: [{ id: 'c1', email: ADA }, { id: 'c2', email: ADA }, { id: 'c3', email: 'grace@example.com' }] }] } }
+])
+const app = await build(t, { registry, apiKeys: consoleKeys(), env: { TASK_POLL_SECONDS: '0.5' } })
+const c = new ConsoleClient(app)
+await c.signIn(KEYS.admin)
+
+interface Task { id: string, connector: string, status: string, skip_reason: string | null, result: Record<string, unknown> | null }
+interface Event { action: string, actor: string, to_status: string | null, reason: string | null, details: Record<string, unknown> | null }
+const read = async (id: string) => (await app.inject({ url: `/v1/requests/${id}`, headers: auth() }))
+  .json<{ status: string, extension: { notified_subject_at: string | null } | null, tasks: Task[] }>()
+const events = async (id: string) => (await app.inject({ url: `/v1/requests/${id}/events`, headers: auth() })).json<{ data: Event[] }>().data
+const create = async (over: Record<string, unknown>) => (await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody(over) })).json<{ id: string }>().id
+const csrfOn = async (id: string) => ConsoleClient.csrfOf((await c.get(`/console/requests/${id}`)).body)
+const codeOf = (html: string) => /data-code>([A-Z_]+)</.exec(html)?.[1]
+
+t.test("refuse one system's part on a ground: its task is skipped with the refusal, as the API does it", async (t) => {
+  const id = await create({ subject: { email: 'refuse@example.com' }, verification: { method: 'account_login' } })
+  const task = await waitFor(async () => (await read(id)).tasks.find((x) => x.connector === 'paper' && x.status === 'manual'), 20_000, 'the manual task')
+  const page = await c.get(`/console/requests/${id}`)
+  t.match(page.body, new RegExp(`action="/console/requests/${id}/tasks/${task.id}/refuse"`), 'the refuse form is on the task')
+  t.match(page.body, new RegExp(`<select id="refuse-${task.id}-ground" name="ground" required>[\\s\\S]*?value="rights_of_others"`), 'with the grounds of the regime and type')
+  const url = `/console/requests/${id}/tasks/${task.id}/refuse`
+  const form = { ground: 'rights_of_others', explanation: 'The paper file is about your neighbour as much as about you.' }
+  await assertRefused(t, app, c, url, form)
+  t.equal((await read(id)).tasks.find((x) => x.id === task.id)?.status, 'manual', 'refused forms changed nothing')
+
+  const res = await c.post(url, { _csrf: ConsoleClient.csrfOf(page.body), ...form })
+  t.equal(res.statusCode, 303, codeOf(res.body) ?? '')
+  t.equal(res.headers.location, `/console/requests/${id}`)
+  const refused = (await read(id)).tasks.find((x) => x.id === task.id)!
+  t.match(refused, { status: 'skipped', skip_reason: 'refused (rights_of_others, GDPR Art 15(4) and 20(4))' })
+  t.match(refused.result, { refusal: { ground: 'rights_of_others', explanation: form.explanation, by: 'admin' } })
+  t.match((await events(id)).find((e) => e.action === 'task_refused'), { actor: 'admin', details: { task_id: task.id, connector: 'paper', ground: 'rights_of_others' } })
+  const again = await c.post(url, { _csrf: ConsoleClient.csrfOf(page.body), ...form })
+  t.equal(again.statusCode, 409, 'refused once: the API\'s rule')
+  t.equal(codeOf(again.body), 'DSR_ILLEGAL_TASK_ACTION')
+  const bad = await c.post(url, { _csrf: ConsoleClient.csrfOf(page.body), ground: 'not_a_ground', explanation: 'x' })
+  t.equal(bad.statusCode, 400, 'a ground not in the catalogue')
+})
+
+t.test('cancel an open request with a reason', async (t) => {
+  const id = await create({ subject: { email: 'cancel@example.com' } })
+  const url = `/console/requests/${id}/cancel`
+  const form = { reason: 'Withdrawn by the person by e-mail' }
+  await assertRefused(t, app, c, url, form)
+  t.equal((await read(id)).status, 'received', 'refused forms changed nothing')
+  t.match((await c.get(`/console/requests/${id}`)).body, new RegExp(`action="${url}"`), 'the cancel form is offered')
+
+  const res = await c.post(url, { _csrf: await csrfOn(id), ...form })
+  t.equal(res.statusCode, 303, codeOf(res.body) ?? '')
+  t.equal((await read(id)).status, 'cancelled')
+  t.match((await events(id)).at(-1), { action: 'transition', actor: 'admin', to_status: 'cancelled', reason: form.reason })
+  const page = await c.get(`/console/requests/${id}`)
+  t.notMatch(page.body, new RegExp(`action="${url}"`), 'a closed request offers no cancel')
+  const again = await c.post(url, { _csrf: ConsoleClient.csrfOf(page.body), ...form })
+  t.equal(again.statusCode, 409, 'the API\'s rule: a closed request is not cancelled again')
+  t.equal(codeOf(again.body), 'DSR_ILLEGAL_TRANSITION')
+})
+
+t.test('a viewer sees none of these forms', async (t) => {
+  const id = await create({ type: 'erasure', subject: { email: 'viewer@example.com' } })
+  const viewer = new ConsoleClient(app)
+  await viewer.signIn(VIEWER_KEY)
+  const page = await viewer.get(`/console/requests/${id}`)
+  t.equal(page.statusCode, 200)
+  t.notMatch(page.body, /\/(cancel|refuse)"/)
+})
