@@ -108,6 +108,14 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     return backToRequest(reply, request.params.id)
   })
 
+  fastify.post('/console/requests/:id/extension/notice', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ notified_subject_at: day }) }
+  }, async (request, reply) => {
+    await svc().recordExtensionNotice(request.params.id, { notified_subject_at: toldOn(request.body.notified_subject_at) }, request.operator!)
+    return backToRequest(reply, request.params.id)
+  })
+
   fastify.post('/console/requests/:id/restriction/lift', {
     config: { public: 'console', consoleScope: 'requests:write' },
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ reason: text(1000), notified_subject_at: day }) }

@@ -68,11 +68,37 @@ t.test('cancel an open request with a reason', async (t) => {
   t.equal(codeOf(again.body), 'DSR_ILLEGAL_TRANSITION')
 })
 
+t.test('the extension with its reason, and when the person was told of it, recorded afterwards', async (t) => {
+  const id = await create({ subject: { email: 'notice@example.com' } })
+  t.equal((await c.post(`/console/requests/${id}/extension`, { _csrf: await csrfOn(id), reason: 'Records in three archives to search' })).statusCode, 303)
+  const before = await c.get(`/console/requests/${id}`)
+  t.match(before.body, /data-extension-reason>Records in three archives to search</, 'the reason is shown')
+  t.match(before.body, /data-extension-told>not recorded</, 'not told yet')
+  const url = `/console/requests/${id}/extension/notice`
+  t.match(before.body, new RegExp(`action="${url}"`), 'the notice form is offered')
+  const today = new Date().toISOString().slice(0, 10)
+  await assertRefused(t, app, c, url, { notified_subject_at: today })
+  t.equal((await read(id)).extension?.notified_subject_at, null, 'refused forms changed nothing')
+
+  const res = await c.post(url, { _csrf: ConsoleClient.csrfOf(before.body), notified_subject_at: today })
+  t.equal(res.statusCode, 303, codeOf(res.body) ?? '')
+  const told = (await read(id)).extension?.notified_subject_at
+  t.match(told, new RegExp(`^${today}T`), 'told today: recorded as now')
+  t.match((await events(id)).find((e) => e.action === 'extension_notice_recorded'), { actor: 'admin' })
+  const after = await c.get(`/console/requests/${id}`)
+  t.match(after.body, new RegExp(`data-extension-told>${told!.replace(/\./g, '\\.')} \\(within the first period`), 'when, and that it was within the first period')
+  t.notMatch(after.body, new RegExp(`action="${url}"`), 'recorded once: no more form')
+  // Told "today" again is now a later instant than the one on record: another date, which the API refuses.
+  const again = await c.post(url, { _csrf: ConsoleClient.csrfOf(after.body), notified_subject_at: today })
+  t.equal(again.statusCode, 409)
+  t.equal(codeOf(again.body), 'DSR_EXTENSION_NOTICE_ALREADY_RECORDED')
+})
+
 t.test('a viewer sees none of these forms', async (t) => {
   const id = await create({ type: 'erasure', subject: { email: 'viewer@example.com' } })
   const viewer = new ConsoleClient(app)
   await viewer.signIn(VIEWER_KEY)
   const page = await viewer.get(`/console/requests/${id}`)
   t.equal(page.statusCode, 200)
-  t.notMatch(page.body, /\/(cancel|refuse)"/)
+  t.notMatch(page.body, /\/(cancel|refuse|extension\/notice)"/)
 })
