@@ -62,6 +62,15 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     return backToRequest(reply, request.params.id)
   })
 
+  // A dry run, which the request's trail records (erasure_previewed): shown this once, on the request's page.
+  fastify.post('/console/requests/:id/erasure-preview', {
+    config: { public: 'console', consoleScope: 'requests:approve' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({}) }
+  }, async (request, reply) => {
+    const preview = await fastify.erasurePreviewService.preview(request.params.id, request.operator!.name)
+    return renderRequest(request, reply, request.params.id, { preview })
+  })
+
   fastify.post('/console/requests/:id/verify', {
     config: { public: 'console', consoleScope: 'requests:write' },
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ method: Type.Enum([...VERIFICATION_METHODS]) }) }

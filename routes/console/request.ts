@@ -7,14 +7,17 @@ import { daysLeft } from '../../src/services/console-service.js'
 import { hasScope } from '../../src/services/api-keys.js'
 import { TERMINAL_STATUSES } from '../../src/domain/lifecycle.js'
 import { OPEN_TASK_TO_REFUSE } from '../../src/services/decisions.js'
+import { PREVIEWABLE } from '../../src/services/erasure-preview.js'
+import type { ErasurePreviewReport } from '../../src/schemas/receipts.js'
 
 export const ConsoleIdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const CsrfOnlySchema = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })
 
-/** What a page may add to a request's page: the identifiers once revealed, a link just created. */
+/** What a page may add to a request's page: the identifiers once revealed, a link just created, an erasure preview just made. */
 export interface RequestPageExtras {
   subject?: unknown
   createdLink?: { id: string, url: string, expires_at: string }
+  preview?: ErasurePreviewReport
   notice?: string
 }
 
@@ -46,6 +49,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     canCancel: !TERMINAL_STATUSES.includes(dsr.status),
     // The statuses the services take these actions from, so that a form is offered only where it would be.
     refusable: OPEN_TASK_TO_REFUSE as readonly string[],
+    canPreview: dsr.type === 'erasure' && (PREVIEWABLE as readonly string[]).includes(dsr.status),
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,
@@ -53,6 +57,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     receipt,
     links,
     createdLink: extras.createdLink ?? null,
+    preview: extras.preview ?? null,
     notice: extras.notice ?? null,
     grounds: refusalGroundList().data.filter((g) => g.provisions[dsr.regime] !== undefined && (g.types === null || g.types.includes(dsr.type))),
     can: (scope: Parameters<typeof hasScope>[1]) => hasScope(operator, scope)

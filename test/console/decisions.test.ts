@@ -94,11 +94,38 @@ t.test('the extension with its reason, and when the person was told of it, recor
   t.equal(codeOf(again.body), 'DSR_EXTENSION_NOTICE_ALREADY_RECORDED')
 })
 
-t.test('a viewer sees none of these forms', async (t) => {
+t.test("an erasure's preview: per system, what would be erased; nothing is", async (t) => {
+  const id = await create({ type: 'erasure', subject: { email: ADA } })
+  const page = await c.get(`/console/requests/${id}`)
+  const url = `/console/requests/${id}/erasure-preview`
+  t.match(page.body, new RegExp(`action="${url}"`), 'the preview form is offered on an erasure')
+  await assertRefused(t, app, c, url, {})
+  t.notOk((await events(id)).some((e) => e.action === 'erasure_previewed'), 'refused forms previewed nothing')
+
+  const res = await c.post(url, { _csrf: ConsoleClient.csrfOf(page.body) })
+  t.equal(res.statusCode, 200, codeOf(res.body) ?? '')
+  t.match(res.body, /<tr data-preview-connector="crm" data-preview-status="previewed">[\s\S]*?<td class="num" data-erase>2<\/td>/, 'the CRM would erase two records')
+  t.match(res.body, /data-preview-stream="crm\/contacts"/, 'per stream')
+  t.match(res.body, /<tr data-preview-connector="paper" data-preview-status="not_previewable">/, 'the paper archive: a person erases there')
+  t.match((await events(id)).find((e) => e.action === 'erasure_previewed'), { actor: 'admin', details: { connectors: { crm: { status: 'previewed', erase: 2 } } } })
+  t.equal((await read(id)).status, 'received', 'nothing changed')
+
+  const access = await create({ subject: { email: 'preview@example.com' } })
+  const accessPage = await c.get(`/console/requests/${access}`)
+  t.notMatch(accessPage.body, /\/erasure-preview"/, 'not offered on an access request')
+  const notErasure = await c.post(`/console/requests/${access}/erasure-preview`, { _csrf: ConsoleClient.csrfOf(accessPage.body) })
+  t.equal(notErasure.statusCode, 409, 'the API\'s rule')
+  t.equal(codeOf(notErasure.body), 'DSR_ERASURE_PREVIEW_NOT_AVAILABLE')
+})
+
+t.test('a viewer is shown none of these forms, which an admin is shown', async (t) => {
   const id = await create({ type: 'erasure', subject: { email: 'viewer@example.com' } })
+  t.equal((await app.inject({ method: 'POST', url: `/v1/requests/${id}/extension`, headers: auth(), payload: { reason: 'Many requests this month' } })).statusCode, 200)
+  const forms = (html: string) => [...html.matchAll(/action="\/console\/requests\/[^"]+\/(cancel|erasure-preview|extension\/notice)"/g)].map((m) => m[1]).sort()
+  t.strictSame(forms((await c.get(`/console/requests/${id}`)).body), ['cancel', 'erasure-preview', 'extension/notice'])
   const viewer = new ConsoleClient(app)
   await viewer.signIn(VIEWER_KEY)
   const page = await viewer.get(`/console/requests/${id}`)
   t.equal(page.statusCode, 200)
-  t.notMatch(page.body, /\/(cancel|refuse|extension\/notice)"/)
+  t.strictSame(forms(page.body), [])
 })
