@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { Type, type TProperties } from 'typebox'
 import { REFUSAL_GROUND_CODES } from '../../src/domain/refusal-grounds.js'
 import { VERIFICATION_METHODS } from '../../src/schemas/requests.js'
+import { ControllerDecisionSchema } from '../../src/schemas/accounts.js'
 import { ConsoleIdParamsSchema, renderRequest } from './request.js'
 
 const csrf = { _csrf: Type.Optional(Type.String({ maxLength: 200 })) }
@@ -122,6 +123,15 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ notified_subject_at: day }) }
   }, async (request, reply) => {
     await svc().recordExtensionNotice(request.params.id, { notified_subject_at: toldOn(request.body.notified_subject_at) }, request.operator!)
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/controller-decision', {
+    config: { public: 'console', consoleScope: 'accounts:instruct' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form(ControllerDecisionSchema.properties) }
+  }, async (request, reply) => {
+    const { _csrf, ...decision } = request.body
+    await fastify.accountsService.decide(request.params.id, decision, request.operator!.name)
     return backToRequest(reply, request.params.id)
   })
 

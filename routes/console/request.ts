@@ -22,20 +22,22 @@ export interface RequestPageExtras {
 }
 
 /**
- * Renders a request's page: the request with its deadline, tasks and archive, its audit trail and
- * whether its chain verifies, and its receipt where it has one. Identifiers stay masked unless revealed.
+ * Renders a request's page: the request with its deadline, tasks and archive, its parts of managed
+ * accounts, its audit trail and whether its chain verifies, and its receipt where it has one.
+ * Identifiers stay masked unless revealed.
  */
 export async function renderRequest (request: FastifyRequest, reply: FastifyReply, id: string, extras: RequestPageExtras = {}) {
   const { server } = request
   const dsr = await server.requestsService.get(id)
-  const [events, chain, receipt, links] = await Promise.all([
+  const [events, chain, receipt, links, parts] = await Promise.all([
     server.requestsService.events(id),
     server.auditService.verifyRequest(id),
     server.receiptsService.forRequest(id).then((r) => ({ ok: true as const, receipt: r }), (err: unknown) => {
       if (err instanceof DsrError) return { ok: false as const, code: err.code, message: err.message }
       throw err
     }),
-    dsr.archive ? server.archivesService.links(id) : []
+    dsr.archive ? server.archivesService.links(id) : [],
+    server.accountsService.parts(id)
   ])
   const operator = request.operator!
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').view('console/request', {
@@ -50,6 +52,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     // The statuses the services take these actions from, so that a form is offered only where it would be.
     refusable: OPEN_TASK_TO_REFUSE as readonly string[],
     canPreview: dsr.type === 'erasure' && (PREVIEWABLE as readonly string[]).includes(dsr.status),
+    parts: parts.data,
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,
