@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { Type, type TProperties } from 'typebox'
 import { REFUSAL_GROUND_CODES } from '../../src/domain/refusal-grounds.js'
 import { VERIFICATION_METHODS } from '../../src/schemas/requests.js'
+import { ControllerDecisionSchema } from '../../src/schemas/accounts.js'
 import { ConsoleIdParamsSchema, renderRequest } from './request.js'
 
 const csrf = { _csrf: Type.Optional(Type.String({ maxLength: 200 })) }
@@ -12,6 +13,8 @@ const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, patte
 const day = Type.String({ format: 'date' })
 const TaskParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }), taskId: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const LinkParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
+/** A refusal on a legal ground, of a whole request or of one system's part, with what the person is told. */
+const RefusalFormSchema = form({ ground: Type.Enum([...REFUSAL_GROUND_CODES]), explanation: text(4000) })
 
 /**
  * The instant recorded for "the person was told on day d": the end of that day (UTC), or now for
@@ -38,10 +41,35 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/console/requests/:id/reject', {
     config: { public: 'console', consoleScope: 'requests:approve' },
-    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ ground: Type.Enum([...REFUSAL_GROUND_CODES]), explanation: text(4000) }) }
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: RefusalFormSchema }
   }, async (request, reply) => {
     await svc().reject(request.params.id, request.operator!, { ground: request.body.ground, explanation: request.body.explanation })
     return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/tasks/:taskId/refuse', {
+    config: { public: 'console', consoleScope: 'requests:approve' },
+    schema: { ...hidden, params: TaskParamsSchema, body: RefusalFormSchema }
+  }, async (request, reply) => {
+    await svc().refuseTask(request.params.id, request.params.taskId, request.operator!, { ground: request.body.ground, explanation: request.body.explanation })
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/cancel', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ reason: text(1000) }) }
+  }, async (request, reply) => {
+    await svc().transition(request.params.id, 'cancelled', request.operator!, request.body.reason)
+    return backToRequest(reply, request.params.id)
+  })
+
+  // A dry run, which the request's trail records (erasure_previewed): shown this once, on the request's page.
+  fastify.post('/console/requests/:id/erasure-preview', {
+    config: { public: 'console', consoleScope: 'requests:approve' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({}) }
+  }, async (request, reply) => {
+    const preview = await fastify.erasurePreviewService.preview(request.params.id, request.operator!.name)
+    return renderRequest(request, reply, request.params.id, { preview })
   })
 
   fastify.post('/console/requests/:id/verify', {
@@ -87,6 +115,23 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { reason, notified_subject_at: told } = request.body
     await svc().extend(request.params.id, { reason, ...(told ? { notified_subject_at: toldOn(told) } : {}) }, request.operator!)
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/extension/notice', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ notified_subject_at: day }) }
+  }, async (request, reply) => {
+    await svc().recordExtensionNotice(request.params.id, { notified_subject_at: toldOn(request.body.notified_subject_at) }, request.operator!)
+    return backToRequest(reply, request.params.id)
+  })
+
+  fastify.post('/console/requests/:id/controller-decision', {
+    config: { public: 'console', consoleScope: 'accounts:instruct' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form(ControllerDecisionSchema.properties) }
+  }, async (request, reply) => {
+    const { _csrf, ...decision } = request.body
+    await fastify.accountsService.decide(request.params.id, decision, request.operator!.name)
     return backToRequest(reply, request.params.id)
   })
 

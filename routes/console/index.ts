@@ -15,6 +15,7 @@ import queue from './queue.js'
 import request from './request.js'
 import actions from './actions.js'
 import connectors from './connectors.js'
+import audit from './audit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -135,6 +136,7 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
   await fastify.register(request)
   await fastify.register(actions)
   await fastify.register(connectors)
+  await fastify.register(audit)
 }
 
 /** The key behind the request's session, or null (none, idle too long, signed out, key gone); a live one is touched. */

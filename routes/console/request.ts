@@ -6,32 +6,38 @@ import { refusalGroundList } from '../../src/schemas/decisions.js'
 import { daysLeft } from '../../src/services/console-service.js'
 import { hasScope } from '../../src/services/api-keys.js'
 import { TERMINAL_STATUSES } from '../../src/domain/lifecycle.js'
+import { OPEN_TASK_TO_REFUSE } from '../../src/services/decisions.js'
+import { PREVIEWABLE } from '../../src/services/erasure-preview.js'
+import type { ErasurePreviewReport } from '../../src/schemas/receipts.js'
 
 export const ConsoleIdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 const CsrfOnlySchema = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })
 
-/** What a page may add to a request's page: the identifiers once revealed, a link just created. */
+/** What a page may add to a request's page: the identifiers once revealed, a link just created, an erasure preview just made. */
 export interface RequestPageExtras {
   subject?: unknown
   createdLink?: { id: string, url: string, expires_at: string }
+  preview?: ErasurePreviewReport
   notice?: string
 }
 
 /**
- * Renders a request's page: the request with its deadline, tasks and archive, its audit trail and
- * whether its chain verifies, and its receipt where it has one. Identifiers stay masked unless revealed.
+ * Renders a request's page: the request with its deadline, tasks and archive, its parts of managed
+ * accounts, its audit trail and whether its chain verifies, and its receipt where it has one.
+ * Identifiers stay masked unless revealed.
  */
 export async function renderRequest (request: FastifyRequest, reply: FastifyReply, id: string, extras: RequestPageExtras = {}) {
   const { server } = request
   const dsr = await server.requestsService.get(id)
-  const [events, chain, receipt, links] = await Promise.all([
+  const [events, chain, receipt, links, parts] = await Promise.all([
     server.requestsService.events(id),
     server.auditService.verifyRequest(id),
     server.receiptsService.forRequest(id).then((r) => ({ ok: true as const, receipt: r }), (err: unknown) => {
       if (err instanceof DsrError) return { ok: false as const, code: err.code, message: err.message }
       throw err
     }),
-    dsr.archive ? server.archivesService.links(id) : []
+    dsr.archive ? server.archivesService.links(id) : [],
+    server.accountsService.parts(id)
   ])
   const operator = request.operator!
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').view('console/request', {
@@ -42,6 +48,11 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     daysLeft: daysLeft(new Date(dsr.effective_due_at), new Date()),
     // Offered only where the API would take it: open, not taken, available in the regime, before the statutory due_at.
     canExtend: !TERMINAL_STATUSES.includes(dsr.status) && dsr.extension === null && dsr.deadline.extended_due_at !== null && new Date(dsr.due_at) > new Date(),
+    canCancel: !TERMINAL_STATUSES.includes(dsr.status),
+    // The statuses the services take these actions from, so that a form is offered only where it would be.
+    refusable: OPEN_TASK_TO_REFUSE as readonly string[],
+    canPreview: dsr.type === 'erasure' && (PREVIEWABLE as readonly string[]).includes(dsr.status),
+    parts: parts.data,
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,
@@ -49,6 +60,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     receipt,
     links,
     createdLink: extras.createdLink ?? null,
+    preview: extras.preview ?? null,
     notice: extras.notice ?? null,
     grounds: refusalGroundList().data.filter((g) => g.provisions[dsr.regime] !== undefined && (g.types === null || g.types.includes(dsr.type))),
     can: (scope: Parameters<typeof hasScope>[1]) => hasScope(operator, scope)

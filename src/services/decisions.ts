@@ -11,7 +11,7 @@ import type { Boss } from '../jobs/queue.js'
 import type { IdentityCheckMode } from '../domain/identity.js'
 
 /** The task statuses a system's part may be refused from: not running, and not done (a failed one may still be retried). */
-const OPEN_TASK_TO_REFUSE = ['pending', 'retry_wait', 'waiting', 'manual', 'failed'] as const
+export const OPEN_TASK_TO_REFUSE = ['pending', 'retry_wait', 'waiting', 'manual', 'failed'] as const
 
 export interface RefusalInput { ground: RefusalGround, explanation: string }
 export interface ManualCompletion { outcome: ManualOutcome['outcome'], note: string, evidence_ref?: string | undefined }

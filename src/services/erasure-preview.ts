@@ -9,7 +9,7 @@ import type { ErasurePreviewReport } from '../schemas/receipts.js'
 import { ConnectorError, ConnectorErrorCodes, type ConnectorContext, type ErasePreview, type SubjectIdentity } from '../../connectors/types.js'
 
 /** Before fulfilment starts: once tasks run, the systems are changing and a preview would say nothing. */
-const PREVIEWABLE = ['received', 'verifying', 'ready', 'awaiting_approval', 'on_hold'] as const
+export const PREVIEWABLE = ['received', 'verifying', 'ready', 'awaiting_approval', 'on_hold'] as const
 
 type ConnectorPreview = ErasurePreviewReport['connectors'][number]
 

@@ -1,10 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
 import { axeSource, browserAvailable, openPage } from '../browser.js'
 import { fromRoot } from '../paths.js'
-import { consoleKeys, OPERATOR_KEY } from './session.js'
+import { createAccountsRepository } from '../../src/db/repositories/accounts-repository.js'
+import { consoleKeys, KEYS, OPERATOR_KEY } from './session.js'
 
 /** Where the console's screenshots are written, for a person to look at (git-ignored; see README). */
 const SCREENSHOTS = fromRoot('test-output/screenshots/console/')
@@ -75,19 +76,56 @@ if (browserAvailable(t, 'the operator console in a browser')) {
     t.match(events.find((e) => e.action === 'task_completed_manually'), { actor: 'operator' }, 'the API reads the same trail')
   })
 
-  t.test('axe-core finds no accessibility violations on the queue, a request and the connectors; nothing scrolls sideways at 375 px', async (t) => {
-    for (const [name, path] of [['queue', '/console'], ['request', `/console/requests/${toReject}`], ['connectors', '/console/connectors']] as const) {
-      for (const width of [1280, 375]) {
-        await page.setViewportSize({ width, height: 900 })
-        await page.goto(`${base}${path}`)
-        // Through the DevTools protocol, which the page's CSP (no inline script) does not govern.
-        await page.evaluate(axe)
-        const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
-        t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${name}: no violations at ${width} px`)
-        const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
-        t.equal(overflow, 0, `${name} at ${width} px does not scroll sideways`)
-        await shot(`${name}-${width}`)
-      }
+  /** axe-core on a page as `load` leaves it, at 1280 and 375 px wide: no violations, and nothing scrolls sideways. */
+  const accessible = async (t: Test, name: string, load: () => Promise<unknown>) => {
+    for (const width of [1280, 375]) {
+      await page.setViewportSize({ width, height: 900 })
+      await load()
+      // Through the DevTools protocol, which the page's CSP (no inline script) does not govern.
+      await page.evaluate(axe)
+      const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
+      t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${name}: no violations at ${width} px`)
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
+      t.equal(overflow, 0, `${name} at ${width} px does not scroll sideways`)
+      await shot(`${name}-${width}`)
     }
+  }
+
+  t.test('axe-core finds no accessibility violations on the sign-in page, the queue, requests, the connectors and the audit trail; nothing scrolls sideways at 375 px', async (t) => {
+    // An erasure not yet verified, with the extension taken (the person not told yet) and a part of a
+    // managed account waiting; and an access request whose manual task waits, which can be refused.
+    const erasure = await create({ type: 'erasure', subject: { email: 'erase@example.com' } })
+    t.equal((await app.inject({ method: 'POST', url: `/v1/requests/${erasure}/extension`, headers: auth(), payload: { reason: 'Three archives to search' } })).statusCode, 200)
+    await app.inject({ method: 'PUT', url: '/v1/accounts/northwind', headers: auth(), payload: { name: 'Northwind Traders', managed: true, admins: [{ email: 'it@northwind.example' }] } })
+    await app.dbh.transaction((tx) => createAccountsRepository(app.dbh).addParts([{ requestId: erasure, accountId: 'northwind', connectors: ['paper'], dueAt: new Date(Date.now() + 10 * DAY) }], tx))
+    const refusable = await create({ subject: { email: 'refusable@example.com' }, verification: { method: 'account_login' } })
+    await waitFor(async () => (await app.inject({ url: `/v1/requests/${refusable}`, headers: auth() })).json<{ tasks: Array<{ status: string }> }>().tasks.some((x) => x.status === 'manual'), 30_000, 'the manual task')
+
+    // Signed out, to the sign-in page; then in again with a key that may do every action, so that every form is shown.
+    await page.goto(`${base}/console`)
+    await page.click('form.signout button[type=submit]')
+    t.match(page.url(), /\/console\/sign-in$/, 'signed out')
+    await accessible(t, 'sign-in', () => page.goto(`${base}/console/sign-in`))
+    await page.fill('#key', KEYS.admin)
+    await page.click('main button[type=submit]')
+    t.match(page.url(), /\/console$/, 'signed in again')
+
+    for (const [name, path] of [
+      ['queue', '/console'], ['request', `/console/requests/${toReject}`], ['request-erasure', `/console/requests/${erasure}`],
+      ['request-task', `/console/requests/${refusable}`], ['connectors', '/console/connectors'], ['audit', '/console/audit']
+    ] as const) await accessible(t, name, () => page.goto(`${base}${path}`))
+    t.ok(await page.$('[data-audit="ok"]'), 'the audit page: the trail verifies')
+
+    await page.goto(`${base}/console/requests/${erasure}`)
+    for (const form of ['/erasure-preview', '/cancel', '/extension/notice', '/controller-decision']) t.ok(await page.$(`form[action$="${form}"]`), `the erasure's page offers ${form}`)
+    t.ok(await page.$('[data-part="northwind"]'), "the managed account's part")
+    await page.goto(`${base}/console/requests/${refusable}`)
+    t.ok(await page.$('article[data-task] form[action$="/refuse"]'), 'the task offers its refusal')
+    await accessible(t, 'erasure-preview', async () => {
+      await page.goto(`${base}/console/requests/${erasure}`)
+      await page.click('form[action$="/erasure-preview"] button[type=submit]')
+      await page.waitForSelector('[data-preview]')
+    })
+    t.equal(await page.getAttribute('tr[data-preview-connector="paper"]', 'data-preview-status'), 'not_previewable', 'the preview, per system')
   })
 }
