@@ -140,7 +140,7 @@ const pages: FastifyPluginAsyncTypebox<{ centre: PrivacyCentreService }> = async
     else request.log.info({ code: e.code, statusCode: e.statusCode }, 'privacy centre request refused')
     const ctx = context(request)
     const message = e.code === Errors.ValidationFailed.code
-      ? ctx.texts.invalidForm
+      ? invalid(ctx.texts, request.url) ?? e.message
       : e.code === Errors.TooManyRequests.code
         ? fill(ctx.texts.tooMany, { minutes: Math.ceil(Number(reply.getHeader('retry-after')) / 60) })
         : ctx.texts.messages?.[e.code] ?? e.message
@@ -209,6 +209,14 @@ const pages: FastifyPluginAsyncTypebox<{ centre: PrivacyCentreService }> = async
     centre.checkStatusLink(request.params.id, request.query.exp, request.query.sig)
     return reply.redirect(await centre.downloadLink(request.params.id), 303)
   })
+}
+
+/** What a person is told of input that does not read: the form's fields, or a link that was cut or changed. */
+function invalid (texts: CentreTexts, url: string): string | undefined {
+  if (url.startsWith('/privacy/requests')) return texts.invalidForm
+  if (url.startsWith('/privacy/confirm')) return texts.messages?.[Errors.VerificationLinkInvalid.code]
+  if (url.startsWith('/privacy/status')) return texts.messages?.[Errors.StatusLinkInvalid.code]
+  return undefined
 }
 
 /** Dates as the person reads them, in their language (UTC: the status page gives days, not hours). */

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
-import { axeSource, browserAvailable, openPage } from '../browser.js'
+import { axeSource, browserAvailable, checkAccessible, openPage } from '../browser.js'
 import { fromRoot } from '../paths.js'
 import { createAccountsRepository } from '../../src/db/repositories/accounts-repository.js'
 import { consoleKeys, KEYS, OPERATOR_KEY } from './session.js'
@@ -81,12 +81,7 @@ if (browserAvailable(t, 'the operator console in a browser')) {
     for (const width of [1280, 375]) {
       await page.setViewportSize({ width, height: 900 })
       await load()
-      // Through the DevTools protocol, which the page's CSP (no inline script) does not govern.
-      await page.evaluate(axe)
-      const result = await page.evaluate('axe.run(document, { resultTypes: ["violations"] })') as { violations: Array<{ id: string, help: string, nodes: unknown[] }> }
-      t.strictSame(result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}) ${JSON.stringify(v.nodes.slice(0, 2)).slice(0, 600)}`), [], `${name}: no violations at ${width} px`)
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number
-      t.equal(overflow, 0, `${name} at ${width} px does not scroll sideways`)
+      await checkAccessible(t, page, axe, `${name} at ${width} px`)
       await shot(`${name}-${width}`)
     }
   }
