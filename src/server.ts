@@ -1,12 +1,8 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { buildApp } from './app.js'
-import { boot } from './boot.js'
 import { ConfigError, loadConfig } from './config.js'
 import { redactSecrets } from './config-secrets.js'
 import { loggerOptions } from './logger.js'
-import { whenReachable } from './db/unreachable.js'
-import { EmbeddedDbUnreadableError } from './db/client.js'
 
 /**
  * Entry point: configuration, database, connectors, then the roles asked for. ROLE=api serves HTTP
@@ -16,6 +12,9 @@ import { EmbeddedDbUnreadableError } from './db/client.js'
 async function main (): Promise<void> {
   const config = loadConfig()
   const log = pino(loggerOptions(config) as pino.LoggerOptions)
+  // Loaded once the configuration reads: a mistake in it is reported at once, not after the whole
+  // service (fastify, every plugin, the database drivers) has been loaded.
+  const [{ buildApp }, { boot }, { whenReachable }] = await Promise.all([import('./app.js'), import('./boot.js'), import('./db/unreachable.js')])
   // A process started while the database restarts or is away (a supervisor restarting it) waits
   // for the database, starting again from the top, rather than exiting.
   const { app, apiKeys, developmentKey, registry } = await whenReachable(async () => {
@@ -64,11 +63,15 @@ function printDevelopmentKey (key: string, port: number): void {
   ].join('\n'))
 }
 
+/** EmbeddedDbUnreadableError's code (db/client.ts), told apart without loading the database drivers. */
+const EMBEDDED_DB_UNREADABLE = 'EMBEDDED_DB_UNREADABLE'
+
 main().catch((err: unknown) => {
   // Whatever failed, the message may quote a setting: every secret in it is masked (config-secrets.ts).
-  if (err instanceof ConfigError || err instanceof EmbeddedDbUnreadableError) {
-    if (err instanceof EmbeddedDbUnreadableError) {
-      process.stderr.write(`${err.code}: ${redactSecrets(err.message)}\n`)
+  const unreadable = err instanceof Error && (err as { code?: unknown }).code === EMBEDDED_DB_UNREADABLE
+  if (err instanceof ConfigError || unreadable) {
+    if (unreadable) {
+      process.stderr.write(`${EMBEDDED_DB_UNREADABLE}: ${redactSecrets(err.message)}\n`)
       process.exit(1)
     }
     process.stderr.write(`${redactSecrets(err.message)}\n`)

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { redactSecrets } from '../config-secrets.js'
-import { openDb, type DbHandle } from '../db/client.js'
+import type { DbHandle } from '../db/client.js'
 
 /** What the command-line tools share: the configuration, or exit 78 (EX_CONFIG, as the server does) with secrets redacted. */
 export function loadConfigOrExit (): Config {
@@ -14,7 +14,8 @@ export function loadConfigOrExit (): Config {
   }
 }
 
-/** DATABASE_URL on one connection, or the embedded database in DATA_DIR. */
-export function openCliDb (config: Config): Promise<DbHandle> {
+/** DATABASE_URL on one connection, or the embedded database in DATA_DIR (the drivers loaded only now, after the configuration reads). */
+export async function openCliDb (config: Config): Promise<DbHandle> {
+  const { openDb } = await import('../db/client.js')
   return openDb(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 1 } : { dataDir: resolve(config.DATA_DIR, 'pglite') })
 }
