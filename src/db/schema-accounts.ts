@@ -49,6 +49,12 @@ export const requestAccounts = pgTable('request_accounts', {
   dueAt: tz('due_at').notNull(),
   /** When the account's administrators were told (null until their e-mail was accepted). */
   notifiedAt: tz('notified_at'),
+  /**
+   * When the person was told to contact the account's controller (null until that e-mail was
+   * accepted); set with notified_at when the request has no e-mail address to tell them at. Kept
+   * apart so that a retry after the person's e-mail failed does not e-mail the administrators again.
+   */
+  personToldAt: tz('person_told_at'),
   /** The controller's reference for its instruction or refusal. */
   reference: text('reference'),
   decidedBy: text('decided_by'),

@@ -14,6 +14,8 @@ import { planRequest } from './planner.js'
 /** The actor of what routing writes. */
 const ACTOR = 'engine'
 const DAY_MS = 86_400_000
+/** How long after routing a part is left to the job that routed it, before the deadline job tells whoever is still untold. */
+const UNTOLD_GRACE_MS = 5 * 60_000
 
 /** Where a checked request goes: the managed accounts whose part waits, and whether the company has a part of its own. */
 export interface Routed { managed: AccountRow[], own: boolean }
@@ -82,34 +84,72 @@ export function createControllerRouting (deps: {
 
   /**
    * Tells the administrators of each waiting part not told yet, and the person (when the request
-   * has an e-mail address). Idempotent: a part is marked once its e-mails were accepted; one that
-   * failed throws, and the job that called it is retried. Without a notifier nothing can be sent:
-   * the trail says so, and the waiting part shows in the administrators' own view of the API.
+   * has an e-mail address). Idempotent, per addressee: the administrators are marked once their
+   * e-mails were accepted, the person once theirs was, so that a retry after one failed sends only
+   * what is missing. A failure throws: the job that called it is retried, and the deadline job tells
+   * whoever is still untold (tellUntold). Without a notifier nothing can be sent: the trail says so,
+   * and the waiting part shows in the administrators' own view of the API.
    */
   async function notify (request: RequestRow): Promise<void> {
     const due = await accounts.unnotified(request.id)
     if (due.length === 0) return
     const all = await accounts.managedAmong(due.map((d) => d.accountId))
     if (!deps.notifier) {
-      deps.log.warn({ requestId: request.id, accounts: due.map((d) => d.accountId) }, 'administrators not told: no SMTP_URL')
-      await deps.requests.recordEvent(request.id, ACTOR, 'controller_not_notified', 'no notifier is configured (SMTP_URL): tell the administrators yourself', { accounts: due.map((d) => d.accountId) })
+      if (due.every((d) => d.notifiedAt === null)) {
+        deps.log.warn({ requestId: request.id, accounts: due.map((d) => d.accountId) }, 'administrators not told: no SMTP_URL')
+        await deps.requests.recordEvent(request.id, ACTOR, 'controller_not_notified', 'no notifier is configured (SMTP_URL): tell the administrators yourself', { accounts: due.map((d) => d.accountId) })
+      }
       return
     }
+    const email = (request.subject as { email?: string }).email
     for (const part of due) {
       const account = all.find((a) => a.id === part.accountId)
       if (!account) continue
-      for (const admin of account.admins) {
-        await deps.notifier.send({ to: admin.email, ...administratorMessage({ account, request, dueAt: part.dueAt, publicUrl: deps.publicUrl }) })
+      if (part.notifiedAt === null) {
+        for (const admin of account.admins) {
+          await deps.notifier.send({ to: admin.email, ...administratorMessage({ account, request, dueAt: part.dueAt, publicUrl: deps.publicUrl }) })
+        }
+        await accounts.markNotified(request.id, part.accountId, 'administrators', new Date())
+        // With no address to tell the person at, their side is done too.
+        if (!email) await accounts.markNotified(request.id, part.accountId, 'person', new Date())
+        await deps.requests.recordEvent(request.id, ACTOR, 'controller_notified', `the administrators of ${account.name} were told`,
+          { account: account.id, administrators: account.admins.length, notifier: deps.notifier.name, person_to_tell: Boolean(email) })
       }
-      const email = (request.subject as { email?: string }).email
-      if (email) await deps.notifier.send({ to: email, ...endUserMessage(account) })
-      await accounts.markNotified(request.id, part.accountId, new Date())
-      await deps.requests.recordEvent(request.id, ACTOR, 'controller_notified', `the administrators of ${account.name} were told${email ? ', and the person was told to contact them' : ''}`,
-        { account: account.id, administrators: account.admins.length, notifier: deps.notifier.name, person_told: Boolean(email) })
+      if (email !== undefined && part.personToldAt === null) {
+        await deps.notifier.send({ to: email, ...endUserMessage(account) })
+        await accounts.markNotified(request.id, part.accountId, 'person', new Date())
+        await deps.requests.recordEvent(request.id, ACTOR, 'controller_person_told', `the person was told to contact the administrators of ${account.name}`,
+          { account: account.id, notifier: deps.notifier.name })
+      }
     }
   }
 
-  return { routeAndPlan, notify }
+  /**
+   * The deadline job's sweep: every request with a waiting part someone was not told of, routed
+   * more than a few minutes ago, is told again (notify), each on its own; one that fails again is
+   * counted and tried at the next run. So a relay that was down through all of a job's retries
+   * still tells everyone once it is back.
+   */
+  async function tellUntold (now: Date): Promise<{ told: number, failed: number }> {
+    if (!deps.notifier) return { told: 0, failed: 0 }
+    const ids = await accounts.stillUntold(new Date(now.getTime() - UNTOLD_GRACE_MS), 200)
+    let told = 0
+    let failed = 0
+    for (const id of ids) {
+      const request = await deps.requests.findById(id)
+      if (!request) continue
+      try {
+        await notify(request)
+        told++
+      } catch (err) {
+        failed++
+        deps.log.warn({ requestId: id, reason: (err as { reason?: string }).reason ?? 'error' }, 'administrators or the person still not told')
+      }
+    }
+    return { told, failed }
+  }
+
+  return { routeAndPlan, notify, tellUntold }
 }
 
 export type ControllerRouting = ReturnType<typeof createControllerRouting>

@@ -26,6 +26,8 @@ export function scheduledJobs (deps: {
   log: FastifyBaseLogger
   /** Rejects the requests left unverified past VERIFICATION_TIMEOUT_DAYS (verification-service rejectUnverified). */
   rejectUnverified: (now: Date) => Promise<Record<string, number>>
+  /** Tells the administrators, or the person, still untold of a managed account's waiting part (controller-routing tellUntold). */
+  tellUntold: (now: Date) => Promise<{ told: number, failed: number }>
 }): ScheduledJob[] {
   const { config } = deps
   const erasureProof = createErasureProofJob(deps)
@@ -45,13 +47,18 @@ export function scheduledJobs (deps: {
     {
       name: 'deadline_monitor',
       cron: config.DEADLINE_CRON,
-      run: (slot) => runDeadlineMonitor({
-        dbh: deps.dbh,
-        log: deps.log,
-        webhookUrl: config.DEADLINE_WEBHOOK_URL,
-        secret: config.DEADLINE_WEBHOOK_SECRET,
-        warningHours: config.DEADLINE_WARNING_HOURS
-      }, asOf(slot))
+      run: async (slot) => {
+        const monitored = await runDeadlineMonitor({
+          dbh: deps.dbh,
+          log: deps.log,
+          webhookUrl: config.DEADLINE_WEBHOOK_URL,
+          secret: config.DEADLINE_WEBHOOK_SECRET,
+          warningHours: config.DEADLINE_WARNING_HOURS
+        }, asOf(slot))
+        // An account part's notices that failed through all of their job's retries are sent again here.
+        const untold = await deps.tellUntold(asOf(slot))
+        return { ...monitored, untold_told: untold.told, untold_failed: untold.failed }
+      }
     },
     { name: 'erasure_proof', cron: config.ERASURE_PROOF_CRON, run: (slot) => erasureProof(asOf(slot)) },
     { name: 'verification_timeout', cron: config.VERIFICATION_TIMEOUT_CRON, run: (slot) => deps.rejectUnverified(asOf(slot)) },

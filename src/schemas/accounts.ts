@@ -47,7 +47,10 @@ export const AccountPartSchema = Type.Object({
   state: Type.Enum(['awaiting', 'instructed', 'declined']),
   systems: Type.Array(Type.String(), { description: 'Where the person\'s records of this account were found' }),
   due_at: Type.String({ format: 'date-time', description: 'When the company\'s assistance to the controller is due (GDPR Art 28(3)(e))' }),
-  notified_at: Nullable(Type.String({ format: 'date-time' })),
+  notified_at: Nullable(Type.String({ format: 'date-time' }), { description: 'When the account\'s administrators were e-mailed; null until the relay accepted it' }),
+  person_told_at: Nullable(Type.String({ format: 'date-time' }), {
+    description: 'When the person was e-mailed to contact the administrators (or, for a request without an e-mail address, when there was nothing to send); null until then'
+  }),
   reference: Nullable(Type.String()),
   decided_at: Nullable(Type.String({ format: 'date-time' })),
   message: Type.String({ description: 'What the person is told about this part' })

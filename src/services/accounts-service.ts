@@ -34,6 +34,7 @@ function partResource (p: AccountPartRow, account: AccountRow | undefined) {
     systems: p.connectors,
     due_at: p.dueAt.toISOString(),
     notified_at: p.notifiedAt?.toISOString() ?? null,
+    person_told_at: p.personToldAt?.toISOString() ?? null,
     reference: p.reference,
     decided_at: p.decidedAt?.toISOString() ?? null,
     message: p.state === 'awaiting'

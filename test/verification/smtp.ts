@@ -4,13 +4,22 @@ import type { Test } from 'tap'
 
 export interface Received { to: string[], raw: string, text: string }
 
-/** A real SMTP server on a free local port, keeping every message it accepts; closed at the test's end. */
-export async function startSmtp (t: Test) {
+/**
+ * A real SMTP server on a free local port, keeping every message it accepts; closed at the test's end.
+ * `refuse` names recipients it answers 550 (counted in `refused`), as a relay refusing an address does.
+ */
+export async function startSmtp (t: Test, opts: { refuse?: (address: string) => boolean } = {}) {
   const received: Received[] = []
+  const refused: string[] = []
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo (address, _session, callback) {
+      if (!opts.refuse?.(address.address)) return callback()
+      refused.push(address.address)
+      callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }))
+    },
     onData (stream, session, callback) {
       const chunks: Buffer[] = []
       stream.on('data', (c: Buffer) => chunks.push(c))
@@ -24,7 +33,7 @@ export async function startSmtp (t: Test) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const port = (server.server.address() as AddressInfo).port
-  return { url: `smtp://127.0.0.1:${port}`, received }
+  return { url: `smtp://127.0.0.1:${port}`, received, refused }
 }
 
 /** The body of a single-part text message, quoted-printable or base64 decoded. */

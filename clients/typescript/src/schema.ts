@@ -2916,8 +2916,16 @@ export interface components {
              * @description When the company's assistance to the controller is due (GDPR Art 28(3)(e))
              */
             due_at: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account's administrators were e-mailed; null until the relay accepted it
+             */
             notified_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the person was e-mailed to contact the administrators (or, for a request without an e-mail address, when there was nothing to send); null until then
+             */
+            person_told_at: string | null;
             reference: string | null;
             /** Format: date-time */
             decided_at: string | null;

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm'
 import type { DbHandle, TxHandle } from '../client.js'
 import { accounts, requestAccounts, type AccountAdmin, type AccountPartState } from '../schema-accounts.js'
 
@@ -67,14 +67,26 @@ export function createAccountsRepository (dbh: DbHandle) {
       return row ?? null
     },
 
-    /** Waiting parts whose administrators were not told yet. */
+    /** Waiting parts whose administrators, or the person, were not told yet. */
     async unnotified (requestId: string, tx: TxHandle = dbh): Promise<AccountPartRow[]> {
       return tx.db.select().from(requestAccounts)
-        .where(and(eq(requestAccounts.requestId, requestId), eq(requestAccounts.state, 'awaiting'), isNull(requestAccounts.notifiedAt)))
+        .where(and(eq(requestAccounts.requestId, requestId), eq(requestAccounts.state, 'awaiting'), or(isNull(requestAccounts.notifiedAt), isNull(requestAccounts.personToldAt))))
     },
 
-    async markNotified (requestId: string, accountId: string, at: Date, tx: TxHandle = dbh): Promise<void> {
-      await tx.db.update(requestAccounts).set({ notifiedAt: at })
+    /**
+     * Requests with a waiting part someone was not told of, routed before `before` (so that a request
+     * being told right now is left to its own job): the deadline job tells them again.
+     */
+    async stillUntold (before: Date, limit: number, tx: TxHandle = dbh): Promise<string[]> {
+      const rows = await tx.db.selectDistinct({ requestId: requestAccounts.requestId }).from(requestAccounts)
+        .where(and(eq(requestAccounts.state, 'awaiting'), or(isNull(requestAccounts.notifiedAt), isNull(requestAccounts.personToldAt)), lt(requestAccounts.createdAt, before)))
+        .limit(limit)
+      return rows.map((r) => r.requestId)
+    },
+
+    /** Marks who of a part was told: its administrators, or the person. */
+    async markNotified (requestId: string, accountId: string, who: 'administrators' | 'person', at: Date, tx: TxHandle = dbh): Promise<void> {
+      await tx.db.update(requestAccounts).set(who === 'administrators' ? { notifiedAt: at } : { personToldAt: at })
         .where(and(eq(requestAccounts.requestId, requestId), eq(requestAccounts.accountId, accountId)))
     }
   }

@@ -27,7 +27,8 @@ export default fp<{ startEngine: boolean }>(async function scheduler (fastify, o
       log: fastify.log,
       // The verification service is registered after the scheduler (it needs the request services);
       // jobs run only once the app is ready, when it is there.
-      rejectUnverified: async (now) => ({ ...await fastify.verificationService.rejectUnverified(now) })
+      rejectUnverified: async (now) => ({ ...await fastify.verificationService.rejectUnverified(now) }),
+      tellUntold: (now) => engine.routing.tellUntold(now)
     })
   })
   fastify.decorate('scheduler', scheduler)
