@@ -4,6 +4,8 @@ import { Type, type TProperties } from 'typebox'
 import { REFUSAL_GROUND_CODES } from '../../src/domain/refusal-grounds.js'
 import { VERIFICATION_METHODS } from '../../src/schemas/requests.js'
 import { ControllerDecisionSchema } from '../../src/schemas/accounts.js'
+import { CODE_PATTERN } from '../../src/domain/verification-codes.js'
+import { validationError } from '../../src/errors.js'
 import { ConsoleIdParamsSchema, renderRequest } from './request.js'
 
 const csrf = { _csrf: Type.Optional(Type.String({ maxLength: 200 })) }
@@ -77,6 +79,40 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ method: Type.Enum([...VERIFICATION_METHODS]) }) }
   }, async (request, reply) => {
     await svc().verify(request.params.id, request.operator!, request.body.method)
+    return backToRequest(reply, request.params.id)
+  })
+
+  // The identity check held the request: the reviewer names the person who asked (GET …/identity, POST …/identity/choose).
+  fastify.post('/console/requests/:id/identity/choose', {
+    config: { public: 'console', consoleScope: 'requests:approve' },
+    schema: {
+      ...hidden,
+      params: ConsoleIdParamsSchema,
+      body: form({ candidate: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })), email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })) })
+    }
+  }, async (request, reply) => {
+    const { candidate, email } = request.body
+    // One of the two, as the API takes it: a person picked from the list wins over a typed address.
+    const choice = candidate !== undefined ? { candidate: Number(candidate) } : email !== undefined ? { email } : null
+    if (!choice) throw validationError([{ in: 'body', field: 'candidate', message: 'choose a person, or give their e-mail address' }])
+    await fastify.identityReviewService.choose(request.params.id, request.operator!.name, choice)
+    return backToRequest(reply, request.params.id)
+  })
+
+  // The service's own verification (POST …/verification, …/verification/confirm): a code and link e-mailed, the code the person reads out.
+  fastify.post('/console/requests/:id/verification', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({}) }
+  }, async (request, reply) => {
+    await fastify.verificationService.start(request.params.id, request.operator!.name)
+    return renderRequest(request, reply, request.params.id, { notice: 'A code and a link were e-mailed to the address on the request.' })
+  })
+
+  fastify.post('/console/requests/:id/verification/confirm', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: ConsoleIdParamsSchema, body: form({ code: Type.String({ pattern: CODE_PATTERN }) }) }
+  }, async (request, reply) => {
+    await fastify.verificationService.confirmCode(request.params.id, request.body.code, request.operator!.name)
     return backToRequest(reply, request.params.id)
   })
 

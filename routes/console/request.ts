@@ -29,7 +29,8 @@ export interface RequestPageExtras {
 export async function renderRequest (request: FastifyRequest, reply: FastifyReply, id: string, extras: RequestPageExtras = {}) {
   const { server } = request
   const dsr = await server.requestsService.get(id)
-  const [events, chain, receipt, links, parts] = await Promise.all([
+  const confirming = dsr.status === 'received' || dsr.status === 'verifying'
+  const [events, chain, receipt, links, parts, identity, verification] = await Promise.all([
     server.requestsService.events(id),
     server.auditService.verifyRequest(id),
     server.receiptsService.forRequest(id).then((r) => ({ ok: true as const, receipt: r }), (err: unknown) => {
@@ -37,7 +38,10 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
       throw err
     }),
     dsr.archive ? server.archivesService.links(id) : [],
-    server.accountsService.parts(id)
+    server.accountsService.parts(id),
+    // The identity check's finding, for a request it held; the latest e-mail verification, for one waiting for it.
+    dsr.status === 'on_hold' ? server.identityReviewService.get(id) : null,
+    confirming ? server.verificationService.latest(id) : null
   ])
   const operator = request.operator!
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').view('console/request', {
@@ -53,6 +57,10 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     refusable: OPEN_TASK_TO_REFUSE as readonly string[],
     canPreview: dsr.type === 'erasure' && (PREVIEWABLE as readonly string[]).includes(dsr.status),
     parts: parts.data,
+    identity: identity && (identity.status === 'conflict' || identity.status === 'failed') ? identity : null,
+    verification,
+    // Offered where the service can e-mail the person: an e-mail address on the request, and a relay.
+    canSendVerification: confirming && server.verificationService.configured && typeof (dsr.subject as { email?: unknown }).email === 'string',
     masked: maskSubject(dsr.subject as Record<string, unknown>),
     subject: extras.subject ?? null,
     events,

@@ -4,17 +4,24 @@ import { join } from 'node:path'
 import { auth, build, registryOf, requestBody, waitFor } from '../helper.js'
 import { axeSource, browserAvailable, checkAccessible, openPage } from '../browser.js'
 import { fromRoot } from '../paths.js'
+import { startSmtp } from '../verification/smtp.js'
 import { createAccountsRepository } from '../../src/db/repositories/accounts-repository.js'
 import { consoleKeys, KEYS, OPERATOR_KEY } from './session.js'
 
 /** Where the console's screenshots are written, for a person to look at (git-ignored; see README). */
 const SCREENSHOTS = fromRoot('test-output/screenshots/console/')
 const DAY = 86_400_000
+const PHONE = '+447700900123'
 
 if (browserAvailable(t, 'the operator console in a browser')) {
   const axe = await axeSource()
-  const registry = await registryOf([{ id: 'paper', driver: 'manual', display_name: 'Paper archive' }])
-  const app = await build(t, { registry, apiKeys: consoleKeys(), env: { TASK_POLL_SECONDS: '0.5' } })
+  // A shop where one phone number belongs to two customers, for a request the identity check holds.
+  const registry = await registryOf([
+    { id: 'paper', driver: 'manual', display_name: 'Paper archive' },
+    { id: 'shop', driver: 'memory', settings: { streams: [{ name: 'customers', match: { email: 'email', phone: 'phone' }, records: [{ id: 1, email: 'a1@example.com', phone: PHONE }, { id: 2, email: 'a2@example.com', phone: PHONE }] }] } }
+  ])
+  const smtp = await startSmtp(t)
+  const app = await build(t, { registry, apiKeys: consoleKeys(), env: { TASK_POLL_SECONDS: '0.5', SMTP_URL: smtp.url } })
   const create = async (over: Record<string, unknown>) =>
     (await app.inject({ method: 'POST', url: '/v1/requests', headers: auth(), payload: requestBody(over) })).json<{ id: string }>().id
   // The most urgent: received 40 days ago under the GDPR (a month), so overdue, and verified: its manual task waits.
@@ -96,6 +103,12 @@ if (browserAvailable(t, 'the operator console in a browser')) {
     const refusable = await create({ subject: { email: 'refusable@example.com' }, verification: { method: 'account_login' } })
     await waitFor(async () => (await app.inject({ url: `/v1/requests/${refusable}`, headers: auth() })).json<{ tasks: Array<{ status: string }> }>().tasks.some((x) => x.status === 'manual'), 30_000, 'the manual task')
 
+    // One waiting for the code e-mailed to the person, and one the identity check held.
+    const confirming = await create({ subject: { email: 'confirming@example.com' } })
+    t.equal((await app.inject({ method: 'POST', url: `/v1/requests/${confirming}/verification`, headers: auth() })).statusCode, 201)
+    const held = await create({ type: 'erasure', subject: { phone: PHONE }, verification: { method: 'account_login' } })
+    await waitFor(async () => (await app.inject({ url: `/v1/requests/${held}`, headers: auth() })).json<{ status: string }>().status === 'on_hold' || null, 30_000, 'the hold')
+
     // Signed out, to the sign-in page; then in again with a key that may do every action, so that every form is shown.
     await page.goto(`${base}/console`)
     await page.click('form.signout button[type=submit]')
@@ -107,13 +120,18 @@ if (browserAvailable(t, 'the operator console in a browser')) {
 
     for (const [name, path] of [
       ['queue', '/console'], ['request', `/console/requests/${toReject}`], ['request-erasure', `/console/requests/${erasure}`],
-      ['request-task', `/console/requests/${refusable}`], ['connectors', '/console/connectors'], ['audit', '/console/audit']
+      ['request-task', `/console/requests/${refusable}`], ['request-verification', `/console/requests/${confirming}`],
+      ['request-identity', `/console/requests/${held}`], ['connectors', '/console/connectors'], ['audit', '/console/audit']
     ] as const) await accessible(t, name, () => page.goto(`${base}${path}`))
     t.ok(await page.$('[data-audit="ok"]'), 'the audit page: the trail verifies')
 
     await page.goto(`${base}/console/requests/${erasure}`)
     for (const form of ['/erasure-preview', '/cancel', '/extension/notice', '/controller-decision']) t.ok(await page.$(`form[action$="${form}"]`), `the erasure's page offers ${form}`)
     t.ok(await page.$('[data-part="northwind"]'), "the managed account's part")
+    await page.goto(`${base}/console/requests/${confirming}`)
+    for (const form of ['/verification', '/verification/confirm']) t.ok(await page.$(`form[action$="${form}"]`), `a request waiting for its code offers ${form}`)
+    await page.goto(`${base}/console/requests/${held}`)
+    t.ok(await page.$('form[action$="/identity/choose"]'), 'a held request offers the choice of person')
     await page.goto(`${base}/console/requests/${refusable}`)
     t.ok(await page.$('article[data-task] form[action$="/refuse"]'), 'the task offers its refusal')
     await accessible(t, 'erasure-preview', async () => {
