@@ -4,6 +4,7 @@ import { Type, type TProperties } from 'typebox'
 import { REFUSAL_GROUND_CODES } from '../../src/domain/refusal-grounds.js'
 import { VERIFICATION_METHODS } from '../../src/schemas/requests.js'
 import { ControllerDecisionSchema } from '../../src/schemas/accounts.js'
+import { CreateTransferSchema } from '../../src/schemas/transfers.js'
 import { CODE_PATTERN } from '../../src/domain/verification-codes.js'
 import { validationError } from '../../src/errors.js'
 import { ConsoleIdParamsSchema, renderRequest } from './request.js'
@@ -114,6 +115,30 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     await fastify.verificationService.confirmCode(request.params.id, request.body.code, request.operator!.name)
     return backToRequest(reply, request.params.id)
+  })
+
+  // Direct transfer of the ready archive to another controller (POST …/transfers, scope archives:transfer).
+  fastify.post('/console/requests/:id/transfers', {
+    config: { public: 'console', consoleScope: 'archives:transfer' },
+    schema: {
+      ...hidden,
+      params: ConsoleIdParamsSchema,
+      // The API's own fields, so that the console takes exactly what the API takes.
+      body: form({ ...CreateTransferSchema.properties })
+    }
+  }, async (request, reply) => {
+    const { destination, authorization, notes } = request.body
+    await fastify.transfersService.create(request.params.id, { destination, ...(authorization ? { authorization } : {}), ...(notes ? { notes } : {}) }, request.operator!)
+    return backToRequest(reply, request.params.id)
+  })
+
+  // A status callback that ran out of attempts, sent again (POST …/callbacks/{deliveryId}/redeliver).
+  fastify.post('/console/requests/:id/callbacks/:deliveryId/redeliver', {
+    config: { public: 'console', consoleScope: 'requests:write' },
+    schema: { ...hidden, params: Type.Object({ id: Type.String({ format: 'uuid' }), deliveryId: Type.String({ format: 'uuid' }) }, { additionalProperties: false }), body: form({}) }
+  }, async (request, reply) => {
+    await fastify.callbacksService.redeliver(request.params.id, request.params.deliveryId)
+    return renderRequest(request, reply, request.params.id, { notice: 'The callback is queued to be sent again.' })
   })
 
   fastify.post('/console/requests/:id/tasks/:taskId/complete', {

@@ -30,7 +30,7 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
   const { server } = request
   const dsr = await server.requestsService.get(id)
   const confirming = dsr.status === 'received' || dsr.status === 'verifying'
-  const [events, chain, receipt, links, parts, identity, verification] = await Promise.all([
+  const [events, chain, receipt, links, parts, identity, verification, transfers, callbacks, suppressions] = await Promise.all([
     server.requestsService.events(id),
     server.auditService.verifyRequest(id),
     server.receiptsService.forRequest(id).then((r) => ({ ok: true as const, receipt: r }), (err: unknown) => {
@@ -41,7 +41,11 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     server.accountsService.parts(id),
     // The identity check's finding, for a request it held; the latest e-mail verification, for one waiting for it.
     dsr.status === 'on_hold' ? server.identityReviewService.get(id) : null,
-    confirming ? server.verificationService.latest(id) : null
+    confirming ? server.verificationService.latest(id) : null,
+    // Where the data went and who was told: direct transfers, status callbacks (the latest 20), suppressions in force or ended.
+    server.transfersService.list(id),
+    dsr.callback_url ? server.callbacksService.list(id, { limit: 20 }).then((p) => p.data) : [],
+    server.suppressionsService.ofRequest(id).then((s) => s.entries)
   ])
   const operator = request.operator!
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').view('console/request', {
@@ -57,6 +61,11 @@ export async function renderRequest (request: FastifyRequest, reply: FastifyRepl
     refusable: OPEN_TASK_TO_REFUSE as readonly string[],
     canPreview: dsr.type === 'erasure' && (PREVIEWABLE as readonly string[]).includes(dsr.status),
     parts: parts.data,
+    transfers,
+    callbacks,
+    suppressions,
+    // A direct transfer (GDPR Art 20(2)) sends the ready archive, as the API does.
+    canTransfer: dsr.archive?.status === 'ready',
     identity: identity && (identity.status === 'conflict' || identity.status === 'failed') ? identity : null,
     verification,
     // Offered where the service can e-mail the person: an e-mail address on the request, and a relay.
