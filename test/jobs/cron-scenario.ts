@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { auth, build, waitFor } from '../helper.js'
 import { createRegistry, readConnectorFile } from '../../src/connectors/registry.js'
-import { ensureSampleData, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
+import { ensureSampleData, SAMPLE_ACCOUNTS_FILE, SAMPLE_CONNECTORS_FILE } from '../../src/connectors/samples.js'
+import { loadAccounts, readAccountsFile } from '../../src/connectors/accounts-file.js'
+import { startSmtp } from '../verification/smtp.js'
 import { drivers } from '../../connectors/index.js'
 import type { DbHandle } from '../../src/db/client.js'
 
@@ -37,8 +39,10 @@ export async function cronScenario (t: Test, on: string, dbh: DbHandle): Promise
   // One recipient address sent today (kept), beside the seed's, all sent in 2024 (older than a month).
   await dbh.rows(sql`insert into sample_test_results.result_recipients values (99, 2, 'fresh@example.com', now())`)
   const registry = await createRegistry(readConnectorFile(SAMPLE_CONNECTORS_FILE), { drivers, env: {}, log: quietLog, serviceDatabase: dbh })
+  const smtp = await startSmtp(t)
   const env = {
     TASK_POLL_SECONDS: '0.5',
+    SMTP_URL: smtp.url,
     DEADLINE_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/deadlines`,
     DEADLINE_WEBHOOK_SECRET: SECRET,
     ...Object.fromEntries(CRONS.map((name) => [name, EVERY_MINUTE]))
@@ -55,6 +59,11 @@ export async function cronScenario (t: Test, on: string, dbh: DbHandle): Promise
   t.equal(created.statusCode, 202)
   const requestId = created.json().id as string
   await intake.close()
+  // A part of a managed account whose administrators were never told (the relay was down through
+  // every retry of the job that routed it, an hour ago): the deadline job tells them.
+  await loadAccounts(dbh, readAccountsFile(SAMPLE_ACCOUNTS_FILE))
+  await dbh.rows(sql`insert into request_accounts (request_id, account_id, connectors, due_at, created_at)
+    values (${requestId}, 'northwind', array['crm'], now() + interval '10 days', now() - interval '1 hour')`)
 
   const started = Date.now()
   const app = await build(t, { dbh, registry, env: { ...env, SCHEDULER_ENABLED: 'true', SCHEDULER_CHECK_SECONDS: '1' } })
@@ -87,6 +96,12 @@ export async function cronScenario (t: Test, on: string, dbh: DbHandle): Promise
   const body = JSON.parse(delivery.raw) as { requests?: Array<{ id: string, kind?: string }> } & Record<string, unknown>
   t.ok(JSON.stringify(body).includes('overdue'), 'it reports the request as overdue')
   t.notOk(delivery.raw.includes('grace@'), 'no identifier in the webhook')
+
+  // The deadline job told the managed account's administrators and the person, once.
+  const monitor = runs.find((r) => r.name === 'deadline_monitor' && r.outcome === 'succeeded')!
+  t.match(monitor.details, { untold_told: 1, untold_failed: 0 }, `${on}: the deadline job told the untold part`)
+  const told = await waitFor(async () => smtp.received.length >= 2 ? smtp.received : null, 30_000, 'the notices')
+  t.strictSame(told.map((m) => m.to[0]).sort(), ['grace@example.com', 'it-admin@northwind.example'], 'the administrator and the person')
 
   // The audit_seal run sealed the request's events into the chain and signed its head with the receipt key.
   const seal = runs.find((r) => r.name === 'audit_seal' && r.outcome === 'succeeded')!
