@@ -18,7 +18,6 @@ const CENTRE: Principal = { name: CENTRE_ACTOR, scopes: [] }
 const DAY = 86_400_000
 /** A status link's id is its kind and the request's: no signature of an archive link is valid for it. */
 const statusId = (requestId: string) => `privacy-status:${requestId}`
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/
 
 const PHASE: Record<RequestStatus, Phase> = {
   received: 'confirming',
@@ -115,7 +114,7 @@ export function createPrivacyCentreService (deps: {
         dueAt = new Date(created.request.effective_due_at)
       } catch (err) {
         // DUPLICATE_POLICY refuse: the open request is the one to follow.
-        const open = err instanceof DsrError && err.code === Errors.DuplicateRequest.code ? UUID.exec(err.message)?.[0] : undefined
+        const open = err instanceof DsrError && err.code === Errors.DuplicateRequest.code ? (err as { openRequestId?: string }).openRequestId : undefined
         if (!open) throw err
         const request = await deps.requests.get(open)
         requestId = open

@@ -109,7 +109,8 @@ export function createRequestsService (deps: {
         : await deps.dbh.transaction(async (tx) => {
           await repo.lockSubject(row.type, row.subjectKeys, tx)
           const open = await repo.findOpenDuplicate(row.type, row.subjectKeys, tx)
-          if (open && policy === 'refuse') throw new Errors.DuplicateRequest(open.type, open.id)
+          // The open request's id rides on the error too, for callers that follow it (the privacy centre).
+          if (open && policy === 'refuse') throw Object.assign(new Errors.DuplicateRequest(open.type, open.id), { openRequestId: open.id })
           if (open && asksNothingNew(input, open)) {
             await repo.recordEvent(open.id, principal.name, 'duplicate_merged', 'a request for the same person and type arrived and was answered with this one (DUPLICATE_POLICY merge)',
               { channel: input.channel }, tx)
