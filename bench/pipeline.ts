@@ -25,7 +25,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { peakRssMiB } from './support.js'
+import { cpuSeconds, machineBusySeconds, peakRssMiB } from './support.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -137,6 +137,9 @@ async function main (): Promise<void> {
   const intake: number[] = []
   const ids: string[] = []
   let sent = 0
+  const cpuBefore = processes.map(([, p]) => cpuSeconds(p.pid!))
+  const machineBefore = machineBusySeconds()
+  const benchBefore = process.cpuUsage()
   let firstPost = 0
   let lastReady = 0
   async function client (): Promise<void> {
@@ -163,6 +166,10 @@ async function main (): Promise<void> {
   clearTimeout(timeout)
   polling.abort()
   await poller
+  const machineBusy = machineBusySeconds() - machineBefore
+  const cpuUsed = processes.map(([, p], i) => cpuSeconds(p.pid!) - cpuBefore[i]!)
+  const benchUsage = process.cpuUsage(benchBefore)
+  const benchCpu = (benchUsage.user + benchUsage.system) / 1e6
 
   const [check] = await db<Array<{ completed: string, ready: string }>>`
     select count(*) filter (where r.status = 'completed') as completed, count(*) filter (where a.status = 'ready') as ready
@@ -180,6 +187,7 @@ async function main (): Promise<void> {
   console.log(`end to end:       p50 ${quantile(latencies, 0.5)} ms, p95 ${quantile(latencies, 0.95)} ms, max ${latencies[latencies.length - 1]} ms`)
   console.log(`intake (POST):    p50 ${quantile(intake, 0.5)} ms, p95 ${quantile(intake, 0.95)} ms`)
   console.log(`peak RSS:         ${rss.join(', ')}`)
+  console.log(`CPU under load:   ${processes.map(([name], i) => `${name} ${cpuUsed[i]!.toFixed(1)} s`).join(', ')}; this benchmark ${benchCpu.toFixed(1)} s; the machine ${machineBusy.toFixed(1)} s busy of ${(seconds * os.cpus().length).toFixed(1)} s (Postgres and everything else: ${(machineBusy - benchCpu - cpuUsed.reduce((a, b) => a + b, 0)).toFixed(1)} s)`)
   const ok = Number(check!.completed) === N && Number(check!.ready) === N
   await cleanup()
   if (!ok) {

@@ -35,6 +35,27 @@ export function peakRssMiB (pid: number): number {
   }
 }
 
+/** CPU time a process has used so far (Linux: utime + stime of all its threads), in seconds; NaN where it cannot be read. */
+export function cpuSeconds (pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/** CPU time the whole machine has spent busy so far (Linux: /proc/stat, all but idle and iowait), in seconds across all cores. */
+export function machineBusySeconds (): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
+    const n = ticks.map(Number)
+    return (n.reduce((a, b) => a + b, 0) - n[3]! - n[4]!) / 100
+  } catch {
+    return NaN
+  }
+}
+
 /**
  * Steps to undo at the end, in reverse order of registration: run by `cleanup()` (once, however
  * often it is called) and on SIGINT or SIGTERM. A step that fails sets a non-zero exit code and the
