@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { isValidTimeZone } from './domain/deadlines.js'
+import { fingerprint } from './serialization.js'
 
 /**
  * Request validation with two Ajv instances. Query strings, params and headers arrive as text and
@@ -11,27 +12,31 @@ import { isValidTimeZone } from './domain/deadlines.js'
  */
 export function createValidatorCompiler (sharedSchemas: () => Record<string, unknown>): FastifySchemaCompiler<FastifySchema> {
   const base: Options = { useDefaults: true, removeAdditional: false, allErrors: true, strict: false }
-  const strict = makeAjv({ ...base, coerceTypes: false })
-  const coercing = makeAjv({ ...base, coerceTypes: 'array' })
+  let instances: { strict: Ajv, coercing: Ajv, shared: string } | undefined
 
   // Called once per route and part at startup, not per request. Routes repeat schemas (an id
-  // parameter, paging): equal schemas for the same part share one validator.
-  const compiled = new Map<string, ReturnType<FastifySchemaCompiler<FastifySchema>>>()
+  // parameter, paging): equal schemas for the same part share one validator, and so do apps built
+  // in one process with the same shared schemas (a validator depends on nothing else).
   return ({ schema, httpPart }) => {
-    const key = `${httpPart === 'body' ? 'body' : 'coerced'} ${JSON.stringify(schema)}`
-    const known = compiled.get(key)
+    const shared = sharedSchemas()
+    instances ??= { strict: makeAjv({ ...base, coerceTypes: false }), coercing: makeAjv({ ...base, coerceTypes: 'array' }), shared: fingerprint(shared) }
+    const key = `${instances.shared}\n${httpPart === 'body' ? 'body' : 'coerced'} ${JSON.stringify(schema)}`
+    const known = validators.get(key)
     if (known) return known
-    const ajv = httpPart === 'body' ? strict : coercing
-    for (const [id, shared] of Object.entries(sharedSchemas())) {
-      if (!ajv.getSchema(id)) ajv.addSchema(shared as object, id)
+    const ajv = httpPart === 'body' ? instances.strict : instances.coercing
+    for (const [id, one] of Object.entries(shared)) {
+      if (!ajv.getSchema(id)) ajv.addSchema(one as object, id)
     }
     const id = (schema as { $id?: string }).$id
     const fn: ValidateFunction = (id && ajv.getSchema(id)) || ajv.compile(schema as object)
     const validator = (httpPart === 'body' ? withStorableStrings(fn) : fn) as ReturnType<FastifySchemaCompiler<FastifySchema>>
-    compiled.set(key, validator)
+    validators.set(key, validator)
     return validator
   }
 }
+
+/** Every validator compiled in this process, by shared schemas, part and schema: see createValidatorCompiler. */
+const validators = new Map<string, ReturnType<FastifySchemaCompiler<FastifySchema>>>()
 
 /** NUL and unpaired UTF-16 surrogates: valid in JSON, but Postgres refuses them in text and jsonb. */
 // eslint-disable-next-line no-control-regex -- NUL is the character looked for
