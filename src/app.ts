@@ -66,7 +66,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   fastify.removeContentTypeParser('text/plain')
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(fastify))
   await fastify.register(errors)
-  const storage = opts.storage ?? createBlobStore(opts.config)
+  const storage = opts.storage ?? await createBlobStore(opts.config)
   // A store the app made is the app's to close; one it was given is its owner's.
   if (!opts.storage) fastify.addHook('onClose', async () => { await storage.close?.() })
   await fastify.register(core, { ...opts, registry: opts.registry ?? new Map(), storage })

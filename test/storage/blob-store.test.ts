@@ -67,7 +67,7 @@ t.test('S3-compatible object store', async (t) => {
     const saved = { ...process.env }
     t.teardown(() => { for (const k of Object.keys(s3.env)) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k] } })
     Object.assign(process.env, s3.env)
-    const configured = createBlobStore(loadConfig({ STORAGE_URL: `s3://${s3.bucket}/from-env`, STORAGE_S3_PATH_STYLE: 'true', DATA_DIR: '/nonexistent' }))
+    const configured = await createBlobStore(loadConfig({ STORAGE_URL: `s3://${s3.bucket}/from-env`, STORAGE_S3_PATH_STYLE: 'true', DATA_DIR: '/nonexistent' }))
     t.teardown(() => configured.close?.())
     const stored = await configured.put('a/b', Readable.from([Buffer.from('through the environment')]))
     t.equal(stored.size, 23)
@@ -80,8 +80,8 @@ t.test('S3-compatible object store', async (t) => {
 t.test('without STORAGE_URL the store is the local directory (STORAGE_DIR, else under DATA_DIR)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dsr-blobs-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await createBlobStore(loadConfig({ STORAGE_DIR: join(dir, 'given') })).put('x/y', Readable.from([Buffer.from('1')]))
-  await createBlobStore(loadConfig({ DATA_DIR: join(dir, 'data') })).put('x/y', Readable.from([Buffer.from('1')]))
+  await (await createBlobStore(loadConfig({ STORAGE_DIR: join(dir, 'given') }))).put('x/y', Readable.from([Buffer.from('1')]))
+  await (await createBlobStore(loadConfig({ DATA_DIR: join(dir, 'data') }))).put('x/y', Readable.from([Buffer.from('1')]))
   t.strictSame((await readdir(dir)).sort(), ['data', 'given'])
   t.strictSame(await readdir(join(dir, 'data')), ['storage'])
 })
