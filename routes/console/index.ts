@@ -2,11 +2,9 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import formbody from '@fastify/formbody'
 import secureSession from '@fastify/secure-session'
 import csrf from '@fastify/csrf-protection'
-import helmet from '@fastify/helmet'
-import view from '@fastify/view'
-import { Eta } from 'eta'
 import { Errors } from '../../src/errors.js'
 import { toApiError, unavailableError } from '../../src/plugins/external/errors.js'
+import { serverPages } from '../../src/plugins/external/server-pages.js'
 import { hasScope, type KeyRecord, type Scope } from '../../src/services/api-keys.js'
 import { shippedPath } from '../../src/shipped-path.js'
 import { CONSOLE_SESSION_HOURS } from '../../src/plugins/app/console-service.js'
@@ -65,27 +63,7 @@ export default async function consoleRoutes (fastify: FastifyInstance): Promise<
     cookie: { path: '/console', httpOnly: true, sameSite: 'strict', secure: SECURE[fastify.config.CONSOLE_COOKIE_SECURE], maxAge: MAX_SESSION_SECONDS }
   })
   await fastify.register(csrf, { sessionPlugin: '@fastify/secure-session' })
-  await fastify.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        // The console's own files only: no inline script or style, nothing from elsewhere.
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"]
-      }
-    },
-    referrerPolicy: { policy: 'same-origin' }
-  })
-  await fastify.register(view, {
-    engine: { eta: new Eta({ views: VIEWS, autoEscape: true, cache: true }) },
-    templates: VIEWS,
-    viewExt: 'eta'
-  })
+  await serverPages(fastify, { views: VIEWS, scripts: true, referrerPolicy: 'same-origin' })
   fastify.decorateRequest('operator', null)
 
   // A form's empty choice ("any status") is no filter, not an invalid value.

@@ -4,15 +4,13 @@ import { join } from 'node:path'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import formbody from '@fastify/formbody'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
-import view from '@fastify/view'
-import { Eta } from 'eta'
 import { Type } from 'typebox'
 import type { Language } from '../../src/connectors/texts.js'
 import { LANGUAGE_NAMES } from '../../src/archive/labels.js'
 import { Errors } from '../../src/errors.js'
 import { toApiError, unavailableError } from '../../src/plugins/external/errors.js'
+import { serverPages } from '../../src/plugins/external/server-pages.js'
 import { CENTRE_RIGHTS, fill, pickLanguage, type CentreTexts } from '../../src/privacy-centre/texts.js'
 import type { PrivacyCentreService } from '../../src/services/privacy-centre-service.js'
 import { shippedPath } from '../../src/shipped-path.js'
@@ -55,26 +53,8 @@ export default async function privacyRoutes (fastify: FastifyInstance): Promise<
     return
   }
   await fastify.register(formbody, { bodyLimit: 4 * 1024 })
-  await fastify.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"]
-      }
-    },
-    // The confirmation token and the status link's signature stay on this site.
-    referrerPolicy: { policy: 'no-referrer' }
-  })
-  await fastify.register(view, {
-    engine: { eta: new Eta({ views: VIEWS, autoEscape: true, cache: true }) },
-    templates: VIEWS,
-    viewExt: 'eta'
-  })
+  // The confirmation token and the status link's signature stay on this site (no referrer); no script.
+  await serverPages(fastify, { views: VIEWS, scripts: false, referrerPolicy: 'no-referrer' })
   await fastify.register(rateLimit, { global: false, cache: 10_000 })
   await fastify.register(pages, { centre })
 }
