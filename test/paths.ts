@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 
 /**
- * Where things are, whether the suite runs from its TypeScript sources (a single file through tap's
- * TypeScript loader) or compiled (`npm test` compiles the repository to `build/` with tsc and runs
+ * Where things are, whether the suite runs from its TypeScript sources (a single file, through tsx:
+ * scripts/tap-typescript.mjs) or compiled (`npm test` compiles the repository to `build/` with tsc and runs
  * `build/test/**`: no file is transpiled again by each test process).
  */
 
